@@ -1,0 +1,192 @@
+"""The one exception tree of modworker.
+
+Everything modworker raises on purpose derives from :class:`ModworkerError`::
+
+    ModworkerError
+    ├── ConfigError                 config or rule files are wrong (carries every Problem found)
+    ├── InputError                  a replay input line or a CLI argument is unusable
+    ├── BatchTooLargeError          more ids than an API accepts in one call, refused before calling
+    ├── EmbeddedRedisError          the embedded Redis server could not be started
+    └── PlatformError               a platform API call failed; carries platform, account,
+        │                           endpoint, code, message and HTTP status
+        ├── TransientError          retry with backoff (-1, 5xx, timeouts, 45011, Weibo 10001-10011)
+        ├── AuthError               token invalid or expired: refresh once, then retry
+        ├── QuotaError              quota exhausted: pause that API for that account until resume_at
+        ├── PermanentError          no retry; an audited failure
+        │   ├── TargetGoneError     the article (88001) or post (20101) is gone: stop polling it
+        │   └── ActionDisabledError the account may not use this API (88000, 48001): disable it
+        └── AlreadyDoneError        the platform says the effect already holds (88008 on delete, ...):
+                                    callers count it as success
+
+The four classes of ``design.md`` (transient, auth, quota, permanent) are the four direct
+subclasses of :class:`PlatformError`; code that decides what to do with a failure switches on
+them and never on an error code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ModworkerError(Exception):
+    """Base class of every error modworker raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a configuration or rule file, located as precisely as known."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    rule: str | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file or "<config>"
+        if self.line is not None:
+            where += f":{self.line}"
+        parts = [where]
+        if self.rule:
+            parts.append(f"rule {self.rule!r}")
+        if self.field:
+            parts.append(self.field)
+        return f"{': '.join(parts)}: {self.message}"
+
+
+class ConfigError(ModworkerError):
+    """Configuration or rules are invalid. ``problems`` lists every problem found, not the first."""
+
+    def __init__(self, problems: list[Problem] | Problem | str) -> None:
+        if isinstance(problems, str):
+            problems = [Problem(problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class InputError(ModworkerError):
+    """An input (a replay line, a command-line value) cannot be used."""
+
+
+class BatchTooLargeError(ModworkerError, ValueError):
+    """A batch call was asked for more ids than the API accepts; nothing was sent."""
+
+
+class EmbeddedRedisError(ModworkerError):
+    """The embedded Redis server could not be started or reached."""
+
+
+class PlatformError(ModworkerError):
+    """A platform API call failed.
+
+    Never carries a secret: ``message`` is the platform's own message, and URLs are not
+    part of the text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        platform: str,
+        endpoint: str,
+        account: str | None = None,
+        code: int | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        self.platform = platform
+        self.account = account
+        self.endpoint = endpoint
+        self.code = code
+        self.http_status = http_status
+        self.platform_message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        bits = [f"{self.platform}"]
+        if self.account:
+            bits.append(f"account={self.account}")
+        bits.append(f"endpoint={self.endpoint}")
+        if self.code is not None:
+            bits.append(f"code={self.code}")
+        if self.http_status is not None:
+            bits.append(f"http_status={self.http_status}")
+        return f"{self.platform_message} ({' '.join(bits)})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only constructor: make the error survive pickling (dramatiq, multiprocessing).
+        return (
+            _rebuild_platform_error,
+            (
+                type(self),
+                self.platform_message,
+                self.platform,
+                self.endpoint,
+                self.account,
+                self.code,
+                self.http_status,
+                self.__dict__,
+            ),
+        )
+
+
+def _rebuild_platform_error(
+    cls: type[PlatformError],
+    message: str,
+    platform: str,
+    endpoint: str,
+    account: str | None,
+    code: int | None,
+    http_status: int | None,
+    state: dict[str, object],
+) -> PlatformError:
+    err = cls.__new__(cls)
+    PlatformError.__init__(
+        err,
+        message,
+        platform=platform,
+        endpoint=endpoint,
+        account=account,
+        code=code,
+        http_status=http_status,
+    )
+    err.__dict__.update(state)
+    return err
+
+
+class TransientError(PlatformError):
+    """Worth retrying with backoff: system busy, 5xx, timeouts, malformed answers."""
+
+
+class AuthError(PlatformError):
+    """The access token is invalid or expired: refresh it once and retry."""
+
+
+class QuotaError(PlatformError):
+    """A quota is exhausted; the API must not be called for this account until ``resume_at``.
+
+    ``resume_at`` is a Unix timestamp (seconds) or None when the client could not know it.
+    """
+
+    resume_at: float | None = None
+
+
+class PermanentError(PlatformError):
+    """Retrying cannot help; the failure is audited with its code and reason."""
+
+
+class TargetGoneError(PermanentError):
+    """The article or post no longer exists: stop polling it."""
+
+
+class ActionDisabledError(PermanentError):
+    """The account lacks the privilege for this API: disable the action until reload."""
+
+
+class AlreadyDoneError(PlatformError):
+    """The platform reports the effect already holds (e.g. deleting a deleted comment).
+
+    Callers treat it as success; it is an exception so that the code-to-meaning mapping lives
+    in one table with every other code.
+    """

