@@ -7,6 +7,7 @@ Everything modworker raises on purpose derives from :class:`ModworkerError`::
     ├── InputError                  a replay input line or a CLI argument is unusable
     ├── BatchTooLargeError          more ids than an API accepts in one call, refused before calling
     ├── EmbeddedRedisError          the embedded Redis server could not be started
+    ├── PatternError                a rule regex the linear-time engine cannot run
     └── PlatformError               a platform API call failed; carries platform, account,
         │                           endpoint, code, message and HTTP status
         ├── TransientError          retry with backoff (-1, 5xx, timeouts, 45011, Weibo 10001-10011)
@@ -190,3 +191,7 @@ class AlreadyDoneError(PlatformError):
     Callers treat it as success; it is an exception so that the code-to-meaning mapping lives
     in one table with every other code.
     """
+
+
+class PatternError(ModworkerError, ValueError):
+    """A rule's regex cannot be run by the linear-time engine (syntax, backreference, lookaround)."""
