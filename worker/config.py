@@ -123,6 +123,7 @@ class Config:
     actions: ActionsConfig = field(default_factory=ActionsConfig)
     quota: QuotaConfig = field(default_factory=QuotaConfig)
     accounts: tuple[AccountConfig, ...] = ()
+    warnings: tuple[Problem, ...] = ()  # e.g. unset secrets when loaded with require_secrets=False
 
     def account(self, name: str) -> AccountConfig:
         for account in self.accounts:
@@ -137,12 +138,16 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 class _Reader:
     """Collects every problem of one file instead of stopping at the first."""
 
-    def __init__(self, filename: str, environ: Mapping[str, str]) -> None:
+    def __init__(self, filename: str, environ: Mapping[str, str], require_secrets: bool) -> None:
         self.filename = filename
         self.environ = environ
+        self.require_secrets = require_secrets
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
 
-    def problem(self, message: str, node: object, key: object = None, fld: str | None = None) -> None:
+    def problem(
+        self, message: str, node: object, key: object = None, fld: str | None = None
+    ) -> None:
         line: int | None = None
         if isinstance(node, SourceMap):
             line = node.line_of(key) if key is not None else node.line
@@ -198,6 +203,8 @@ class _Reader:
         result = _ENV_REF.sub(substitute, text)
         for name in missing:
             self.problem(f"environment variable {name} is not set", node, key, f"{where}.{key}")
+            if not self.require_secrets:
+                self.warnings.append(self.problems.pop())
         return result if not missing else None
 
 
@@ -242,19 +249,34 @@ def _fraction(value: Any) -> float:
     return float(value)
 
 
-def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate a config file. Raises ConfigError listing every problem."""
+def load_config(
+    path: str | Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    require_secrets: bool = True,
+) -> Config:
+    """Read and validate a config file. Raises ConfigError listing every problem.
+
+    ``require_secrets=False`` (``check``, ``replay``: no API is called) turns an unset
+    ``${VARIABLE}`` into a warning on ``Config.warnings`` instead of an error.
+    """
     path = Path(path)
     data = load_yaml_file(path)
-    return parse_config(data, filename=str(path), base_dir=path.parent, environ=environ, path=path)
+    return parse_config(
+        data, filename=str(path), base_dir=path.parent, environ=environ, path=path,
+        require_secrets=require_secrets,
+    )
 
 
 def load_config_text(
     text: str, *, filename: str = "<config>", base_dir: Path | None = None,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None, require_secrets: bool = True,
 ) -> Config:
     data = load_yaml_text(text, filename=filename)
-    return parse_config(data, filename=filename, base_dir=base_dir or Path.cwd(), environ=environ)
+    return parse_config(
+        data, filename=filename, base_dir=base_dir or Path.cwd(), environ=environ,
+        require_secrets=require_secrets,
+    )
 
 
 def parse_config(
@@ -264,8 +286,9 @@ def parse_config(
     base_dir: Path,
     environ: Mapping[str, str] | None = None,
     path: Path | None = None,
+    require_secrets: bool = True,
 ) -> Config:
-    reader = _Reader(filename, os.environ if environ is None else environ)
+    reader = _Reader(filename, os.environ if environ is None else environ, require_secrets)
     if data is None:
         data = SourceMap()
         data.line, data.key_lines = 1, {}
@@ -289,7 +312,9 @@ def parse_config(
     )
     page_size = reader.get(polling_node, "page_size", _positive_int, 49, "polling")
     if page_size > 50:
-        reader.problem("page_size must be at most 50", polling_node, "page_size", "polling.page_size")
+        reader.problem(
+            "page_size must be at most 50", polling_node, "page_size", "polling.page_size"
+        )
     polling = PollingConfig(
         interval=reader.get(polling_node, "interval", parse_duration, 60.0, "polling"),
         jitter=reader.get(polling_node, "jitter", _fraction, 0.1, "polling"),
@@ -313,7 +338,9 @@ def parse_config(
     quota_node = reader.mapping(root.get("quota"), "quota")
     reader.known_keys(quota_node, {"reset_timezone", "pause"}, "quota")
     quota = QuotaConfig(
-        reset_timezone=reader.get(quota_node, "reset_timezone", _timezone, "Asia/Shanghai", "quota"),
+        reset_timezone=reader.get(
+            quota_node, "reset_timezone", _timezone, "Asia/Shanghai", "quota"
+        ),
         pause=reader.get(quota_node, "pause", parse_duration, None, "quota"),
     )
 
@@ -342,6 +369,7 @@ def parse_config(
         actions=actions,
         quota=quota,
         accounts=accounts,
+        warnings=tuple(reader.warnings),
     )
 
 

@@ -11,12 +11,13 @@ Everything modworker raises on purpose derives from :class:`ModworkerError`::
     └── PlatformError               a platform API call failed; carries platform, account,
         │                           endpoint, code, message and HTTP status
         ├── TransientError          retry with backoff (-1, 5xx, timeouts, 45011, Weibo 10001-10011)
+        │   └── RateLimitedError    a rate limit said "not now": retry at ``retry_at`` (45011)
         ├── AuthError               token invalid or expired: refresh once, then retry
         ├── QuotaError              quota exhausted: pause that API for that account until resume_at
         ├── PermanentError          no retry; an audited failure
         │   ├── TargetGoneError     the article (88001) or post (20101) is gone: stop polling it
         │   └── ActionDisabledError the account may not use this API (88000, 48001): disable it
-        └── AlreadyDoneError        the platform says the effect already holds (88008 on delete, ...):
+        └── AlreadyDoneError        the platform says the effect already holds (88008 on delete):
                                     callers count it as success
 
 The four classes of ``design.md`` (transient, auth, quota, permanent) are the four direct
@@ -194,4 +195,11 @@ class AlreadyDoneError(PlatformError):
 
 
 class PatternError(ModworkerError, ValueError):
-    """A rule's regex cannot be run by the linear-time engine (syntax, backreference, lookaround)."""
+    """A rule regex the linear-time engine cannot run (bad syntax, backreference, lookaround)."""
+
+
+class RateLimitedError(TransientError):
+    """A rate limit (the platform's per-minute limit, 45011, or our own shared limiter) said
+    "not now": retry no earlier than ``retry_at`` (Unix seconds; None when unknown)."""
+
+    retry_at: float | None = None

@@ -9,7 +9,7 @@ _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 60
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from ``90``, ``1.5``, ``"250ms"``, ``"60s"``, ``"10m"``, ``"1h"``, ``"7d"``, ``"2w"``.
+    """Seconds from ``90``, ``1.5``, ``"250ms"``, ``"60s"``, ``"10m"``, ``"1h"``, ``"7d"``.
 
     A bare number means seconds. Raises ValueError with a message fit for a moderator.
     """

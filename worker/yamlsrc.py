@@ -46,7 +46,7 @@ def line_of(node: object, default: int | None = None) -> int | None:
 class _SourceLoader(yaml.SafeLoader):
     """SafeLoader building SourceMap/SourceList, refusing duplicate keys."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> SourceMap:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> SourceMap:
         self.flatten_mapping(node)
         result = SourceMap()
         result.line = node.start_mark.line + 1
@@ -73,7 +73,7 @@ class _SourceLoader(yaml.SafeLoader):
             result.key_lines[key] = key_node.start_mark.line + 1
         return result
 
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> SourceList:  # type: ignore[override]
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> SourceList:
         result = SourceList(self.construct_object(child, deep=True) for child in node.value)
         result.line = node.start_mark.line + 1
         result.item_lines = [child.start_mark.line + 1 for child in node.value]
@@ -93,7 +93,7 @@ _SourceLoader.add_constructor(
 def load_yaml_text(text: str, *, filename: str) -> Any:
     """Parse YAML text; a syntax error becomes a ConfigError naming the file and line."""
     try:
-        return yaml.load(text, Loader=_SourceLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_SourceLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
