@@ -1,0 +1,171 @@
+"""Routes a request to its platform, applies the transport faults, logs the call.
+
+The order (see :mod:`worker.sandbox.faults`): latency, HTML 502, then the platform handler
+under the sandbox lock (which checks credentials and the post-authentication faults), then
+the malformed-answer fault, then the call log. Admin requests (``/_sandbox/...``) skip all of
+it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from worker.sandbox import wechat, weibo
+from worker.sandbox.calls import CallLog, CallRecord, loggable_body
+from worker.sandbox.faults import Faults
+from worker.sandbox.protocol import (
+    WECHAT_CONTENT_TYPE,
+    WEIBO_CONTENT_TYPE,
+    ApiError,
+    CallContext,
+    Request,
+    Response,
+    dump_json,
+    json_response,
+    redact,
+)
+
+ADMIN_PREFIX = "/_sandbox/"
+
+HTML_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+_NOT_JSON = b"upstream connect error or disconnect/reset before headers. reset reason: overflow"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        lock: threading.RLock,
+        clock: Callable[[], float],
+        faults: Faults,
+        calls: CallLog,
+        wechat_api: wechat.WechatApi,
+        weibo_api: weibo.WeiboApi,
+        admin: Callable[[Request], Response],
+    ) -> None:
+        self._lock = lock
+        self._clock = clock
+        self._faults = faults
+        self._calls = calls
+        self._wechat = wechat_api
+        self._weibo = weibo_api
+        self._admin = admin
+        self._rid = 0
+
+    def dispatch(self, req: Request) -> Response:
+        if req.path.startswith(ADMIN_PREFIX):
+            return self._admin(req)
+        if req.path in wechat.ENDPOINTS:
+            platform, endpoint = "wechat", wechat.ENDPOINTS[req.path]
+        elif req.path in weibo.ENDPOINTS:
+            platform, endpoint = "weibo", weibo.ENDPOINTS[req.path]
+        else:
+            response = json_response({"error": "no such path", "path": req.path}, status=404)
+            self._record(req, "unknown", "unknown", response, None, self._clock())
+            return response
+
+        injected = self._faults.take_injection(endpoint)
+        kind = injected.kind if injected is not None else None
+        latency = self._faults.latency
+        if latency > 0:
+            time.sleep(latency)
+        if kind == "html_5xx" or self._faults.roll(self._faults.html_5xx_probability):
+            response = Response(
+                status=502, body=HTML_502, content_type="text/html", fault="html_5xx"
+            )
+            self._record(req, platform, endpoint, response, None, self._clock())
+            return response
+        malformed = kind == "malformed" or self._faults.roll(self._faults.malformed_probability)
+        ctx = CallContext(
+            endpoint=endpoint, now=0.0, injected=kind if kind not in (None, "malformed") else None
+        )
+        with self._lock:
+            ctx.now = self._clock()
+            if platform == "wechat":
+                response = self._answer_wechat(req, ctx)
+            else:
+                response = self._answer_weibo(req, ctx)
+        if malformed:
+            response = self._damage(response)
+        self._record(req, platform, endpoint, response, ctx.scope, ctx.now)
+        return response
+
+    def _answer_wechat(self, req: Request, ctx: CallContext) -> Response:
+        try:
+            payload = self._wechat.handle(req, ctx)
+        except ApiError as err:
+            self._rid += 1
+            message = err.message if err.message is not None else wechat.ERRMSG.get(err.code, "")
+            payload = {"errcode": err.code, "errmsg": f"{message} rid: {self._rid:08x}-sandbox"}
+            return Response(
+                status=200,
+                body=dump_json(payload),
+                content_type=WECHAT_CONTENT_TYPE,
+                errcode=err.code,
+            )
+        return Response(
+            status=200, body=dump_json(payload), content_type=WECHAT_CONTENT_TYPE, errcode=0
+        )
+
+    def _answer_weibo(self, req: Request, ctx: CallContext) -> Response:
+        try:
+            payload: Any = self._weibo.handle(req, ctx)
+        except ApiError as err:
+            as_string = self._faults.weibo_code_as_string()
+            body = weibo.error_payload(req.path, err, as_string=as_string)
+            status = err.http_status if err.http_status != 200 else weibo.http_status(err.code)
+            return Response(
+                status=status,
+                body=dump_json(body),
+                content_type=WEIBO_CONTENT_TYPE,
+                errcode=err.code,
+            )
+        return Response(
+            status=200, body=dump_json(payload), content_type=WEIBO_CONTENT_TYPE, errcode=0
+        )
+
+    def _damage(self, response: Response) -> Response:
+        """The same answer, truncated to half or replaced by a non-JSON line."""
+        if self._faults.choice(2) == 0 and len(response.body) > 1:
+            body = response.body[: len(response.body) // 2]
+        else:
+            body = _NOT_JSON
+        return Response(
+            status=response.status,
+            body=body,
+            content_type=response.content_type,
+            errcode=response.errcode,
+            fault="malformed",
+        )
+
+    def _record(
+        self,
+        req: Request,
+        platform: str,
+        endpoint: str,
+        response: Response,
+        scope: str | None,
+        now: float,
+    ) -> None:
+        self._calls.append(
+            CallRecord(
+                endpoint=endpoint,
+                platform=platform,
+                method=req.method,
+                path=req.path,
+                query=redact(req.query),
+                body=loggable_body(req),
+                errcode=response.errcode,
+                http_status=response.status,
+                time=now,
+                scope=scope,
+                fault=response.fault,
+            )
+        )

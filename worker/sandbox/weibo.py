@@ -1,0 +1,226 @@
+"""The Weibo endpoints: ``GET /2/comments/show.json`` and
+``POST /2/comments/destroy_batch/own/biz.json``.
+
+Errors have the documented shape ``{"request": "/comments/show.json", "error_code": "20201",
+"error": "..."}``; ``error_code`` is a string by default (the official error-code page) and
+a number when ``faults.weibo_error_code_type`` says so (the destroy_batch page shows one).
+HTTP status: 500 for 10001 (system error), 403 for the rate limits 10022-10024, 400 for
+every other error.
+
+Choices where the documents are silent:
+
+- no token at all is 10006 (what Weibo answers when neither ``access_token`` nor ``source``
+  is given); an unknown token is 21332, an expired one 21327. The token may come as the
+  ``access_token`` query/form parameter or an ``Authorization: OAuth2 <token>`` header;
+- a missing required parameter is 10016, a malformed one 10017;
+- more than 20 ``cids`` is **10017** ("Parameter (cids)'s value invalid, expect (at most 20
+  ids) ..."), the documented generic code for a parameter out of range;
+- destroy deletes what it can: unknown or already deleted ids are skipped, and so are ids
+  of comments under another user's posts. When nothing was deleted the answer is 20203 if
+  any id was someone else's, else 20201;
+- ``comments/show`` lists comments of any existing post (it is a public API), newest first;
+  ``count`` is clamped to 1..200 (default 50), ``page`` starts at 1; ``next_cursor`` is the
+  id of the next older comment (use it as ``max_id``), 0 at the end.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Any
+from urllib.parse import parse_qsl
+
+from worker.sandbox.faults import Faults
+from worker.sandbox.protocol import ApiError, CallContext, Request
+from worker.sandbox.weibo_state import WeiboComment, WeiboState
+
+ENDPOINTS: dict[str, str] = {
+    "/2/comments/show.json": "comments/show",
+    "/2/comments/destroy_batch/own/biz.json": "comments/destroy_batch/own/biz",
+}
+_METHODS = {"comments/show": "GET", "comments/destroy_batch/own/biz": "POST"}
+
+ERRORS: dict[int, str] = {
+    10001: "System error",
+    10006: "Source paramter (appkey) is missing",
+    10008: "Param error, see doc for more info",
+    10016: "Miss required parameter ({0}) , see doc for more info",
+    10017: "Parameter ({0})'s value invalid, expect ({1}) , but get ({2}) , see doc for more info",
+    10021: "HTTP method is not suported for this request",
+    10022: "IP requests out of rate limit",
+    10023: "User requests out of rate limit",
+    10024: "User requests for ({0}) out of rate limit",
+    20101: "Target weibo does not exist",
+    20201: "Target weibo comment does not exist",
+    20203: "Not your own comment",
+    21301: "Auth failed",
+    21327: "expired_token",
+    21332: "invalid_access_token",
+}
+
+SHOW_COUNT_DEFAULT = 50
+
+
+def http_status(code: int) -> int:
+    if code == 10001:
+        return 500
+    if code in (10022, 10023, 10024):
+        return 403
+    return 400
+
+
+def error_payload(path: str, err: ApiError, *, as_string: bool) -> dict[str, Any]:
+    """The documented error object; ``request`` is the path without the ``/2`` version."""
+    message = err.message if err.message is not None else ERRORS.get(err.code, "error")
+    request = path[2:] if path.startswith("/2/") else path
+    code: int | str = str(err.code) if as_string else err.code
+    return {"request": request, "error_code": code, "error": message}
+
+
+def _missing(name: str) -> ApiError:
+    return ApiError(10016, ERRORS[10016].format(name))
+
+
+def _invalid(name: str, expect: str, got: str) -> ApiError:
+    return ApiError(10017, ERRORS[10017].format(name, expect, got))
+
+
+def _int_param(params: dict[str, str], name: str, default: int) -> int:
+    raw = params.get(name, "")
+    if raw == "":
+        return default
+    if not (raw.isascii() and raw.lstrip("-").isdigit()):
+        raise _invalid(name, "int64", raw[:40])
+    return int(raw)
+
+
+class WeiboApi:
+    """Answers Weibo calls against a :class:`WeiboState` (the caller holds the lock)."""
+
+    def __init__(
+        self, *, state: WeiboState, faults: Faults, destroy_max: int = 20, count_max: int = 200
+    ) -> None:
+        self._state = state
+        self._faults = faults
+        self._destroy_max = destroy_max
+        self._count_max = count_max
+
+    @staticmethod
+    def params(req: Request) -> dict[str, str]:
+        """Query parameters, overlaid with the form body of a POST."""
+        params = dict(req.query)
+        if req.method == "POST" and req.body:
+            form = parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True)
+            params.update(form)
+        return params
+
+    def handle(self, req: Request, ctx: CallContext) -> Any:
+        if req.method != _METHODS[ctx.endpoint]:
+            raise ApiError(10021)
+        params = self.params(req)
+        uid = self._authenticate(req, params, ctx)
+        ctx.scope = f"weibo:{uid}"
+        self._guard(ctx.scope, ctx)
+        if ctx.endpoint == "comments/show":
+            return self._show(params)
+        return self._destroy(params, uid)
+
+    def _authenticate(self, req: Request, params: dict[str, str], ctx: CallContext) -> int:
+        value = params.get("access_token", "")
+        header = req.headers.get("authorization", "")
+        if not value and header.startswith("OAuth2 "):
+            value = header[len("OAuth2 ") :].strip()
+        if not value:
+            raise ApiError(10006)
+        token = self._state.tokens.get(value)
+        if token is None:
+            raise ApiError(21332)
+        if token.expires_at is not None and ctx.now >= token.expires_at:
+            raise ApiError(21327)
+        return token.uid
+
+    def _guard(self, scope: str, ctx: CallContext) -> None:
+        strike = self._faults.strike(
+            scope,
+            ctx.endpoint,
+            injected=ctx.injected,
+            minute_window=int(ctx.now // 60),
+            quota_window=int(ctx.now // 3600),  # Weibo limits are per hour
+        )
+        if strike == "minute":
+            code = self._faults.weibo_minute_code
+        elif strike == "quota":
+            code = self._faults.weibo_quota_code
+        elif strike == "busy":
+            code = 10001
+        elif isinstance(strike, int):
+            code = strike
+        else:
+            return
+        message = ERRORS.get(code, "error").format(ctx.endpoint)
+        raise ApiError(code, message, http_status=http_status(code))
+
+    def _show(self, params: dict[str, str]) -> dict[str, Any]:
+        if not params.get("id"):
+            raise _missing("id")
+        status_id = _int_param(params, "id", 0)
+        since_id = _int_param(params, "since_id", 0)
+        max_id = _int_param(params, "max_id", 0)
+        count = _int_param(params, "count", SHOW_COUNT_DEFAULT)
+        page = max(1, _int_param(params, "page", 1))
+        if count < 1:
+            count = SHOW_COUNT_DEFAULT
+        count = min(count, self._count_max)
+        post = self._state.posts.get(status_id)
+        if post is None or post.deleted:
+            raise ApiError(20101)
+        visible = post.visible
+        lo = bisect_right(visible, since_id, key=_id) if since_id > 0 else 0
+        hi = bisect_right(visible, max_id, key=_id) if max_id > 0 else len(visible)
+        end = hi - (page - 1) * count
+        start = max(lo, end - count)
+        chosen = visible[start:end][::-1] if end > lo else []
+        return {
+            "comments": [self._state.comment_to_api(c) for c in chosen],
+            "marks": [],
+            "hasvisible": False,
+            "previous_cursor": 0,
+            "next_cursor": visible[start - 1].id if chosen and start > lo else 0,
+            "total_number": len(visible),
+        }
+
+    def _destroy(self, params: dict[str, str], uid: int) -> Any:
+        raw = params.get("cids", "")
+        parts = [p.strip() for p in raw.split(",") if p.strip()]
+        if not parts:
+            raise _missing("cids")
+        if len(parts) > self._destroy_max:
+            raise _invalid("cids", f"at most {self._destroy_max} ids", f"{len(parts)} ids")
+        for part in parts:
+            if not (part.isascii() and part.isdigit()):
+                raise _invalid("cids", "int64", part[:40])
+        deleted: list[WeiboComment] = []
+        foreign = False
+        for cid in dict.fromkeys(int(p) for p in parts):
+            comment = self._state.comments.get(cid)
+            if comment is None or comment.deleted:
+                continue
+            post = self._state.posts[comment.status_id]
+            if post.deleted:
+                continue
+            if post.owner_uid != uid:
+                foreign = True
+                continue
+            self._state.delete_comment(comment)
+            deleted.append(comment)
+        if not deleted:
+            raise ApiError(20203 if foreign else 20201)
+        shape = self._faults.destroy_shape
+        if shape == "result":
+            return {"result": True}
+        if shape == "single":
+            return self._state.comment_to_api(deleted[0])
+        return [self._state.comment_to_api(c) for c in deleted]
+
+
+def _id(comment: WeiboComment) -> int:
+    return comment.id
