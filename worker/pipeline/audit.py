@@ -1,0 +1,156 @@
+"""The audit stream: every decision and every action outcome, newest kept, bounded.
+
+One Redis stream (``XADD ... MAXLEN ~ 100000``: Redis trims whole nodes, so the length may
+briefly exceed the bound by up to one node, about 100 entries). Each record field is one
+stream field whose value is JSON (``ensure_ascii=False``: Chinese stays readable in
+``redis-cli`` too), so lists and numbers come back as they went in.
+
+Record fields (others are kept as given):
+
+- ``kind``: ``decision`` or ``action`` (required); ``ts`` (Unix seconds, default now);
+- ``platform``, ``account``, ``target``, ``comment_id``;
+- decision: ``rules`` (matched rule ids, in evaluation order), ``actions`` (planned:
+  ``[{"type": "delete"}, ...]``);
+- action: ``action``, ``rule`` (who asked), ``outcome`` (``ok``, ``already_done``, ``dry_run``,
+  ``failed``, ``deferred``), ``errcode``, ``attempt``, ``detail``.
+
+:meth:`AuditLog.read` filters by append time (the stream id, milliseconds) and by fields,
+newest first; each returned dict also carries ``stream_id``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+
+from worker.pipeline._redis import Clock, text, wall_clock
+from worker.pipeline.keys import Keys
+
+KINDS: frozenset[str] = frozenset({"decision", "action"})
+OUTCOMES: frozenset[str] = frozenset({"ok", "already_done", "dry_run", "failed", "deferred"})
+
+_SCAN_CHUNK = 500
+
+
+class AuditLog:
+    def __init__(
+        self,
+        *,
+        redis: redis.Redis,
+        keys: Keys | None = None,
+        maxlen: int = 100_000,
+        approximate: bool = True,
+        clock: Clock = wall_clock,
+    ) -> None:
+        if maxlen < 1:
+            raise ValueError("maxlen must be at least 1")
+        self._redis = redis
+        self._key = (keys or Keys()).audit()
+        self.maxlen = maxlen
+        self.approximate = approximate
+        self._clock = clock
+
+    def append(self, record: Mapping[str, Any]) -> str:
+        """Add one record; returns its stream id. Raises ValueError on a bad kind/outcome."""
+        kind = record.get("kind")
+        if kind not in KINDS:
+            raise ValueError(f"audit record kind must be one of {sorted(KINDS)}, got {kind!r}")
+        outcome = record.get("outcome")
+        if outcome is not None and outcome not in OUTCOMES:
+            raise ValueError(
+                f"audit record outcome must be one of {sorted(OUTCOMES)}, got {outcome!r}"
+            )
+        fields: dict[str, Any] = dict(record)
+        fields.setdefault("ts", self._clock())
+        encoded: dict[Any, Any] = {
+            str(name): json.dumps(value, ensure_ascii=False, default=str)
+            for name, value in fields.items()
+        }
+        stream_id = self._redis.xadd(
+            self._key, encoded, maxlen=self.maxlen, approximate=self.approximate
+        )
+        return text(stream_id)
+
+    def read(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        kind: str | None = None,
+        platform: str | None = None,
+        account: str | None = None,
+        target: str | None = None,
+        comment_id: str | None = None,
+        rule: str | None = None,
+        action: str | None = None,
+        outcome: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Records appended in ``[since, until]`` matching every given filter, newest first.
+
+        ``rule`` matches a decision that matched it or an action it asked for; ``action``
+        matches an action record of that type or a decision that planned it.
+        """
+        if limit < 1:
+            return []
+        wanted = {
+            "kind": kind,
+            "platform": platform,
+            "account": account,
+            "target": target,
+            "comment_id": comment_id,
+            "outcome": outcome,
+        }
+        equal = {name: value for name, value in wanted.items() if value is not None}
+        high = "+" if until is None else str(int(until * 1000))
+        low = "-" if since is None else str(int(since * 1000))
+        out: list[dict[str, Any]] = []
+        while True:
+            reply: Any = self._redis.xrevrange(self._key, max=high, min=low, count=_SCAN_CHUNK)
+            entries: list[Any] = list(reply or [])
+            for stream_id, raw in entries:
+                record = _decode(raw)
+                record["stream_id"] = text(stream_id)
+                if _matches(record, equal, rule, action):
+                    out.append(record)
+                    if len(out) >= limit:
+                        return out
+            if len(entries) < _SCAN_CHUNK:
+                return out
+            high = "(" + text(entries[-1][0])
+
+    def length(self) -> int:
+        return int(self._redis.xlen(self._key))
+
+
+def _decode(raw: Mapping[bytes | str, bytes | str]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for name, value in raw.items():
+        s = text(value)
+        try:
+            record[text(name)] = json.loads(s)
+        except json.JSONDecodeError:
+            record[text(name)] = s  # written by hand (redis-cli): keep the raw text
+    return record
+
+
+def _matches(
+    record: Mapping[str, Any], equal: Mapping[str, str], rule: str | None, action: str | None
+) -> bool:
+    if any(record.get(name) != value for name, value in equal.items()):
+        return False
+    if rule is not None:
+        rules = record.get("rules")
+        if record.get("rule") != rule and not (isinstance(rules, list) and rule in rules):
+            return False
+    if action is not None and record.get("action") != action:
+        planned = record.get("actions")
+        if not isinstance(planned, list):
+            return False
+        types = [a.get("type") if isinstance(a, dict) else a for a in planned]
+        if action not in types:
+            return False
+    return True

@@ -1,0 +1,108 @@
+"""Per-rule counters for ``modworker stats``: which rules never fire, which fire too much.
+
+One hash per rule: ``hits:enforce``, ``hits:shadow``, ``last_hit`` (the latest hit time, kept
+as a maximum so out-of-order records cannot move it back) and ``out:<action>:<outcome>``. A
+set indexes the rules that have counters; ``since`` is when counting started (first record
+after a reset).
+
+Counters are statistics, not ledgers: a redelivered message is counted again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import redis
+
+from worker.pipeline._redis import Clock, LuaScript, text, wall_clock
+from worker.pipeline.keys import Keys
+
+Mode = Literal["enforce", "shadow"]
+MODES: tuple[Mode, ...] = ("enforce", "shadow")
+
+# KEYS: rule hash, index, since. ARGV: rule id, mode field, at.
+# Increments the mode's hit counter, raises last_hit to at if later, indexes the rule and
+# sets since once.
+_RECORD_HIT = """
+redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+local last = redis.call('HGET', KEYS[1], 'last_hit')
+if not last or tonumber(last) < tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'last_hit', ARGV[3])
+end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], ARGV[3], 'NX')
+return 1
+"""
+
+
+class RuleStats:
+    def __init__(
+        self, *, redis: redis.Redis, keys: Keys | None = None, clock: Clock = wall_clock
+    ) -> None:
+        self._redis = redis
+        self._keys = keys or Keys()
+        self._clock = clock
+        self._record_hit = LuaScript(redis, _RECORD_HIT)
+
+    def record_hit(self, rule_id: str, mode: Mode, at: float | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        when = self._clock() if at is None else at
+        k = self._keys
+        self._record_hit(
+            [k.rulestats(rule_id), k.rulestats_index(), k.rulestats_since()],
+            [rule_id, f"hits:{mode}", repr(when)],
+        )
+
+    def record_outcome(self, rule_id: str, action: str, outcome: str) -> None:
+        k = self._keys
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hincrby(k.rulestats(rule_id), f"out:{action}:{outcome}", 1)
+        pipe.sadd(k.rulestats_index(), rule_id)
+        pipe.set(k.rulestats_since(), repr(self._clock()), nx=True)
+        pipe.execute()
+
+    def snapshot(self, rule_ids: Iterable[str] | None = None) -> dict[str, Any]:
+        """``{"since": t | None, "rules": {rule_id: {...}}}``.
+
+        Each rule: ``{"hits": {"enforce": n, "shadow": n}, "total": n, "last_hit": t | None,
+        "actions": {action: {outcome: n}}}``. ``rule_ids`` (the loaded rules) are listed
+        even with no counters, so a dead rule shows zero hits; rules with counters that are
+        no longer loaded are listed too.
+        """
+        k = self._keys
+        known = {text(r) for r in self._redis.smembers(k.rulestats_index())}
+        wanted = sorted(known | set(rule_ids or ()))
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.get(k.rulestats_since())
+        for rule_id in wanted:
+            pipe.hgetall(k.rulestats(rule_id))
+        since_raw, *hashes = pipe.execute()
+        rules: dict[str, Any] = {}
+        for rule_id, raw in zip(wanted, hashes, strict=True):
+            rules[rule_id] = _rule_entry({text(f): text(v) for f, v in raw.items()})
+        return {"since": None if since_raw is None else float(text(since_raw)), "rules": rules}
+
+    def reset(self) -> None:
+        k = self._keys
+        rule_ids = [text(r) for r in self._redis.smembers(k.rulestats_index())]
+        self._redis.delete(
+            k.rulestats_index(), k.rulestats_since(), *(k.rulestats(r) for r in rule_ids)
+        )
+
+
+def _rule_entry(fields: dict[str, str]) -> dict[str, Any]:
+    hits = {mode: int(fields.get(f"hits:{mode}", 0)) for mode in MODES}
+    actions: dict[str, dict[str, int]] = {}
+    for name, value in fields.items():
+        if name.startswith("out:"):
+            action, _, outcome = name[4:].rpartition(":")
+            actions.setdefault(action, {})[outcome] = int(value)
+    last = fields.get("last_hit")
+    return {
+        "hits": hits,
+        "total": sum(hits.values()),
+        "last_hit": None if last is None else float(last),
+        "actions": actions,
+    }
