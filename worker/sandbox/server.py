@@ -30,6 +30,7 @@ Dispatch = Callable[[Request], Response]
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default 5 stalls and resets bursts of new connections
 
     def __init__(self, port: int, dispatch: Dispatch) -> None:
         self.dispatch = dispatch

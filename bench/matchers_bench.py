@@ -1,0 +1,236 @@
+"""Benchmark of the matching core against the alternatives measured in shared/perf-notes.md.
+
+    .venv/bin/python bench/matchers_bench.py [--comments N] [--repeat R]
+
+Prints comments/s (one core, best of R runs) for: the naive substring baseline (on a
+subsample), pyahocorasick (if installed), ahocorasick-rs, a hyperscan literal database (if
+installed), a ``re`` loop over the regexes, an ``re2.Set``, a hyperscan regex database, the
+Normalizer alone and the full ``Matcher.scan`` (normalise + both automata + regex set), with
+build times, hit counts and ratios. The corpus comes from ``bench/corpus.py`` (fixed seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import ahocorasick_rs
+import re2
+from corpus import make_corpus
+
+from worker.errors import PatternError
+from worker.rules.matcher import MatcherBuilder
+from worker.rules.normalize import NormalizeOptions, Normalizer
+from worker.rules.regex import re2_options, translate
+
+
+def _optional(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def rate(fn: Callable[[str], object], texts: Sequence[str], repeat: int) -> tuple[float, int]:
+    """Best comments/s over ``repeat`` runs, and how many texts gave a truthy result."""
+    best = float("inf")
+    hits = 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        hits = 0
+        for text in texts:
+            if fn(text):
+                hits += 1
+        best = min(best, time.perf_counter() - start)
+    return len(texts) / best, hits
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--comments", type=int, default=50_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--naive-sample", type=int, default=300)
+    args = ap.parse_args(argv)
+
+    corpus, t_corpus = timed(lambda: make_corpus(n_comments=args.comments))
+    comments = corpus.comments
+    terms = [*corpus.cn_terms, *corpus.en_terms]
+    lowered = [c.lower() for c in comments]
+    print(
+        f"corpus: {len(comments)} comments (median {sorted(map(len, comments))[len(comments) // 2]}"
+        f" chars), {len(corpus.cn_terms)} Chinese + {len(corpus.en_terms)} English terms, "
+        f"{len(corpus.regexes)} regexes, {corpus.planted} planted hits; built in {t_corpus:.2f} s"
+    )
+    print("literal and regex baselines run on the raw (lowercased) text, without normalisation\n")
+
+    results: list[tuple[str, float, int | None, str]] = []
+
+    def report(name: str, cps: float, hits: int | None, note: str = "") -> None:
+        results.append((name, cps, hits, note))
+        hit_s = "" if hits is None else f"{hits:>7} hits"
+        print(f"{name:<40} {cps:>12,.0f} comments/s {hit_s}  {note}", flush=True)
+
+    # ---- literals ---------------------------------------------------------------------------
+    sample = lowered[: args.naive_sample]
+    cps, hits = rate(lambda t: any(k in t for k in terms), sample, 1)
+    report("naive any(k in text)", cps, None, f"{hits}/{len(sample)} hit (subsample)")
+
+    pyahocorasick = _optional("ahocorasick")
+    if pyahocorasick is not None:
+
+        def build_pyac() -> Any:
+            automaton = pyahocorasick.Automaton()
+            for i, term in enumerate(terms):
+                automaton.add_word(term, i)
+            automaton.make_automaton()
+            return automaton
+
+        pyac, t_build = timed(build_pyac)
+        cps, hits = rate(lambda t: list(pyac.iter(t)), lowered, args.repeat)
+        report("pyahocorasick iter", cps, hits, f"build {t_build:.2f} s")
+    else:
+        print("pyahocorasick not installed: skipped")
+
+    ac, t_build = timed(lambda: ahocorasick_rs.AhoCorasick(terms))
+    cps, hits = rate(
+        lambda t: ac.find_matches_as_indexes(t, overlapping=True), lowered, args.repeat
+    )
+    report("ahocorasick-rs (overlapping, all ids)", cps, hits, f"build {t_build:.2f} s")
+
+    hyperscan = _optional("hyperscan")
+    if hyperscan is not None:
+
+        def build_hs_literals() -> Any:
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            db.compile(
+                expressions=[re.escape(t).encode() for t in terms],
+                ids=list(range(len(terms))),
+                flags=[hyperscan.HS_FLAG_UTF8] * len(terms),
+            )
+            return db
+
+        hs_lit, t_build = timed(build_hs_literals)
+
+        def hs_scan(db: Any) -> Callable[[str], object]:
+            def scan(text: str) -> object:
+                found: list[int] = []
+                db.scan(text.encode(), match_event_handler=lambda i, *_: found.append(i))
+                return found
+
+            return scan
+
+        cps, hits = rate(hs_scan(hs_lit), lowered, args.repeat)
+        report("hyperscan literal db (incl. encode)", cps, hits, f"build {t_build:.2f} s")
+    else:
+        print("hyperscan not installed: skipped")
+
+    # ---- regexes ----------------------------------------------------------------------------
+    py_res, t_build = timed(lambda: [re.compile(p, re.IGNORECASE) for p in corpus.regexes])
+    cps, hits = rate(lambda t: [r for r in py_res if r.search(t)], comments, 1)
+    report("re loop (backtracking!)", cps, hits, f"build {t_build:.3f} s")
+
+    def build_set() -> Any:
+        rset = re2.Set.SearchSet(re2_options(max_mem=512 << 20))
+        for pattern in corpus.regexes:
+            rset.Add(translate(pattern))
+        rset.Compile()
+        return rset
+
+    rset, t_build = timed(build_set)
+    cps, hits = rate(rset.Match, comments, args.repeat)
+    report("re2.Set (translated)", cps, hits, f"build {t_build:.3f} s")
+
+    if hyperscan is not None:
+
+        def build_hs_regex() -> tuple[Any, int]:
+            # Fed the RE2 translations (Unicode \w, \x{...} escapes, (?i)): hyperscan refuses
+            # \uXXXX in a class, and its own \w differs from Python's.
+            flag = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_UCP | hyperscan.HS_FLAG_SINGLEMATCH
+            ok: list[bytes] = []
+            for pattern in corpus.regexes:
+                expression = translate(pattern).encode()
+                probe = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+                try:
+                    probe.compile(expressions=[expression], ids=[0], flags=[flag])
+                except hyperscan.error as exc:
+                    print(f"  hyperscan refuses {pattern!r}: {exc}")
+                    continue
+                ok.append(expression)
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            db.compile(expressions=ok, ids=list(range(len(ok))), flags=[flag] * len(ok))
+            return db, len(ok)
+
+        (hs_re, n_ok), t_build = timed(build_hs_regex)
+        cps, hits = rate(hs_scan(hs_re), comments, args.repeat)
+        report(
+            "hyperscan regex db (UCP, incl. encode)",
+            cps,
+            hits,
+            f"build {t_build:.2f} s, {n_ok}/{len(corpus.regexes)} patterns accepted",
+        )
+
+    # ---- ours -------------------------------------------------------------------------------
+    normalizer = Normalizer(NormalizeOptions())
+    normalizer.normalize("warm up the character tables")
+    cps, _ = rate(normalizer.normalize, comments, args.repeat)
+    report("Normalizer.normalize (defaults)", cps, None)
+    ours_norm = cps
+
+    def build_matcher() -> Any:
+        builder = MatcherBuilder(normalizer)
+        for term in corpus.cn_terms:
+            builder.add_literal("includes", term)
+        for term in corpus.en_terms:
+            builder.add_literal("includes_word", term)
+        for pattern in corpus.regexes:
+            try:
+                builder.add_regex(pattern)
+            except PatternError as exc:
+                print("  rejected:", exc)
+        return builder.build()
+
+    matcher, t_build = timed(build_matcher)
+    cps, hits = rate(lambda t: (s := matcher.scan(t)).literals or s.regexes, comments, args.repeat)
+    report("Matcher.scan (normalise + AC + word AC + re2.Set)", cps, hits, f"build {t_build:.2f} s")
+    ours_scan = cps
+    lit_hits = sum(1 for c in comments if matcher.scan(c).literals)
+    print(f"  of which {lit_hits} with a literal hit (planted: {corpus.planted})")
+
+    def scan_with_spans(text: str) -> object:
+        result = matcher.scan(text)
+        for i in result.literals:
+            result.literal_span(i)
+        for i in result.regexes:
+            result.regex_span(i)
+        return result.literals or result.regexes
+
+    cps, _ = rate(scan_with_spans, comments, 1)
+    report("Matcher.scan + every span", cps, None)
+
+    print("\nratios:")
+    by_name = {name: c for name, c, _, _ in results}
+    naive = by_name["naive any(k in text)"]
+    print(f"  Matcher.scan / naive baseline        {ours_scan / naive:>8.1f}x")
+    print(f"  Matcher.scan / target 100,000/s      {ours_scan / 100_000:>8.2f}x")
+    print(f"  Normalizer share of a scan           {ours_scan / ours_norm:>8.0%}")
+    for name in ("ahocorasick-rs (overlapping, all ids)", "re2.Set (translated)"):
+        print(f"  {name:<36} {by_name[name] / naive:>8.1f}x naive")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Rules engine benchmark: the real loader and engine on generated rule files.
+
+For 10,000 and 100,000 Chinese terms (plus 500 English terms and 100 spam regexes, spread over
+20 rules in list files), on 50,000 generated comments (bench/corpus.py, fixed seed):
+
+- comments/s of ``RuleSet.evaluate`` with default normalisation (one core),
+- comments/s of ``modworker replay`` (JSON in and out, start-up excluded),
+- comments/s of the naive baseline ``any(term in text for term in terms)`` on raw text,
+  measured in the same run, and the ratios,
+- rule build time and the process's peak RSS.
+
+Each size runs in a child process so that its peak RSS is its own. Run:
+
+    .venv/bin/python bench/rules_bench.py            # both sizes
+    .venv/bin/python bench/rules_bench.py --sizes 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from corpus import make_corpus
+
+from worker.models import Comment
+from worker.replay import replay
+from worker.rules import load_rules
+
+N_RULES = 20
+
+
+def write_rules(
+    directory: Path, cn_terms: list[str], en_terms: list[str], regexes: list[str]
+) -> None:
+    """20 rules, each with its slice of the terms in a list file and 5 regexes inline."""
+    lists = directory / "lists"
+    lists.mkdir(parents=True, exist_ok=True)
+    rules = []
+    for index in range(N_RULES):
+        cn = cn_terms[index::N_RULES]
+        en = en_terms[index::N_RULES]
+        rx = regexes[index::N_RULES]
+        (lists / f"cn{index}.txt").write_text("\n".join(cn) + "\n", encoding="utf-8")
+        (lists / f"en{index}.txt").write_text("\n".join(en) + "\n", encoding="utf-8")
+        rules.append(
+            {
+                "id": f"rule-{index:02d}",
+                "priority": N_RULES - index,
+                "when": {
+                    "any": [
+                        {"content": {"includes": [f"$cn{index}"]}},
+                        {"content": {"includes_word": [f"$en{index}"]}},
+                        {"content": {"regex": rx}},
+                    ]
+                },
+                "then": ["delete", "blacklist"] if index % 2 == 0 else ["delete"],
+            }
+        )
+    document = {
+        "version": 1,
+        "lists": {
+            **{f"cn{i}": {"file": f"lists/cn{i}.txt"} for i in range(N_RULES)},
+            **{f"en{i}": {"file": f"lists/en{i}.txt"} for i in range(N_RULES)},
+        },
+        "rules": rules,
+    }
+    # JSON is YAML: no need for a YAML writer here.
+    text = json.dumps(document, ensure_ascii=False)
+    (directory / "bench.yaml").write_text(text, encoding="utf-8")
+
+
+def rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def child(n_terms: int) -> dict[str, float]:
+    corpus = make_corpus(n_cn_terms=n_terms)
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        write_rules(directory, corpus.cn_terms, corpus.en_terms, corpus.regexes)
+        started = time.perf_counter()
+        rules = load_rules([directory])
+        build = time.perf_counter() - started
+
+        comments = [
+            Comment(platform="wechat", id=str(i), content=text, author=f"o{i % 997}")
+            for i, text in enumerate(corpus.comments)
+        ]
+        rules.evaluate(comments[0])  # warm-up
+        matched = 0
+        started = time.perf_counter()
+        for comment in comments:
+            if rules.evaluate(comment).matches:
+                matched += 1
+        engine_seconds = time.perf_counter() - started
+
+        terms = corpus.cn_terms + corpus.en_terms
+        sample = corpus.comments[: 2_000 if n_terms <= 10_000 else 300]
+        started = time.perf_counter()
+        naive_hits = 0
+        for text in sample:
+            if any(term in text for term in terms):
+                naive_hits += 1
+        naive_seconds = time.perf_counter() - started
+
+        source = directory / "comments.jsonl"
+        with source.open("w", encoding="utf-8") as out:
+            for i, text in enumerate(corpus.comments):
+                out.write(json.dumps({"id": i, "content": text, "author": f"o{i % 997}"},
+                                     ensure_ascii=False) + "\n")
+        with open("/dev/null", "w", encoding="utf-8") as sink:
+            stats = replay(rules, source=source, out=sink, err=io.StringIO())
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "terms": n_terms + len(corpus.en_terms),
+        "regexes": len(corpus.regexes),
+        "comments": len(comments),
+        "planted": corpus.planted,
+        "matched": matched,
+        "build_s": build,
+        "engine_cps": rate(len(comments), engine_seconds),
+        "replay_cps": rate(stats.comments, stats.seconds),
+        "naive_cps": rate(len(sample), naive_seconds),
+        "naive_sample": len(sample),
+        "peak_rss_mb": peak_mb,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child)))
+        return
+    print(f"{'terms':>8} {'regexes':>7} {'build s':>8} {'engine/s':>10} {'replay/s':>10} "
+          f"{'naive/s':>9} {'engine x':>9} {'replay x':>9} {'peak MB':>8} {'matched':>8}")
+    for size in args.sizes:
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(size)],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        r = json.loads(out)
+        print(
+            f"{r['terms']:>8,.0f} {r['regexes']:>7.0f} {r['build_s']:>8.2f} "
+            f"{r['engine_cps']:>10,.0f} {r['replay_cps']:>10,.0f} {r['naive_cps']:>9,.0f} "
+            f"{r['engine_cps'] / r['naive_cps']:>8.0f}x {r['replay_cps'] / r['naive_cps']:>8.0f}x "
+            f"{r['peak_rss_mb']:>8.0f} {r['matched']:>8.0f}"
+        )
+    print("engine: RuleSet.evaluate, default normalisation, one core; replay: JSON in and out; "
+          "naive: any(term in text) on raw text over a sample, same run.")
+
+
+if __name__ == "__main__":
+    main()

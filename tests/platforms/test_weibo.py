@@ -1,0 +1,197 @@
+"""The Weibo client against the sandbox over loopback HTTP, on a real Redis."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+import redis
+
+from worker.config import QuotaConfig, Secret, WeiboTarget
+from worker.errors import (
+    ActionDisabledError,
+    AuthError,
+    BatchTooLargeError,
+    PermanentError,
+    QuotaError,
+    TargetGoneError,
+    TransientError,
+)
+from worker.platforms import WeiboClient
+from worker.platforms.parsing import parse_weibo_time
+from worker.platforms.quota import next_local_hour
+from worker.sandbox import Sandbox
+
+from .conftest import FAN, STATUS, WEIBO_UID
+
+DESTROY = "comments/destroy_batch/own/biz"
+
+
+def add(sb: Sandbox, n: int, status: int = STATUS) -> list[int]:
+    return [
+        sb.add_weibo_comment(status, text=f"评论 {i}", uid=FAN, created_at=1_700_000_000 + i)
+        for i in range(n)
+    ]
+
+
+def test_list_newest_first_with_since_id_and_max_id_paging(
+    sb: Sandbox, weibo: WeiboClient
+) -> None:
+    ids = add(sb, 7)
+    page = weibo.list_comments(STATUS, count=3)
+    assert [c.id for c in page.comments] == [str(i) for i in ids[:-4:-1]]
+    assert page.total == 7
+    assert page.next_max_id == ids[-3] - 1
+    c = page.comments[0]
+    assert (c.platform, c.account, c.target, c.author, c.content) == (
+        "weibo", "brand-weibo", str(STATUS), str(FAN), "评论 6",
+    )
+    assert c.created_at == pytest.approx(1_700_000_006, abs=1)
+    everything = [c.id for p in weibo.iter_comment_pages(WeiboTarget(status_id=STATUS), count=3)
+                  for c in p.comments]
+    assert everything == [str(i) for i in reversed(ids)]
+    newer = [c.id for p in weibo.iter_comment_pages(STATUS, since_id=ids[2], count=2)
+             for c in p.comments]
+    assert newer == [str(i) for i in reversed(ids[3:])]
+    sent = sb.calls("comments/show")[-1].query
+    assert sent["since_id"] == str(ids[2]) and sent["access_token"] == "***"
+
+
+def test_created_at_format() -> None:
+    assert parse_weibo_time("Wed Jun 01 00:50:25 +0800 2011") == 1306860625.0
+
+
+def test_post_gone_and_auth_errors(sb: Sandbox, make_weibo: Callable[..., WeiboClient]) -> None:
+    client = make_weibo()
+    with pytest.raises(TargetGoneError) as gone:
+        client.list_comments(123)
+    assert (gone.value.code, gone.value.http_status, gone.value.endpoint) == (
+        20101, 400, "comments/show",
+    )
+    stranger = make_weibo(access_token=Secret("2.00NotAToken_zzzzzzzz"))
+    with pytest.raises(AuthError) as unknown:
+        stranger.list_comments(STATUS)
+    assert unknown.value.code == 21332
+    sb.add_weibo_token(access_token="2.00Expiring_abcdefgh", uid=WEIBO_UID)
+    expiring = make_weibo(access_token=Secret("2.00Expiring_abcdefgh"))
+    sb.expire_weibo_token("2.00Expiring_abcdefgh")
+    with pytest.raises(AuthError) as expired:
+        expiring.list_comments(STATUS)
+    assert expired.value.code == 21327
+
+
+@pytest.mark.parametrize("shape", ["array", "result", "single"])
+def test_destroy_accepts_every_shape(sb: Sandbox, weibo: WeiboClient, shape: str) -> None:
+    sb.faults.destroy_shape = shape
+    ids = add(sb, 3)
+    result = weibo.destroy_comments(ids)
+    expected = {"array": "list", "result": "result", "single": "comment"}[shape]
+    assert result.shape == expected
+    assert all(sb.weibo_comment(i)["deleted"] for i in ids)
+    if shape == "single":  # one confirmed; the rest is safe to send again
+        assert result.deleted == [str(ids[0])]
+        assert result.not_deleted == [str(i) for i in ids[1:]]
+        again = weibo.destroy_comments(result.not_deleted)
+        assert again.already_gone == result.not_deleted
+    else:
+        assert result.deleted == [str(i) for i in ids]
+        assert result.not_deleted == []
+    assert sb.calls(DESTROY)[0].body["cids"] == ",".join(str(i) for i in ids)
+
+
+def test_destroy_reports_what_was_not_deleted(sb: Sandbox, weibo: WeiboClient) -> None:
+    ids = add(sb, 4)
+    weibo.destroy_comments([ids[1]])
+    result = weibo.destroy_comments(ids)  # ids[1] is already gone: the array omits it
+    assert result.deleted == [str(ids[0]), str(ids[2]), str(ids[3])]
+    assert result.not_deleted == [str(ids[1])]
+
+
+@pytest.mark.parametrize("code_type", ["string", "number"])
+def test_destroy_of_missing_comments_is_already_done(
+    sb: Sandbox, weibo: WeiboClient, code_type: str
+) -> None:
+    sb.faults.weibo_error_code_type = code_type
+    ids = add(sb, 3)
+    weibo.destroy_comments(ids)
+    result = weibo.destroy_comments(ids)
+    assert result.already_gone == [str(i) for i in ids]
+    assert result.deleted == [] and result.not_deleted == []
+    assert {r.errcode for r in sb.calls(DESTROY)[1:]} == {20201}
+    assert result.calls == len(sb.calls(DESTROY)) - 1
+
+
+@pytest.mark.parametrize("code_type", ["string", "number"])
+def test_error_code_string_or_number(
+    sb: Sandbox, weibo: WeiboClient, code_type: str
+) -> None:
+    sb.faults.weibo_error_code_type = code_type
+    sb.add_weibo_post(999, status_id=555)
+    foreign = add(sb, 1, status=555)
+    with pytest.raises(PermanentError) as info:
+        weibo.destroy_comments(foreign)
+    assert info.value.code == 20203 and info.value.http_status == 400
+    sb.faults.fail_next("busy", endpoint="comments/show")
+    with pytest.raises(TransientError) as busy:
+        weibo.list_comments(STATUS)
+    assert (busy.value.code, busy.value.http_status) == (10001, 500)
+    sb.faults.fail_next(10014, endpoint="comments/show")
+    with pytest.raises(ActionDisabledError):
+        weibo.list_comments(STATUS)
+
+
+def test_more_than_20_cids_refused_before_any_call(sb: Sandbox, weibo: WeiboClient) -> None:
+    with pytest.raises(BatchTooLargeError):
+        weibo.destroy_comments(range(1, 22))
+    assert sb.calls() == []
+    assert weibo.destroy_comments([]).calls == 0
+
+
+@pytest.mark.parametrize("code", [10022, 10023, 10024])
+def test_rate_limit_codes_pause_the_endpoint_until_the_next_hour(
+    sb: Sandbox, make_weibo: Callable[..., WeiboClient], code: int
+) -> None:
+    client = make_weibo()
+    add(sb, 1)
+    sb.faults.fail_next(code, endpoint="comments/show")
+    before = time.time()
+    with pytest.raises(QuotaError) as info:
+        client.list_comments(STATUS)
+    assert info.value.code == code and info.value.http_status == 403
+    assert info.value.resume_at in (next_local_hour(before, "Asia/Shanghai"),
+                                    next_local_hour(time.time(), "Asia/Shanghai"))
+    calls = len(sb.calls("comments/show"))
+    with pytest.raises(QuotaError):
+        make_weibo().list_comments(STATUS)  # another instance: paused, no call
+    assert len(sb.calls("comments/show")) == calls
+    assert client.destroy_comments(add(sb, 1)).deleted  # the other endpoint is not paused
+
+
+def test_sandbox_quota_with_fixed_pause(
+    sb: Sandbox, make_weibo: Callable[..., WeiboClient]
+) -> None:
+    client = make_weibo(quota=QuotaConfig(pause=45))
+    sb.faults.quota = {DESTROY: 1}
+    ids = add(sb, 2)
+    client.destroy_comments([ids[0]])
+    with pytest.raises(QuotaError) as info:
+        client.destroy_comments([ids[1]])
+    assert info.value.resume_at is not None and info.value.resume_at <= time.time() + 45
+
+
+def test_commercial_endpoint_is_rate_limited_in_redis_by_default(
+    sb: Sandbox, weibo: WeiboClient, redis_client: redis.Redis
+) -> None:
+    weibo.destroy_comments(add(sb, 1))
+    weibo.list_comments(STATUS)
+    assert redis_client.exists(f"t:rate:weibo:brand-weibo:{DESTROY}")
+    assert not redis_client.exists("t:rate:weibo:brand-weibo:comments/show")
+
+
+def test_malformed_and_html_answers(sb: Sandbox, weibo: WeiboClient) -> None:
+    for fault, status in (("malformed", 200), ("html_5xx", 502), ("malformed", 200)):
+        sb.faults.fail_next(fault, endpoint="comments/show")  # type: ignore[arg-type]
+        with pytest.raises(TransientError) as info:
+            weibo.list_comments(STATUS)
+        assert info.value.http_status == status and info.value.code is None

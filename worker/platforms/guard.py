@@ -1,0 +1,74 @@
+"""What every call of one account passes before and after the network: quota pause, rate
+limit, and turning a quota answer into a shared pause."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from worker.errors import QuotaError
+from worker.platforms.codes import Kind, classify
+from worker.platforms.quota import QuotaPauses
+from worker.platforms.ratelimit import Rate, RateLimiter
+
+
+class CallGuard:
+    """Quota pauses and rate limits of one account; ``rates`` maps endpoint to its Rate
+    (an endpoint missing from it uses ``default_rate``; None means unlimited)."""
+
+    def __init__(
+        self,
+        *,
+        platform: str,
+        account: str,
+        quotas: QuotaPauses,
+        limiter: RateLimiter,
+        rates: Mapping[str, Rate | None] | None = None,
+        default_rate: Rate | None = None,
+    ) -> None:
+        self.platform = platform
+        self.account = account
+        self.quotas = quotas
+        self.limiter = limiter
+        self.rates = dict(rates or {})
+        self.default_rate = default_rate
+
+    def check_pause(self, endpoint: str) -> None:
+        """Raise QuotaError (no network touched) while the endpoint is paused."""
+        resume_at = self.quotas.resume_at(self.platform, self.account, endpoint)
+        if resume_at is not None:
+            err = QuotaError(
+                "quota exhausted: endpoint paused",
+                platform=self.platform,
+                endpoint=endpoint,
+                account=self.account,
+            )
+            err.resume_at = resume_at
+            raise err
+
+    def take_slot(self, endpoint: str) -> None:
+        """Wait for a rate-limit slot (bounded; RateLimitedError beyond the bound)."""
+        self.limiter.acquire(
+            platform=self.platform,
+            account=self.account,
+            endpoint=endpoint,
+            rate=self.rates.get(endpoint, self.default_rate),
+        )
+
+    def before(self, endpoint: str) -> None:
+        self.check_pause(endpoint)
+        self.take_slot(endpoint)
+
+    def quota_hit(self, err: QuotaError) -> QuotaError:
+        """Record the pause a quota answer calls for; returns ``err`` with ``resume_at`` set."""
+        hourly = (
+            err.code is not None
+            and classify(self.platform, err.endpoint, err.code) is Kind.QUOTA_HOURLY
+        )
+        err.resume_at = self.quotas.pause(
+            platform=self.platform,
+            account=self.account,
+            endpoint=err.endpoint,
+            hourly=hourly,
+            code=err.code,
+        )
+        return err

@@ -1,0 +1,196 @@
+"""One HTTP exchange with a platform: send, time, parse JSON, classify failures, log.
+
+Every failure below the platform's own answer becomes a :class:`TransientError` carrying the
+HTTP status when there was one: timeouts, connection errors, HTML error pages, truncated or
+non-JSON bodies. A JSON answer carrying a platform error code is classified through
+:mod:`worker.platforms.codes`. Exception texts never hold a URL (the query carries the access
+token) and pass through :func:`worker.logging.redact`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+
+from worker.errors import PlatformError, RateLimitedError, TransientError
+from worker.logging import redact
+from worker.platforms.codes import Kind, classify, classify_http_status, make_error
+
+_log = structlog.get_logger()
+
+JSONBody = dict[str, Any] | list[Any]
+CodeReader = Callable[[Any], tuple[int | None, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A parsed platform answer: HTTP status and the decoded JSON body."""
+
+    status: int
+    body: Any
+    code: int | None
+    message: str
+    duration_ms: float
+
+
+def dump_json(data: Mapping[str, Any]) -> bytes:
+    """JSON as raw UTF-8: WeChat refuses ``\\uXXXX`` escapes (40033)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def next_minute(now: float | None = None) -> float:
+    """Unix time of the start of the next minute."""
+    now = time.time() if now is None else now
+    return (int(now) // 60 + 1) * 60.0
+
+
+class Transport:
+    """Sends requests for one account of one platform over a shared ``httpx.Client``.
+
+    ``read_code`` extracts ``(code, message)`` from a decoded body: ``(None, "")`` or
+    ``(0, ...)`` when the body reports no error.
+    """
+
+    def __init__(
+        self,
+        *,
+        http: httpx.Client,
+        platform: str,
+        account: str,
+        read_code: CodeReader,
+    ) -> None:
+        self.http = http
+        self.platform = platform
+        self.account = account
+        self._read_code = read_code
+
+    def error(
+        self,
+        kind: Kind,
+        message: str,
+        *,
+        endpoint: str,
+        code: int | None = None,
+        http_status: int | None = None,
+    ) -> PlatformError:
+        err = make_error(
+            kind,
+            redact(message),
+            platform=self.platform,
+            endpoint=endpoint,
+            account=self.account,
+            code=code,
+            http_status=http_status,
+        )
+        if isinstance(err, RateLimitedError):
+            err.retry_at = next_minute()
+        return err
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+        form: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """Send one request; return the decoded answer or raise the classified error."""
+        headers: dict[str, str] = {"Accept": "application/json"}
+        content: bytes | None = None
+        if json_body is not None:
+            content = dump_json(json_body)
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        started = time.perf_counter()
+        try:
+            response = self.http.request(
+                method, url, params=params, content=content, data=form, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            self._log_call(endpoint, started, error=type(exc).__name__)
+            raise self.error(
+                Kind.TRANSIENT, f"timeout ({type(exc).__name__})", endpoint=endpoint
+            ) from None
+        except httpx.HTTPError as exc:
+            self._log_call(endpoint, started, error=type(exc).__name__)
+            raise self.error(
+                Kind.TRANSIENT,
+                f"connection failed ({type(exc).__name__}: {exc})",
+                endpoint=endpoint,
+            ) from None
+        status = response.status_code
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            self._log_call(endpoint, started, http_status=status, error="malformed body")
+            ctype = response.headers.get("content-type", "?").split(";")[0]
+            raise self.error(
+                Kind.TRANSIENT,
+                f"malformed answer: HTTP {status}, {ctype}, {len(response.content)} bytes",
+                endpoint=endpoint,
+                http_status=status,
+            ) from None
+        code, message = self._read_code(body)
+        logged = 0 if code is None and 200 <= status < 300 else code  # 0: success
+        duration = self._log_call(endpoint, started, http_status=status, errcode=logged)
+        if code not in (None, 0):
+            kind = classify(self.platform, endpoint, code)
+            if status >= 500 and kind is Kind.PERMANENT:
+                kind = Kind.TRANSIENT  # a server failure, whatever it says
+            raise self.error(kind, message, endpoint=endpoint, code=code, http_status=status)
+        if not 200 <= status < 300:
+            raise self.error(
+                classify_http_status(status),
+                message or f"HTTP {status}",
+                endpoint=endpoint,
+                http_status=status,
+            )
+        return Answer(status=status, body=body, code=code, message=message, duration_ms=duration)
+
+    def malformed(self, endpoint: str, answer: Answer, what: str) -> TransientError:
+        """The error for a JSON answer whose shape is not the documented one."""
+        return TransientError(
+            f"unexpected answer shape: {what}",
+            platform=self.platform,
+            endpoint=endpoint,
+            account=self.account,
+            http_status=answer.status,
+        )
+
+    def _log_call(
+        self,
+        endpoint: str,
+        started: float,
+        *,
+        http_status: int | None = None,
+        errcode: int | None = None,
+        error: str | None = None,
+    ) -> float:
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        _log.debug(
+            "platform.call",
+            platform=self.platform,
+            account=self.account,
+            endpoint=endpoint,
+            errcode=errcode,
+            http_status=http_status,
+            duration_ms=duration_ms,
+            **({"error": error} if error else {}),
+        )
+        return duration_ms
+
+
+def new_http_client(timeout: float = 10.0) -> httpx.Client:
+    """The HTTP client a platform client makes when it is given none."""
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        headers={"User-Agent": "modworker"},
+    )

@@ -1,0 +1,456 @@
+"""The WeChat Official Account client: comments, replies, elect, open/close, blacklist.
+
+Synchronous (callers are dramatiq worker threads); thread-safe; one instance per account.
+
+Conventions:
+
+- Targets are a :class:`~worker.config.WechatTarget` or its key ``"<msg_data_id>:<index>"``;
+  ``msg_data_id`` may be of any size and ``index`` (0-based) is always sent. Comment ids are
+  ints or decimal strings (``Comment.id``).
+- Bodies are raw UTF-8 JSON (``ensure_ascii=False``): WeChat refuses ``\\uXXXX`` (40033).
+- **Already done is a result, never an exception.** Every action returns an
+  :class:`ActionResult`; when the platform answers that the effect already holds (88008 or
+  88004 on delete, 88005 on reply/add, 87009 or 88009 on reply/delete), the result has
+  ``already_done=True`` and the code. :class:`~worker.errors.AlreadyDoneError` never leaves
+  this module.
+- Every other failure is raised as a :class:`~worker.errors.PlatformError` subclass (see
+  :mod:`worker.platforms.codes`), carrying platform, account, endpoint, code, the platform's
+  message and the HTTP status.
+- Access tokens: see :mod:`worker.platforms.tokens`. A call rejected with 40001/40014/42001
+  drops the token (if still the shared one), fetches or waits for a fresh one and is retried
+  once; when that fresh token is rejected too, a stable-token account asks once for
+  ``force_refresh`` (20 a day) and retries a last time; then AuthError.
+- A call while its endpoint is paused for quota raises QuotaError without touching the
+  network; a 45009 answer starts such a pause (shared through Redis).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+import redis as redis_lib
+import structlog
+
+from worker.config import AccountConfig, QuotaConfig, WechatTarget
+from worker.errors import (
+    AlreadyDoneError,
+    AuthError,
+    BatchTooLargeError,
+    ConfigError,
+    PermanentError,
+    QuotaError,
+)
+from worker.logging import register_secret
+from worker.platforms import codes as c
+from worker.platforms.guard import CallGuard
+from worker.platforms.http import Answer, Transport, new_http_client
+from worker.platforms.parsing import as_int, as_timestamp, wechat_comment_list
+from worker.platforms.quota import QuotaPauses
+from worker.platforms.ratelimit import Rate, RateLimiter
+from worker.platforms.results import (
+    ActionResult,
+    BlacklistPage,
+    BlacklistResult,
+    CommentPage,
+    UnblacklistResult,
+)
+from worker.platforms.tokens import AccessToken, SharedToken
+
+_log = structlog.get_logger()
+
+DEFAULT_API_BASE = "https://api.weixin.qq.com"
+DEFAULT_PAGE_SIZE = 49  # the documents disagree on whether 50 is accepted (api-notes §1.3)
+MAX_PAGE_SIZE = 50
+MAX_BATCH = 20  # openids per (un)blacklist call
+CommentType = Literal[0, 1, 2]  # 0 all, 1 normal only, 2 elected only
+
+
+def wechat_code(body: Any) -> tuple[int | None, str]:
+    """``(errcode, errmsg)`` of a WeChat answer; ``(None, "")`` when it carries none."""
+    if not isinstance(body, Mapping):
+        return None, ""
+    message = body.get("errmsg")
+    message = message if isinstance(message, str) else ""
+    if "errcode" not in body:
+        return None, message
+    code = as_int(body["errcode"])
+    return (code if code is not None else -1), message
+
+
+def parse_target(target: WechatTarget | str) -> tuple[int, int]:
+    """``(msg_data_id, index)`` from a target or its key ``"<msg_data_id>:<index>"``."""
+    if isinstance(target, WechatTarget):
+        return target.msg_data_id, target.index
+    msg, sep, index = str(target).partition(":")
+    msg_id, idx = as_int(msg), as_int(index) if sep else 0
+    if msg_id is None or idx is None or idx < 0:
+        raise ValueError(f"not a WeChat target key: {target!r}")
+    return msg_id, idx
+
+
+def _comment_id(comment_id: int | str) -> int:
+    value = as_int(comment_id)
+    if value is None:
+        raise ValueError(f"not a WeChat comment id: {comment_id!r}")
+    return value
+
+
+class WechatClient:
+    """The WeChat comment and blacklist APIs of one account (see the module docstring)."""
+
+    platform = "wechat"
+
+    def __init__(
+        self,
+        *,
+        account: AccountConfig,
+        redis: redis_lib.Redis,
+        quota: QuotaConfig,
+        key_prefix: str = "mw",
+        http: httpx.Client | None = None,
+        max_wait: float = 10.0,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        if account.platform != "wechat" or not account.app_id or account.app_secret is None:
+            raise ConfigError(
+                f"account {account.name!r} is not a WeChat account with app_id and app_secret"
+            )
+        self.account = account
+        self.name = account.name
+        self.base = (account.api_base or DEFAULT_API_BASE).rstrip("/")
+        self.page_size = page_size
+        self._owns_http = http is None
+        self._http = http if http is not None else new_http_client()
+        rate = Rate.per_minute(account.calls_per_minute) if account.calls_per_minute else None
+        self._guard = CallGuard(
+            platform="wechat",
+            account=account.name,
+            quotas=QuotaPauses(redis=redis, config=quota, key_prefix=key_prefix),
+            limiter=RateLimiter(redis=redis, key_prefix=key_prefix, max_wait=max_wait),
+            default_rate=rate,
+        )
+        self._transport = Transport(
+            http=self._http, platform="wechat", account=account.name, read_code=wechat_code
+        )
+        register_secret(account.app_secret.reveal())
+        self.token_mode = account.token
+        self._token_endpoint = c.W_STABLE_TOKEN if account.token == "stable" else c.W_TOKEN
+        self.tokens = SharedToken(
+            redis=redis,
+            key=f"{key_prefix}:token:wechat:{account.app_id}:{account.token}",
+            fetch=self._fetch_token,
+            account=account.name,
+            endpoint=self._token_endpoint,
+            timezone=quota.reset_timezone,
+        )
+
+    @property
+    def quotas(self) -> QuotaPauses:
+        """The shared quota pauses (to read or lift a pause)."""
+        return self._guard.quotas
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the HTTP client if this client created it."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> WechatClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- tokens ----------------------------------------------------------------------------
+
+    def _fetch_token(self, force: bool) -> tuple[str, float]:
+        """One request to the token endpoint (the SharedToken calls this under its lock)."""
+        endpoint = self._token_endpoint
+        self._guard.check_pause(endpoint)
+        assert self.account.app_secret is not None  # checked in __init__
+        secret = self.account.app_secret.reveal()
+        try:
+            if endpoint == c.W_STABLE_TOKEN:
+                answer = self._transport.request(
+                    "POST",
+                    f"{self.base}/cgi-bin/stable_token",
+                    endpoint=endpoint,
+                    json_body={
+                        "grant_type": "client_credential",
+                        "appid": self.account.app_id,
+                        "secret": secret,
+                        "force_refresh": force,
+                    },
+                )
+            else:
+                answer = self._transport.request(
+                    "GET",
+                    f"{self.base}/cgi-bin/token",
+                    endpoint=endpoint,
+                    params={
+                        "grant_type": "client_credential",
+                        "appid": str(self.account.app_id),
+                        "secret": secret,
+                    },
+                )
+        except QuotaError as err:
+            raise self._guard.quota_hit(err) from None
+        body = answer.body
+        token = body.get("access_token") if isinstance(body, Mapping) else None
+        expires_in = as_timestamp(body.get("expires_in")) if isinstance(body, Mapping) else None
+        if not isinstance(token, str) or not token:
+            raise self._transport.malformed(endpoint, answer, "no access_token")
+        register_secret(token)
+        return token, expires_in if expires_in is not None and expires_in > 0 else 7200.0
+
+    # --- the one way every API call goes -----------------------------------------------------
+
+    def _call(self, endpoint: str, body: Mapping[str, Any]) -> Answer:
+        """POST ``body`` to ``/cgi-bin/<endpoint>`` with the shared token; see module docs."""
+        self._guard.before(endpoint)
+        started = time.time()
+        token: AccessToken = self.tokens.get()
+        renewed = forced = False
+        while True:
+            try:
+                return self._transport.request(
+                    "POST",
+                    f"{self.base}/cgi-bin/{endpoint}",
+                    endpoint=endpoint,
+                    params={"access_token": token.value},
+                    json_body=body,
+                )
+            except QuotaError as err:
+                raise self._guard.quota_hit(err) from None
+            except AuthError as err:
+                if not renewed:
+                    renewed = True
+                    _log.warning(
+                        "wechat.token_rejected",
+                        account=self.name,
+                        endpoint=endpoint,
+                        errcode=err.code,
+                        attempt=1,
+                    )
+                    token = self.tokens.renew(token)
+                elif (
+                    not forced
+                    and self.token_mode == "stable"
+                    and token.fetched_at >= started - 5.0
+                ):
+                    forced = True
+                    _log.warning(
+                        "wechat.fresh_token_rejected",
+                        account=self.name,
+                        endpoint=endpoint,
+                        errcode=err.code,
+                        attempt=2,
+                    )
+                    replacement = self.tokens.force(token)
+                    if replacement is None:
+                        raise
+                    token = replacement
+                else:
+                    raise
+            self._guard.take_slot(endpoint)
+
+    def _action(self, endpoint: str, body: Mapping[str, Any]) -> ActionResult:
+        try:
+            self._call(endpoint, body)
+        except AlreadyDoneError as err:
+            _log.info(
+                "wechat.already_done",
+                account=self.name,
+                endpoint=endpoint,
+                errcode=err.code,
+                outcome="already_done",
+            )
+            return ActionResult(already_done=True, code=err.code, message=err.platform_message)
+        return ActionResult()
+
+    @staticmethod
+    def _comment_body(
+        target: WechatTarget | str, comment_id: int | str | None = None
+    ) -> dict[str, Any]:
+        msg_data_id, index = parse_target(target)
+        body: dict[str, Any] = {"msg_data_id": msg_data_id, "index": index}
+        if comment_id is not None:
+            body["user_comment_id"] = _comment_id(comment_id)
+        return body
+
+    # --- comments ----------------------------------------------------------------------------
+
+    def list_comments(
+        self,
+        target: WechatTarget | str,
+        *,
+        begin: int = 0,
+        count: int | None = None,
+        comment_type: CommentType = 0,
+    ) -> CommentPage:
+        """One page of comments (``count`` defaults to the page size, 49;
+        ``comment_type`` 0 all, 1 normal only, 2 elected only).
+
+        Raises TargetGoneError (88001) when the article is gone.
+        """
+        count = self.page_size if count is None else count
+        if not 1 <= count <= MAX_PAGE_SIZE:
+            raise ValueError(f"count must be 1..{MAX_PAGE_SIZE}, got {count}")
+        body = self._comment_body(target)
+        body.update(begin=begin, count=count, type=comment_type)
+        answer = self._call(c.W_LIST, body)
+        if not isinstance(answer.body, Mapping):
+            raise self._transport.malformed(c.W_LIST, answer, "not an object")
+        key = f"{body['msg_data_id']}:{body['index']}"
+        comments, total, raw_count = wechat_comment_list(answer.body, account=self.name, target=key)
+        next_begin = begin + raw_count
+        return CommentPage(
+            comments=comments,
+            total=total,
+            begin=begin,
+            next_begin=next_begin,
+            has_more=raw_count > 0 and next_begin < total,
+        )
+
+    def iter_comment_pages(
+        self,
+        target: WechatTarget | str,
+        *,
+        comment_type: CommentType = 0,
+        count: int | None = None,
+        max_pages: int = 1000,
+    ) -> Iterator[CommentPage]:
+        """Every page of a target, from ``begin=0`` until a page says there is no more."""
+        begin = 0
+        for _ in range(max_pages):
+            page = self.list_comments(
+                target, begin=begin, count=count, comment_type=comment_type
+            )
+            yield page
+            if not page.has_more:
+                return
+            begin = page.next_begin
+
+    def open_comments(self, target: WechatTarget | str) -> ActionResult:
+        return self._action(c.W_OPEN, self._comment_body(target))
+
+    def close_comments(self, target: WechatTarget | str) -> ActionResult:
+        return self._action(c.W_CLOSE, self._comment_body(target))
+
+    def elect(self, target: WechatTarget | str, comment_id: int | str) -> ActionResult:
+        return self._action(c.W_MARKELECT, self._comment_body(target, comment_id))
+
+    def unelect(self, target: WechatTarget | str, comment_id: int | str) -> ActionResult:
+        return self._action(c.W_UNMARKELECT, self._comment_body(target, comment_id))
+
+    def delete_comment(self, target: WechatTarget | str, comment_id: int | str) -> ActionResult:
+        return self._action(c.W_DELETE, self._comment_body(target, comment_id))
+
+    def reply(
+        self, target: WechatTarget | str, comment_id: int | str, content: str
+    ) -> ActionResult:
+        """Reply as the account. 88005 (a reply exists, maybe another one) is already_done."""
+        body = self._comment_body(target, comment_id)
+        body["content"] = content
+        return self._action(c.W_REPLY_ADD, body)
+
+    def delete_reply(self, target: WechatTarget | str, comment_id: int | str) -> ActionResult:
+        return self._action(c.W_REPLY_DELETE, self._comment_body(target, comment_id))
+
+    # --- blacklist ---------------------------------------------------------------------------
+
+    def blacklist(self, openids: Iterable[str | None]) -> BlacklistResult:
+        """Blacklist up to 20 users; see :meth:`_openid_batch` for the rules."""
+        done, invalid, skipped, calls = self._openid_batch(c.W_BLACKLIST, openids)
+        return BlacklistResult(blacklisted=done, invalid=invalid, skipped=skipped, calls=calls)
+
+    def unblacklist(self, openids: Iterable[str | None]) -> UnblacklistResult:
+        done, invalid, skipped, calls = self._openid_batch(c.W_UNBLACKLIST, openids)
+        return UnblacklistResult(unblacklisted=done, invalid=invalid, skipped=skipped, calls=calls)
+
+    def _openid_batch(
+        self, endpoint: str, openids: Iterable[str | None]
+    ) -> tuple[list[str], list[str], int, int]:
+        """Send a batch; a batch rejected for a bad openid (40003, 49003) is split in halves
+        until every good openid went through and every bad one stands alone.
+
+        Empty/None/duplicate openids are skipped, never sent. More than 20 distinct openids:
+        BatchTooLargeError before any call. Any other failure propagates (re-sending the
+        whole batch later is safe: (un)blacklisting is idempotent).
+        """
+        given = list(openids)
+        batch: list[str] = []
+        for openid in given:
+            if isinstance(openid, str) and openid.strip() and openid not in batch:
+                batch.append(openid)
+        if len(batch) > MAX_BATCH:
+            raise BatchTooLargeError(
+                f"{endpoint}: {len(batch)} openids, at most {MAX_BATCH} per call"
+            )
+        done: list[str] = []
+        invalid: list[str] = []
+        calls = 0
+
+        def send(part: list[str]) -> None:
+            nonlocal calls
+            calls += 1
+            try:
+                self._call(endpoint, {"openid_list": part})
+            except PermanentError as err:
+                if err.code not in c.INVALID_OPENID_CODES:
+                    raise
+                if len(part) == 1:
+                    _log.info(
+                        "wechat.invalid_openid", account=self.name, endpoint=endpoint,
+                        errcode=err.code,
+                    )
+                    invalid.append(part[0])
+                    return
+                middle = len(part) // 2
+                send(part[:middle])
+                send(part[middle:])
+                return
+            done.extend(part)
+
+        if batch:
+            send(batch)
+        return done, invalid, len(given) - len(batch), calls
+
+    def get_blacklist(self, begin_openid: str | None = None) -> BlacklistPage:
+        """One page of the blacklist (up to 1000 openids), from the start or ``begin_openid``."""
+        answer = self._call(c.W_GETBLACKLIST, {"begin_openid": begin_openid or ""})
+        body = answer.body
+        if not isinstance(body, Mapping):
+            raise self._transport.malformed(c.W_GETBLACKLIST, answer, "not an object")
+        data = body.get("data")
+        raw = data.get("openid") if isinstance(data, Mapping) else None
+        openids = [o for o in raw if isinstance(o, str) and o] if isinstance(raw, list) else []
+        total = as_int(body.get("total"))
+        next_openid = body.get("next_openid")
+        return BlacklistPage(
+            openids=openids,
+            total=total if total is not None else len(openids),
+            next_openid=next_openid if isinstance(next_openid, str) and next_openid else None,
+        )
+
+    def iter_blacklist(self, max_pages: int = 10_000) -> Iterator[str]:
+        """Every blacklisted openid, following ``next_openid`` until ``total`` is reached."""
+        seen = 0
+        begin: str | None = None
+        for _ in range(max_pages):
+            page = self.get_blacklist(begin)
+            yield from page.openids
+            seen += len(page.openids)
+            if not page.openids or page.next_openid is None or seen >= page.total:
+                return
+            begin = page.next_openid

@@ -1,0 +1,297 @@
+"""The Weibo client: list a post's comments, batch-delete comments under the account's posts.
+
+Synchronous, thread-safe, one instance per account. Hosts: ``https://api.weibo.com`` (public
+``comments/show``) and ``https://c.api.weibo.com`` (commercial ``destroy_batch/own/biz``);
+``AccountConfig.api_base`` replaces both.
+
+Conventions (the same as :mod:`worker.platforms.wechat`):
+
+- **Already done is a result, never an exception**: 20201 (comment does not exist) on
+  destroy puts the id in ``DestroyResult.already_gone``.
+- ``error_code`` is read whether the platform sends it as a number or a string.
+- The access token is the account's configured one: an auth error (21301, 21314-21319,
+  21327, 21332) raises AuthError; Weibo has no refresh a server could do.
+- The commercial endpoint is limited to 50,000 calls an hour by default (shared through
+  Redis); ``calls_per_minute`` overrides that for every endpoint. 10022-10024 pause the
+  endpoint until the next full hour (or ``QuotaConfig.pause``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+import redis as redis_lib
+import structlog
+
+from worker.config import AccountConfig, QuotaConfig, WeiboTarget
+from worker.errors import AlreadyDoneError, AuthError, BatchTooLargeError, ConfigError, QuotaError
+from worker.logging import register_secret
+from worker.platforms import codes as c
+from worker.platforms.guard import CallGuard
+from worker.platforms.http import Answer, Transport, new_http_client
+from worker.platforms.parsing import as_int, weibo_comment, weibo_comment_ids
+from worker.platforms.quota import QuotaPauses
+from worker.platforms.ratelimit import Rate, RateLimiter
+from worker.platforms.results import DestroyResult, WeiboCommentPage
+
+_log = structlog.get_logger()
+
+DEFAULT_API_BASE = "https://api.weibo.com"
+DEFAULT_BIZ_BASE = "https://c.api.weibo.com"
+COMMERCIAL_RATE = Rate(50_000, 3600.0)  # "请求所有商业接口：50000次/小时/IP"
+DEFAULT_PAGE_SIZE = 50
+MAX_BATCH = 20  # cids per destroy_batch call
+
+
+def weibo_code(body: Any) -> tuple[int | None, str]:
+    """``(error_code, error)`` of a Weibo answer, the code a number or a string."""
+    if not isinstance(body, Mapping) or "error_code" not in body:
+        return None, ""
+    message = body.get("error")
+    message = message if isinstance(message, str) else ""
+    code = as_int(body["error_code"])
+    return (code if code is not None else -1), message
+
+
+def parse_status_id(target: WeiboTarget | str | int) -> int:
+    if isinstance(target, WeiboTarget):
+        return target.status_id
+    value = as_int(target)
+    if value is None or value <= 0:
+        raise ValueError(f"not a Weibo status id: {target!r}")
+    return value
+
+
+class WeiboClient:
+    """The Weibo comment APIs of one account (see the module docstring)."""
+
+    platform = "weibo"
+
+    def __init__(
+        self,
+        *,
+        account: AccountConfig,
+        redis: redis_lib.Redis,
+        quota: QuotaConfig,
+        key_prefix: str = "mw",
+        http: httpx.Client | None = None,
+        max_wait: float = 10.0,
+    ) -> None:
+        if account.platform != "weibo" or account.access_token is None:
+            raise ConfigError(f"account {account.name!r} is not a Weibo account with access_token")
+        self.account = account
+        self.name = account.name
+        self._token = account.access_token.reveal()
+        register_secret(self._token)
+        self.base = (account.api_base or DEFAULT_API_BASE).rstrip("/")
+        self.biz_base = (account.api_base or DEFAULT_BIZ_BASE).rstrip("/")
+        self._owns_http = http is None
+        self._http = http if http is not None else new_http_client()
+        configured = (
+            Rate.per_minute(account.calls_per_minute) if account.calls_per_minute else None
+        )
+        self._guard = CallGuard(
+            platform="weibo",
+            account=account.name,
+            quotas=QuotaPauses(redis=redis, config=quota, key_prefix=key_prefix),
+            limiter=RateLimiter(redis=redis, key_prefix=key_prefix, max_wait=max_wait),
+            rates={c.B_DESTROY: configured or COMMERCIAL_RATE},
+            default_rate=configured,
+        )
+        self._transport = Transport(
+            http=self._http, platform="weibo", account=account.name, read_code=weibo_code
+        )
+
+    @property
+    def quotas(self) -> QuotaPauses:
+        return self._guard.quotas
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> WeiboClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- the one way every API call goes -----------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
+    ) -> Answer:
+        self._guard.before(endpoint)
+        try:
+            if method == "GET":
+                query = {**(params or {}), "access_token": self._token}
+                return self._transport.request("GET", url, endpoint=endpoint, params=query)
+            body = {**(form or {}), "access_token": self._token}
+            return self._transport.request(method, url, endpoint=endpoint, form=body)
+        except QuotaError as err:
+            raise self._guard.quota_hit(err) from None
+        except AuthError as err:
+            _log.warning(
+                "weibo.token_rejected", account=self.name, endpoint=endpoint, errcode=err.code
+            )
+            raise
+
+    # --- listing -----------------------------------------------------------------------------
+
+    def list_comments(
+        self,
+        target: WeiboTarget | str | int,
+        *,
+        since_id: int | str | None = None,
+        max_id: int | str | None = None,
+        count: int = DEFAULT_PAGE_SIZE,
+    ) -> WeiboCommentPage:
+        """One page of a post's comments, newest first: ids above ``since_id`` and at most
+        ``max_id``. Raises TargetGoneError (20101) when the post is gone."""
+        status_id = parse_status_id(target)
+        params = {"id": str(status_id), "count": str(count)}
+        if since_id is not None:
+            params["since_id"] = str(since_id)
+        if max_id is not None:
+            params["max_id"] = str(max_id)
+        answer = self._call("GET", f"{self.base}/2/comments/show.json", c.B_SHOW, params=params)
+        body = answer.body
+        if not isinstance(body, Mapping):
+            raise self._transport.malformed(c.B_SHOW, answer, "not an object")
+        items = body.get("comments")
+        if not isinstance(items, list):
+            items = []
+        key = str(status_id)
+        comments = [
+            comment
+            for item in items
+            if isinstance(item, Mapping)
+            and (comment := weibo_comment(item, account=self.name, target=key)) is not None
+        ]
+        ids = [int(x.id) for x in comments]
+        full = len(items) >= count
+        floor = as_int(since_id) if since_id is not None else None
+        next_max_id = min(ids) - 1 if full and ids else None
+        if next_max_id is not None and floor is not None and next_max_id <= floor:
+            next_max_id = None
+        return WeiboCommentPage(
+            comments=comments, total=as_int(body.get("total_number")), next_max_id=next_max_id
+        )
+
+    def iter_comment_pages(
+        self,
+        target: WeiboTarget | str | int,
+        *,
+        since_id: int | str | None = None,
+        count: int = DEFAULT_PAGE_SIZE,
+        max_pages: int = 1000,
+    ) -> Iterator[WeiboCommentPage]:
+        """Pages of comments newer than ``since_id`` (all when None), newest first, following
+        ``max_id`` down until a short page."""
+        max_id: int | None = None
+        for _ in range(max_pages):
+            page = self.list_comments(target, since_id=since_id, max_id=max_id, count=count)
+            yield page
+            if page.next_max_id is None:
+                return
+            max_id = page.next_max_id
+
+    # --- destroy -----------------------------------------------------------------------------
+
+    def destroy_comments(self, cids: Iterable[int | str]) -> DestroyResult:
+        """Delete up to 20 comments under the account's posts.
+
+        Every documented answer shape is accepted: an array of the deleted comments (ids not
+        in it are ``not_deleted``), ``{"result": true}`` (all deleted; false: none), or a
+        single comment object (that one deleted, the rest unconfirmed). A batch answered with
+        20201 (some comment does not exist) is split in halves until each missing id stands
+        alone in ``already_gone``. More than 20 distinct ids: BatchTooLargeError, no call.
+        """
+        batch: list[str] = []
+        for cid in cids:
+            value = as_int(cid)
+            if value is None or value <= 0:
+                raise ValueError(f"not a Weibo comment id: {cid!r}")
+            if str(value) not in batch:
+                batch.append(str(value))
+        if len(batch) > MAX_BATCH:
+            raise BatchTooLargeError(
+                f"{c.B_DESTROY}: {len(batch)} ids, at most {MAX_BATCH} per call"
+            )
+        deleted: list[str] = []
+        gone: list[str] = []
+        shapes: set[str] = set()
+        calls = 0
+
+        def send(part: list[str]) -> None:
+            nonlocal calls
+            calls += 1
+            try:
+                answer = self._call(
+                    "POST",
+                    f"{self.biz_base}/2/comments/destroy_batch/own/biz.json",
+                    c.B_DESTROY,
+                    form={"cids": ",".join(part)},
+                )
+            except AlreadyDoneError as err:
+                if len(part) == 1:
+                    _log.info(
+                        "weibo.already_done", account=self.name, endpoint=c.B_DESTROY,
+                        errcode=err.code, outcome="already_done",
+                    )
+                    gone.append(part[0])
+                    shapes.add("already_gone")
+                    return
+                middle = len(part) // 2
+                send(part[:middle])
+                send(part[middle:])
+                return
+            shape, confirmed = self._destroyed(answer, part)
+            shapes.add(shape)
+            deleted.extend(confirmed)
+
+        if batch:
+            send(batch)
+        done = set(deleted) | set(gone)
+        order = {cid: i for i, cid in enumerate(batch)}
+        return DestroyResult(
+            deleted=sorted(set(deleted), key=order.__getitem__),
+            already_gone=sorted(set(gone) - set(deleted), key=order.__getitem__),
+            not_deleted=[cid for cid in batch if cid not in done],
+            shape=shapes.pop() if len(shapes) == 1 else ("mixed" if shapes else "none"),
+            calls=calls,
+        )
+
+    def _destroyed(self, answer: Answer, part: list[str]) -> tuple[str, list[str]]:
+        """(shape, ids of ``part`` the answer confirms deleted)."""
+        body = answer.body
+        if isinstance(body, list):
+            returned = set(weibo_comment_ids(body))
+            return "list", [cid for cid in part if cid in returned]
+        if isinstance(body, Mapping):
+            if "result" in body:
+                result = body["result"]
+                ok = result is True or (isinstance(result, str) and result.lower() == "true")
+                return "result", list(part) if ok else []
+            single = weibo_comment_ids([body])
+            if single:
+                return "comment", [cid for cid in part if cid in single]
+            wrapped = body.get("comments")
+            if isinstance(wrapped, list):
+                returned = set(weibo_comment_ids(wrapped))
+                return "list", [cid for cid in part if cid in returned]
+        raise self._transport.malformed(c.B_DESTROY, answer, "not a destroy answer")

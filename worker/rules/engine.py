@@ -1,0 +1,221 @@
+"""Evaluation: one comment in, one :class:`Decision` out.
+
+Per comment the text is normalised and scanned once per normalisation group (usually one): a
+single Aho-Corasick pass for every literal term of every rule and a single RE2 set pass for
+every regex. Rules then only look up ids. A rule whose conditions need some content hit is
+skipped outright when none of its terms or patterns fired, so the common clean comment costs a
+scan and the handful of rules that do not depend on content.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from worker.errors import Problem
+from worker.models import Comment
+from worker.rules.matcher import Matcher, ScanResult
+from worker.rules.model import (
+    ACTION_PLATFORMS,
+    OFFENSE_ACTIONS,
+    SUPPRESSED_BY_DELETE,
+    Decision,
+    EvalContext,
+    OffenseCounts,
+    PlannedAction,
+    Rule,
+    RuleMatch,
+    RuleSample,
+    Signal,
+    SkippedAction,
+    Span,
+)
+from worker.rules.templates import REPLY_MAX_CHARS
+
+
+@dataclass(frozen=True, slots=True)
+class _Sorted:
+    all: tuple[Rule, ...]
+    ungated: tuple[Rule, ...]  # rules that can match without any content hit
+
+
+class RuleSet:
+    """A compiled, immutable set of rules. Safe to share between threads."""
+
+    def __init__(
+        self,
+        *,
+        rules: Sequence[Rule],
+        matchers: Sequence[Matcher],
+        notes: Sequence[str] = (),
+        files: Sequence[object] = (),
+    ) -> None:
+        ordered = tuple(sorted(rules, key=lambda r: (-r.priority, r.order)))
+        self.rules = ordered
+        self.matchers = tuple(matchers)
+        self.notes = tuple(notes)
+        self.files = tuple(files)
+        self._sorted = _Sorted(ordered, tuple(r for r in ordered if r.required is None))
+        self._by_id = {r.id: r for r in ordered}
+
+    def rule(self, rule_id: str) -> Rule:
+        return self._by_id[rule_id]
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    # -- evaluation ------------------------------------------------------------------------
+    def scan(self, content: str) -> list[ScanResult]:
+        return [matcher.scan(content) for matcher in self.matchers]
+
+    def evaluate(
+        self,
+        comment: Comment,
+        *,
+        offenses: OffenseCounts | None = None,
+        now: float | None = None,
+    ) -> Decision:
+        scans = self.scan(comment.content)
+        ctx = EvalContext(
+            comment=comment, scans=scans, now=time.time() if now is None else now,
+            offenses=offenses,
+        )
+        fired = _fired(scans)
+        candidates = self._sorted.all if fired else self._sorted.ungated
+        matched: list[Rule] = []
+        for rule in candidates:
+            if not rule.applies_to(comment):
+                continue
+            if rule.required is not None and rule.required.isdisjoint(fired):
+                continue
+            if rule.when is not None and not rule.when.holds(ctx):
+                continue
+            matched.append(rule)
+            if rule.stop:
+                break
+        decision = Decision(comment)
+        if matched:
+            self._decide(decision, matched, scans, fired)
+        return decision
+
+    def _decide(
+        self, decision: Decision, matched: list[Rule], scans: list[ScanResult],
+        fired: set[Signal],
+    ) -> None:
+        comment = decision.comment
+        spans = {rule.id: _span_of(rule, scans, fired) for rule in matched}
+        decision.matches = [RuleMatch(r.id, r.mode, spans[r.id]) for r in matched]
+
+        def deletes(rule: Rule) -> bool:
+            return any(a.type == "delete" for a in rule.then)
+
+        enforce_delete = any(r.mode == "enforce" and deletes(r) for r in matched)
+        shadow_delete = any(r.mode == "shadow" and deletes(r) for r in matched)
+        planned: dict[str, PlannedAction] = {}
+        for rule in matched:
+            for action in rule.then:
+                kind = action.type
+                if comment.platform not in ACTION_PLATFORMS[kind]:
+                    continue  # the rule names no platforms; this action exists elsewhere only
+                if kind in SUPPRESSED_BY_DELETE and (
+                    enforce_delete or (rule.mode == "shadow" and shadow_delete)
+                ):
+                    decision.skipped.append(
+                        SkippedAction(kind, rule.id, "the comment is being deleted")
+                    )
+                    continue
+                if kind == "blacklist" and not comment.author:
+                    decision.skipped.append(
+                        SkippedAction(kind, rule.id, "the comment has no author id (openid)")
+                    )
+                    continue
+                existing = planned.get(kind)
+                if existing is not None and not (
+                    existing.mode == "shadow" and rule.mode == "enforce"
+                ):
+                    continue  # planned already; an enforced rule replaces a shadow one in place
+                text: str | None = None
+                if kind == "reply":
+                    span = spans[rule.id]
+                    text = action.template.render(
+                        author=comment.author, match=span.text if span else "",
+                        rule=rule.id, content=comment.content,
+                    )
+                    limit = REPLY_MAX_CHARS.get(comment.platform)
+                    if not text.strip():
+                        decision.skipped.append(SkippedAction(kind, rule.id, "reply renders empty"))
+                        continue
+                    if limit is not None and len(text) > limit:
+                        decision.skipped.append(SkippedAction(
+                            kind, rule.id, f"reply renders {len(text)} characters; limit {limit}"
+                        ))
+                        continue
+                planned[kind] = PlannedAction(kind, rule.id, rule.mode, text)
+        decision.actions = list(planned.values())
+
+    # -- rule tests ------------------------------------------------------------------------
+    def run_tests(self) -> list[Problem]:
+        """Evaluate every rule's ``tests`` samples against that rule alone."""
+        failures: list[Problem] = []
+        now = time.time()
+        for rule in self.rules:
+            for sample in rule.samples:
+                got, how = self._try_sample(rule, sample, now)
+                if got == sample.expect_match:
+                    continue
+                kind = "match" if sample.expect_match else "no_match"
+                verdict = "did not match" if sample.expect_match else f"matched{how}"
+                failures.append(Problem(
+                    f"tests.{kind} sample {sample.content!r} {verdict}",
+                    file=rule.file, line=sample.line, rule=rule.id, field=f"tests.{kind}",
+                ))
+        return failures
+
+    def _try_sample(self, rule: Rule, sample: RuleSample, now: float) -> tuple[bool, str]:
+        platform = sorted(rule.platforms)[0] if rule.platforms else "wechat"
+        account = sorted(rule.accounts)[0] if rule.accounts else None
+        comment = Comment(
+            platform=platform, id="test", content=sample.content, account=account,
+            author=sample.author, created_at=now - (sample.age or 0.0),
+            elected=sample.elected, replied=sample.replied,
+        )
+        scans = self.scan(sample.content)
+        ctx = EvalContext(comment=comment, scans=scans, now=now, offenses=None)
+        holds = rule.when is None or rule.when.holds(ctx)
+        if not holds:
+            return False, ""
+        span = _span_of(rule, scans, _fired(scans))
+        return True, (f" at {span.text!r}" if span else "")
+
+
+def _fired(scans: list[ScanResult]) -> set[Signal]:
+    fired: set[Signal] = set()
+    for group, scan in enumerate(scans):
+        if scan.literals:
+            fired.update((group, "lit", i) for i in scan.literals)
+        if scan.regexes:
+            fired.update((group, "re", i) for i in scan.regexes)
+    return fired
+
+
+def _span_of(rule: Rule, scans: list[ScanResult], fired: set[Signal]) -> Span | None:
+    """The earliest original-text span among the rule's content signals that fired."""
+    best: tuple[int, int] | None = None
+    best_scan: ScanResult | None = None
+    for signal in rule.signals:
+        if signal not in fired:
+            continue
+        group, kind, ident = signal
+        scan = scans[group]
+        start, end = scan.literal_span(ident) if kind == "lit" else scan.regex_span(ident)
+        if best is None or (start, -end) < (best[0], -best[1]):
+            best, best_scan = (start, end), scan
+    if best is None or best_scan is None:
+        return None
+    return Span(best[0], best[1], best_scan.text.original[best[0]:best[1]])
+
+
+def is_offense(decision: Decision) -> bool:
+    """Whether the decision counts against the author for ``author.offenses``."""
+    return any(a.mode == "enforce" and a.type in OFFENSE_ACTIONS for a in decision.actions)

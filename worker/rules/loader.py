@@ -1,0 +1,801 @@
+"""Rule files -> a compiled :class:`~worker.rules.engine.RuleSet`, or every problem at once.
+
+The loader never stops at the first mistake: it reads every file, resolves every list, compiles
+every rule and runs every rule's ``tests``, and raises one :class:`ConfigError` whose problems
+each name the file, the line, the rule and what is wrong. A rule set is only ever built from
+files with no problem at all, so a reload with a broken file can keep the old rules running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, cast
+
+from worker.config import did_you_mean
+from worker.errors import ConfigError, PatternError, Problem
+from worker.models import Platform
+from worker.rules.engine import RuleSet
+from worker.rules.matcher import LiteralKind, MatcherBuilder
+from worker.rules.model import (
+    ACTION_PLATFORMS,
+    Action,
+    AllOf,
+    AnyOf,
+    AuthorIn,
+    AuthorOffenses,
+    CommentAge,
+    CommentFlag,
+    Condition,
+    Length,
+    LiteralHit,
+    Not,
+    RegexHit,
+    Rule,
+    RuleSample,
+    content_signals,
+    required_signals,
+)
+from worker.rules.normalize import NormalizeOptions, Normalizer
+from worker.rules.templates import REPLY_MAX_CHARS, ReplyTemplate, TemplateError
+from worker.units import parse_duration
+from worker.yamlsrc import SourceList, SourceMap, load_yaml_file
+
+RULE_SUFFIXES = (".yaml", ".yml")
+FILE_KEYS = {"version", "lists", "rules", "normalize"}
+RULE_KEYS = {
+    "id", "description", "priority", "mode", "enabled", "platforms", "accounts",
+    "when", "then", "stop", "tests", "normalize",
+}
+CONDITION_KEYS = {"content", "author", "comment", "any", "not"}
+CONTENT_KEYS = {
+    "includes", "includes_word", "starts_with", "ends_with", "full_exact", "regex",
+    "min_length", "max_length",
+}
+AUTHOR_KEYS = {"in", "not_in", "offenses"}
+COMMENT_KEYS = {"elected", "replied", "age"}
+NORMALIZE_KEYS = {
+    "nfkc", "casefold", "strip_invisible", "skip_separators",
+    "traditional_to_simplified", "collapse_repeats",
+}
+TEST_KEYS = {"match", "no_match"}
+SAMPLE_KEYS = {"content", "author", "elected", "replied", "age"}
+PLATFORM_NAMES: tuple[Platform, ...] = ("wechat", "weibo")
+
+
+@dataclass
+class _ListDef:
+    name: str
+    node: Any
+    file: Path
+    line: int
+    terms: list[str] | None = None  # resolved
+    resolving: bool = False
+
+
+@dataclass
+class _Group:
+    options: NormalizeOptions
+    builder: MatcherBuilder
+
+
+@dataclass
+class _Loader:
+    accounts: Mapping[str, Platform] | None
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    lists: dict[str, _ListDef] = field(default_factory=dict)
+    groups: dict[NormalizeOptions, int] = field(default_factory=dict)
+    group_list: list[_Group] = field(default_factory=list)
+    rule_places: dict[str, str] = field(default_factory=dict)
+
+    # -- reporting -----------------------------------------------------------------------
+    def problem(
+        self, message: str, file: Path, node: object = None, key: object = None,
+        rule: str | None = None, fld: str | None = None, line: int | None = None,
+    ) -> None:
+        if line is None:
+            if isinstance(node, SourceMap):
+                line = node.line_of(key) if key is not None else node.line
+            elif isinstance(node, SourceList):
+                line = node.line_of(key) if isinstance(key, int) else node.line
+        self.problems.append(Problem(message, file=str(file), line=line, rule=rule, field=fld))
+
+    def unknown_keys(
+        self, node: SourceMap, allowed: set[str], file: Path, rule: str | None, where: str
+    ) -> None:
+        for key in node:
+            if key not in allowed:
+                self.problem(
+                    f"unknown key {key!r}{did_you_mean(str(key), allowed)}",
+                    file, node, key, rule, f"{where}.{key}" if where else str(key),
+                )
+
+    # -- files and lists -----------------------------------------------------------------
+    def read_files(self, paths: Sequence[Path]) -> list[tuple[Path, SourceMap]]:
+        files: list[Path] = []
+        for path in paths:
+            if path.is_dir():
+                found = sorted(
+                    p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file()
+                )
+                if not found:
+                    self.problem("directory holds no .yaml or .yml rule file", path)
+                files.extend(found)
+            elif path.is_file():
+                files.append(path)
+            else:
+                self.problem("no such file or directory", path)
+        documents: list[tuple[Path, SourceMap]] = []
+        for file in files:
+            try:
+                data = load_yaml_file(file)
+            except ConfigError as exc:
+                self.problems.extend(exc.problems)
+                continue
+            if data is None:
+                self.problem(
+                    "the file is empty; an empty rule file is refused so that a truncated save "
+                    "never replaces working rules with none", file,
+                )
+                continue
+            if not isinstance(data, SourceMap):
+                self.problem("a rule file must be a mapping with version, lists and rules", file)
+                continue
+            self.unknown_keys(data, FILE_KEYS, file, None, "")
+            if data.get("version") != 1:
+                self.problem(
+                    "version: 1 is required at the top of every rule file"
+                    if "version" not in data else f"unsupported version {data.get('version')!r}; "
+                    "this modworker reads version 1",
+                    file, data, "version", fld="version",
+                )
+            documents.append((file, data))
+        return documents
+
+    def collect_lists(self, documents: list[tuple[Path, SourceMap]]) -> None:
+        for file, data in documents:
+            lists = data.get("lists")
+            if lists is None:
+                continue
+            if not isinstance(lists, SourceMap):
+                self.problem("lists must be a mapping of name: terms", file, data, "lists")
+                continue
+            for name, node in lists.items():
+                line = lists.line_of(name)
+                if name in self.lists:
+                    other = self.lists[name]
+                    self.problem(
+                        f"list {name!r} is already defined at {other.file}:{other.line}",
+                        file, line=line, fld=f"lists.{name}",
+                    )
+                    continue
+                self.lists[str(name)] = _ListDef(str(name), node, file, line)
+
+    def resolve_list(self, name: str) -> list[str] | None:
+        definition = self.lists[name]
+        if definition.terms is not None:
+            return definition.terms
+        if definition.resolving:  # a $reference cycle
+            self.problem(
+                f"list {name!r} refers to itself through $references",
+                definition.file, line=definition.line, fld=f"lists.{name}",
+            )
+            return None
+        definition.resolving = True
+        node = definition.node
+        terms: list[str] | None
+        if isinstance(node, SourceMap):
+            terms = self._list_file(definition)
+        else:
+            terms = self.terms(
+                node, definition.file, None, f"lists.{name}", definition.line, allow_refs=True
+            )
+        definition.resolving = False
+        definition.terms = terms if terms is not None else []
+        return definition.terms
+
+    def _list_file(self, definition: _ListDef) -> list[str]:
+        node = cast(SourceMap, definition.node)
+        where = f"lists.{definition.name}"
+        self.unknown_keys(node, {"file"}, definition.file, None, where)
+        relative = node.get("file")
+        if not isinstance(relative, str) or not relative:
+            self.problem("a list from a file is written {file: path}", definition.file, node)
+            return []
+        path = (definition.file.parent / relative).resolve()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problem(
+                f"cannot read list file {relative}: {exc}", definition.file, node, "file",
+                fld=f"{where}.file",
+            )
+            return []
+        terms: list[str] = []
+        for raw in text.splitlines():
+            term = raw.strip()
+            if term and not term.startswith("#"):
+                terms.append(term)
+        return terms
+
+    def terms(
+        self, node: object, file: Path, rule: str | None, where: str, line: int | None,
+        *, allow_refs: bool = True,
+    ) -> list[str] | None:
+        """A list value: plain terms and $list references, mixed; one string is a list of one."""
+        items: list[Any]
+        if isinstance(node, list):
+            items = list(node)
+        elif isinstance(node, str | int | float) and not isinstance(node, bool):
+            items = [node]
+        else:
+            self.problem("expected a list of terms", file, line=line, rule=rule, fld=where)
+            return None
+        result: list[str] = []
+        for index, item in enumerate(items):
+            item_line = node.line_of(index) if isinstance(node, SourceList) else line
+            if isinstance(item, bool) or item is None or not isinstance(item, str | int | float):
+                self.problem(
+                    f"term {item!r} is not text; quote it (YAML reads yes/no/on/off and empty "
+                    "values as something else)", file, line=item_line, rule=rule, fld=where,
+                )
+                continue
+            term = str(item)
+            if allow_refs and term.startswith("$") and len(term) > 1:
+                name = term[1:]
+                if name not in self.lists:
+                    self.problem(
+                        f"unknown list ${name}{did_you_mean(name, set(self.lists))}",
+                        file, line=item_line, rule=rule, fld=where,
+                    )
+                    continue
+                resolved = self.resolve_list(name)
+                if resolved is not None:
+                    result.extend(resolved)
+                continue
+            if not term.strip():
+                self.problem("empty term", file, line=item_line, rule=rule, fld=where)
+                continue
+            result.append(term)
+        return result
+
+    # -- rules ---------------------------------------------------------------------------
+    def normalize_options(
+        self, node: object, base: NormalizeOptions, file: Path, rule: str | None, where: str
+    ) -> NormalizeOptions:
+        if node is None:
+            return base
+        if not isinstance(node, SourceMap):
+            self.problem("normalize must be a mapping of step: value", file, rule=rule, fld=where)
+            return base
+        self.unknown_keys(node, NORMALIZE_KEYS, file, rule, where)
+        changes: dict[str, Any] = {}
+        for key, value in node.items():
+            if key not in NORMALIZE_KEYS:
+                continue
+            if key == "collapse_repeats":
+                if value is False or value is None:
+                    changes[key] = None
+                elif isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+                    changes[key] = value
+                else:
+                    self.problem(
+                        "collapse_repeats takes a whole number N >= 1 (runs longer than N "
+                        "collapse to N) or false", file, node, key, rule, f"{where}.{key}",
+                    )
+            elif isinstance(value, bool):
+                changes[key] = value
+            else:
+                self.problem(
+                    f"{key} takes true or false, got {value!r}", file, node, key, rule,
+                    f"{where}.{key}",
+                )
+        return replace(base, **changes)
+
+    def group_for(self, options: NormalizeOptions) -> int:
+        if options not in self.groups:
+            self.groups[options] = len(self.group_list)
+            self.group_list.append(_Group(options, MatcherBuilder(Normalizer(options))))
+        return self.groups[options]
+
+    def rule(
+        self, node: object, file: Path, index: int, order: int, base: NormalizeOptions,
+        rules_node: SourceList,
+    ) -> Rule | None:
+        line = rules_node.line_of(index)
+        if not isinstance(node, SourceMap):
+            self.problem("each rule must be a mapping", file, line=line, fld=f"rules[{index}]")
+            return None
+        rule_id = node.get("id")
+        if not isinstance(rule_id, str) or not rule_id.strip():
+            self.problem(
+                "every rule needs an id (a stable name used in logs, audit and statistics)",
+                file, node, "id" if "id" in node else None, fld=f"rules[{index}].id",
+            )
+            return None
+        rid = rule_id.strip()
+        place = f"{file}:{node.line}"
+        if rid in self.rule_places:
+            self.problem(
+                f"duplicate rule id {rid!r}; first defined at {self.rule_places[rid]}",
+                file, node, "id", rid, "id",
+            )
+            return None
+        self.rule_places[rid] = place
+        self.unknown_keys(node, RULE_KEYS, file, rid, "")
+        errors_before = len(self.problems)
+
+        description = node.get("description", "")
+        priority = node.get("priority", 0)
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            self.problem(f"priority must be a whole number, got {priority!r}", file, node,
+                         "priority", rid, "priority")
+            priority = 0
+        mode = node.get("mode", "enforce")
+        if mode not in ("enforce", "shadow"):
+            self.problem(f"mode must be enforce or shadow, got {mode!r}", file, node, "mode",
+                         rid, "mode")
+            mode = "enforce"
+        enabled = self.boolean(node, "enabled", True, file, rid)
+        stop = self.boolean(node, "stop", False, file, rid)
+        platforms = self.platforms(node, file, rid)
+        accounts = self.accounts_of(node, file, rid, platforms)
+        options = self.normalize_options(node.get("normalize"), base, file, rid, "normalize")
+        group = self.group_for(options)
+
+        when: Condition | None = None
+        if "when" not in node or not node.get("when"):
+            self.problem(
+                "a rule needs a non-empty when: (it would otherwise match every comment)",
+                file, node, "when" if "when" in node else None, rid, "when",
+            )
+        else:
+            when = self.condition(node["when"], file, rid, "when", group, node.line_of("when"))
+
+        then = self.actions(node, file, rid, platforms)
+        samples = self.samples(node.get("tests"), file, rid, node.line_of("tests"))
+
+        if len(self.problems) > errors_before:
+            return None
+        return Rule(
+            id=rid, file=str(file), line=node.line, order=order,
+            description=str(description or ""), priority=priority, mode=mode,
+            enabled=enabled, platforms=platforms, accounts=accounts, when=when, then=then,
+            stop=stop, normalize=options, group=group, samples=samples,
+            required=required_signals(when), signals=tuple(content_signals(when)),
+        )
+
+    def boolean(self, node: SourceMap, key: str, default: bool, file: Path, rid: str) -> bool:
+        value = node.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(f"{key} must be true or false, got {value!r}", file, node, key, rid, key)
+            return default
+        return value
+
+    def platforms(self, node: SourceMap, file: Path, rid: str) -> frozenset[Platform] | None:
+        if "platforms" not in node:
+            return None
+        value = node["platforms"]
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            self.problem("platforms must be a non-empty list of wechat, weibo", file, node,
+                         "platforms", rid, "platforms")
+            return None
+        found: set[Platform] = set()
+        for item in items:
+            if item not in PLATFORM_NAMES:
+                self.problem(
+                    f"unknown platform {item!r}{did_you_mean(str(item), set(PLATFORM_NAMES))}",
+                    file, node, "platforms", rid, "platforms",
+                )
+            else:
+                found.add(cast(Platform, item))
+        return frozenset(found) if found else None
+
+    def accounts_of(
+        self, node: SourceMap, file: Path, rid: str, platforms: frozenset[Platform] | None
+    ) -> frozenset[str] | None:
+        if "accounts" not in node:
+            return None
+        value = node["accounts"]
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
+            self.problem("accounts must be a non-empty list of account names", file, node,
+                         "accounts", rid, "accounts")
+            return None
+        if self.accounts is not None:
+            for name in items:
+                if name not in self.accounts:
+                    self.problem(
+                        f"unknown account {name!r}{did_you_mean(name, set(self.accounts))}",
+                        file, node, "accounts", rid, "accounts",
+                    )
+                elif platforms is not None and self.accounts[name] not in platforms:
+                    self.problem(
+                        f"account {name!r} is on {self.accounts[name]}, which this rule's "
+                        f"platforms ({', '.join(sorted(platforms))}) exclude",
+                        file, node, "accounts", rid, "accounts",
+                    )
+        return frozenset(items)
+
+    def condition(
+        self, node: object, file: Path, rid: str, where: str, group: int, line: int | None
+    ) -> Condition | None:
+        if not isinstance(node, SourceMap) or not node:
+            self.problem(
+                f"{where} must be a non-empty mapping of conditions "
+                f"({', '.join(sorted(CONDITION_KEYS))})", file, line=line, rule=rid, fld=where,
+            )
+            return None
+        self.unknown_keys(node, CONDITION_KEYS, file, rid, where)
+        parts: list[Condition | None] = []
+        for key, value in node.items():
+            sub = f"{where}.{key}"
+            key_line = node.line_of(key)
+            if key == "content":
+                parts.append(self.content(value, file, rid, sub, group, key_line))
+            elif key == "author":
+                parts.append(self.author(value, file, rid, sub, key_line))
+            elif key == "comment":
+                parts.append(self.comment(value, file, rid, sub, key_line))
+            elif key == "any":
+                if not isinstance(value, SourceList) or not value:
+                    self.problem("any takes a non-empty list of condition maps", file,
+                                 line=key_line, rule=rid, fld=sub)
+                    continue
+                children = [
+                    self.condition(item, file, rid, f"{sub}[{i}]", group, value.line_of(i))
+                    for i, item in enumerate(value)
+                ]
+                parts.append(AnyOf(tuple(c for c in children if c is not None)))
+            elif key == "not":
+                child = self.condition(value, file, rid, sub, group, key_line)
+                if child is not None:
+                    parts.append(Not(child))
+        conditions = tuple(p for p in parts if p is not None)
+        if not conditions:
+            return None
+        return conditions[0] if len(conditions) == 1 else AllOf(conditions)
+
+    def sub_mapping(
+        self, node: object, allowed: set[str], file: Path, rid: str, where: str, line: int | None
+    ) -> SourceMap | None:
+        if not isinstance(node, SourceMap) or not node:
+            self.problem(
+                f"{where} must be a non-empty mapping ({', '.join(sorted(allowed))})",
+                file, line=line, rule=rid, fld=where,
+            )
+            return None
+        self.unknown_keys(node, allowed, file, rid, where)
+        return node
+
+    def content(
+        self, node: object, file: Path, rid: str, where: str, group: int, line: int | None
+    ) -> Condition | None:
+        mapping = self.sub_mapping(node, CONTENT_KEYS, file, rid, where, line)
+        if mapping is None:
+            return None
+        builder = self.group_list[group].builder
+        parts: list[Condition] = []
+        minimum: int | None = None
+        maximum: int | None = None
+        for key, value in mapping.items():
+            sub = f"{where}.{key}"
+            key_line = mapping.line_of(key)
+            if key in ("min_length", "max_length"):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    self.problem(f"{key} takes a whole number >= 0, got {value!r}", file,
+                                 line=key_line, rule=rid, fld=sub)
+                elif key == "min_length":
+                    minimum = value
+                else:
+                    maximum = value
+                continue
+            if key not in CONTENT_KEYS:
+                continue
+            terms = self.terms(value, file, rid, sub, key_line)
+            if terms is None:
+                continue
+            if not terms:
+                self.problem(f"{key} has no terms", file, line=key_line, rule=rid, fld=sub)
+                continue
+            ids: set[int] = set()
+            for term in terms:
+                try:
+                    if key == "regex":
+                        ids.add(builder.add_regex(term))
+                    else:
+                        ids.add(builder.add_literal(cast(LiteralKind, key), term))
+                except PatternError as exc:
+                    line_of_term = self._term_line(value, term, key_line)
+                    self.problem(f"'{term}': {exc}", file, line=line_of_term, rule=rid, fld=sub)
+            if ids:
+                hit: Condition = (
+                    RegexHit(group, frozenset(ids)) if key == "regex"
+                    else LiteralHit(group, frozenset(ids))
+                )
+                parts.append(hit)
+        if minimum is not None and maximum is not None and minimum > maximum:
+            self.problem(f"min_length {minimum} is greater than max_length {maximum}", file,
+                         line=line, rule=rid, fld=where)
+        if minimum is not None or maximum is not None:
+            parts.append(Length(group, minimum, maximum))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+    @staticmethod
+    def _term_line(node: object, term: str, default: int | None) -> int | None:
+        if isinstance(node, SourceList):
+            for index, item in enumerate(node):
+                if str(item) == term:
+                    return node.line_of(index)
+        return default
+
+    def author(
+        self, node: object, file: Path, rid: str, where: str, line: int | None
+    ) -> Condition | None:
+        mapping = self.sub_mapping(node, AUTHOR_KEYS, file, rid, where, line)
+        if mapping is None:
+            return None
+        parts: list[Condition] = []
+        for key in ("in", "not_in"):
+            if key in mapping:
+                terms = self.terms(mapping[key], file, rid, f"{where}.{key}", mapping.line_of(key))
+                if terms is not None:
+                    ids = frozenset(t.strip().casefold() for t in terms)
+                    parts.append(AuthorIn(ids, negate=key == "not_in"))
+        if "offenses" in mapping:
+            sub = f"{where}.offenses"
+            off = self.sub_mapping(mapping["offenses"], {"at_least", "within"}, file, rid, sub,
+                                   mapping.line_of("offenses"))
+            if off is not None:
+                at_least = off.get("at_least")
+                if isinstance(at_least, bool) or not isinstance(at_least, int) or at_least < 1:
+                    self.problem(f"at_least takes a whole number >= 1, got {at_least!r}", file,
+                                 off, "at_least", rid, f"{sub}.at_least")
+                try:
+                    within = parse_duration(off.get("within"))
+                except ValueError as exc:
+                    self.problem(str(exc), file, off, "within", rid, f"{sub}.within")
+                    within = 0.0
+                if isinstance(at_least, int) and not isinstance(at_least, bool) and within > 0:
+                    parts.append(AuthorOffenses(at_least, within))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+    def comment(
+        self, node: object, file: Path, rid: str, where: str, line: int | None
+    ) -> Condition | None:
+        mapping = self.sub_mapping(node, COMMENT_KEYS, file, rid, where, line)
+        if mapping is None:
+            return None
+        parts: list[Condition] = []
+        for key in ("elected", "replied"):
+            if key in mapping:
+                value = mapping[key]
+                if not isinstance(value, bool):
+                    self.problem(f"{key} takes true or false, got {value!r}", file, mapping, key,
+                                 rid, f"{where}.{key}")
+                else:
+                    parts.append(CommentFlag(cast(Any, key), value))
+        if "age" in mapping:
+            sub = f"{where}.age"
+            age = self.sub_mapping(mapping["age"], {"older_than", "newer_than"}, file, rid, sub,
+                                   mapping.line_of("age"))
+            if age is not None:
+                bounds: dict[str, float | None] = {"older_than": None, "newer_than": None}
+                for key in bounds:
+                    if key in age:
+                        try:
+                            bounds[key] = parse_duration(age[key])
+                        except ValueError as exc:
+                            self.problem(str(exc), file, age, key, rid, f"{sub}.{key}")
+                if bounds["older_than"] is not None or bounds["newer_than"] is not None:
+                    parts.append(CommentAge(bounds["older_than"], bounds["newer_than"]))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+    def actions(
+        self, node: SourceMap, file: Path, rid: str, platforms: frozenset[Platform] | None
+    ) -> tuple[Action, ...]:
+        value = node.get("then", [])
+        if value is None:
+            value = []
+        if isinstance(value, str | SourceMap):
+            value = [value]
+        if not isinstance(value, list):
+            self.problem("then must be a list of actions", file, node, "then", rid, "then")
+            return ()
+        actions: list[Action] = []
+        seen: set[str] = set()
+        for index, item in enumerate(value):
+            line = value.line_of(index) if isinstance(value, SourceList) else node.line_of("then")
+            where = f"then[{index}]"
+            name: str | None = None
+            argument: Any = None
+            if isinstance(item, str):
+                name = item
+            elif isinstance(item, SourceMap) and len(item) == 1:
+                name, argument = next(iter(item.items()))
+                name = str(name)
+            else:
+                self.problem("an action is a name (delete) or a mapping (reply: TEXT)", file,
+                             line=line, rule=rid, fld=where)
+                continue
+            if name not in ACTION_PLATFORMS:
+                self.problem(
+                    f"unknown action {name!r}{did_you_mean(name, set(ACTION_PLATFORMS))}",
+                    file, line=line, rule=rid, fld=where,
+                )
+                continue
+            if name in seen:
+                self.problem(f"action {name} is listed twice", file, line=line, rule=rid, fld=where)
+                continue
+            seen.add(name)
+            supported = ACTION_PLATFORMS[name]
+            if platforms is not None:
+                unsupported = sorted(platforms - supported)
+                if unsupported:
+                    self.problem(
+                        f"action {name} is not possible on {', '.join(unsupported)} "
+                        f"(it exists on {', '.join(sorted(supported))})",
+                        file, line=line, rule=rid, fld=where,
+                    )
+                    continue
+            elif supported != frozenset(PLATFORM_NAMES):
+                self.notes.append(
+                    f"{file}:{line}: rule {rid!r}: {name} applies only on "
+                    f"{', '.join(sorted(supported))} comments"
+                )
+            template: ReplyTemplate | None = None
+            if name == "reply":
+                template = self.reply_template(argument, file, line, rid, where, platforms)
+                if template is None:
+                    continue
+            elif argument is not None:
+                self.problem(f"action {name} takes no value", file, line=line, rule=rid, fld=where)
+                continue
+            actions.append(Action(type=cast(Any, name), template=template))
+        return tuple(actions)
+
+    def reply_template(
+        self, argument: Any, file: Path, line: int | None, rid: str, where: str,
+        platforms: frozenset[Platform] | None,
+    ) -> ReplyTemplate | None:
+        if not isinstance(argument, str) or not argument.strip():
+            self.problem("reply needs a non-empty text, e.g. `- reply: 感谢留言`", file,
+                         line=line, rule=rid, fld=where)
+            return None
+        try:
+            template = ReplyTemplate.parse(argument)
+        except TemplateError as exc:
+            self.problem(str(exc), file, line=line, rule=rid, fld=where)
+            return None
+        if not template.static_text.strip() and not template.placeholders:
+            self.problem("reply renders empty", file, line=line, rule=rid, fld=where)
+            return None
+        limit = min(REPLY_MAX_CHARS[p] for p in (platforms or {"wechat"}) if p in REPLY_MAX_CHARS)
+        if len(template.static_text) > limit:
+            self.problem(
+                f"reply is {len(template.static_text)} characters before placeholders; the "
+                f"platform allows {limit}", file, line=line, rule=rid, fld=where,
+            )
+            return None
+        return template
+
+    def samples(
+        self, node: object, file: Path, rid: str, line: int | None
+    ) -> tuple[RuleSample, ...]:
+        if node is None:
+            return ()
+        if not isinstance(node, SourceMap):
+            self.problem("tests must be a mapping with match and/or no_match lists", file,
+                         line=line, rule=rid, fld="tests")
+            return ()
+        self.unknown_keys(node, TEST_KEYS, file, rid, "tests")
+        samples: list[RuleSample] = []
+        for key in ("match", "no_match"):
+            items = node.get(key)
+            if items is None:
+                continue
+            if not isinstance(items, SourceList):
+                self.problem(f"tests.{key} must be a list", file, node, key, rid, f"tests.{key}")
+                continue
+            for index, item in enumerate(items):
+                sample = self.sample(item, key == "match", file, rid, f"tests.{key}[{index}]",
+                                     items.line_of(index))
+                if sample is not None:
+                    samples.append(sample)
+        return tuple(samples)
+
+    def sample(
+        self, item: object, expect: bool, file: Path, rid: str, where: str, line: int | None
+    ) -> RuleSample | None:
+        if isinstance(item, str | int | float) and not isinstance(item, bool):
+            return RuleSample(content=str(item), expect_match=expect, line=line)
+        if isinstance(item, SourceMap):
+            self.unknown_keys(item, SAMPLE_KEYS, file, rid, where)
+            content = item.get("content")
+            if not isinstance(content, str):
+                self.problem("a test sample mapping needs content: TEXT", file, line=line,
+                             rule=rid, fld=where)
+                return None
+            age: float | None = None
+            if "age" in item:
+                try:
+                    age = parse_duration(item["age"])
+                except ValueError as exc:
+                    self.problem(str(exc), file, item, "age", rid, f"{where}.age")
+            author = item.get("author")
+            return RuleSample(
+                content=content, expect_match=expect, line=line,
+                author=str(author) if author is not None else None,
+                elected=bool(item.get("elected", False)), replied=bool(item.get("replied", False)),
+                age=age,
+            )
+        self.problem("a test sample is a text or a mapping with content", file, line=line,
+                     rule=rid, fld=where)
+        return None
+
+
+def load_rules(
+    paths: Sequence[str | Path],
+    *,
+    accounts: Mapping[str, Platform] | None = None,
+    run_tests: bool = True,
+) -> RuleSet:
+    """Load, validate and compile rule files and directories.
+
+    ``accounts`` (name -> platform), when given, lets ``accounts:`` in rules be checked.
+    With ``run_tests`` every rule's ``tests`` samples are evaluated and a failing sample is a
+    problem like any other. Raises ConfigError with every problem found.
+    """
+    loader = _Loader(accounts=accounts)
+    documents = loader.read_files([Path(p) for p in paths])
+    loader.collect_lists(documents)
+    for name in list(loader.lists):
+        loader.resolve_list(name)
+
+    rules: list[Rule] = []
+    order = 0
+    for file, data in documents:
+        base = loader.normalize_options(data.get("normalize"), NormalizeOptions(), file, None,
+                                        "normalize")
+        rules_node = data.get("rules")
+        if rules_node is None:
+            if "lists" not in data:
+                loader.problem("the file has no rules and no lists", file, data)
+            continue
+        if not isinstance(rules_node, SourceList):
+            loader.problem("rules must be a list", file, data, "rules", fld="rules")
+            continue
+        for index, node in enumerate(rules_node):
+            rule = loader.rule(node, file, index, order, base, rules_node)
+            order += 1
+            if rule is not None:
+                rules.append(rule)
+
+    if not rules and not loader.problems:
+        loader.problems.append(Problem(
+            "no rules found in " + ", ".join(str(p) for p in paths)
+            + "; refusing to run with an empty rule set"
+        ))
+    if loader.problems:
+        raise ConfigError(loader.problems)
+
+    matchers = [group.builder.build() for group in loader.group_list]
+    ruleset = RuleSet(
+        rules=rules, matchers=matchers, notes=loader.notes,
+        files=tuple(file for file, _ in documents),
+    )
+    if run_tests:
+        failures = ruleset.run_tests()
+        if failures:
+            raise ConfigError(failures)
+    return ruleset
+

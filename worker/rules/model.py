@@ -1,0 +1,352 @@
+"""The compiled form of rule files: rules, conditions, actions, decisions.
+
+Conditions are small objects with one ``holds(ctx)`` method; the loader builds them from YAML,
+the engine evaluates them. Content conditions only look up the ids a scan reported, so the
+text is scanned once per comment for all rules together, never once per rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from worker.models import Comment, Platform
+
+if TYPE_CHECKING:
+    from worker.rules.matcher import ScanResult
+    from worker.rules.normalize import NormalizeOptions
+
+Mode = Literal["enforce", "shadow"]
+ActionType = Literal[
+    "delete", "reply", "delete_reply", "elect", "unelect",
+    "close_comments", "open_comments", "blacklist",
+]
+
+#: Which platform can carry out which action (rules-spec.md, "Actions").
+ACTION_PLATFORMS: Mapping[str, frozenset[Platform]] = {
+    "delete": frozenset({"wechat", "weibo"}),
+    "reply": frozenset({"wechat"}),
+    "delete_reply": frozenset({"wechat"}),
+    "elect": frozenset({"wechat"}),
+    "unelect": frozenset({"wechat"}),
+    "close_comments": frozenset({"wechat"}),
+    "open_comments": frozenset({"wechat"}),
+    "blacklist": frozenset({"wechat"}),
+}
+
+#: Actions a planned deletion makes pointless (rules-spec.md, "Evaluation").
+SUPPRESSED_BY_DELETE: frozenset[str] = frozenset({"reply", "elect", "unelect"})
+
+#: Actions that count as an offense of the author for ``author.offenses``.
+OFFENSE_ACTIONS: frozenset[str] = frozenset({"delete", "blacklist"})
+
+
+class OffenseCounts(Protocol):
+    """How many offenses an author had within a window (Redis in the daemon, memory in replay)."""
+
+    def count(
+        self, *, platform: str, account: str | None, author: str, within: float, now: float
+    ) -> int: ...
+
+    def record(self, *, platform: str, account: str | None, author: str, at: float) -> None: ...
+
+
+@dataclass(slots=True)
+class EvalContext:
+    """Everything a condition may look at for one comment."""
+
+    comment: Comment
+    scans: list[ScanResult]  # one per normalisation group, indexed by group
+    now: float
+    offenses: OffenseCounts | None
+
+
+class Condition(Protocol):
+    def holds(self, ctx: EvalContext) -> bool: ...
+
+
+Signal = tuple[int, str, int]  # (group, "lit" | "re", id)
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    children: tuple[Condition, ...]
+
+    def holds(self, ctx: EvalContext) -> bool:
+        return all(child.holds(ctx) for child in self.children)
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    children: tuple[Condition, ...]
+
+    def holds(self, ctx: EvalContext) -> bool:
+        return any(child.holds(ctx) for child in self.children)
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: Condition
+
+    def holds(self, ctx: EvalContext) -> bool:
+        return not self.child.holds(ctx)
+
+
+@dataclass(frozen=True, slots=True)
+class LiteralHit:
+    """``includes`` / ``includes_word`` / ``starts_with`` / ``ends_with`` / ``full_exact``."""
+
+    group: int
+    ids: frozenset[int]
+
+    def holds(self, ctx: EvalContext) -> bool:
+        return not self.ids.isdisjoint(ctx.scans[self.group].literals)
+
+
+@dataclass(frozen=True, slots=True)
+class RegexHit:
+    group: int
+    ids: frozenset[int]
+
+    def holds(self, ctx: EvalContext) -> bool:
+        return not self.ids.isdisjoint(ctx.scans[self.group].regexes)
+
+
+@dataclass(frozen=True, slots=True)
+class Length:
+    """``min_length`` / ``max_length``: characters of the normalised text, separators kept."""
+
+    group: int
+    minimum: int | None
+    maximum: int | None
+
+    def holds(self, ctx: EvalContext) -> bool:
+        length = len(ctx.scans[self.group].text.kept)
+        if self.minimum is not None and length < self.minimum:
+            return False
+        return self.maximum is None or length <= self.maximum
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorIn:
+    """``author.in`` (negate=False) / ``author.not_in`` (negate=True).
+
+    A comment without an author id never satisfies ``in`` and always satisfies ``not_in``.
+    """
+
+    ids: frozenset[str]
+    negate: bool
+
+    def holds(self, ctx: EvalContext) -> bool:
+        author = ctx.comment.author
+        inside = author is not None and author.casefold() in self.ids
+        return inside != self.negate
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorOffenses:
+    """``author.offenses``: N offenses within the window that ends when the comment was written."""
+
+    at_least: int
+    within: float
+
+    def holds(self, ctx: EvalContext) -> bool:
+        author = ctx.comment.author
+        if author is None or ctx.offenses is None:
+            return False
+        # The window ends when the comment was written, so replaying old recordings counts
+        # what the author had done by then, as the daemon did at the time.
+        created = ctx.comment.created_at
+        count = ctx.offenses.count(
+            platform=ctx.comment.platform, account=ctx.comment.account, author=author,
+            within=self.within, now=created if created is not None else ctx.now,
+        )
+        return count >= self.at_least
+
+
+@dataclass(frozen=True, slots=True)
+class CommentFlag:
+    name: Literal["elected", "replied"]
+    value: bool
+
+    def holds(self, ctx: EvalContext) -> bool:
+        return bool(getattr(ctx.comment, self.name)) == self.value
+
+
+@dataclass(frozen=True, slots=True)
+class CommentAge:
+    """``comment.age``; a comment whose creation time is unknown satisfies neither bound."""
+
+    older_than: float | None
+    newer_than: float | None
+
+    def holds(self, ctx: EvalContext) -> bool:
+        created = ctx.comment.created_at
+        if created is None:
+            return False
+        age = ctx.now - created
+        if self.older_than is not None and age <= self.older_than:
+            return False
+        return self.newer_than is None or age < self.newer_than
+
+
+def required_signals(cond: Condition | None) -> frozenset[Signal] | None:
+    """Signals of which at least one must fire for ``cond`` to hold; None if there is no such set.
+
+    The engine skips a rule whose required signals all stayed silent, so a comment that hits
+    no term and no pattern costs only the rules that do not depend on content at all.
+    """
+    if cond is None:
+        return None
+    if isinstance(cond, LiteralHit):
+        return frozenset((cond.group, "lit", i) for i in cond.ids)
+    if isinstance(cond, RegexHit):
+        return frozenset((cond.group, "re", i) for i in cond.ids)
+    if isinstance(cond, AllOf):
+        options = [s for s in (required_signals(c) for c in cond.children) if s is not None]
+        return min(options, key=len) if options else None
+    if isinstance(cond, AnyOf):
+        union: set[Signal] = set()
+        for child in cond.children:
+            signals = required_signals(child)
+            if signals is None:
+                return None
+            union |= signals
+        return frozenset(union)
+    return None
+
+
+def content_signals(cond: Condition | None) -> list[Signal]:
+    """Every content signal in ``cond`` in source order (for ``{match}`` and audit spans)."""
+    found: list[Signal] = []
+
+    def walk(node: Condition | None) -> None:
+        if isinstance(node, LiteralHit):
+            found.extend((node.group, "lit", i) for i in sorted(node.ids))
+        elif isinstance(node, RegexHit):
+            found.extend((node.group, "re", i) for i in sorted(node.ids))
+        elif isinstance(node, AllOf | AnyOf):
+            for child in node.children:
+                walk(child)
+        # `not` is deliberately skipped: what must be absent is no match to show.
+
+    walk(cond)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    type: ActionType
+    template: Any = None  # a ReplyTemplate for `reply`
+
+    def label(self) -> str:
+        return self.type
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSample:
+    """One entry of a rule's ``tests``: a comment that must (or must not) match."""
+
+    content: str
+    expect_match: bool
+    line: int | None
+    author: str | None = None
+    elected: bool = False
+    replied: bool = False
+    age: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    id: str
+    file: str
+    line: int
+    order: int  # position across all files, for ties in priority
+    description: str = ""
+    priority: int = 0
+    mode: Mode = "enforce"
+    enabled: bool = True
+    platforms: frozenset[Platform] | None = None
+    accounts: frozenset[str] | None = None
+    when: Condition | None = None
+    then: tuple[Action, ...] = ()
+    stop: bool = False
+    normalize: NormalizeOptions | None = None
+    group: int = 0
+    samples: tuple[RuleSample, ...] = ()
+    required: frozenset[Signal] | None = None
+    signals: tuple[Signal, ...] = ()
+
+    def applies_to(self, comment: Comment) -> bool:
+        if not self.enabled:
+            return False
+        if self.platforms is not None and comment.platform not in self.platforms:
+            return False
+        return self.accounts is None or comment.account in self.accounts
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    rule: str
+    mode: Mode
+    span: Span | None  # what content matched, in the original text; None without a content hit
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAction:
+    type: ActionType
+    rule: str
+    mode: Mode
+    text: str | None = None  # rendered reply
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        if self.text is not None:
+            out["text"] = self.text
+        out["rule"] = self.rule
+        if self.mode == "shadow":
+            out["mode"] = "shadow"
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedAction:
+    type: ActionType
+    rule: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "rule": self.rule, "reason": self.reason}
+
+
+@dataclass(slots=True)
+class Decision:
+    comment: Comment
+    matches: list[RuleMatch] = field(default_factory=list)
+    actions: list[PlannedAction] = field(default_factory=list)
+    skipped: list[SkippedAction] = field(default_factory=list)
+
+    @property
+    def matched(self) -> list[str]:
+        return [m.rule for m in self.matches]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.comment.id,
+            "matched": self.matched,
+            "actions": [a.to_dict() for a in self.actions],
+        }
+        spans = {m.rule: [m.span.start, m.span.end, m.span.text] for m in self.matches if m.span}
+        if spans:
+            out["spans"] = spans
+        if self.skipped:
+            out["skipped"] = [s.to_dict() for s in self.skipped]
+        return out

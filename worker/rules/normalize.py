@@ -1,0 +1,587 @@
+"""Text normalisation for matching, with exact spans back into the original text.
+
+The pipeline (each step switchable through :class:`NormalizeOptions`), applied in this order:
+
+1. ``nfkc``: Unicode NFKC (full-width ``ｑｑ`` -> ``qq``, ``①`` -> ``1``, ``ℍ`` -> ``h``,
+   ``ﬁ`` -> ``fi``, ``㎏`` -> ``kg``, full-width punctuation -> ASCII punctuation).
+2. ``strip_invisible``: remove *invisible* characters: every format character (category Cf:
+   U+200B-U+200F, U+2060-U+2064, U+FEFF, bidi controls, emoji tag characters, ...), plus the
+   combining grapheme joiner U+034F and the Hangul fillers U+115F, U+1160, U+3164, U+FFA0
+   (letters by category, but blank, and used as invisible spacers). The few format
+   characters of historic scripts in U+10000-U+1EFFF (Egyptian hieroglyph controls, ...) are
+   left in place (they are still separators): keeping them out keeps the hot regex fast.
+   Lone surrogates (which a JSON decoder can produce) are always replaced by U+FFFD, whatever
+   the options: no encoder downstream (RE2, Aho-Corasick) accepts them.
+3. ``casefold``: full Unicode case folding (``str.casefold``: ``ß`` -> ``ss``, ``ς`` -> ``σ``).
+   **With ``casefold: false`` matching is still case-insensitive** (the rule language says
+   "all matching is case-insensitive"): the text is then lowercased one character at a time
+   (``str.lower`` with final sigma folded to ``σ``), so ``QQ`` still equals ``qq`` but ``ß``
+   no longer equals ``ss`` and case never changes the length of the text (except ``İ``).
+4. ``traditional_to_simplified``: one character to one character (``發`` -> ``发``), from
+   OpenCC's ``TSCharacters`` table shipped in ``worker/data/t2s_chars.txt``; being per
+   character, spans stay exact. Costs nothing when off.
+5. ``collapse_repeats: N``: a run of one character longer than N becomes N characters.
+
+The result is :attr:`NormalizedText.kept`. :attr:`NormalizedText.skeleton` is ``kept`` with
+every *separator* removed (computed before collapsing, so ``fu u u ck`` collapses too).
+
+Separators (``skip_separators``) are every character that is not part of a word in any script:
+categories Z* (spaces), P* (punctuation), S* (symbols, emoji, skin-tone modifiers, regional
+indicators), Cc (controls such as newline), Cf (format characters: ZWJ, tags; they are
+separators even with ``strip_invisible: false``, in which case they stay in ``kept`` but are
+skipped in ``skeleton``), Co (private use), Cn (unassigned in this Python's Unicode database:
+emoji newer than it; except planes 2 and 3, which hold only CJK ideographs), Me (enclosing
+marks: the keycap U+20E3), the variation selectors (U+FE00-U+FE0F, U+E0100-U+E01EF, Mongolian
+U+180B-U+180F) and the invisible characters of step 2. Letters (L*), digits and numbers (N*)
+and combining marks other than those (Mn, Mc) are never separators, so CJK never is.
+
+Hot path: :meth:`Normalizer.normalize` does no per-character Python work. ASCII text is only
+lowercased; other text runs NFKC only when ``unicodedata.is_normalized`` says it must (and
+first replaces the common full-width punctuation, which is usually all that stops a Chinese
+comment from being NFKC already: 0.5 us instead of 3-6 us), one precompiled regex search for
+invisible characters (and a substitution only when one is present), one ``casefold``, and one
+precompiled character-class substitution for separators. The character tables are computed
+from this Python's ``unicodedata`` on first use (about 0.15 s once per process), so they always
+agree with its NFKC and case folding.
+The offset maps behind :meth:`NormalizedText.kept_span` / :meth:`NormalizedText.skeleton_span`
+are built lazily, by redoing the normalisation one NFKC-stable cluster at a time, only when a
+span is asked for (that is, on a hit).
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import itertools
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+
+__all__ = [
+    "NormalizeOptions",
+    "NormalizedText",
+    "Normalizer",
+    "is_separator",
+    "separator_class",
+]
+
+_MAX_CP = 0x110000
+# Python's ``re`` tests a character class's ranges one by one beyond the BMP (the BMP part is a
+# bitmap), so the hot separator regex carries the BMP and the few ranges from U+1F000 up
+# (emoji, tags, private use, unassigned), and the ~330 separator ranges of U+10000-U+1EFFF
+# (historic scripts' punctuation, musical and mathematical symbols) are removed by a second,
+# per-character pass that runs only when the text holds a character of that block.
+_SLOW_ASTRAL = (0x10000, 0x1EFFF)
+
+# Code points that are invisible although not in category Cf (see the module docstring).
+_EXTRA_INVISIBLE = (0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0)
+# Variation selectors and Mongolian free variation selectors (category Mn).
+_VARIATION_SELECTORS = ((0x180B, 0x180D), (0x180F, 0x180F), (0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
+# Characters whose NFKC form is their compatibility decomposition and that are common in Chinese
+# comments (see Normalizer._pre).
+_COMMON_COMPAT: tuple[tuple[str, str], ...] = tuple(
+    (ch, unicodedata.normalize("NFKD", ch)) for ch in "，！？：；（）～\u3000…．"
+)
+_SEPARATOR_CATEGORIES = frozenset(
+    {
+        "Zs",
+        "Zl",
+        "Zp",
+        "Pc",
+        "Pd",
+        "Ps",
+        "Pe",
+        "Pi",
+        "Pf",
+        "Po",
+        "Sm",
+        "Sc",
+        "Sk",
+        "So",
+        "Cc",
+        "Cf",
+        "Cs",
+        "Co",
+        "Me",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NormalizeOptions:
+    """Which normalisation steps run; see the module docstring for what each one does."""
+
+    nfkc: bool = True
+    casefold: bool = True
+    strip_invisible: bool = True
+    skip_separators: bool = True
+    traditional_to_simplified: bool = False
+    collapse_repeats: int | None = None  # N >= 1: a run of one character longer than N -> N
+
+    def __post_init__(self) -> None:
+        if self.collapse_repeats is not None and (
+            isinstance(self.collapse_repeats, bool) or self.collapse_repeats < 1
+        ):
+            raise ValueError(
+                f"collapse_repeats must be an integer >= 1, not {self.collapse_repeats!r}"
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# Character tables, computed once from this Python's unicodedata (so they agree with its NFKC
+# and casefold) and cached.
+
+
+def _ranges(codepoints: list[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for cp in codepoints:
+        if out and out[-1][1] == cp - 1:
+            out[-1] = (out[-1][0], cp)
+        else:
+            out.append((cp, cp))
+    return out
+
+
+def _class_body(ranges: list[tuple[int, int]]) -> str:
+    """A Python ``re`` character class body (without brackets) for code point ranges."""
+    parts: list[str] = []
+    for lo, hi in ranges:
+        if lo == hi:
+            parts.append(f"\\U{lo:08x}")
+        else:
+            parts.append(f"\\U{lo:08x}-\\U{hi:08x}")
+    return "".join(parts)
+
+
+@functools.cache
+def _tables() -> tuple[frozenset[int], list[tuple[int, int]], list[tuple[int, int]]]:
+    """(invisible code points, invisible ranges, separator ranges)."""
+    category = unicodedata.category
+    invisible: list[int] = []
+    separators: list[int] = []
+    extra_invisible = set(_EXTRA_INVISIBLE)
+    vs = {cp for lo, hi in _VARIATION_SELECTORS for cp in range(lo, hi + 1)}
+    slow_lo, slow_hi = _SLOW_ASTRAL
+    # Planes 2-3 hold only CJK ideographs (assigned or future): never separators. Planes 4-13
+    # (unassigned) and 15-16 (private use) are all separators: added as ranges, no lookups.
+    for cp in itertools.chain(range(0x20000), range(0xE0000, 0xF0000)):
+        if 0x4E00 <= cp < 0xA000 or 0xAC00 <= cp < 0xD7A4:  # CJK, Hangul syllables: letters
+            continue
+        cat = category(chr(cp))
+        if (cat == "Cf" and not slow_lo <= cp <= slow_hi) or cp in extra_invisible:
+            invisible.append(cp)
+            separators.append(cp)
+        elif cat in _SEPARATOR_CATEGORIES or cat == "Cn" or cp in vs:
+            separators.append(cp)
+    ranges = sorted([*_ranges(separators), (0x40000, 0xDFFFF), (0xF0000, _MAX_CP - 1)])
+    merged: list[tuple[int, int]] = []
+    for lo, hi in ranges:
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return frozenset(invisible), _ranges(invisible), merged
+
+
+@functools.cache
+def separator_class() -> str:
+    """The body of a Python ``re`` character class matching exactly the separators."""
+    return _class_body(_tables()[2])
+
+
+@functools.cache
+def _separator_bounds() -> tuple[list[int], list[int]]:
+    ranges = _tables()[2]
+    return [lo for lo, _ in ranges], [hi for _, hi in ranges]
+
+
+def is_separator(ch: str) -> bool:
+    """True when the one-character string ``ch`` is a separator (see the module docstring)."""
+    los, his = _separator_bounds()
+    cp = ord(ch)
+    i = bisect.bisect_right(los, cp) - 1
+    return i >= 0 and cp <= his[i]
+
+
+@functools.cache
+def _separator_re() -> re.Pattern[str]:
+    lo, hi = _SLOW_ASTRAL
+    fast: list[tuple[int, int]] = []
+    for a, b in _tables()[2]:  # every separator range, clipped to outside the slow block
+        if a < lo:
+            fast.append((a, min(b, lo - 1)))
+        if b > hi:
+            fast.append((max(a, hi + 1), b))
+    return re.compile(f"[{_class_body(fast)}]+")
+
+
+@functools.cache
+def _slow_astral_re() -> re.Pattern[str]:
+    lo, hi = _SLOW_ASTRAL
+    return re.compile(f"[\\U{lo:08x}-\\U{hi:08x}]")
+
+
+def _drop_slow_separators(match: re.Match[str]) -> str:
+    ch = match.group()
+    return "" if is_separator(ch) else ch
+
+
+@functools.cache
+def _rare_re(strip_invisible: bool) -> re.Pattern[str]:
+    """Characters that need fixing after NFKC: surrogates, and invisibles when stripping."""
+    body = "\\ud800-\\udfff"
+    if strip_invisible:
+        body += _class_body(_tables()[1])
+    return re.compile(f"[{body}]")
+
+
+@functools.cache
+def _t2s() -> tuple[dict[int, str], re.Pattern[str]]:
+    """The traditional -> simplified table and a regex finding any traditional character."""
+    table: dict[int, str] = {}
+    text = resources.files("worker").joinpath("data/t2s_chars.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        if len(line) != 2:
+            raise ValueError(f"worker/data/t2s_chars.txt: malformed line {line!r}")
+        table[ord(line[0])] = line[1]
+    pattern = re.compile("[" + _class_body(_ranges(sorted(table))) + "]")
+    return table, pattern
+
+
+_CHAR_CACHE_SIZE = 1 << 16
+
+
+@functools.cache
+def _may_join_previous() -> frozenset[str]:
+    """Starters that NFKC may compose with (or reorder behind) the character before them.
+
+    Those are the second halves of canonical compositions (mostly combining marks, but also
+    Hangul vowel and trailing jamo and a few Indic vowel signs) and the characters whose
+    compatibility decomposition starts with a non-starter or with such a second half (e.g. the
+    Hangul compatibility jamo ㅐ). Any other character with combining class 0 starts a new
+    NFKC cluster (see Normalizer._clusters).
+    """
+    combining = unicodedata.combining
+    seconds = {chr(cp) for cp in range(0x1161, 0x1176)} | {chr(cp) for cp in range(0x11A8, 0x11C3)}
+    decomposable: list[str] = []
+    for cp in range(0x30000):  # no character above plane 2 has a decomposition
+        ch = chr(cp)
+        decomposition = unicodedata.decomposition(ch)
+        if not decomposition:
+            continue
+        decomposable.append(ch)
+        parts = decomposition.split()
+        if not parts[0].startswith("<") and len(parts) == 2:
+            seconds.add(chr(int(parts[1], 16)))
+    joiners = {ch for ch in seconds if not combining(ch)}
+    for ch in decomposable:
+        first = unicodedata.normalize("NFKD", ch)[0]
+        if combining(first) or first in seconds:
+            joiners.add(ch)
+    return frozenset(joiners)
+
+
+def _fix_rare(match: re.Match[str]) -> str:
+    ch = match.group()
+    return "\ufffd" if "\ud800" <= ch <= "\udfff" else ""
+
+
+def _lower_simple(text: str) -> str:
+    """Context-free one-to-one lowercasing (``casefold: false``)."""
+    return text.lower().replace("ς", "σ")
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class Normalizer:
+    """Normalises comment text and rule terms the same way (see the module docstring)."""
+
+    __slots__ = (
+        "_case",
+        "_char_cache",
+        "_collapse_re",
+        "_collapse_repl",
+        "_nfkc",
+        "_rare_re",
+        "_sep_re",
+        "_slow_re",
+        "_t2s_re",
+        "_t2s_table",
+        "options",
+    )
+
+    def __init__(self, options: NormalizeOptions | None = None) -> None:
+        self.options = options if options is not None else NormalizeOptions()
+        opts = self.options
+        self._nfkc = opts.nfkc
+        self._char_cache: dict[str, str] = {}
+        self._rare_re = _rare_re(opts.strip_invisible)
+        self._case: Callable[[str], str] = str.casefold if opts.casefold else _lower_simple
+        self._sep_re = _separator_re() if opts.skip_separators else None
+        self._slow_re = _slow_astral_re()
+        if opts.traditional_to_simplified:
+            table, pattern = _t2s()
+            self._t2s_table: dict[int, str] | None = table
+            self._t2s_re: re.Pattern[str] | None = pattern
+        else:
+            self._t2s_table = None
+            self._t2s_re = None
+        n = opts.collapse_repeats
+        if n is not None:
+            self._collapse_re: re.Pattern[str] | None = re.compile(f"(.)\\1{{{n},}}", re.DOTALL)
+            self._collapse_repl = "\\1" * n
+        else:
+            self._collapse_re = None
+            self._collapse_repl = ""
+
+    def __repr__(self) -> str:
+        return f"Normalizer({self.options!r})"
+
+    # The hot path --------------------------------------------------------------------------
+
+    def _pre(self, text: str) -> str:
+        """Every step but collapsing and separator removal; per-character except NFKC."""
+        if text.isascii():
+            return text.lower()  # ASCII: NFKC, invisibles and t2s are no-ops; casefold == lower
+        if self._nfkc and not unicodedata.is_normalized("NFKC", text):
+            # Most Chinese comments are not NFKC only because of full-width punctuation.
+            # Replacing those by their compatibility decomposition first does not change the
+            # NFKC result, and often leaves nothing for the (much slower) full NFKC to do.
+            for fullwidth, ascii_form in _COMMON_COMPAT:
+                text = text.replace(fullwidth, ascii_form)
+            if not unicodedata.is_normalized("NFKC", text):
+                text = unicodedata.normalize("NFKC", text)
+        if self._rare_re.search(text) is not None:
+            text = self._rare_re.sub(_fix_rare, text)
+        text = self._case(text)
+        if self._t2s_re is not None and self._t2s_re.search(text) is not None:
+            assert self._t2s_table is not None
+            text = text.translate(self._t2s_table)
+        return text
+
+    def _collapse(self, text: str) -> str:
+        if self._collapse_re is None:
+            return text
+        return self._collapse_re.sub(self._collapse_repl, text)
+
+    def _skeleton_of(self, pre: str) -> str:
+        if self._sep_re is None:
+            return pre
+        skeleton = self._sep_re.sub("", pre)
+        if not skeleton.isascii() and self._slow_re.search(skeleton) is not None:
+            skeleton = self._slow_re.sub(_drop_slow_separators, skeleton)
+        return skeleton
+
+    def normalize(self, text: str) -> NormalizedText:
+        """Normalise a comment; never raises on any ``str``."""
+        pre = self._pre(text)
+        if self._collapse_re is None:
+            kept = pre
+            skeleton = self._skeleton_of(pre)
+        else:
+            kept = self._collapse(pre)
+            skeleton = self._collapse(self._skeleton_of(pre))
+        return NormalizedText(text, kept, skeleton, self)
+
+    def normalize_term(self, term: str, *, skeleton: bool) -> str:
+        """A rule's term, normalised like the text it is matched against.
+
+        ``skeleton=True`` (``includes``, ``starts_with``, ``ends_with``, ``full_exact``) also
+        removes separators; ``skeleton=False`` (``includes_word``, regex literals) keeps them.
+        """
+        pre = self._pre(term)
+        if skeleton:
+            pre = self._skeleton_of(pre)
+        return self._collapse(pre)
+
+    # The slow path: offset maps ------------------------------------------------------------
+
+    def _clusters(self, text: str) -> list[int]:
+        """Start offsets of segments whose NFKC forms concatenate to the NFKC of ``text``."""
+        n = len(text)
+        if not self._nfkc:
+            return list(range(n))
+        normalize = unicodedata.normalize
+        combining = unicodedata.combining
+        may_join = _may_join_previous()
+        starts = [0] if n else []
+        for i in range(1, n):
+            c = text[i]
+            o = ord(c)
+            # Nothing composes with a following character below U+0300 or a CJK ideograph.
+            if o < 0x300 or 0x3400 <= o < 0xA000:
+                starts.append(i)
+                continue
+            if combining(c):
+                continue
+            if c not in may_join:
+                starts.append(i)
+                continue
+            decomposed = normalize("NFKD", c)
+            if decomposed and combining(decomposed[0]):
+                continue
+            cur = text[starts[-1] : i]
+            if normalize("NFKC", cur + c) != normalize("NFKC", cur) + normalize("NFKC", c):
+                continue
+            starts.append(i)
+        return starts
+
+    def _offset_maps(self, original: str, kept: str, skeleton: str) -> _OffsetMaps:
+        n = len(original)
+        starts = self._clusters(original)
+        bounds = [*starts[1:], n] if starts else []
+        parts: list[str] = []
+        src_start: list[int] = []
+        src_end: list[int] = []
+        cache = self._char_cache
+        for s, e in zip(starts, bounds, strict=True):
+            if e - s == 1:  # most clusters are one character: remember what it becomes
+                ch = original[s]
+                out = cache.get(ch)
+                if out is None:
+                    out = self._pre(ch)
+                    if len(cache) < _CHAR_CACHE_SIZE:
+                        cache[ch] = out
+            else:
+                out = self._pre(original[s:e])
+            parts.append(out)
+            k = len(out)
+            if k == 1:
+                src_start.append(s)
+                src_end.append(e)
+            elif k:
+                src_start.extend([s] * k)
+                src_end.extend([e] * k)
+        pre = "".join(parts)
+        # keep[i] == 1 when pre[i] is not a separator.
+        keep = bytearray(b"\x01") * len(pre)
+        if self._sep_re is not None:
+            for m in self._sep_re.finditer(pre):
+                keep[m.start() : m.end()] = bytes(m.end() - m.start())
+            if not pre.isascii():
+                for m in self._slow_re.finditer(pre):
+                    if is_separator(m.group()):
+                        keep[m.start()] = 0
+        if self._collapse_re is None:
+            kept_start, kept_end = src_start, src_end
+            kept_text = pre
+            skel_start = list(itertools.compress(src_start, keep))
+            skel_end = list(itertools.compress(src_end, keep))
+            skel_text = "".join(itertools.compress(pre, keep))
+        else:
+            chars = list(pre)
+            all_idx = list(range(len(chars)))
+            kept_idx, kept_end = self._collapse_indices(chars, all_idx, src_end)
+            kept_start = [src_start[i] for i in kept_idx]
+            kept_text = "".join(chars[i] for i in kept_idx)
+            non_sep = list(itertools.compress(all_idx, keep))
+            skel_idx, skel_end = self._collapse_indices(chars, non_sep, src_end)
+            skel_start = [src_start[i] for i in skel_idx]
+            skel_text = "".join(chars[i] for i in skel_idx)
+        if kept_text != kept or skel_text != skeleton:  # pragma: no cover - never seen
+            # A normalisation the cluster split did not reproduce: spans stay valid (they cover
+            # the whole comment) rather than wrong.
+            return _OffsetMaps(
+                [0] * len(kept), [n] * len(kept), [0] * len(skeleton), [n] * len(skeleton), False
+            )
+        return _OffsetMaps(kept_start, kept_end, skel_start, skel_end, True)
+
+    def _collapse_indices(
+        self, chars: list[str], idx: list[int], src_end: list[int]
+    ) -> tuple[list[int], list[int]]:
+        """Indices (into ``chars``) that survive collapsing, and each one's source end.
+
+        The last kept character of a collapsed run ends where the run ends in the original, so
+        a match that includes it covers the whole run.
+        """
+        limit = self.options.collapse_repeats
+        if limit is None:
+            return idx, [src_end[i] for i in idx]
+        out: list[int] = []
+        ends: list[int] = []
+        k = 0
+        m = len(idx)
+        while k < m:
+            ch = chars[idx[k]]
+            j = k
+            while j + 1 < m and chars[idx[j + 1]] == ch:
+                j += 1
+            keep = idx[k : k + min(limit, j - k + 1)]
+            out.extend(keep)
+            ends.extend(src_end[i] for i in keep)
+            ends[-1] = src_end[idx[j]]
+            k = j + 1
+        return out, ends
+
+
+@dataclass(frozen=True, slots=True)
+class _OffsetMaps:
+    kept_start: list[int]
+    kept_end: list[int]
+    skel_start: list[int]
+    skel_end: list[int]
+    exact: bool
+
+
+class NormalizedText:
+    """A comment in its three forms, and span mapping back to the original.
+
+    ``kept``: every enabled step except separator skipping (what ``includes_word``, ``regex``
+    and lengths see). ``skeleton``: ``kept`` without separators (what ``includes``,
+    ``starts_with``, ``ends_with`` and ``full_exact`` see).
+    """
+
+    __slots__ = ("_maps", "_normalizer", "kept", "original", "skeleton")
+
+    def __init__(self, original: str, kept: str, skeleton: str, normalizer: Normalizer) -> None:
+        self.original = original
+        self.kept = kept
+        self.skeleton = skeleton
+        self._normalizer = normalizer
+        self._maps: _OffsetMaps | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"NormalizedText(original={self.original!r}, kept={self.kept!r}, "
+            f"skeleton={self.skeleton!r})"
+        )
+
+    def _get_maps(self) -> _OffsetMaps:
+        if self._maps is None:
+            self._maps = self._normalizer._offset_maps(self.original, self.kept, self.skeleton)
+        return self._maps
+
+    @property
+    def spans_exact(self) -> bool:
+        """False only if the offset maps had to fall back to whole-text spans (never expected)."""
+        return self._get_maps().exact
+
+    def kept_span(self, start: int, end: int) -> tuple[int, int]:
+        """The span of the original covered by ``kept[start:end]``."""
+        maps = self._get_maps()
+        return self._span(start, end, len(self.kept), maps.kept_start, maps.kept_end)
+
+    def skeleton_span(self, start: int, end: int) -> tuple[int, int]:
+        """The span of the original covered by ``skeleton[start:end]``.
+
+        It runs from the first original character that produced ``skeleton[start]`` to the
+        last one that produced ``skeleton[end - 1]``, so it includes any separators and
+        invisible characters between them (``薇 信`` for ``薇信``) but none around them.
+        """
+        maps = self._get_maps()
+        return self._span(start, end, len(self.skeleton), maps.skel_start, maps.skel_end)
+
+    def _span(
+        self, start: int, end: int, length: int, starts: list[int], ends: list[int]
+    ) -> tuple[int, int]:
+        if not 0 <= start <= end <= length:
+            raise IndexError(f"span [{start}, {end}) is outside the text of length {length}")
+        if start == end:
+            pos = starts[start] if start < length else len(self.original)
+            return pos, pos
+        return starts[start], ends[end - 1]
