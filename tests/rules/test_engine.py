@@ -243,8 +243,8 @@ def test_reply_templates_render_the_original_match(tmp_path: Path) -> None:
     decision = rules.evaluate(comment(text, author="oA"))
     reply = decision.actions[0].text
     assert reply == f"oA 说「写 得 好」，规则 thanks，原文 {text[:20]} {{ok}}"
-    assert decision.matches[0].span is not None
-    assert decision.matches[0].span.text == "写 得 好"
+    span = decision.span("thanks")
+    assert span is not None and span.text == "写 得 好"
 
 
 def test_decision_json_shape(tmp_path: Path) -> None:
@@ -255,7 +255,11 @@ def test_decision_json_shape(tmp_path: Path) -> None:
             when: {content: {includes: [博彩]}}
             then: [delete]
     """)
-    out = rules.evaluate(comment("看 博-彩", id="42")).to_dict()
+    decision = rules.evaluate(comment("看 博-彩", id="42"))
+    assert decision.to_dict() == {
+        "id": "42", "matched": ["r"], "actions": [{"type": "delete", "rule": "r"}],
+    }
+    out = decision.to_dict(spans=True)
     assert out == {
         "id": "42", "matched": ["r"], "actions": [{"type": "delete", "rule": "r"}],
         "spans": {"r": [2, 5, "博-彩"]},

@@ -77,12 +77,14 @@ class RuleSet:
         now: float | None = None,
     ) -> Decision:
         scans = self.scan(comment.content)
+        fired = _fired(scans)
+        candidates = self._sorted.all if fired else self._sorted.ungated
+        if not candidates:
+            return Decision(comment)  # the common case: a clean comment, no content-free rule
         ctx = EvalContext(
             comment=comment, scans=scans, now=time.time() if now is None else now,
             offenses=offenses,
         )
-        fired = _fired(scans)
-        candidates = self._sorted.all if fired else self._sorted.ungated
         matched: list[Rule] = []
         for rule in candidates:
             if not rule.applies_to(comment):
@@ -104,8 +106,9 @@ class RuleSet:
         fired: set[Signal],
     ) -> None:
         comment = decision.comment
-        spans = {rule.id: _span_of(rule, scans, fired) for rule in matched}
-        decision.matches = [RuleMatch(r.id, r.mode, spans[r.id]) for r in matched]
+        by_id = {rule.id: rule for rule in matched}
+        decision.matches = [RuleMatch(r.id, r.mode) for r in matched]
+        decision.span_finder = lambda rule_id: _span_of(by_id[rule_id], scans, fired)
 
         def deletes(rule: Rule) -> bool:
             return any(a.type == "delete" for a in rule.then)
@@ -137,7 +140,7 @@ class RuleSet:
                     continue  # planned already; an enforced rule replaces a shadow one in place
                 text: str | None = None
                 if kind == "reply":
-                    span = spans[rule.id]
+                    span = decision.span(rule.id) if action.template.uses_match else None
                     text = action.template.render(
                         author=comment.author, match=span.text if span else "",
                         rule=rule.id, content=comment.content,

@@ -7,7 +7,7 @@ text is scanned once per comment for all rules together, never once per rule.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -297,7 +297,6 @@ class Span:
 class RuleMatch:
     rule: str
     mode: Mode
-    span: Span | None  # what content matched, in the original text; None without a content hit
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,24 +328,43 @@ class SkippedAction:
 
 @dataclass(slots=True)
 class Decision:
+    """What the rules decided for one comment.
+
+    Spans (what each rule matched, in the original text) are computed on first request: they
+    need an offset map of the normalisation, which costs far more than the decision itself.
+    """
+
     comment: Comment
     matches: list[RuleMatch] = field(default_factory=list)
     actions: list[PlannedAction] = field(default_factory=list)
     skipped: list[SkippedAction] = field(default_factory=list)
+    span_finder: Callable[[str], Span | None] | None = None
+    _spans: dict[str, Span | None] = field(default_factory=dict)
 
     @property
     def matched(self) -> list[str]:
         return [m.rule for m in self.matches]
 
-    def to_dict(self) -> dict[str, Any]:
+    def span(self, rule_id: str) -> Span | None:
+        """The original text ``rule_id`` matched (None: no content condition fired)."""
+        if rule_id not in self._spans:
+            self._spans[rule_id] = self.span_finder(rule_id) if self.span_finder else None
+        return self._spans[rule_id]
+
+    def spans(self) -> dict[str, Span]:
+        found = {m.rule: self.span(m.rule) for m in self.matches}
+        return {rule: span for rule, span in found.items() if span is not None}
+
+    def to_dict(self, *, spans: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.comment.id,
             "matched": self.matched,
             "actions": [a.to_dict() for a in self.actions],
         }
-        spans = {m.rule: [m.span.start, m.span.end, m.span.text] for m in self.matches if m.span}
-        if spans:
-            out["spans"] = spans
+        if spans and self.matches:
+            found = self.spans()
+            if found:
+                out["spans"] = {rule: [s.start, s.end, s.text] for rule, s in found.items()}
         if self.skipped:
             out["skipped"] = [s.to_dict() for s in self.skipped]
         return out

@@ -64,6 +64,10 @@ class ReplyTemplate:
         return "".join(text for is_ph, text in self.parts if not is_ph)
 
     @property
+    def uses_match(self) -> bool:
+        return "match" in self.placeholders
+
+    @property
     def placeholders(self) -> tuple[str, ...]:
         return tuple(text for is_ph, text in self.parts if is_ph)
 

@@ -1,0 +1,149 @@
+"""The ``modworker`` command line.
+
+Exit codes: 0 success (for ``run``: stopped by SIGTERM/SIGINT); 1 invalid configuration or
+rules (every problem printed as ``file:line: rule 'id': field: message``); 2 bad command-line
+usage or unreadable input; 3 Redis unavailable or the embedded Redis could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from worker import __version__
+from worker.config import Config, load_config
+from worker.errors import ConfigError, InputError
+from worker.rules import RuleSet, load_rules
+
+EXIT_OK = 0
+EXIT_CONFIG = 1
+EXIT_USAGE = 2
+
+
+def _print_problems(error: ConfigError, stream: TextIO) -> None:
+    count = len(error.problems)
+    for problem in error.problems:
+        print(f"error: {problem}", file=stream)
+    print(f"{count} problem{'s' if count != 1 else ''} found", file=stream)
+
+
+def load_config_and_rules(path: str, *, require_secrets: bool = True) -> tuple[Config, RuleSet]:
+    """Config plus its compiled rules; ConfigError lists every problem in either."""
+    config = load_config(path, require_secrets=require_secrets)
+    accounts = {account.name: account.platform for account in config.accounts}
+    rules = load_rules(config.rules, accounts=accounts)
+    return config, rules
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        config, rules = load_config_and_rules(args.config, require_secrets=False)
+    except ConfigError as exc:
+        _print_problems(exc, sys.stderr)
+        return EXIT_CONFIG
+    for warning in config.warnings:
+        print(f"warning: {warning} (needed by `modworker run`)")
+    for note in rules.notes:
+        print(f"note: {note}")
+    samples = sum(len(rule.samples) for rule in rules.rules)
+    shadow = sum(1 for rule in rules.rules if rule.mode == "shadow")
+    disabled = sum(1 for rule in rules.rules if not rule.enabled)
+    print(
+        f"ok: {len(config.accounts)} account(s), {len(rules)} rule(s) in {len(rules.files)} "
+        f"file(s) ({shadow} shadow, {disabled} disabled), {samples} test sample(s) passed"
+    )
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from worker.replay import replay
+
+    try:
+        _config, rules = load_config_and_rules(args.config, require_secrets=False)
+    except ConfigError as exc:
+        _print_problems(exc, sys.stderr)
+        return EXIT_CONFIG
+    try:
+        replay(
+            rules,
+            source=args.input,
+            out=sys.stdout,
+            err=sys.stderr,
+            now=args.now,
+            progress=sys.stderr.isatty() if args.progress is None else args.progress,
+            spans=args.spans,
+        )
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from worker.daemon import RunOptions, run_daemon
+
+    return run_daemon(RunOptions(
+        config_path=Path(args.config), processes=args.processes, threads=args.threads,
+        log_level=args.log_level,
+    ))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modworker",
+        description="Rule-based moderation of WeChat Official Account and Weibo comments.",
+    )
+    parser.add_argument("--version", action="version", version=f"modworker {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser(
+        "check", help="validate the config and rules and run every rule's tests"
+    )
+    check.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    check.set_defaults(func=cmd_check)
+
+    replay = commands.add_parser(
+        "replay", help="run the rules over recorded comments (JSON lines), offline"
+    )
+    replay.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    replay.add_argument(
+        "--input", required=True, type=Path,
+        help="JSON lines file of comments ('-' for standard input)",
+    )
+    replay.add_argument(
+        "--now", type=float, default=None,
+        help="Unix time to evaluate comment.age against (default: the current time)",
+    )
+    replay.add_argument(
+        "--spans", action="store_true",
+        help="add to each line the original text every rule matched ([start, end, text])",
+    )
+    progress = replay.add_mutually_exclusive_group()
+    progress.add_argument("--progress", dest="progress", action="store_true", default=None,
+                          help="show a progress bar on stderr (default: when it is a terminal)")
+    progress.add_argument("--no-progress", dest="progress", action="store_false")
+    replay.set_defaults(func=cmd_replay)
+
+    run = commands.add_parser(
+        "run", help="the daemon: poll, decide and act until SIGTERM (SIGHUP reloads rules)"
+    )
+    run.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    run.add_argument("--processes", type=int, default=2, help="worker processes (default 2)")
+    run.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
