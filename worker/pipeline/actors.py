@@ -1,0 +1,493 @@
+"""The dramatiq actors: ``poll`` lists, ``moderate`` decides, ``act`` and ``flush`` do.
+
+Delivery is at least once, so every effect is idempotent:
+
+- ``poll`` marks comments seen only after their ``moderate`` message is enqueued (a crash in
+  between re-sends them; the ledger makes that harmless) and moves the Weibo cursor last;
+- ``act`` takes a lease on the action key, checks the done marker, calls, and marks done; the
+  platform's own "already done" answers count as done;
+- ``flush`` claims batches atomically from Redis; a batch whose sender died is reclaimed whole,
+  and a blacklist batch that may have reached the platform is first reconciled against the
+  platform's blacklist, so no openid is sent twice.
+
+Retry policy per error class: transient errors raise (dramatiq's Retries: bounded count,
+exponential backoff), the last attempt is audited ``failed``; quota errors re-send the message
+with a delay until the pause ends, burning no retry (``deferred``); permanent errors are audited
+``failed`` and never retried; 88000/48001 also disable that action for the account.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+import structlog
+from dramatiq.middleware import CurrentMessage
+
+from worker.errors import (
+    ActionDisabledError,
+    PermanentError,
+    PlatformError,
+    QuotaError,
+    RateLimitedError,
+    TargetGoneError,
+    TransientError,
+)
+from worker.models import Comment
+from worker.pipeline.keys import ActionKey, target_key
+from worker.pipeline.runtime import Runtime
+from worker.platforms import ActionResult, WechatClient, WeiboClient
+from worker.rules import is_offense
+
+log = structlog.get_logger("worker.pipeline")
+
+LEASE_SECONDS = 120.0
+POLL_RETRIES = 2
+
+_runtime: Runtime | None = None
+_actors: Actors | None = None
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def runtime() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("no Runtime in this process: call set_runtime() first")
+    return _runtime
+
+
+def actors() -> Actors:
+    if _actors is None:
+        raise RuntimeError("actors are not declared in this process: call declare_actors()")
+    return _actors
+
+
+def _attempt() -> int:
+    message = CurrentMessage.get_current_message()
+    return (message.options.get("retries", 0) if message else 0) + 1
+
+
+def _last_attempt() -> bool:
+    return _attempt() > runtime().config.actions.max_retries
+
+
+def _delay_ms(until: float | None, fallback: float = 60.0) -> int:
+    seconds = (until - time.time()) if until is not None else fallback
+    return max(1000, int(seconds * 1000) + 250)
+
+
+# -- poll ----------------------------------------------------------------------------------
+
+def poll(account: str, target: str) -> None:
+    """List a target's new comments and send them on for moderation, a page per message."""
+    rt = runtime()
+    acc = rt.account(account)
+    tkey = target_key(platform=acc.platform, account=account, target=target)
+    bound = log.bind(account=account, platform=acc.platform, target=target)
+    if rt.seen.is_target_gone(tkey):
+        rt.redis.delete(polling_marker(rt, tkey))
+        return
+    started = time.perf_counter()
+    try:
+        client = rt.client(account)
+        if isinstance(client, WechatClient):
+            sent = _poll_wechat(rt, client, account, target, tkey)
+        else:
+            sent = _poll_weibo(rt, client, account, target, tkey)
+    except TargetGoneError as exc:
+        rt.seen.mark_target_gone(tkey, f"{exc.code}: {exc.platform_message}")
+        bound.warning("target_gone", errcode=exc.code, detail=exc.platform_message,
+                      note="this target is no longer polled")
+        rt.redis.delete(polling_marker(rt, tkey))
+        return
+    except QuotaError as exc:
+        bound.warning("poll_deferred", outcome="deferred", errcode=exc.code,
+                      resume_at=exc.resume_at)
+        rt.redis.delete(polling_marker(rt, tkey))
+        return
+    except PermanentError as exc:
+        bound.error("poll_failed", outcome="failed", errcode=exc.code, detail=str(exc))
+        rt.redis.delete(polling_marker(rt, tkey))
+        return
+    except TransientError:
+        if _attempt() > POLL_RETRIES:
+            rt.redis.delete(polling_marker(rt, tkey))  # the next interval polls again
+        raise
+    rt.redis.delete(polling_marker(rt, tkey))
+    bound.info("polled", new_comments=sent,
+               duration_ms=round((time.perf_counter() - started) * 1000, 1))
+
+
+def polling_marker(rt: Runtime, tkey: str) -> str:
+    """Set by the scheduler when it sends a poll, removed when the poll ends: no target is
+    polled twice at once, however backed up the queue is."""
+    return f"{rt.keys.prefix}:polling:{tkey}"
+
+
+def _seen_id(comment: Comment) -> str:
+    # WeChat comments change state (elected, replied) in place: the state is part of what was
+    # seen, so a changed comment is moderated again (the ledger keeps actions single).
+    if comment.platform == "wechat":
+        return f"{comment.id}#{int(comment.elected)}{int(comment.replied)}"
+    return comment.id
+
+
+def _send_new(rt: Runtime, account: str, target: str, tkey: str, comments: list[Comment]) -> int:
+    ids = [_seen_id(c) for c in comments]
+    new = set(rt.seen.filter_new(tkey, ids))
+    fresh = [c.to_dict() for c, i in zip(comments, ids, strict=True) if i in new]
+    if fresh:
+        actors().moderate.send(account, target, fresh)
+        rt.seen.mark_seen(tkey, [i for i in ids if i in new])
+    return len(fresh)
+
+
+def _poll_wechat(
+    rt: Runtime, client: WechatClient, account: str, target: str, tkey: str
+) -> int:
+    now = time.time()
+    cursor = rt.seen.get_cursor(tkey)
+    full = cursor is None or now - float(cursor) >= rt.config.polling.full_pass_interval
+    sent = 0
+    for page in client.iter_comment_pages(target, count=rt.config.polling.page_size):
+        new = _send_new(rt, account, target, tkey, page.comments)
+        sent += new
+        if not new and not full and page.comments:
+            break  # newest first: a page of known comments means the rest are known too
+    if full:
+        rt.seen.set_cursor(tkey, now)
+    return sent
+
+
+def _poll_weibo(rt: Runtime, client: WeiboClient, account: str, target: str, tkey: str) -> int:
+    cursor = rt.seen.get_cursor(tkey)
+    since = int(cursor) if cursor else None
+    highest = since or 0
+    sent = 0
+    for page in client.iter_comment_pages(target, since_id=since):
+        sent += _send_new(rt, account, target, tkey, page.comments)
+        for comment in page.comments:
+            highest = max(highest, int(comment.id))
+    if highest and highest != since:
+        rt.seen.advance_cursor(tkey, highest)  # only after every page was enqueued
+    return sent
+
+
+# -- moderate ------------------------------------------------------------------------------
+
+def moderate(account: str, target: str, comments: list[dict[str, Any]]) -> None:
+    """Decide each comment and turn decisions into action messages and batch entries."""
+    rt = runtime()
+    rules = rt.rules.rules if rt.rules is not None else None
+    if rules is None:
+        raise RuntimeError("moderate needs a process with rules loaded")
+    acc = rt.account(account)
+    dry_run = rt.config.dry_run
+    now = time.time()
+    flush_needed = False
+    for data in comments:
+        comment = Comment.from_dict(data)
+        decision = rules.evaluate(comment, offenses=rt.offenses, now=now)
+        context = {"platform": comment.platform, "account": account, "target": target,
+                   "comment_id": comment.id}
+        rt.audit.append({
+            "kind": "decision", **context, "rules": decision.matched,
+            "actions": [a.to_dict() for a in decision.actions],
+            "skipped": [s.to_dict() for s in decision.skipped],
+            "author": comment.author, "content": comment.content[:200],
+        })
+        if not decision.matches:
+            continue
+        for match in decision.matches:
+            rt.stats.record_hit(match.rule, match.mode, at=now)
+        log.info("decided", **context, rules=decision.matched,
+                 actions=[a.type for a in decision.actions])
+        if comment.author and is_offense(decision):
+            rt.offenses.record(
+                platform=comment.platform, account=account, author=comment.author,
+                at=comment.created_at if comment.created_at is not None else now,
+                rule_id=decision.matched[0], comment_id=comment.id,
+            )
+        for action in decision.actions:
+            if action.mode == "shadow" or dry_run:
+                detail = "shadow rule" if action.mode == "shadow" else "dry_run is on"
+                _audit_action(rt, context, action.type, action.rule, "dry_run", detail=detail)
+                continue
+            batched_item = _batched_item(acc.platform, action.type, comment)
+            if batched_item is not None:
+                buffer = rt.buffer(account)
+                if buffer.add(batched_item):
+                    log.info("batched", **context, action=action.type, rule=action.rule,
+                             item=batched_item)
+                    flush_needed = flush_needed or buffer.pending_count() >= 20
+                else:
+                    _audit_action(rt, context, action.type, action.rule, "already_done",
+                                  detail="already buffered, in flight or done for this account")
+                continue
+            actors().act.send(account, target, comment.id, action.type, action.text, action.rule)
+    if flush_needed:
+        actors().flush.send(account)
+
+
+def _batched_item(platform: str, action: str, comment: Comment) -> str | None:
+    if platform == "wechat" and action == "blacklist":
+        return comment.author
+    if platform == "weibo" and action == "delete":
+        return comment.id
+    return None
+
+
+def _audit_action(
+    rt: Runtime, context: dict[str, Any], action: str, rule: str | None, outcome: str, *,
+    errcode: int | None = None, attempt: int | None = None, detail: str | None = None,
+    duration_ms: float | None = None,
+) -> None:
+    record = {"kind": "action", **context, "action": action, "rule": rule, "outcome": outcome,
+              "errcode": errcode, "attempt": attempt, "detail": detail}
+    rt.audit.append(record)
+    if rule:
+        rt.stats.record_outcome(rule, action, outcome)
+    level = "error" if outcome == "failed" else "warning" if outcome == "deferred" else "info"
+    getattr(log, level)("action", **context, action=action, rule=rule, outcome=outcome,
+                        errcode=errcode, attempt=attempt, detail=detail, duration_ms=duration_ms)
+
+
+# -- act -----------------------------------------------------------------------------------
+
+def act(
+    account: str, target: str, comment_id: str, action: str, text: str | None, rule: str
+) -> None:
+    """Carry out one single (unbatched) action, at most once."""
+    rt = runtime()
+    acc = rt.account(account)
+    context = {"platform": acc.platform, "account": account, "target": target,
+               "comment_id": comment_id}
+    attempt = _attempt()
+    if rt.ledger.is_disabled(account, action):
+        _audit_action(rt, context, action, rule, "failed", attempt=attempt,
+                      detail="action disabled for this account until reload (88000/48001)")
+        return
+    key = ActionKey(platform=acc.platform, account=account, target=target, comment=comment_id,
+                    action=action)
+    claim = rt.ledger.claim(key, ttl=LEASE_SECONDS)
+    if not claim:
+        if claim.status == "done":
+            log.info("action_already_done", **context, action=action, rule=rule,
+                     outcome="already_done", detail="done marker present")
+            return
+        # Another delivery holds the lease right now: look again later, burn no retry.
+        actors().act.send_with_options(
+            args=(account, target, comment_id, action, text, rule), delay=5_000
+        )
+        return
+    lease = claim.lease
+    assert lease is not None  # a won claim carries its lease
+    started = time.perf_counter()
+    try:
+        result = _call(rt, account, target, comment_id, action, text)
+    except QuotaError as exc:
+        rt.ledger.release(lease)
+        _audit_action(rt, context, action, rule, "deferred", errcode=exc.code, attempt=attempt,
+                      detail=f"quota: resumes at {exc.resume_at}")
+        actors().act.send_with_options(
+            args=(account, target, comment_id, action, text, rule), delay=_delay_ms(exc.resume_at)
+        )
+        return
+    except RateLimitedError as exc:
+        rt.ledger.release(lease)
+        actors().act.send_with_options(
+            args=(account, target, comment_id, action, text, rule),
+            delay=_delay_ms(exc.retry_at, fallback=5.0),
+        )
+        return
+    except ActionDisabledError as exc:
+        rt.ledger.disable_action(account, action, f"{exc.code}: {exc.platform_message}")
+        rt.ledger.mark_done(key, "failed", lease=lease, detail={"error": str(exc)})
+        _audit_action(rt, context, action, rule, "failed", errcode=exc.code, attempt=attempt,
+                      detail=f"{exc.platform_message}; {action} disabled for {account}")
+        return
+    except PermanentError as exc:
+        rt.ledger.mark_done(key, "failed", lease=lease, detail={"error": str(exc)})
+        _audit_action(rt, context, action, rule, "failed", errcode=exc.code, attempt=attempt,
+                      detail=exc.platform_message)
+        return
+    except PlatformError as exc:  # transient and auth: retried with backoff, bounded
+        rt.ledger.release(lease)
+        if attempt > rt.config.actions.max_retries:
+            _audit_action(rt, context, action, rule, "failed", errcode=exc.code,
+                          attempt=attempt, detail=f"gave up: {exc}")
+            return
+        log.warning("action_retry", **context, action=action, rule=rule, errcode=exc.code,
+                    attempt=attempt, detail=str(exc))
+        raise
+    duration = round((time.perf_counter() - started) * 1000, 1)
+    outcome = "already_done" if result.already_done else "ok"
+    rt.ledger.mark_done(key, outcome, lease=lease)
+    _audit_action(rt, context, action, rule, outcome, errcode=result.code, attempt=attempt,
+                  duration_ms=duration)
+
+
+def _call(rt: Runtime, account: str, target: str, comment_id: str, action: str,
+          text: str | None) -> Any:
+    client = rt.client(account)
+    if isinstance(client, WeiboClient):
+        if action == "delete":  # only when the batch path is bypassed
+            destroyed = client.destroy_comments([comment_id])
+            return ActionResult(already_done=bool(destroyed.already_gone))
+        raise PermanentError(f"{action} is not possible on Weibo", platform="weibo",
+                             endpoint=action, account=account)
+    if action == "delete":
+        return client.delete_comment(target, comment_id)
+    if action == "reply":
+        return client.reply(target, comment_id, text or "")
+    if action == "delete_reply":
+        return client.delete_reply(target, comment_id)
+    if action == "elect":
+        return client.elect(target, comment_id)
+    if action == "unelect":
+        return client.unelect(target, comment_id)
+    if action == "close_comments":
+        return client.close_comments(target)
+    if action == "open_comments":
+        return client.open_comments(target)
+    raise PermanentError(f"unknown action {action}", platform="wechat", endpoint=action,
+                         account=account)
+
+
+# -- flush ---------------------------------------------------------------------------------
+
+def flush(account: str) -> None:
+    """Send the account's due batches (blacklist openids / Weibo comment ids), 20 ids a call."""
+    rt = runtime()
+    buffer = rt.buffer(account)
+    owner = f"flush-{time.time_ns()}"
+    for expired in buffer.expired_batches():
+        batch = buffer.reclaim(expired.batch_id, owner=owner)
+        if batch is not None:
+            log.warning("batch_reclaimed", account=account, batch=batch.batch_id,
+                        size=len(batch.ids), attempts=batch.attempts)
+            _send_batch(rt, account, batch.batch_id, list(batch.ids), owner)
+    while True:
+        batch = buffer.claim(max_wait=rt.config.actions.batch_max_wait, owner=owner)
+        if batch is None:
+            return
+        _send_batch(rt, account, batch.batch_id, list(batch.ids), owner)
+
+
+def _attempted_key(rt: Runtime, account: str) -> str:
+    """Ids sent to the platform whose outcome is not recorded yet (reconciled before resending)."""
+    return f"{rt.keys.prefix}:attempted:{account}"
+
+
+def _send_batch(rt: Runtime, account: str, batch_id: str, ids: list[str], owner: str) -> None:
+    buffer = rt.buffer(account)
+    client = rt.client(account)
+    acc = rt.account(account)
+    action = "blacklist" if acc.platform == "wechat" else "delete"
+    attempted = _attempted_key(rt, account)
+    done: list[str] = []
+    failed: list[str] = []
+    reasons: dict[str, str] = {}
+    started = time.perf_counter()
+    try:
+        uncertain = [i for i, hit in zip(ids, rt.redis.smismember(attempted, ids), strict=True)
+                     if hit]
+        to_send = ids
+        if uncertain and isinstance(client, WechatClient):
+            # These may have reached the platform before a crash or a failed answer: ask it.
+            already = set(client.iter_blacklist()) & set(uncertain)
+            done.extend(already)
+            to_send = [i for i in ids if i not in already]
+        if to_send:
+            rt.redis.sadd(attempted, *to_send)
+        if isinstance(client, WechatClient):
+            if to_send:
+                result = client.blacklist(to_send)
+                done.extend(result.blacklisted)
+                failed.extend(result.invalid)
+                reasons.update({i: "invalid openid (40003/49003)" for i in result.invalid})
+        elif to_send:
+            destroyed = client.destroy_comments(to_send)
+            done.extend(destroyed.deleted)
+            done.extend(destroyed.already_gone)
+    except QuotaError as exc:
+        buffer.requeue(batch_id, owner=owner)
+        log.warning("batch_deferred", account=account, action=action, outcome="deferred",
+                    errcode=exc.code, resume_at=exc.resume_at, size=len(ids))
+        actors().flush.send_with_options(args=(account,), delay=_delay_ms(exc.resume_at))
+        raise _Stop from None
+    except (ActionDisabledError, PermanentError) as exc:
+        if isinstance(exc, ActionDisabledError):
+            rt.ledger.disable_action(account, action, f"{exc.code}: {exc.platform_message}")
+        failed = [i for i in ids if i not in done]
+        reasons = {i: f"{exc.code}: {exc.platform_message}" for i in failed}
+    except PlatformError:
+        buffer.requeue(batch_id, owner=owner)  # the attempted set makes the resend safe
+        raise
+    completion = buffer.complete(batch_id, done, failed, owner=owner)
+    rt.redis.srem(attempted, *ids)
+    duration = round((time.perf_counter() - started) * 1000, 1)
+    log.info("batch_sent", account=account, action=action, size=len(ids), done=len(done),
+             failed=len(failed), requeued=completion.requeued if completion else None,
+             duration_ms=duration)
+    for item in done:
+        context = _batch_context(acc.platform, account, action, item)
+        _audit_action(rt, context, action, None, "ok", detail=f"batch {batch_id}")
+    for item in failed:
+        context = _batch_context(acc.platform, account, action, item)
+        _audit_action(rt, context, action, None, "failed", detail=reasons.get(item))
+
+
+def _batch_context(platform: str, account: str, action: str, item: str) -> dict[str, Any]:
+    if action == "blacklist":
+        return {"platform": platform, "account": account, "openid": item}
+    return {"platform": platform, "account": account, "comment_id": item}
+
+
+class _Stop(Exception):
+    """A deferred batch ends this flush without a retry."""
+
+
+def _flush_actor(account: str) -> None:
+    try:
+        flush(account)
+    except _Stop:
+        return
+
+
+# -- declaration ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Actors:
+    poll: dramatiq.Actor[..., None]
+    moderate: dramatiq.Actor[..., None]
+    act: dramatiq.Actor[..., None]
+    flush: dramatiq.Actor[..., None]
+
+    @property
+    def queues(self) -> set[str]:
+        return {a.queue_name for a in (self.poll, self.moderate, self.act, self.flush)}
+
+
+def declare_actors(broker: dramatiq.Broker) -> Actors:
+    """Register the actors on ``broker`` (once per process) and return them."""
+    global _actors
+    throws = (PermanentError,)
+    def declare(fn: Any, name: str, **options: Any) -> dramatiq.Actor[..., None]:
+        decorator = dramatiq.actor(
+            broker=broker, actor_name=name, queue_name=name, throws=throws, **options
+        )
+        return decorator(fn)
+
+    _actors = Actors(
+        poll=declare(poll, "poll", max_retries=POLL_RETRIES),
+        moderate=declare(moderate, "moderate"),
+        act=declare(act, "act"),
+        flush=declare(_flush_actor, "flush"),
+    )
+    return _actors

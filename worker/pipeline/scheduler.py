@@ -1,0 +1,127 @@
+"""The scheduler: one per deployment, a plain loop holding a Redis lock it renews.
+
+It sends a ``poll`` per target on its interval (jittered), at most one outstanding poll per
+target (a marker key set with NX, removed when the poll ends, expiring after an interval in
+case the poll's worker dies), and a ``flush`` per account when its batch buffer is due or holds
+a batch whose sender died. Next poll times live in Redis, so a scheduler that takes over after
+the first one died continues the schedule instead of polling everything at once.
+
+A second daemon waits for the lock and takes over within the lock's TTL when the first dies.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+import redis as redis_lib
+import structlog
+
+from worker.pipeline.actors import Actors, polling_marker
+from worker.pipeline.keys import target_key
+from worker.pipeline.lock import RenewableLock
+from worker.pipeline.runtime import Runtime
+
+log = structlog.get_logger("worker.scheduler")
+
+LOCK_TTL = 15.0
+TICK = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    account: str
+    platform: str
+    target: str  # the target key the clients take ("<msg_data_id>:<index>" or status id)
+    tkey: str  # the Redis-wide key
+
+
+class Scheduler:
+    def __init__(self, *, runtime: Runtime, actors: Actors, rng: random.Random | None = None):
+        self.runtime = runtime
+        self.actors = actors
+        self.rng = rng or random.Random()
+        self.lock = RenewableLock(
+            redis=runtime.redis, key=runtime.keys.scheduler_lock(), ttl=LOCK_TTL
+        )
+        self.targets = [
+            _Target(
+                account=account.name, platform=account.platform, target=target.key,
+                tkey=target_key(platform=account.platform, account=account.name,
+                                target=target.key),
+            )
+            for account in runtime.config.accounts
+            for target in account.targets
+        ]
+        self.batched_accounts = [a.name for a in runtime.config.accounts]
+        self._next_key = f"{runtime.keys.prefix}:sched:next"
+        self._last_flush: dict[str, float] = {}
+        self._gone_reported: set[str] = set()
+        self._waiting_logged = False
+
+    def run(self, stop: threading.Event) -> None:
+        """Loop until ``stop`` is set; survives Redis outages (logs and tries again)."""
+        while not stop.is_set():
+            try:
+                if not self.lock.held:
+                    if not self.lock.acquire(blocking=False):
+                        if not self._waiting_logged:
+                            log.info("scheduler_waiting", detail="another scheduler holds the "
+                                     "lock; taking over if it stops renewing it")
+                            self._waiting_logged = True
+                        stop.wait(1.0)
+                        continue
+                    log.info("scheduler_started", targets=len(self.targets))
+                    self._waiting_logged = False
+                self.tick(time.time())
+            except (redis_lib.ConnectionError, redis_lib.TimeoutError) as exc:
+                log.warning("scheduler_redis_unavailable", detail=str(exc))
+                stop.wait(1.0)
+                continue
+            stop.wait(TICK)
+        if self.lock.held:
+            self.lock.release()
+
+    def interval(self) -> float:
+        polling = self.runtime.config.polling
+        return polling.interval * (1 + self.rng.uniform(-polling.jitter, polling.jitter))
+
+    def tick(self, now: float) -> None:
+        rt = self.runtime
+        raw = rt.redis.hgetall(self._next_key)
+        next_at = {
+            (k.decode() if isinstance(k, bytes) else k): float(v) for k, v in raw.items()
+        }
+        for target in self.targets:
+            if next_at.get(target.tkey, 0.0) > now:
+                continue
+            if rt.seen.is_target_gone(target.tkey):
+                if target.tkey not in self._gone_reported:
+                    self._gone_reported.add(target.tkey)
+                    log.warning("target_not_polled", account=target.account,
+                                target=target.target, detail="the platform said it is gone")
+                continue
+            interval = self.interval()
+            rt.redis.hset(self._next_key, target.tkey, now + interval)
+            marker = polling_marker(rt, target.tkey)
+            if rt.redis.set(marker, now, nx=True, ex=max(1, int(interval * 2))):
+                self.actors.poll.send(target.account, target.target)
+            else:
+                log.info("poll_skipped", account=target.account, target=target.target,
+                         detail="the previous poll of this target has not finished")
+        for account in self.batched_accounts:
+            self._maybe_flush(account, now)
+
+    def _maybe_flush(self, account: str, now: float) -> None:
+        buffer = self.runtime.buffer(account)
+        due = buffer.next_due()
+        expired = buffer.expired_batches(now=now)
+        if (due is None or due > now) and not expired:
+            return
+        wait = self.runtime.config.actions.batch_max_wait
+        if now - self._last_flush.get(account, 0.0) < max(wait / 2, 0.5):
+            return
+        self._last_flush[account] = now
+        self.actors.flush.send(account)
