@@ -38,6 +38,7 @@ from worker.pipeline.actors import declare_actors, set_runtime
 from worker.pipeline.broker import make_broker
 from worker.pipeline.runtime import Runtime
 from worker.pipeline.scheduler import Scheduler
+from worker.procutil import die_with_parent
 from worker.redis_server import EmbeddedRedis
 from worker.rules import load_rules
 
@@ -63,6 +64,7 @@ class RunOptions:
 
 def worker_process_main(options: RunOptions, redis_url: str, index: int) -> None:
     """Entry point of one worker process (started with the spawn method)."""
+    die_with_parent(signal.SIGTERM)  # a SIGKILLed daemon leaves no orphan worker
     configure_logging(level=options.log_level, json=options.json_logs)
     structlog.contextvars.bind_contextvars(process=f"worker-{index}")
     stop = threading.Event()

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from types import TracebackType
 import redis
 
 from worker.errors import EmbeddedRedisError
+from worker.procutil import die_with_parent_hook, pid_alive
 
 
 def find_redis_server() -> str:
@@ -55,6 +57,7 @@ class EmbeddedRedis:
         self.port = port  # 0: unix socket only
         self.socket_path = self.state_dir / "redis.sock"
         self._lock_path = self.state_dir / "redis.lock"
+        self._pid_path = self.state_dir / "redis.pid"
         self._lock_fd: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -82,6 +85,7 @@ class EmbeddedRedis:
         self._lock_fd = fd
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
+        self._wait_for_orphan(timeout)
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()  # a stale socket of a dead server; we hold the lock
         args = [
@@ -96,12 +100,14 @@ class EmbeddedRedis:
             "--appendfsync", "everysec",
             "--save", "",
             "--daemonize", "no",
+            "--pidfile", str(self._pid_path),
             "--loglevel", "warning",
             "--logfile", str(self.state_dir / "redis.log"),
         ]
+        # Own session (a Ctrl-C for the daemon does not hit Redis first), but it dies with us.
         self._process = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=die_with_parent_hook(),  # noqa: PLW1509
         )
         deadline = time.monotonic() + timeout
         while True:
@@ -124,6 +130,29 @@ class EmbeddedRedis:
                 self.stop()
                 raise EmbeddedRedisError(f"redis-server did not answer within {timeout:.0f}s")
             time.sleep(0.02)
+
+    def _wait_for_orphan(self, timeout: float) -> None:
+        """A server of a previous owner that died may still be flushing: let it finish first.
+
+        We hold the lock, so that server has no owner any more; it got SIGTERM when its owner
+        died. Starting a second server on the same files before it exits would corrupt them.
+        """
+        try:
+            pid = int(self._pid_path.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return
+        deadline = time.monotonic() + timeout
+        signalled = False
+        while pid_alive(pid):
+            if time.monotonic() > deadline:
+                if signalled:
+                    raise EmbeddedRedisError(
+                        f"the previous redis-server (pid {pid}) of {self.state_dir} will not exit"
+                    )
+                os.kill(pid, signal.SIGTERM)
+                signalled = True
+                deadline = time.monotonic() + timeout
+            time.sleep(0.05)
 
     def stop(self, timeout: float = 10.0) -> None:
         process, self._process = self._process, None
