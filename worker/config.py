@@ -75,6 +75,13 @@ class QuotaConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MetricsConfig:
+    enabled: bool = False  # opt-in Prometheus exposition
+    host: str = "127.0.0.1"
+    port: int = 9464
+
+
+@dataclass(frozen=True, kw_only=True)
 class WechatTarget:
     msg_data_id: int  # may exceed 32 bits
     index: int = 0  # 0-based article index within a multi-article send
@@ -122,6 +129,7 @@ class Config:
     polling: PollingConfig = field(default_factory=PollingConfig)
     actions: ActionsConfig = field(default_factory=ActionsConfig)
     quota: QuotaConfig = field(default_factory=QuotaConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     accounts: tuple[AccountConfig, ...] = ()
     warnings: tuple[Problem, ...] = ()  # e.g. unset secrets when loaded with require_secrets=False
 
@@ -295,7 +303,10 @@ def parse_config(
     root = reader.mapping(data, "config")
     reader.known_keys(
         root,
-        {"redis", "state_dir", "dry_run", "rules", "polling", "actions", "quota", "accounts"},
+        {
+            "redis", "state_dir", "dry_run", "rules", "polling", "actions", "quota", "metrics",
+            "accounts",
+        },
         "config",
     )
 
@@ -344,6 +355,14 @@ def parse_config(
         pause=reader.get(quota_node, "pause", parse_duration, None, "quota"),
     )
 
+    metrics_node = reader.mapping(root.get("metrics"), "metrics")
+    reader.known_keys(metrics_node, {"enabled", "host", "port"}, "metrics")
+    metrics = MetricsConfig(
+        enabled=reader.get(metrics_node, "enabled", _boolean, False, "metrics"),
+        host=reader.get(metrics_node, "host", str, "127.0.0.1", "metrics"),
+        port=reader.get(metrics_node, "port", _positive_int, 9464, "metrics"),
+    )
+
     rules_value = root.get("rules", ["rules/"])
     if isinstance(rules_value, str):
         rules_value = [rules_value]
@@ -368,6 +387,7 @@ def parse_config(
         polling=polling,
         actions=actions,
         quota=quota,
+        metrics=metrics,
         accounts=accounts,
         warnings=tuple(reader.warnings),
     )

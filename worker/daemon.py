@@ -107,6 +107,7 @@ class Daemon:
         self.options = options
         self.config = config
         self.stop = threading.Event()
+        self.reload_requested = threading.Event()
         self.embedded: EmbeddedRedis | None = None
         self.processes: dict[int, multiprocessing.process.BaseProcess] = {}
         self._context = multiprocessing.get_context("spawn")
@@ -145,6 +146,9 @@ class Daemon:
         except Exception as exc:  # noqa: BLE001 - any failure to reach Redis ends here
             log.error("redis_unavailable", detail=str(exc))
             return EXIT_REDIS
+        cleared = runtime.ledger.clear_disabled()  # 88000/48001 disable until restart/reload
+        if cleared:
+            log.info("disabled_actions_cleared", count=cleared)
         broker = make_broker(self.config, redis_url)
         actors = declare_actors(broker)
         scheduler = Scheduler(runtime=runtime, actors=actors)
@@ -154,7 +158,9 @@ class Daemon:
             self.stop.set()
 
         def on_hup(signum: int, frame: FrameType | None) -> None:
-            log.info("reload_requested", detail="workers reload the rules")
+            log.info("reload_requested", detail="workers reload the rules; actions disabled "
+                     "by 88000/48001 are enabled again")
+            self.reload_requested.set()
             for process in self.processes.values():
                 if process.pid is not None and process.is_alive():
                     os.kill(process.pid, signal.SIGHUP)
@@ -174,6 +180,9 @@ class Daemon:
                  accounts=len(self.config.accounts))
         restart_at: dict[int, float] = {}
         while not self.stop.wait(0.5):
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                runtime.ledger.clear_disabled()
             for index, process in list(self.processes.items()):
                 if process.is_alive():
                     continue

@@ -222,3 +222,20 @@ def test_a_second_daemon_on_the_same_redis_never_doubles_polling(tmp_path: Path)
             assert not deletes or max(deletes.values()) == 1
     finally:
         server.stop()
+
+
+def test_a_second_daemon_on_the_same_embedded_redis_files_refuses_to_start(
+    tmp_path: Path,
+) -> None:
+    with make_sandbox() as sandbox:
+        config = write_config(tmp_path, sandbox.url)
+        first = start_daemon(config, tmp_path / "one.log")
+        try:
+            wait_until(lambda: '"event": "daemon_started"' in first.log(), timeout=30,
+                       what="the first daemon", daemon=first)
+            second = start_daemon(config, tmp_path / "two.log")
+            assert second.process.wait(60) == 3
+            assert "already runs the embedded Redis" in second.log()
+            assert first.process.poll() is None
+        finally:
+            assert first.stop() == 0
