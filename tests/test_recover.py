@@ -1,0 +1,47 @@
+"""`modworker unblacklist` lifts a blacklisting on the platform and in modworker's memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+
+from worker.cli import main
+from worker.pipeline.batches import BatchBuffer
+from worker.pipeline.keys import Keys
+from worker.redis_server import EmbeddedRedis
+from worker.sandbox import Sandbox
+
+
+def test_unblacklist_undoes_the_platform_and_the_memory(
+    tmp_path: Path, redis_server: EmbeddedRedis, redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    with Sandbox(port=0) as sandbox:
+        sandbox.add_wechat_app(app_id="wxrecover", app_secret="recover-secret-1")
+        sandbox.add_follower("wxrecover", "oBad1", "oBad2")
+        sandbox.blacklist_openids("wxrecover", "oBad1", "oBad2")
+        buffer = BatchBuffer(redis=redis_client, platform="wechat", account="oa",
+                             kind="blacklist", keys=Keys(prefix="mw"))
+        assert buffer.add("oBad1")
+        batch = buffer.claim(force=True, owner="t")
+        assert batch is not None
+        buffer.complete(batch.batch_id, ["oBad1"], [], owner="t")
+        assert not buffer.add("oBad1")  # remembered: never blacklisted twice
+
+        (tmp_path / "rules").mkdir()
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            f"redis: {{url: '{redis_server.url}'}}\n"
+            "rules: [rules/]\n"
+            "accounts:\n"
+            "  - {name: oa, platform: wechat, app_id: wxrecover, app_secret: '${S}',\n"
+            f"     api_base: '{sandbox.url}'}}\n",
+            encoding="utf-8",
+        )
+        monkeypatch.setenv("S", "recover-secret-1")
+        assert main(["unblacklist", "-c", str(config), "--account", "oa", "oBad1"]) == 0
+        assert "unblacklisted oBad1" in capsys.readouterr().out
+        assert sandbox.blacklist("wxrecover") == ["oBad2"]
+        assert buffer.add("oBad1")  # may be blacklisted again after a new offense

@@ -1,0 +1,71 @@
+"""``modworker unblacklist``: undo a blacklisting, on the platform and in modworker's memory.
+
+WeChat's ``tags/members/batchunblacklist`` lifts the blacklist (20 openids a call); the
+openids are also removed from the account's "already blacklisted" set, so that a later
+offense can blacklist them again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import redis
+
+from worker.config import load_config
+from worker.errors import ConfigError, PlatformError
+from worker.pipeline.batches import MAX_BATCH, BatchBuffer
+from worker.pipeline.keys import Keys
+from worker.platforms import WechatClient, make_client
+
+EXIT_OK = 0
+EXIT_CONFIG = 1
+EXIT_FAILED = 4
+
+
+def cmd_unblacklist(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+        account = config.account(args.account)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyError:
+        print(f"error: no account named {args.account!r} in {args.config}", file=sys.stderr)
+        return EXIT_CONFIG
+    if account.platform != "wechat":
+        print("error: blacklists exist on WeChat accounts only", file=sys.stderr)
+        return EXIT_CONFIG
+    url = config.redis.url or f"unix://{config.state_dir / 'redis.sock'}?db=0"
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except (redis.ConnectionError, FileNotFoundError) as exc:
+        print(f"error: cannot reach Redis at {url}: {exc}; start `modworker run` or set "
+              "redis.url", file=sys.stderr)
+        return 3
+    api = make_client(account, redis=client, quota=config.quota,
+                      key_prefix=config.redis.key_prefix)
+    assert isinstance(api, WechatClient)
+    buffer = BatchBuffer(redis=client, platform="wechat", account=account.name, kind="blacklist",
+                         keys=Keys(prefix=config.redis.key_prefix))
+    openids = list(dict.fromkeys(args.openids))
+    code = EXIT_OK
+    try:
+        for start in range(0, len(openids), MAX_BATCH):
+            chunk = openids[start:start + MAX_BATCH]
+            result = api.unblacklist(chunk)
+            buffer.forget_done(result.unblacklisted)
+            for openid in result.unblacklisted:
+                print(f"unblacklisted {openid}")
+            for openid in result.invalid:
+                print(f"invalid openid {openid} (not of this account)", file=sys.stderr)
+                code = EXIT_FAILED
+    except PlatformError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = EXIT_FAILED
+    finally:
+        api.close()
+        client.close()
+    return code
