@@ -255,3 +255,15 @@ def test_when_is_required(tmp_path: Path) -> None:
             then: [delete]
     """)
     assert find(problems_of([tmp_path]), "needs a non-empty when").rule == "r"
+
+
+@pytest.mark.parametrize("char", ["a", "1", "微", " ", "！", "😀"])
+def test_a_pathological_comment_against_every_example_rule_completes(
+    repo_root: Path, char: str
+) -> None:
+    """100,000 characters of one repeated character: no rule can make this slow (RE2)."""
+    rules = load_rules([repo_root / "rules"])
+    decision = rules.evaluate(comment(char * 100_000, author="oX"))
+    assert decision.to_dict(spans=True) == {"id": "1", "matched": [], "actions": []}
+    spammy = rules.evaluate(comment(char * 50_000 + "加v" + char * 50_000, author="oX"))
+    assert spammy.matched == ["contact-spam"]
