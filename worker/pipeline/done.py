@@ -28,7 +28,15 @@ from typing import Any, Literal
 
 import redis
 
-from worker.pipeline._redis import Clock, LuaScript, new_token, text, wall_clock
+from worker.pipeline._redis import (
+    COMPARE_AND_DELETE,
+    COMPARE_AND_EXTEND,
+    Clock,
+    LuaScript,
+    new_token,
+    text,
+    wall_clock,
+)
 from worker.pipeline.keys import ActionKey, Keys
 
 ClaimStatus = Literal["claimed", "done", "busy"]
@@ -61,21 +69,7 @@ end
 return wrote
 """
 
-# KEYS[1] lease; ARGV[1] owner token. Compare-and-delete.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
-# KEYS[1] lease; ARGV[1] owner token, ARGV[2] ttl (ms). Compare-and-extend.
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,8 +124,8 @@ class ActionLedger:
         self._clock = clock
         self._claim = LuaScript(redis, _CLAIM)
         self._mark_done = LuaScript(redis, _MARK_DONE)
-        self._release = LuaScript(redis, _RELEASE)
-        self._renew = LuaScript(redis, _RENEW)
+        self._release = LuaScript(redis, COMPARE_AND_DELETE)
+        self._renew = LuaScript(redis, COMPARE_AND_EXTEND)
 
     def is_done(self, key: ActionKey) -> bool:
         return bool(self._redis.exists(self._keys.done(key)))

@@ -21,7 +21,7 @@ from types import TracebackType
 import redis
 
 from worker.logging import get_logger
-from worker.pipeline._redis import LuaScript, new_token
+from worker.pipeline._redis import COMPARE_AND_DELETE, COMPARE_AND_EXTEND, LuaScript, new_token
 
 log = get_logger(__name__)
 
@@ -36,21 +36,7 @@ end
 return 0
 """
 
-# KEYS[1] lock; ARGV[1] token, ARGV[2] ttl (ms). Compare-and-renew.
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
 
-# KEYS[1] lock; ARGV[1] token. Compare-and-delete.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 class RenewableLock:
@@ -87,8 +73,8 @@ class RenewableLock:
         self.poll_interval = poll_interval if poll_interval is not None else min(1.0, ttl / 10)
         self._on_lost = on_lost
         self._acquire_script = LuaScript(redis, _ACQUIRE)
-        self._renew_script = LuaScript(redis, _RENEW)
-        self._release_script = LuaScript(redis, _RELEASE)
+        self._renew_script = LuaScript(redis, COMPARE_AND_EXTEND)
+        self._release_script = LuaScript(redis, COMPARE_AND_DELETE)
         self._state = threading.Lock()
         self._valid_until = 0.0  # monotonic; 0: not held
         self._stop = threading.Event()
