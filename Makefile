@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/modworker replay -c config.example.yaml --input examples/comments.jsonl --spans
+	$(BIN)/modworker demo
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check worker tests bench

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -135,7 +135,56 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     run.set_defaults(func=cmd_run)
+
+    demo = commands.add_parser(
+        "demo", help="the whole pipeline on this machine: sandbox APIs, embedded Redis, daemon"
+    )
+    demo.add_argument("--duration", type=float, default=30.0,
+                      help="seconds the daemon runs before the summary (default 30)")
+    demo.set_defaults(func=_lazy("worker.demo", "cmd_demo"))
+
+    audit = commands.add_parser("audit", help="recent audit records (decisions and actions)")
+    audit.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    audit.add_argument("--account")
+    audit.add_argument("--rule")
+    audit.add_argument("--action")
+    audit.add_argument("--outcome",
+                       choices=["ok", "already_done", "dry_run", "failed", "deferred"])
+    audit.add_argument("--kind", choices=["decision", "action"])
+    audit.add_argument("--since", help="a duration back from now (30m, 2h, 7d)")
+    audit.add_argument("--until", help="a duration back from now")
+    audit.add_argument("--limit", type=int, default=50)
+    audit.add_argument("--json", action="store_true",
+                       help="JSON lines even on a terminal (the default elsewhere)")
+    audit.set_defaults(func=_lazy("worker.inspect", "cmd_audit"))
+
+    stats = commands.add_parser(
+        "stats", help="per-rule hits, actions by outcome and last hit: dead and noisy rules"
+    )
+    stats.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(func=_lazy("worker.inspect", "cmd_stats"))
+
+    unblacklist = commands.add_parser(
+        "unblacklist", help="lift a WeChat blacklisting (batchunblacklist) and forget it"
+    )
+    unblacklist.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    unblacklist.add_argument("--account", required=True, help="the WeChat account's name")
+    unblacklist.add_argument("openids", nargs="+", metavar="OPENID")
+    unblacklist.set_defaults(func=_lazy("worker.recover", "cmd_unblacklist"))
     return parser
+
+
+def _lazy(module: str, function: str) -> Callable[[argparse.Namespace], int]:
+    """A command whose module is imported only when it runs (keeps `check` start-up fast)."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        result: int = getattr(importlib.import_module(module), function)(args)
+        return result
+
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
