@@ -31,6 +31,7 @@ from types import FrameType
 import dramatiq
 import structlog
 
+from worker import metrics
 from worker.config import Config, load_config
 from worker.errors import ConfigError, EmbeddedRedisError
 from worker.logging import configure_logging
@@ -69,6 +70,7 @@ def worker_process_main(options: RunOptions, redis_url: str, index: int) -> None
     structlog.contextvars.bind_contextvars(process=f"worker-{index}")
     stop = threading.Event()
     config = load_config(options.config_path)
+    metrics.enable_in_worker(config)  # before make_broker: its middleware counts messages
     runtime = Runtime(config=config, redis_url=redis_url)
     set_runtime(runtime)
 
@@ -132,9 +134,16 @@ class Daemon:
             redis_url = self.embedded.url
             log.info("embedded_redis_started", state_dir=str(self.config.state_dir),
                      pid=self.embedded.pid)
+        exposition: metrics.Exposition | None = None
         try:
+            exposition = metrics.serve_daemon(self.config)  # sets the env the workers inherit
             return self._run(redis_url)
+        except metrics.ExpositionError as exc:
+            log.error("metrics_unavailable", detail=str(exc))
+            return EXIT_CONFIG
         finally:
+            if exposition is not None:
+                exposition.close()
             if self.embedded is not None:
                 self.embedded.stop()
                 log.info("embedded_redis_stopped")

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import structlog
 
+from worker import metrics
 from worker.errors import PlatformError, RateLimitedError, TransientError
 from worker.logging import redact
 from worker.platforms.codes import Kind, classify, classify_http_status, make_error
@@ -174,6 +175,8 @@ class Transport:
         error: str | None = None,
     ) -> float:
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        metrics.count_api_call(self.platform, endpoint, duration_ms=duration_ms, errcode=errcode,
+                               http_status=http_status, error=error)
         _log.debug(
             "platform.call",
             platform=self.platform,

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import redis
 import structlog
 
+from worker import metrics
 from worker.config import QuotaConfig
 
 _log = structlog.get_logger()
@@ -81,6 +82,7 @@ class QuotaPauses:
             key, repr(resume_at), nx=True, pxat=max(int(resume_at * 1000), 1)
         )
         if created:
+            metrics.count_quota_pause(platform, account, endpoint)
             _log.warning(
                 "platform.quota_paused",
                 platform=platform,
