@@ -87,6 +87,7 @@ def worker_process_main(options: RunOptions, redis_url: str, index: int) -> None
 
     broker = make_broker(config, redis_url)
     actors = declare_actors(broker)
+    broker.emit_after("process_boot")  # as dramatiq's CLI does: TimeLimit starts its timer here
     worker = dramatiq.Worker(broker, queues=actors.queues, worker_threads=options.threads,
                              worker_timeout=500)
     worker.start()

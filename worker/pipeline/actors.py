@@ -26,6 +26,7 @@ import dramatiq
 import structlog
 from dramatiq.middleware import CurrentMessage
 
+from worker import metrics
 from worker.errors import (
     ActionDisabledError,
     PermanentError,
@@ -36,6 +37,7 @@ from worker.errors import (
     TransientError,
 )
 from worker.models import Comment
+from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import ActionKey, target_key
 from worker.pipeline.runtime import Runtime
 from worker.platforms import ActionResult, WechatClient, WeiboClient
@@ -129,6 +131,16 @@ def polling_marker(rt: Runtime, tkey: str) -> str:
     return f"{rt.keys.prefix}:polling:{tkey}"
 
 
+def polling_marker_ttl(rt: Runtime) -> int:
+    """Seconds a polling marker lives without news of its poll (a worker that died mid-poll
+    blocks its target no longer than this); a running poll renews it every page."""
+    return max(30, int(rt.config.polling.interval * 2))
+
+
+def _keep_polling_marker(rt: Runtime, tkey: str) -> None:
+    rt.redis.expire(polling_marker(rt, tkey), polling_marker_ttl(rt))
+
+
 def _seen_id(comment: Comment) -> str:
     # WeChat comments change state (elected, replied) in place: the state is part of what was
     # seen, so a changed comment is moderated again (the ledger keeps actions single).
@@ -147,18 +159,37 @@ def _send_new(rt: Runtime, account: str, target: str, tkey: str, comments: list[
     return len(fresh)
 
 
+MAX_PAGES = 10_000
+
+
 def _poll_wechat(
     rt: Runtime, client: WechatClient, account: str, target: str, tkey: str
 ) -> int:
+    """Page newest first by offset. Comments deleted meanwhile (by us, most often) shift the
+    list up under the offset: when ``total`` shrank since the last page, step back by as much,
+    so no comment is jumped over (the seen set drops the ones listed twice)."""
     now = time.time()
     cursor = rt.seen.get_cursor(tkey)
     full = cursor is None or now - float(cursor) >= rt.config.polling.full_pass_interval
     sent = 0
-    for page in client.iter_comment_pages(target, count=rt.config.polling.page_size):
+    begin = 0
+    last_total: int | None = None
+    for _ in range(MAX_PAGES):
+        page = client.list_comments(target, begin=begin, count=rt.config.polling.page_size)
+        if last_total is not None and page.total < last_total and begin > 0:
+            step = min(last_total - page.total, begin)
+            last_total = page.total
+            begin -= step
+            continue
+        last_total = page.total
+        _keep_polling_marker(rt, tkey)
         new = _send_new(rt, account, target, tkey, page.comments)
         sent += new
         if not new and not full and page.comments:
             break  # newest first: a page of known comments means the rest are known too
+        if not page.has_more:
+            break
+        begin = page.next_begin
     if full:
         rt.seen.set_cursor(tkey, now)
     return sent
@@ -170,6 +201,7 @@ def _poll_weibo(rt: Runtime, client: WeiboClient, account: str, target: str, tke
     highest = since or 0
     sent = 0
     for page in client.iter_comment_pages(target, since_id=since):
+        _keep_polling_marker(rt, tkey)
         sent += _send_new(rt, account, target, tkey, page.comments)
         for comment in page.comments:
             highest = max(highest, int(comment.id))
@@ -190,12 +222,19 @@ def moderate(account: str, target: str, comments: list[dict[str, Any]]) -> None:
     dry_run = rt.config.dry_run
     now = time.time()
     flush_needed = False
+    # Decision records are queued on one pipeline and sent together: one round trip for the
+    # clean comments of a page instead of one each. The queue is sent before anything else a
+    # comment does (rule stats, offense record, actions), so every Redis effect happens in the
+    # same order as before; moderate never reads what is queued (evaluate reads offenses only).
+    queued = rt.redis.pipeline(transaction=False)
+    audit = AuditLog(redis=queued, keys=rt.keys, maxlen=rt.audit.maxlen,
+                     approximate=rt.audit.approximate)
     for data in comments:
         comment = Comment.from_dict(data)
         decision = rules.evaluate(comment, offenses=rt.offenses, now=now)
         context = {"platform": comment.platform, "account": account, "target": target,
                    "comment_id": comment.id}
-        rt.audit.append({
+        audit.append({
             "kind": "decision", **context, "rules": decision.matched,
             "actions": [a.to_dict() for a in decision.actions],
             "skipped": [s.to_dict() for s in decision.skipped],
@@ -203,8 +242,10 @@ def moderate(account: str, target: str, comments: list[dict[str, Any]]) -> None:
         })
         if not decision.matches:
             continue
+        queued.execute()
         for match in decision.matches:
             rt.stats.record_hit(match.rule, match.mode, at=now)
+            metrics.count_rule_hit(match.rule, match.mode)
         log.info("decided", **context, rules=decision.matched,
                  actions=[a.type for a in decision.actions])
         if comment.author and is_offense(decision):
@@ -230,6 +271,7 @@ def moderate(account: str, target: str, comments: list[dict[str, Any]]) -> None:
                                   detail="already buffered, in flight or done for this account")
                 continue
             actors().act.send(account, target, comment.id, action.type, action.text, action.rule)
+    queued.execute()
     if flush_needed:
         actors().flush.send(account)
 
@@ -250,6 +292,7 @@ def _audit_action(
     record = {"kind": "action", **context, "action": action, "rule": rule, "outcome": outcome,
               "errcode": errcode, "attempt": attempt, "detail": detail}
     rt.audit.append(record)
+    metrics.count_action(action, outcome)
     if rule:
         rt.stats.record_outcome(rule, action, outcome)
     level = "error" if outcome == "failed" else "warning" if outcome == "deferred" else "info"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import redis as redis_lib
 import structlog
 
-from worker.pipeline.actors import Actors, polling_marker
+from worker.pipeline.actors import Actors, polling_marker, polling_marker_ttl
 from worker.pipeline.keys import target_key
 from worker.pipeline.lock import RenewableLock
 from worker.pipeline.runtime import Runtime
@@ -106,7 +106,7 @@ class Scheduler:
             interval = self.interval()
             rt.redis.hset(self._next_key, target.tkey, now + interval)
             marker = polling_marker(rt, target.tkey)
-            if rt.redis.set(marker, now, nx=True, ex=max(1, int(interval * 2))):
+            if rt.redis.set(marker, now, nx=True, ex=polling_marker_ttl(rt)):
                 self.actors.poll.send(target.account, target.target)
             else:
                 log.info("poll_skipped", account=target.account, target=target.target,

@@ -1,0 +1,79 @@
+"""The poll actor against the sandbox: listing pages while comments disappear under it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from dramatiq.brokers.stub import StubBroker
+
+from worker.config import AccountConfig, Config, PollingConfig, Secret, WechatTarget
+from worker.pipeline import actors as actors_module
+from worker.pipeline.runtime import Runtime
+from worker.redis_server import EmbeddedRedis
+from worker.sandbox import Sandbox
+
+APP = "wxpolltest"
+
+
+@pytest.fixture
+def stub_actors(redis_server: EmbeddedRedis, redis_client: Any) -> Iterator[StubBroker]:
+    """The real actors on a StubBroker (messages are only collected), state in real Redis."""
+    broker = StubBroker()
+    actors_module.declare_actors(broker)
+    yield broker
+    actors_module.set_runtime(None)
+
+
+def sent_comment_ids(broker: StubBroker) -> list[str]:
+    ids: list[str] = []
+    queue = broker.queues["moderate"]
+    while not queue.empty():
+        message = json.loads(queue.get_nowait())
+        ids.extend(comment["id"] for comment in message["args"][2])
+    return ids
+
+
+def test_deletes_between_pages_do_not_make_the_poll_skip_comments(
+    redis_server: EmbeddedRedis, stub_actors: StubBroker
+) -> None:
+    with Sandbox(port=0) as sandbox:
+        sandbox.add_wechat_app(app_id=APP, app_secret="poll-secret-123")
+        sandbox.add_article(APP, msg_data_id=100, index=0)
+        all_ids = [
+            sandbox.add_wechat_comment(APP, 100, 0, content=f"留言 {i}", openid=f"o{i:027d}")
+            for i in range(120)
+        ]
+        account = AccountConfig(
+            name="oa", platform="wechat", app_id=APP, app_secret=Secret("poll-secret-123"),
+            api_base=sandbox.url, targets=(WechatTarget(msg_data_id=100),),
+        )
+        config = Config(accounts=(account,), polling=PollingConfig(page_size=10))
+        runtime = Runtime(config=config, redis_url=redis_server.url, load_rules=False)
+        actors_module.set_runtime(runtime)
+        client = runtime.client("oa")
+        list_comments = client.list_comments
+
+        deleted: set[int] = set()
+
+        def listing_while_we_delete(target: Any, **kwargs: Any) -> Any:
+            # Before each page, 4 comments already sent for moderation disappear, as our own
+            # deletes make them do while the poll goes on.
+            queued = [json.loads(m) for m in list(stub_actors.queues["moderate"].queue)]
+            sent = [int(c["id"]) for m in queued for c in m["args"][2]]
+            for cid in [c for c in sent if c not in deleted][:4]:
+                sandbox.user_delete_comment(APP, 100, 0, cid)
+                deleted.add(cid)
+            return list_comments(target, **kwargs)
+
+        client.list_comments = listing_while_we_delete  # type: ignore[method-assign]
+        try:
+            actors_module.poll("oa", "100:0")
+        finally:
+            runtime.close()
+        sent = sent_comment_ids(stub_actors)
+        assert sorted(int(i) for i in set(sent)) == sorted(all_ids)
+        assert len(sent) == len(set(sent))
+        assert len(deleted) > 40  # the list really shifted under the poll
