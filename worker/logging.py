@@ -89,10 +89,17 @@ def configure_logging(
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if json
-        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )  # plain: rich, when installed, would print the frames' locals (see below)
     )
+    # Tracebacks as data, without the frames' local variables: their reprs are cut to 80
+    # characters, so a secret in them (an access token in a request's params) reached the
+    # output as a prefix that the redaction of the whole value could not recognise.
     final: Iterable[Any] = (
-        [structlog.processors.dict_tracebacks] if json else []
+        [structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        )] if json else []
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
