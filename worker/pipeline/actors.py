@@ -41,12 +41,22 @@ from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import ActionKey, target_key
 from worker.pipeline.runtime import Runtime
 from worker.platforms import ActionResult, WechatClient, WeiboClient
+from worker.platforms.codes import W_STABLE_TOKEN, W_TOKEN
 from worker.rules import is_offense
 
 log = structlog.get_logger("worker.pipeline")
 
 LEASE_SECONDS = 120.0
 POLL_RETRIES = 2
+TOKEN_ENDPOINTS = frozenset({W_STABLE_TOKEN, W_TOKEN})  # WeChat's access token endpoints
+TOKEN_WAIT_MS = 5_000  # as long as a failed token fetch is shared with every caller
+CALLING_SECONDS = 86400  # how long a "may have reached the platform" mark outlives its call
+
+# Single actions whose repeat the platform answers with a plain success (markelect of an
+# elected comment, unmarkelect of a normal one), mapped to the elected state they leave: a
+# repeated call cannot be told from a first one, so when an earlier call may have reached the
+# platform unanswered, the comment's state is read instead (see _reconciled).
+RECONCILED = {"elect": True, "unelect": False}
 
 _runtime: Runtime | None = None
 _actors: Actors | None = None
@@ -332,7 +342,9 @@ def act(
     assert lease is not None  # a won claim carries its lease
     started = time.perf_counter()
     try:
-        result = _call(rt, account, target, comment_id, action, text)
+        result = _reconciled(rt, key, account, target, context)
+        if result is None:
+            result = _call(rt, account, target, comment_id, action, text)
     except QuotaError as exc:
         rt.ledger.release(lease)
         _audit_action(rt, context, action, rule, "deferred", errcode=exc.code, attempt=attempt,
@@ -361,6 +373,18 @@ def act(
         return
     except PlatformError as exc:  # transient and auth: retried with backoff, bounded
         rt.ledger.release(lease)
+        if isinstance(exc, TransientError) and exc.endpoint in TOKEN_ENDPOINTS:
+            # No access token to call with: the token endpoint failed, or another process's
+            # failed fetch is shared for a few seconds (so every call fails at once, without
+            # reaching the API). Not this action's failure: wait, burn no retry, as for a rate
+            # limit. Otherwise one busy answer of the token endpoint burnt every queued
+            # action's retries within seconds (the fault suite lost 139 actions that way).
+            log.warning("action_waiting_for_token", **context, action=action, rule=rule,
+                        errcode=exc.code, detail=str(exc))
+            actors().act.send_with_options(
+                args=(account, target, comment_id, action, text, rule), delay=TOKEN_WAIT_MS
+            )
+            return
         if attempt > rt.config.actions.max_retries:
             _audit_action(rt, context, action, rule, "failed", errcode=exc.code,
                           attempt=attempt, detail=f"gave up: {exc}")
@@ -371,8 +395,48 @@ def act(
     duration = round((time.perf_counter() - started) * 1000, 1)
     outcome = "already_done" if result.already_done else "ok"
     rt.ledger.mark_done(key, outcome, lease=lease)
+    if action in RECONCILED:
+        rt.redis.delete(_calling_key(rt, key))
     _audit_action(rt, context, action, rule, outcome, errcode=result.code, attempt=attempt,
                   duration_ms=duration)
+
+
+def _calling_key(rt: Runtime, key: ActionKey) -> str:
+    """Set before each call of a RECONCILED action, deleted once its done marker is written:
+    found set by a later claim, it says an earlier call may have reached the platform."""
+    return f"{rt.keys.prefix}:calling:{{{key.encode()}}}"
+
+
+def _reconciled(
+    rt: Runtime, key: ActionKey, account: str, target: str, context: dict[str, Any]
+) -> ActionResult | None:
+    """For elect/unelect: the result, without a call, when an earlier call already took effect.
+
+    An earlier call may have reached the platform with nobody left to hear the answer (its
+    worker was killed, or Redis went away before the done marker was written); its lease then
+    expired and this delivery claimed the action. The platform would answer a repeat with a
+    plain success, so the comment's state says whether the earlier call happened.
+    """
+    elected_after = RECONCILED.get(key.action)
+    if elected_after is None:
+        return None
+    calling = _calling_key(rt, key)
+    if rt.redis.exists(calling):
+        client = rt.client(account)
+        if not isinstance(client, WechatClient):
+            raise PermanentError(f"{key.action} is not possible on Weibo", platform="weibo",
+                                 endpoint=key.action, account=account)
+        elected = any(
+            comment.id == key.comment
+            for page in client.iter_comment_pages(target, comment_type=2)
+            for comment in page.comments
+        )
+        log.info("action_reconciled", **context, action=key.action, elected=elected,
+                 detail="an earlier call may have reached the platform; read its state")
+        if elected == elected_after:
+            return ActionResult(already_done=True)
+    rt.redis.set(calling, "1", ex=CALLING_SECONDS)
+    return None
 
 
 def _call(rt: Runtime, account: str, target: str, comment_id: str, action: str,

@@ -20,12 +20,13 @@ from dramatiq.middleware import (
     AgeLimit,
     CurrentMessage,
     Middleware,
-    Retries,
     ShutdownNotifications,
     TimeLimit,
 )
 
+from worker import metrics
 from worker.config import Config
+from worker.pipeline.outage import DurableRedisBroker, DurableRetries
 
 MAINTENANCE_CHANCE = 50_000  # per million commands: small deployments recover dead workers fast
 HEARTBEAT_TIMEOUT_MS = 15_000
@@ -60,14 +61,15 @@ def make_broker(config: Config, redis_url: str) -> RedisBroker:
         TimeLimit(time_limit=TIME_LIMIT_MS),
         ShutdownNotifications(),
         CurrentMessage(),
-        Retries(
+        DurableRetries(  # dramatiq's Retries, waiting out a Redis outage to re-enqueue
             max_retries=actions.max_retries,
             min_backoff=int(actions.min_backoff * 1000),
             max_backoff=int(actions.max_backoff * 1000),
         ),
         LogContext(),
+        *metrics.broker_middleware(),  # message counters, when this process counts
     ]
-    broker = RedisBroker(  # type: ignore[no-untyped-call]
+    broker = DurableRedisBroker(  # RedisBroker keeping its messages through a Redis outage
         url=redis_url,
         middleware=middleware,
         namespace=f"{config.redis.key_prefix}:dramatiq",
