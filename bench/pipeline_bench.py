@@ -493,6 +493,7 @@ class AuditWatcher:
     key: str
     last: str = "0-0"
     decided: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    decisions: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     done: dict[tuple[str, str, str], float] = field(default_factory=dict)
     outcomes: Counter[str] = field(default_factory=Counter)
     read_count: int = 0  # stream entries read so far
@@ -520,6 +521,7 @@ class AuditWatcher:
             self.decision_records += 1
             key = (str(get("platform")), str(get("target")), str(get("comment_id")))
             self.decided.setdefault(key, ts)
+            self.decisions[key] += 1
             return
         action, outcome = str(get("action")), str(get("outcome"))
         self.outcomes[f"{action}:{outcome}"] += 1
@@ -754,6 +756,7 @@ class BulkResult:
     calls: Counter[str]
     errors: Counter[str]
     undecided: Counter[str]  # platform -> items never decided
+    redecided: Counter[str]  # item kind -> items decided more than once
     never_listed: int  # of those, absent from the daemon's seen set
     cpu: dict[str, float]  # CPU seconds per process over the bulk load
     wall: float  # seconds the CPU figures cover
@@ -810,6 +813,7 @@ def run_bulk(sandbox: SandboxProcess, watcher: AuditWatcher, daemon: DaemonProce
         errors=Counter(f"{c['endpoint']} {c['errcode']}" for c in window
                        if c["errcode"] not in (0, None) or c["http_status"] != 200),
         undecided=Counter(i.target.platform for i in undecided),
+        redecided=Counter(i.kind for i in items if watcher.decisions[decision_key(i)] > 1),
         never_listed=never_listed,
         cpu={name: cpu_end[name] - cpu_start[name] for name in cpu_end},
         wall=wall,
@@ -1126,10 +1130,16 @@ def report_all(args: argparse.Namespace, items: Sequence[Item], targets: Sequenc
     print(f"  from the first list call: the polls had enqueued {bulk.listed:,} comments after "
           f"{listing:.2f} s ({bulk.listed / listing:,.0f}/s), last decision after {listed:.2f} s, "
           f"last action after {to_action:.2f} s")
-    if bulk.listed > bulk.decided:
-        print(f"  {bulk.listed - bulk.decided:,} comments were enqueued (and decided) twice: two "
-              f"polls of one target overlapped (the poll marker expires after ~2 intervals "
-              f"while a long first pass, or a poll waiting in the queue, still runs)")
+    if bulk.redecided:
+        elected = bulk.redecided["praise"]
+        others = sum(bulk.redecided.values()) - elected
+        print(f"  {sum(bulk.redecided.values()):,} comments were decided twice: {elected:,} "
+              f"praise comments listed again after being elected (a WeChat comment's state is "
+              f"part of what was seen, so a changed comment is moderated again; the ledger "
+              f"keeps its actions single)"
+              + (f"; {others:,} others, by kind "
+                 f"{dict((k, v) for k, v in bulk.redecided.items() if k != 'praise')}: "
+                 f"polls of one target overlapped" if others else ""))
     print(f"  comments/s listed -> decided   {cps:>10,.0f}   (target >= 2,000: "
           f"{'met' if cps >= 2000 else 'NOT met'}; {bulk.decided:,} decided)")
     if bulk.undecided:
