@@ -528,6 +528,8 @@ class AuditWatcher:
         if outcome not in ("ok", "already_done"):
             return
         if "openid" in raw:
+            if outcome != "ok":  # already_done here: another comment queued this openid
+                return
             ident = ("blacklist", "", str(get("openid")))
         elif get("platform") == "weibo":
             ident = (action, "weibo", str(get("comment_id")))

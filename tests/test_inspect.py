@@ -84,8 +84,8 @@ def _seed_audit(client: redis.Redis) -> AuditLog:
                   "content": "博彩 注册就送\n第二行"})
     audit.append({"kind": "action", **ctx, "comment_id": "1", "action": "delete", "rule": "spam",
                   "outcome": "ok", "errcode": 0, "attempt": 1, "detail": None})
-    audit.append({"kind": "action", "platform": "wechat", "account": "主号", "openid": "oSpam1",
-                  "action": "blacklist", "rule": None, "outcome": "ok", "detail": "batch b1"})
+    audit.append({"kind": "action", **ctx, "comment_id": "1", "openid": "oSpam1",
+                  "action": "blacklist", "rule": "spam", "outcome": "ok", "detail": "batch b1"})
     audit.append({"kind": "decision", "platform": "weibo", "account": "wb", "target": "489",
                   "comment_id": "4890000000000001", "rules": ["praise"],
                   "actions": [{"type": "elect", "rule": "praise", "mode": "shadow"}],
@@ -111,11 +111,11 @@ def test_audit_json_lines_newest_first_with_filters(
 
     def ids(*argv: str) -> list[Any]:
         assert main(["audit", "-c", config, *argv]) == 0
-        return [(r["kind"], r.get("comment_id") or r.get("openid"))
+        return [(r["kind"], r.get("openid") or r.get("comment_id"))
                 for r in _lines(capsys.readouterr().out)]
 
     assert ids("--account", "wb") == [("decision", "4890000000000001")]
-    assert ids("--rule", "spam") == [("action", "1"), ("decision", "1")]
+    assert ids("--rule", "spam") == [("action", "oSpam1"), ("action", "1"), ("decision", "1")]
     assert ids("--action", "blacklist") == [("action", "oSpam1"), ("decision", "1")]
     assert ids("--outcome", "failed") == [("action", "2")]
     assert ids("--kind", "decision", "--limit", "1") == [("decision", "4890000000000001")]
@@ -172,6 +172,8 @@ def test_audit_table_on_a_terminal(
     assert len(rows) == 5
     failed, *_, decision = rows
     assert "reply" in failed and "failed" in failed and "88003" in failed
+    blacklisted = next(row for row in rows if "blacklist" in row.split())
+    assert "openid oSpam1; batch b1" in blacklisted  # and the comment that asked for it
     assert decision.startswith(format_time(first["ts"]))  # local time, to the second
     assert "delete,blacklist" in decision
     assert "博彩 注册就送 第二行" in decision  # a newline in a comment does not break the table

@@ -853,15 +853,10 @@ def _example_lines(decision: Mapping[str, Any], actions: list[dict[str, Any]]) -
     outcomes: list[str] = []
     for planned in decision.get("actions") or []:
         kind = str(planned.get("type"))
+        # Batched outcomes (blacklist, Weibo destroy) name the comment that asked for them.
         record = next((a for a in actions if a.get("comment_id") == comment_id
                        and a.get("target") == decision.get("target")
                        and a.get("action") == kind), None)
-        if record is None and kind in ("blacklist", "delete"):
-            # batched: blacklist per openid, Weibo destroy per comment id (no target)
-            record = next((a for a in actions if a.get("action") == kind and (
-                (kind == "blacklist" and author and a.get("openid") == author)
-                or (kind == "delete" and a.get("platform") == "weibo"
-                    and a.get("comment_id") == comment_id))), None)
         outcome = str(record.get("outcome")) if record else "pending"
         if kind == "blacklist" and outcome == "already_done":
             outcome += " (this openid was already queued or blacklisted)"

@@ -222,6 +222,8 @@ def audit_row(record: Mapping[str, Any]) -> list[str]:
         rule = record.get("rule") or ""
         action = record.get("action") or ""
         detail = record.get("detail")
+        if record.get("openid") and record.get("comment_id"):  # a blacklist, and who asked
+            detail = f"openid {record['openid']}" + (f"; {detail}" if detail else "")
     errcode = record.get("errcode")
     return [
         format_time(record.get("ts", _stream_time(record.get("stream_id")))),

@@ -1,8 +1,15 @@
-"""Helpers for the pipeline state tests: a controllable clock."""
+"""Helpers for the pipeline tests: a controllable clock, the actors on a stub broker."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
+from dramatiq.brokers.stub import StubBroker
+
+from worker.pipeline import actors as actors_module
+from worker.redis_server import EmbeddedRedis
 
 
 class FakeClock:
@@ -22,3 +29,12 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def stub_actors(redis_server: EmbeddedRedis, redis_client: Any) -> Iterator[StubBroker]:
+    """The real actors on a StubBroker (messages are only collected), state in real Redis."""
+    broker = StubBroker()
+    actors_module.declare_actors(broker)
+    yield broker
+    actors_module.set_runtime(None)

@@ -240,10 +240,26 @@ def test_complete_ignores_foreign_ids_and_rejects_contradictions(buffer: BatchBu
     assert not buffer.is_done("zzz")
 
 
-def test_drain_and_forget_done(buffer: BatchBuffer) -> None:
-    buffer.add_many(["a", "b"])
-    assert buffer.drain() == ["a", "b"]
-    assert buffer.pending_count() == 0
+def test_origins_follow_an_id_until_it_is_done_or_failed(buffer: BatchBuffer) -> None:
+    assert buffer.add("a", origin="rule-a")
+    assert buffer.add_many({"b": "rule-b", "c": "", "d": "rule-d"}) == ["b", "c", "d"]
+    assert not buffer.add("a", origin="another rule")  # refused: the first origin stays
+    assert buffer.origins(["a", "b", "c", "zzz"]) == {"a": "rule-a", "b": "rule-b"}
+    batch = buffer.claim(force=True)
+    assert batch is not None and batch.ids == ("a", "b", "c", "d")
+    assert buffer.requeue(batch.batch_id, owner=batch.owner) == 4
+    assert buffer.origins(batch.ids) == {"a": "rule-a", "b": "rule-b", "d": "rule-d"}
+    batch = buffer.claim(force=True)
+    assert batch is not None
+    # a done, b failed, d reported neither: back in the buffer with its origin.
+    assert buffer.complete(batch.batch_id, ["a", "c"], ["b"], owner=batch.owner) == Completion(
+        done=2, failed=1, requeued=1
+    )
+    assert buffer.origins(["a", "b", "c", "d"]) == {"d": "rule-d"}
+    assert buffer.origins([]) == {}
+
+
+def test_forget_done(buffer: BatchBuffer) -> None:
     buffer.add("c")
     batch = buffer.claim(force=True)
     assert batch is not None

@@ -43,8 +43,8 @@ def test_action_keys_are_hash_tagged_and_distinct() -> None:
 
 def test_batch_group_keys_share_one_hash_tag() -> None:
     group = Keys().batch_group(platform="wechat", account="a}b", kind="blacklist")
-    names = [group.buffer, group.inflight, group.done, group.leases, group.batch("x"),
-             group.batch_ids("x")]
+    names = [group.buffer, group.inflight, group.done, group.leases, group.origins,
+             group.batch("x"), group.batch_ids("x")]
     tags = {name[name.index("{") + 1 : name.index("}")] for name in names}
     assert tags == {"wechat:a%7Db:blacklist"}
     assert all(name.startswith("mw:batch:") for name in names)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from dramatiq.brokers.stub import StubBroker
 
 from worker.config import AccountConfig, Config, PollingConfig, Secret, WechatTarget
@@ -16,15 +14,6 @@ from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
 
 APP = "wxpolltest"
-
-
-@pytest.fixture
-def stub_actors(redis_server: EmbeddedRedis, redis_client: Any) -> Iterator[StubBroker]:
-    """The real actors on a StubBroker (messages are only collected), state in real Redis."""
-    broker = StubBroker()
-    actors_module.declare_actors(broker)
-    yield broker
-    actors_module.set_runtime(None)
 
 
 def sent_comment_ids(broker: StubBroker) -> list[str]:

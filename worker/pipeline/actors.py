@@ -18,6 +18,7 @@ with a delay until the pause ends, burning no retry (``deferred``); permanent er
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,9 @@ def _last_attempt() -> bool:
 def _delay_ms(until: float | None, fallback: float = 60.0) -> int:
     seconds = (until - time.time()) if until is not None else fallback
     return max(1000, int(seconds * 1000) + 250)
+
+
+DISABLED_DETAIL = "action disabled for this account until reload (88000/48001)"
 
 
 # -- poll ----------------------------------------------------------------------------------
@@ -272,18 +276,38 @@ def moderate(account: str, target: str, comments: list[dict[str, Any]]) -> None:
             batched_item = _batched_item(acc.platform, action.type, comment)
             if batched_item is not None:
                 buffer = rt.buffer(account)
-                if buffer.add(batched_item):
+                origin = _BatchOrigin(rule=action.rule, target=target, comment_id=comment.id)
+                if buffer.add(batched_item, origin=origin.encode()):
                     log.info("batched", **context, action=action.type, rule=action.rule,
                              item=batched_item)
                     flush_needed = flush_needed or buffer.pending_count() >= 20
                 else:
-                    _audit_action(rt, context, action.type, action.rule, "already_done",
+                    _audit_action(rt, _batch_context(acc.platform, account, action.type,
+                                                     batched_item, origin),
+                                  action.type, action.rule, "already_done",
                                   detail="already buffered, in flight or done for this account")
                 continue
             actors().act.send(account, target, comment.id, action.type, action.text, action.rule)
     queued.execute()
     if flush_needed:
         actors().flush.send(account)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _BatchOrigin:
+    """Which rule and comment put an id in a batch buffer: its outcome is told against them."""
+
+    rule: str
+    target: str
+    comment_id: str
+
+    def encode(self) -> str:
+        return json.dumps([self.rule, self.target, self.comment_id], ensure_ascii=False)
+
+    @classmethod
+    def decode(cls, raw: str) -> _BatchOrigin:
+        rule, target, comment_id = json.loads(raw)
+        return cls(rule=rule, target=target, comment_id=comment_id)
 
 
 def _batched_item(platform: str, action: str, comment: Comment) -> str | None:
@@ -323,7 +347,7 @@ def act(
     attempt = _attempt()
     if rt.ledger.is_disabled(account, action):
         _audit_action(rt, context, action, rule, "failed", attempt=attempt,
-                      detail="action disabled for this account until reload (88000/48001)")
+                      detail=DISABLED_DETAIL)
         return
     key = ActionKey(platform=acc.platform, account=account, target=target, comment=comment_id,
                     action=action)
@@ -497,10 +521,16 @@ def _send_batch(rt: Runtime, account: str, batch_id: str, ids: list[str], owner:
     acc = rt.account(account)
     action = "blacklist" if acc.platform == "wechat" else "delete"
     attempted = _attempted_key(rt, account)
+    origins = {i: _BatchOrigin.decode(raw) for i, raw in buffer.origins(ids).items()}
     done: list[str] = []
     failed: list[str] = []
     reasons: dict[str, str] = {}
     started = time.perf_counter()
+    if rt.ledger.is_disabled(account, action):  # no call: the platform refused it already
+        reasons = dict.fromkeys(ids, DISABLED_DETAIL)
+        _finish_batch(rt, account, action, batch_id, owner, ids, done, ids, reasons, origins,
+                      started)
+        return
     try:
         uncertain = [i for i, hit in zip(ids, rt.redis.smismember(attempted, ids), strict=True)
                      if hit]
@@ -536,24 +566,47 @@ def _send_batch(rt: Runtime, account: str, batch_id: str, ids: list[str], owner:
     except PlatformError:
         buffer.requeue(batch_id, owner=owner)  # the attempted set makes the resend safe
         raise
-    completion = buffer.complete(batch_id, done, failed, owner=owner)
-    rt.redis.srem(attempted, *ids)
+    _finish_batch(rt, account, action, batch_id, owner, ids, done, failed, reasons, origins,
+                  started)
+
+
+def _finish_batch(
+    rt: Runtime, account: str, action: str, batch_id: str, owner: str, ids: list[str],
+    done: list[str], failed: list[str], reasons: dict[str, str],
+    origins: dict[str, _BatchOrigin], started: float,
+) -> None:
+    """Complete the batch in Redis (its outcomes are then recorded: the ids leave the
+    attempted set), log it, and audit each id against the rule and comment that asked."""
+    completion = rt.buffer(account).complete(batch_id, done, failed, owner=owner)
+    rt.redis.srem(_attempted_key(rt, account), *ids)
     duration = round((time.perf_counter() - started) * 1000, 1)
     log.info("batch_sent", account=account, action=action, size=len(ids), done=len(done),
              failed=len(failed), requeued=completion.requeued if completion else None,
              duration_ms=duration)
-    for item in done:
-        context = _batch_context(acc.platform, account, action, item)
-        _audit_action(rt, context, action, None, "ok", detail=f"batch {batch_id}")
-    for item in failed:
-        context = _batch_context(acc.platform, account, action, item)
-        _audit_action(rt, context, action, None, "failed", detail=reasons.get(item))
+    platform = rt.account(account).platform
+    for outcome, items in (("ok", done), ("failed", failed)):
+        for item in items:
+            origin = origins.get(item)
+            context = _batch_context(platform, account, action, item, origin)
+            detail = f"batch {batch_id}" if outcome == "ok" else reasons.get(item)
+            _audit_action(rt, context, action, origin.rule if origin else None, outcome,
+                          detail=detail)
 
 
-def _batch_context(platform: str, account: str, action: str, item: str) -> dict[str, Any]:
+def _batch_context(
+    platform: str, account: str, action: str, item: str, origin: _BatchOrigin | None
+) -> dict[str, Any]:
+    """The audit context of a batched id: the comment that asked for it, when known."""
+    context: dict[str, Any] = {"platform": platform, "account": account}
+    if origin is not None:
+        context["target"] = origin.target
     if action == "blacklist":
-        return {"platform": platform, "account": account, "openid": item}
-    return {"platform": platform, "account": account, "comment_id": item}
+        context["openid"] = item
+        if origin is not None:
+            context["comment_id"] = origin.comment_id
+    else:
+        context["comment_id"] = item
+    return context
 
 
 class _Stop(Exception):

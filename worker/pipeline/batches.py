@@ -11,7 +11,9 @@ at most one of three places, and only the scripts below move it:
                           \\----requeue / complete(unreported ids)--/
 
 - ``add`` refuses an id that is buffered, in flight, or done for the group: an openid already
-  blacklisted for an account is never sent again, whichever comment or rule asks.
+  blacklisted for an account is never sent again, whichever comment or rule asks. The id's
+  *origin* (an opaque string the caller gives: which rule and comment asked) is kept beside it
+  until the id is done or failed, so the outcome can be told against the rule that wanted it.
 - ``claim`` moves up to 20 ids, oldest first, into a new batch with a fresh batch id, owner
   token and lease deadline, when 20 are buffered or the oldest waited ``max_wait``.
 - A batch whose owner died (its lease deadline passed) is found by ``expired_batches`` and
@@ -29,7 +31,7 @@ leases are tens of seconds, so NTP is plenty).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,15 +46,19 @@ MAX_BATCH = 20
 
 DEFAULT_DONE_RETENTION: dict[str, float | None] = {"blacklist": None, "destroy": 30 * 86400.0}
 
-# KEYS: buf, inflight, done. ARGV[1] now, ARGV[2..] item ids.
-# Adds each id to the buffer unless it is buffered, in flight or done. Returns the ids added.
+# KEYS: buf, inflight, done, origins. ARGV[1] now, ARGV[2..] pairs of item id and origin
+# ('' = none). Adds each id to the buffer unless it is buffered, in flight or done, with its
+# origin. Returns the ids added.
 _ADD = """
 local added = {}
-for i = 2, #ARGV do
+for i = 2, #ARGV, 2 do
   local id = ARGV[i]
   if not redis.call('ZSCORE', KEYS[3], id) and redis.call('HEXISTS', KEYS[2], id) == 0 then
     if redis.call('ZADD', KEYS[1], 'NX', ARGV[1], id) == 1 then
       added[#added + 1] = id
+      if ARGV[i + 1] ~= '' then
+        redis.call('HSET', KEYS[4], id, ARGV[i + 1])
+      end
     end
   end
 end
@@ -91,11 +97,11 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 return ids
 """
 
-# KEYS: buf, inflight, leases, batch meta, batch ids, done.
+# KEYS: buf, inflight, leases, batch meta, batch ids, done, origins.
 # ARGV: batch id, owner, now, done cutoff ('' = keep forever), n_done, done ids..., failed ids...
 # Only the batch's current owner may complete it. Done ids go to the done set, failed ids
-# nowhere, ids of the batch named in neither go back to the buffer with their original time;
-# ids not in the batch are ignored. The batch is then deleted.
+# nowhere (both lose their origin), ids of the batch named in neither go back to the buffer
+# with their original time; ids not in the batch are ignored. The batch is then deleted.
 # Returns {1, n_done, n_failed, n_requeued}, {0} if no such batch, {-1} if another owner.
 _COMPLETE = """
 local owner = redis.call('HGET', KEYS[4], 'owner')
@@ -112,6 +118,7 @@ for i = 6, 5 + n_done do
     redis.call('ZREM', KEYS[5], ARGV[i])
     redis.call('HDEL', KEYS[2], ARGV[i])
     redis.call('ZADD', KEYS[6], ARGV[3], ARGV[i])
+    redis.call('HDEL', KEYS[7], ARGV[i])
     done = done + 1
   end
 end
@@ -119,6 +126,7 @@ for i = 6 + n_done, #ARGV do
   if redis.call('ZSCORE', KEYS[5], ARGV[i]) then
     redis.call('ZREM', KEYS[5], ARGV[i])
     redis.call('HDEL', KEYS[2], ARGV[i])
+    redis.call('HDEL', KEYS[7], ARGV[i])
     failed = failed + 1
   end
 end
@@ -251,18 +259,32 @@ class BatchBuffer:
         self._reclaim = LuaScript(redis, _RECLAIM)
 
     # -- buffering -------------------------------------------------------------------------
-    def add(self, item_id: str, *, now: float | None = None) -> bool:
-        """Buffer ``item_id``; False (and nothing changes) if buffered, in flight or done."""
-        return bool(self.add_many([item_id], now=now))
+    def add(self, item_id: str, *, origin: str = "", now: float | None = None) -> bool:
+        """Buffer ``item_id`` with its ``origin``; False (and nothing changes) if it is
+        buffered, in flight or done."""
+        return bool(self.add_many({item_id: origin}, now=now))
 
-    def add_many(self, item_ids: Iterable[str], *, now: float | None = None) -> list[str]:
-        """Buffer several ids in one script; returns those actually added."""
-        ids = list(dict.fromkeys(item_ids))
-        if not ids:
+    def add_many(
+        self, items: Mapping[str, str] | Iterable[str], *, now: float | None = None
+    ) -> list[str]:
+        """Buffer several ids (or ids mapped to their origins) in one script; returns those
+        actually added."""
+        origins = items if isinstance(items, Mapping) else dict.fromkeys(items, "")
+        if not origins:
             return []
         k = self.keys
-        reply = self._add([k.buffer, k.inflight, k.done], [repr(self._now(now)), *ids])
+        pairs = [part for pair in origins.items() for part in pair]
+        reply = self._add([k.buffer, k.inflight, k.done, k.origins],
+                          [repr(self._now(now)), *pairs])
         return [text(v) for v in reply]
+
+    def origins(self, item_ids: Iterable[str]) -> dict[str, str]:
+        """The origins given when these ids were added (ids without one are left out)."""
+        ids = list(item_ids)
+        if not ids:
+            return {}
+        values: list[Any] = self._redis.hmget(self.keys.origins, ids)
+        return {i: text(v) for i, v in zip(ids, values, strict=True) if v is not None}
 
     def is_done(self, item_id: str) -> bool:
         return self._redis.zscore(self.keys.done, item_id) is not None
@@ -271,14 +293,6 @@ class BatchBuffer:
         """Allow ids to be sent again (an operator lifted a blacklist by hand)."""
         ids = list(item_ids)
         return int(self._redis.zrem(self.keys.done, *ids)) if ids else 0
-
-    def drain(self) -> list[str]:
-        """Empty the buffer (the action was disabled for the account); returns the ids."""
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.zrange(self.keys.buffer, 0, -1)
-        pipe.delete(self.keys.buffer)
-        ids, _ = pipe.execute()
-        return [text(v) for v in ids]
 
     # -- batches ---------------------------------------------------------------------------
     def claim(
@@ -352,7 +366,8 @@ class BatchBuffer:
         cutoff = "" if self.done_retention is None else repr(at - self.done_retention)
         k = self.keys
         reply = self._complete(
-            [k.buffer, k.inflight, k.leases, k.batch(batch_id), k.batch_ids(batch_id), k.done],
+            [k.buffer, k.inflight, k.leases, k.batch(batch_id), k.batch_ids(batch_id), k.done,
+             k.origins],
             [batch_id, owner, repr(at), cutoff, len(done), *done, *failed],
         )
         if int(reply[0]) != 1:

@@ -131,6 +131,10 @@ class BatchGroupKeys:
     def leases(self) -> str:
         return f"{self.base}:leases"
 
+    @property
+    def origins(self) -> str:
+        return f"{self.base}:origins"
+
     def batch(self, batch_id: str) -> str:
         return f"{self.base}:b:{escape(batch_id)}"
 
