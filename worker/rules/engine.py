@@ -4,7 +4,9 @@ Per comment the text is normalised and scanned once per normalisation group (usu
 single Aho-Corasick pass for every literal term of every rule and a single RE2 set pass for
 every regex. Rules then only look up ids. A rule whose conditions need some content hit is
 skipped outright when none of its terms or patterns fired, so the common clean comment costs a
-scan and the handful of rules that do not depend on content.
+scan and the handful of rules that do not depend on content; a comment with hits is checked
+against the rules those hits can satisfy, found through an index from signal to rule, not
+against every rule.
 """
 
 from __future__ import annotations
@@ -35,9 +37,40 @@ from worker.rules.templates import REPLY_MAX_CHARS
 
 
 @dataclass(frozen=True, slots=True)
-class _Sorted:
-    all: tuple[Rule, ...]
+class _Candidates:
+    """Which rules to check for a comment, in evaluation order."""
+
+    ordered: tuple[Rule, ...]
     ungated: tuple[Rule, ...]  # rules that can match without any content hit
+    ungated_at: frozenset[int]  # their positions in ``ordered``
+    by_signal: dict[Signal, tuple[int, ...]]  # positions of the gated rules a signal may satisfy
+
+    @classmethod
+    def of(cls, ordered: tuple[Rule, ...]) -> _Candidates:
+        by_signal: dict[Signal, list[int]] = {}
+        for position, rule in enumerate(ordered):
+            for signal in rule.required or ():
+                by_signal.setdefault(signal, []).append(position)
+        ungated_at = frozenset(i for i, r in enumerate(ordered) if r.required is None)
+        return cls(
+            ordered=ordered,
+            ungated=tuple(ordered[i] for i in sorted(ungated_at)),
+            ungated_at=ungated_at,
+            by_signal={signal: tuple(at) for signal, at in by_signal.items()},
+        )
+
+    def for_signals(self, fired: set[Signal]) -> Sequence[Rule]:
+        """The ungated rules and the gated ones with at least one required signal fired."""
+        if not fired:
+            return self.ungated
+        positions = set(self.ungated_at)
+        by_signal = self.by_signal
+        for signal in fired:
+            at = by_signal.get(signal)
+            if at is not None:
+                positions.update(at)
+        ordered = self.ordered
+        return [ordered[i] for i in sorted(positions)]
 
 
 class RuleSet:
@@ -56,7 +89,7 @@ class RuleSet:
         self.matchers = tuple(matchers)
         self.notes = tuple(notes)
         self.files = tuple(files)
-        self._sorted = _Sorted(ordered, tuple(r for r in ordered if r.required is None))
+        self._candidates = _Candidates.of(ordered)
         self._by_id = {r.id: r for r in ordered}
 
     def rule(self, rule_id: str) -> Rule:
@@ -78,7 +111,7 @@ class RuleSet:
     ) -> Decision:
         scans = self.scan(comment.content)
         fired = _fired(scans)
-        candidates = self._sorted.all if fired else self._sorted.ungated
+        candidates = self._candidates.for_signals(fired)
         if not candidates:
             return Decision(comment)  # the common case: a clean comment, no content-free rule
         ctx = EvalContext(
@@ -88,8 +121,6 @@ class RuleSet:
         matched: list[Rule] = []
         for rule in candidates:
             if not rule.applies_to(comment):
-                continue
-            if rule.required is not None and rule.required.isdisjoint(fired):
                 continue
             if rule.when is not None and not rule.when.holds(ctx):
                 continue
