@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.cli import main
+from worker.cli import build_parser, main
 
 
 def test_check_passes_on_the_example_config(
@@ -109,3 +109,96 @@ def test_replay_of_a_missing_file_is_a_usage_error(
     config = _replay_setup(tmp_path)
     assert main(["replay", "-c", str(config), "--input", str(tmp_path / "nope.jsonl")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+# -- option values: argparse errors (usage, exit 2), never a traceback or a silent accept ----
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["run", "-c", "c.yaml", "--log-level", "FOO"],
+         "--log-level: expected one of DEBUG, INFO, WARNING, ERROR, got 'FOO'"),
+        (["run", "-c", "c.yaml", "--processes", "0"], "--processes: must be at least 1, got 0"),
+        (["run", "-c", "c.yaml", "--processes", "-2"], "--processes: must be at least 1"),
+        (["run", "-c", "c.yaml", "--processes", "two"], "--processes: expected a whole number"),
+        (["run", "-c", "c.yaml", "--threads", "0"], "--threads: must be at least 1, got 0"),
+        (["run", "-c", "c.yaml", "--threads", "-1"], "--threads: must be at least 1"),
+        (["replay", "-c", "c.yaml", "--input", "in.jsonl", "--now", "nan"],
+         "--now: expected a finite number"),
+        (["replay", "-c", "c.yaml", "--input", "in.jsonl", "--now", "-5"],
+         "--now: expected Unix seconds"),
+        (["demo", "--duration", "-1"], "--duration: must be from 0 to 3600 seconds"),
+        (["demo", "--duration", "4000"], "--duration: must be from 0 to 3600 seconds"),
+        (["demo", "--duration", "inf"], "--duration: expected a finite number"),
+        (["audit", "-c", "c.yaml", "--limit", "0"], "--limit: must be at least 1, got 0"),
+        (["audit", "-c", "c.yaml", "--since", "soon"], "--since: expected a duration"),
+        (["audit", "-c", "c.yaml", "--until=-1h"], "--until: expected a duration"),
+        (["audit", "-c", "c.yaml", "--outcome", "fine"], "--outcome: invalid choice"),
+    ],
+)
+def test_bad_option_values_are_usage_errors(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def not_reached(*_args: object, **_kwargs: object) -> int:
+        raise AssertionError("the command ran with a bad option value")
+
+    monkeypatch.setattr("worker.daemon.run_daemon", not_reached)
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: modworker") and expected in err
+
+
+def test_good_option_values_parse() -> None:
+    parser = build_parser()
+    run = parser.parse_args(["run", "-c", "c.yaml", "--log-level", "debug", "--processes", "1",
+                             "--threads", "32"])
+    assert (run.log_level, run.processes, run.threads) == ("DEBUG", 1, 32)
+    defaults = parser.parse_args(["run", "-c", "c.yaml"])
+    assert (defaults.log_level, defaults.processes, defaults.threads) == ("INFO", 2, 8)
+    replay = parser.parse_args(["replay", "-c", "c.yaml", "--input", "-", "--now", "1700000000"])
+    assert replay.now == 1_700_000_000.0
+    assert parser.parse_args(["demo", "--duration", "0"]).duration == 0.0
+    audit = parser.parse_args(["audit", "-c", "c.yaml", "--since", "2h", "--limit", "1"])
+    assert (audit.since, audit.until, audit.limit) == ("2h", None, 1)
+
+
+# -- config problems reach the operator located ----------------------------------------------
+
+def test_check_locates_a_missing_rules_path_in_the_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _replay_setup(tmp_path)
+    config.write_text("state_dir: ./var\nrules:\n  - rules/\n  - more-rules/\n",
+                      encoding="utf-8")
+    assert main(["check", "-c", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {config}:4: rules[1]: no such file or directory: more-rules/" in err
+    assert "1 problem found" in err
+
+
+def test_check_refuses_an_empty_rules_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _replay_setup(tmp_path)
+    config.write_text("rules: []\n", encoding="utf-8")
+    assert main(["check", "-c", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"{config}:1: rules: rules must name at least one file or directory" in err
+
+
+def test_run_reports_a_bad_redis_url_as_a_config_problem(tmp_path: Path) -> None:
+    config = _replay_setup(tmp_path)
+    config.write_text("redis:\n  url: localhost:6379\nrules: [rules/]\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "run", "-c", str(config)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    (line,) = [json.loads(x) for x in result.stdout.splitlines() if "config_problem" in x]
+    assert line["file"] == str(config) and line["line"] == 2
+    assert "redis.url: must start with redis://" in line["problem"]
+    assert "write redis://localhost:6379" in line["problem"]

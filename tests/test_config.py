@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from worker.config import WechatTarget, WeiboTarget, load_config, load_config_text
-from worker.errors import ConfigError
+from worker.config import (
+    KNOWN_KEYS,
+    ActionsConfig,
+    MetricsConfig,
+    PollingConfig,
+    QuotaConfig,
+    RedisConfig,
+    WechatTarget,
+    WeiboTarget,
+    load_config,
+    load_config_text,
+)
+from worker.errors import ConfigError, Problem
 
 ENV = {"WECHAT_APP_SECRET": "s3cr3t-value", "WEIBO_ACCESS_TOKEN": "2.00tokenvalue"}
 
@@ -71,7 +83,7 @@ redis_url: x
     messages = [str(p) for p in info.value.problems]
     joined = "\n".join(messages)
     assert "expected a duration" in joined
-    assert "page_size must be at most 50" in joined
+    assert "page_size must be at most 49" in joined
     assert "expected a numeric id" in joined
     assert "duplicate account name 'a'" in joined
     assert "unknown key 'tokn'" in joined
@@ -89,3 +101,212 @@ def test_big_ids_and_string_ids() -> None:
     target = config.accounts[0].targets[0]
     assert isinstance(target, WechatTarget)
     assert target.msg_data_id == 99999999999999 and target.key == "99999999999999:2"
+
+
+def problems_of(text: str, *, base_dir: Path | None = None, environ: dict[str, str] | None = None,
+                ) -> list[Problem]:
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text, filename="config.yaml", base_dir=base_dir, environ=environ or {})
+    return info.value.problems
+
+
+def only_problem(text: str, *, base_dir: Path | None = None,
+                 environ: dict[str, str] | None = None) -> Problem:
+    found = problems_of(text, base_dir=base_dir, environ=environ)
+    assert len(found) == 1, found
+    return found[0]
+
+
+# -- dry_run ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["'true'", "1", "yes please"])
+def test_a_dry_run_that_is_not_a_boolean_is_a_located_problem(value: str) -> None:
+    problem = only_problem(f"state_dir: ./var\ndry_run: {value}\n")
+    assert (problem.file, problem.line, problem.field) == ("config.yaml", 2, "config.dry_run")
+    assert "expected true or false" in problem.message
+
+
+def test_dry_run_true_is_read() -> None:
+    assert load_config_text("dry_run: true\n", environ={}).dry_run is True
+    assert load_config_text("dry_run: false\n", environ={}).dry_run is False
+
+
+# -- redis.url -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("localhost:6379", "write redis://localhost:6379"),
+        ("http://cache:6379", "must start with redis://, rediss:// (TLS) or unix://"),
+        ("REDIS://cache:6379", "must start with redis://"),
+        ("redis://cache:99999/0", "invalid port"),
+        ("redis://cache:0", "the port must be from 1 to 65535"),
+        ("redis://cache:6379/zero", "the database after the host must be a number"),
+        ("unix://", "a unix:// URL needs the socket path"),
+        ("unix:///run/redis.sock?db=x", "Invalid value for 'db'"),
+    ],
+)
+def test_a_redis_url_redis_py_cannot_use_is_a_located_problem(url: str, expected: str) -> None:
+    problem = only_problem(f"redis:\n  key_prefix: mw\n  url: '{url}'\n")
+    assert (problem.file, problem.line, problem.field) == ("config.yaml", 3, "redis.url")
+    assert expected in problem.message
+
+
+def test_a_bad_redis_url_from_the_environment_keeps_its_password_out_of_the_message() -> None:
+    problem = only_problem(
+        "redis: {url: '${REDIS_URL}'}\n", environ={"REDIS_URL": "user:hunter2@cache:6379"}
+    )
+    assert problem.field == "redis.url" and problem.line == 1
+    assert "hunter2" not in str(problem) and "redis://***@cache:6379" in problem.message
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://cache:6379/0", "redis://:pw@cache", "rediss://cache:6380/2",
+     "unix:///run/redis.sock", "unix:///run/redis.sock?db=3"],
+)
+def test_redis_urls_redis_py_accepts_load(url: str) -> None:
+    import redis
+
+    assert load_config_text(f"redis: {{url: '{url}'}}\n", environ={}).redis.url == url
+    redis.ConnectionPool.from_url(url)  # and redis-py agrees
+
+
+# -- numeric bounds --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "expected"),
+    [
+        ("polling:\n  interval: 0\n", 2, "polling.interval", "expected a duration above 0"),
+        ("polling:\n  interval: 0s\n", 2, "polling.interval", "expected a duration above 0"),
+        ("polling:\n  interval: -5\n", 2, "polling.interval", "cannot be negative"),
+        ("quota:\n  pause: 0\n", 2, "quota.pause", "expected a duration above 0"),
+        ("actions:\n  min_backoff: 0\n", 2, "actions.min_backoff", "at least 1ms"),
+        ("actions:\n  max_backoff: 0s\n", 2, "actions.max_backoff", "at least 1ms"),
+        ("metrics:\n  port: 0\n", 2, "metrics.port", "from 1 to 65535"),
+        ("metrics:\n  port: 70000\n", 2, "metrics.port", "from 1 to 65535"),
+        ("metrics:\n  port: '9464'\n", 2, "metrics.port", "from 1 to 65535"),
+        ("polling:\n  page_size: 0\n", 2, "polling.page_size", "positive whole number"),
+        ("polling:\n  jitter: 1\n", 2, "polling.jitter", "below 1"),
+    ],
+)
+def test_out_of_range_numbers_are_located_problems(
+    text: str, line: int, field: str, expected: str
+) -> None:
+    problem = only_problem(text)
+    assert (problem.file, problem.line, problem.field) == ("config.yaml", line, field)
+    assert expected in problem.message
+
+
+def test_min_backoff_above_max_backoff_names_both() -> None:
+    problem = only_problem("actions:\n  min_backoff: 10m\n  max_backoff: 1m\n")
+    assert (problem.line, problem.field) == (2, "actions.min_backoff")
+    assert "actions.min_backoff (600s)" in problem.message
+    assert "actions.max_backoff (60s)" in problem.message
+
+
+def test_min_backoff_above_the_default_max_backoff_is_a_problem() -> None:
+    problem = only_problem("actions:\n  min_backoff: 1h\n")
+    assert problem.field == "actions.min_backoff" and "max_backoff (300s)" in problem.message
+    problem = only_problem("actions:\n  max_backoff: 500ms\n")
+    assert problem.field == "actions.max_backoff" and "min_backoff (1s)" in problem.message
+
+
+def test_boundary_values_load() -> None:
+    config = load_config_text(
+        "polling: {interval: 1ms, full_pass_interval: 0, page_size: 49}\n"
+        "actions: {max_retries: 0, min_backoff: 2s, max_backoff: 2s, batch_max_wait: 0}\n"
+        "quota: {pause: 1s}\nmetrics: {port: 65535}\n",
+        environ={},
+    )
+    assert config.polling.interval == 0.001 and config.actions.min_backoff == 2.0
+    assert config.metrics.port == 65535 and config.quota.pause == 1.0
+
+
+# -- rules -----------------------------------------------------------------------------------
+
+def test_a_missing_rules_path_is_located_at_its_entry(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "extra.yaml").write_text("version: 1\n", encoding="utf-8")
+    problem = only_problem(
+        "state_dir: ./var\nrules:\n  - rules/\n  - extra.yaml\n  - missing/\n", base_dir=tmp_path
+    )
+    assert (problem.file, problem.line, problem.field) == ("config.yaml", 5, "rules[2]")
+    assert "no such file or directory: missing/" in problem.message
+    assert str(tmp_path / "missing") in problem.message
+
+
+def test_a_single_missing_rules_path_written_as_a_string_is_located(tmp_path: Path) -> None:
+    problem = only_problem("state_dir: ./var\nrules: nowhere/\n", base_dir=tmp_path)
+    assert (problem.line, problem.field) == (2, "rules[0]")
+    assert "no such file or directory: nowhere/" in problem.message
+
+
+@pytest.mark.parametrize("value", ["[]", "", "null"])
+def test_rules_must_name_at_least_one_path(tmp_path: Path, value: str) -> None:
+    problem = only_problem(f"state_dir: ./var\nrules: {value}\n", base_dir=tmp_path)
+    assert (problem.line, problem.field) == (2, "rules")
+    assert "rules must name at least one file or directory" in problem.message
+
+
+def test_a_rules_entry_that_is_not_a_path_is_a_problem(tmp_path: Path) -> None:
+    problem = only_problem("rules:\n  - {path: rules/}\n", base_dir=tmp_path)
+    assert (problem.line, problem.field) == (2, "rules[0]")
+    assert "expected the path of a rule file or directory" in problem.message
+
+
+def test_rules_default_to_an_existing_rules_directory(tmp_path: Path) -> None:
+    problem = only_problem("state_dir: ./var\n", base_dir=tmp_path)
+    assert problem.field == "rules" and "rules is not set" in problem.message
+    (tmp_path / "rules").mkdir()
+    config = load_config_text("state_dir: ./var\n", base_dir=tmp_path, environ={})
+    assert config.rules == ((tmp_path / "rules").resolve(),)
+
+
+def test_rule_files_and_directories_resolve_against_the_config(tmp_path: Path) -> None:
+    (tmp_path / "rules" / "more").mkdir(parents=True)
+    (tmp_path / "one.yaml").write_text("version: 1\n", encoding="utf-8")
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text("rules: [rules/more, one.yaml]\n", encoding="utf-8")
+    config = load_config(config_file, environ={})
+    assert config.rules == (
+        (tmp_path / "rules" / "more").resolve(), (tmp_path / "one.yaml").resolve()
+    )
+
+
+# -- the example documents every key ---------------------------------------------------------
+
+def _example_blocks(text: str) -> dict[str, str]:
+    """Top-level section name -> its text (the lines up to the next top-level key)."""
+    blocks: dict[str, str] = {}
+    current = ""
+    for line in text.splitlines():
+        match = re.match(r"([a-z_]+):", line)
+        if match:
+            current = match.group(1)
+        blocks[current] = blocks.get(current, "") + line + "\n"
+    return blocks
+
+
+def test_the_example_documents_every_key_config_reads(repo_root: Path) -> None:
+    text = (repo_root / "config.example.yaml").read_text(encoding="utf-8")
+    blocks = _example_blocks(text)
+    assert set(blocks) - {""} == set(KNOWN_KEYS["config"])
+    missing = [
+        f"{section}.{key}"
+        for section, keys in KNOWN_KEYS.items() if section != "config"
+        for key in keys
+        if not re.search(rf"^[ #]*-? ?{key}:", blocks[section.split(".")[0]], re.MULTILINE)
+    ]
+    assert missing == []
+    assert "pause:" in blocks["quota"] and "port: 9464" in blocks["metrics"]
+
+
+def test_the_example_shows_the_defaults(repo_root: Path) -> None:
+    config = load_config(repo_root / "config.example.yaml", environ=ENV)
+    assert config.redis == RedisConfig()
+    assert config.polling == PollingConfig()
+    assert config.actions == ActionsConfig()
+    assert config.quota == QuotaConfig()
+    assert config.metrics == MetricsConfig()
+    assert config.dry_run is False

@@ -150,11 +150,16 @@ def test_audit_since_and_until_are_durations_back_from_now(
 
 
 def test_audit_usage_errors(config: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["audit", "-c", config, "--since", "2 hours"]) == 2
+    with pytest.raises(SystemExit) as exited:  # argparse's usage error
+        main(["audit", "-c", config, "--since", "2 hours"])
+    assert exited.value.code == 2
     assert "--since: expected a duration" in capsys.readouterr().err
     assert main(["audit", "-c", config, "--since", "10m", "--until", "1h"]) == 2
     assert "--since must reach further back than --until" in capsys.readouterr().err
-    assert main(["audit", "-c", config, "--limit", "0"]) == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", "-c", config, "--limit", "0"])
+    assert exited.value.code == 2
+    assert "--limit: must be at least 1" in capsys.readouterr().err
 
 
 def test_audit_table_on_a_terminal(

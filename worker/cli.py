@@ -8,6 +8,7 @@ usage or unreadable input; 3 Redis unavailable or the embedded Redis could not s
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,10 +18,70 @@ from worker import __version__
 from worker.config import Config, load_config
 from worker.errors import ConfigError, InputError
 from worker.rules import RuleSet, load_rules
+from worker.units import parse_duration
 
 EXIT_OK = 0
 EXIT_CONFIG = 1
 EXIT_USAGE = 2
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEMO_MAX_SECONDS = 3600.0
+
+
+# -- option types: a bad value is an argparse error (usage printed, exit 2), not a traceback --
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _unix_time(text: str) -> float:
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected Unix seconds (0 or more), got {text!r}")
+    return value
+
+
+def _demo_seconds(text: str) -> float:
+    value = _finite_float(text)
+    if not 0 <= value <= DEMO_MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be from 0 to {DEMO_MAX_SECONDS:g} seconds, got {text!r}"
+        )
+    return value
+
+
+def _duration_text(text: str) -> str:
+    """A duration (30m, 2h, 7d), checked here and passed on as written."""
+    try:
+        parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _log_level(text: str) -> str:
+    level = text.upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"expected one of {', '.join(LOG_LEVELS)}, got {text!r}"
+        )
+    return level
 
 
 def _print_problems(error: ConfigError, stream: TextIO) -> None:
@@ -114,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON lines file of comments ('-' for standard input)",
     )
     replay.add_argument(
-        "--now", type=float, default=None,
+        "--now", type=_unix_time, default=None,
         help="Unix time to evaluate comment.age against (default: the current time)",
     )
     replay.add_argument(
@@ -131,16 +192,19 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="the daemon: poll, decide and act until SIGTERM (SIGHUP reloads rules)"
     )
     run.add_argument("-c", "--config", required=True, help="path to config.yaml")
-    run.add_argument("--processes", type=int, default=2, help="worker processes (default 2)")
-    run.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
-    run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    run.add_argument("--processes", type=_positive_int, default=2,
+                     help="worker processes (default 2)")
+    run.add_argument("--threads", type=_positive_int, default=8,
+                     help="threads per worker (default 8)")
+    run.add_argument("--log-level", type=_log_level, default="INFO",
+                     help="DEBUG, INFO, WARNING or ERROR (default INFO; any case)")
     run.set_defaults(func=cmd_run)
 
     demo = commands.add_parser(
         "demo", help="the whole pipeline on this machine: sandbox APIs, embedded Redis, daemon"
     )
-    demo.add_argument("--duration", type=float, default=30.0,
-                      help="seconds the daemon runs before the summary (default 30)")
+    demo.add_argument("--duration", type=_demo_seconds, default=30.0,
+                      help="seconds the daemon runs before the summary, 0 to 3600 (default 30)")
     demo.set_defaults(func=_lazy("worker.demo", "cmd_demo"))
 
     audit = commands.add_parser("audit", help="recent audit records (decisions and actions)")
@@ -151,9 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--outcome",
                        choices=["ok", "already_done", "dry_run", "failed", "deferred"])
     audit.add_argument("--kind", choices=["decision", "action"])
-    audit.add_argument("--since", help="a duration back from now (30m, 2h, 7d)")
-    audit.add_argument("--until", help="a duration back from now")
-    audit.add_argument("--limit", type=int, default=50)
+    audit.add_argument("--since", type=_duration_text,
+                       help="a duration back from now (30m, 2h, 7d)")
+    audit.add_argument("--until", type=_duration_text, help="a duration back from now")
+    audit.add_argument("--limit", type=_positive_int, default=50,
+                       help="the newest this many records (default 50)")
     audit.add_argument("--json", action="store_true",
                        help="JSON lines even on a terminal (the default elsewhere)")
     audit.set_defaults(func=_lazy("worker.inspect", "cmd_audit"))

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from worker.errors import ConfigError, Problem
 from worker.units import parse_duration
@@ -46,6 +47,10 @@ class Secret:
         return hash(("Secret", self._value))
 
 
+#: Largest WeChat comment/list ``count``: one document says 50 is refused (88010), another
+#: says only above 50 is; 49 is safe under both.
+WECHAT_MAX_PAGE_SIZE = 49
+
 @dataclass(frozen=True, kw_only=True)
 class RedisConfig:
     url: str | None = None  # None: an embedded Redis server under state_dir
@@ -57,7 +62,7 @@ class PollingConfig:
     interval: float = 60.0  # seconds between two polls of one target
     jitter: float = 0.1  # +- fraction of interval
     full_pass_interval: float = 900.0  # WeChat: a full listing pass to catch state changes
-    page_size: int = 49  # WeChat comment/list count (the documents disagree about 50)
+    page_size: int = WECHAT_MAX_PAGE_SIZE  # WeChat comment/list count
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -234,6 +239,27 @@ def _non_negative_int(value: Any) -> int:
     return value
 
 
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ValueError(f"expected a TCP port from 1 to 65535, got {value!r}")
+    return value
+
+
+def _duration_above_zero(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"expected a duration above 0 like 30s or 10m, got {value!r}")
+    return seconds
+
+
+def _backoff(value: Any) -> float:
+    """dramatiq counts backoff in whole milliseconds: less than 1ms would retry at once."""
+    seconds = parse_duration(value)
+    if seconds < 0.001:
+        raise ValueError(f"expected a duration of at least 1ms like 500ms or 2s, got {value!r}")
+    return seconds
+
+
 def _id_number(value: Any) -> int:
     """msg_data_id / status_id: a number of any size, or its decimal string."""
     if isinstance(value, bool):
@@ -287,6 +313,34 @@ def load_config_text(
     )
 
 
+_ROOT_KEYS = {
+    "redis", "state_dir", "dry_run", "rules", "polling", "actions", "quota", "metrics", "accounts",
+}
+_REDIS_KEYS = {"url", "key_prefix"}
+_POLLING_KEYS = {"interval", "jitter", "full_pass_interval", "page_size"}
+_ACTIONS_KEYS = {"max_retries", "min_backoff", "max_backoff", "batch_max_wait"}
+_QUOTA_KEYS = {"reset_timezone", "pause"}
+_METRICS_KEYS = {"enabled", "host", "port"}
+_WECHAT_KEYS = {
+    "name", "platform", "app_id", "app_secret", "token", "api_base", "targets", "calls_per_minute",
+}
+_WEIBO_KEYS = {"name", "platform", "access_token", "api_base", "targets", "calls_per_minute"}
+
+#: Every key config.yaml may hold, by section (config.example.yaml documents each one).
+KNOWN_KEYS: dict[str, frozenset[str]] = {
+    "config": frozenset(_ROOT_KEYS),
+    "redis": frozenset(_REDIS_KEYS),
+    "polling": frozenset(_POLLING_KEYS),
+    "actions": frozenset(_ACTIONS_KEYS),
+    "quota": frozenset(_QUOTA_KEYS),
+    "metrics": frozenset(_METRICS_KEYS),
+    "accounts.wechat": frozenset(_WECHAT_KEYS),
+    "accounts.weibo": frozenset(_WEIBO_KEYS),
+}
+
+DEFAULT_RULES = "rules/"
+
+
 def parse_config(
     data: object,
     *,
@@ -301,79 +355,16 @@ def parse_config(
         data = SourceMap()
         data.line, data.key_lines = 1, {}
     root = reader.mapping(data, "config")
-    reader.known_keys(
-        root,
-        {
-            "redis", "state_dir", "dry_run", "rules", "polling", "actions", "quota", "metrics",
-            "accounts",
-        },
-        "config",
-    )
+    reader.known_keys(root, _ROOT_KEYS, "config")
 
-    redis_node = reader.mapping(root.get("redis"), "redis")
-    reader.known_keys(redis_node, {"url", "key_prefix"}, "redis")
-    redis = RedisConfig(
-        url=reader.env(redis_node.get("url"), redis_node, "url", "redis"),
-        key_prefix=reader.get(redis_node, "key_prefix", str, "mw", "redis"),
-    )
-
-    polling_node = reader.mapping(root.get("polling"), "polling")
-    reader.known_keys(
-        polling_node, {"interval", "jitter", "full_pass_interval", "page_size"}, "polling"
-    )
-    page_size = reader.get(polling_node, "page_size", _positive_int, 49, "polling")
-    if page_size > 50:
-        reader.problem(
-            "page_size must be at most 50", polling_node, "page_size", "polling.page_size"
-        )
-    polling = PollingConfig(
-        interval=reader.get(polling_node, "interval", parse_duration, 60.0, "polling"),
-        jitter=reader.get(polling_node, "jitter", _fraction, 0.1, "polling"),
-        full_pass_interval=reader.get(
-            polling_node, "full_pass_interval", parse_duration, 900.0, "polling"
-        ),
-        page_size=page_size,
-    )
-
-    actions_node = reader.mapping(root.get("actions"), "actions")
-    reader.known_keys(
-        actions_node, {"max_retries", "min_backoff", "max_backoff", "batch_max_wait"}, "actions"
-    )
-    actions = ActionsConfig(
-        max_retries=reader.get(actions_node, "max_retries", _non_negative_int, 8, "actions"),
-        min_backoff=reader.get(actions_node, "min_backoff", parse_duration, 1.0, "actions"),
-        max_backoff=reader.get(actions_node, "max_backoff", parse_duration, 300.0, "actions"),
-        batch_max_wait=reader.get(actions_node, "batch_max_wait", parse_duration, 5.0, "actions"),
-    )
-
-    quota_node = reader.mapping(root.get("quota"), "quota")
-    reader.known_keys(quota_node, {"reset_timezone", "pause"}, "quota")
-    quota = QuotaConfig(
-        reset_timezone=reader.get(
-            quota_node, "reset_timezone", _timezone, "Asia/Shanghai", "quota"
-        ),
-        pause=reader.get(quota_node, "pause", parse_duration, None, "quota"),
-    )
-
-    metrics_node = reader.mapping(root.get("metrics"), "metrics")
-    reader.known_keys(metrics_node, {"enabled", "host", "port"}, "metrics")
-    metrics = MetricsConfig(
-        enabled=reader.get(metrics_node, "enabled", _boolean, False, "metrics"),
-        host=reader.get(metrics_node, "host", str, "127.0.0.1", "metrics"),
-        port=reader.get(metrics_node, "port", _positive_int, 9464, "metrics"),
-    )
-
-    rules_value = root.get("rules", ["rules/"])
-    if isinstance(rules_value, str):
-        rules_value = [rules_value]
-    rule_paths: list[Path] = []
-    if not isinstance(rules_value, list):
-        reader.problem("rules must be a list of files or directories", root, "rules", "rules")
-    else:
-        for item in rules_value:
-            rule_paths.append((base_dir / str(item)).resolve())
-
+    redis = _redis(reader, root)
+    polling = _polling(reader, root)
+    actions = _actions(reader, root)
+    quota = _quota(reader, root)
+    metrics = _metrics(reader, root)
+    rule_paths = _rules(reader, root, base_dir)
     state_dir = reader.get(root, "state_dir", str, "./var", "config")
+    dry_run = reader.get(root, "dry_run", _boolean, False, "config")
     accounts = _accounts(reader, root)
 
     if reader.problems:
@@ -382,8 +373,8 @@ def parse_config(
         path=path,
         redis=redis,
         state_dir=(base_dir / state_dir).resolve(),
-        dry_run=reader.get(root, "dry_run", _boolean, False, "config"),
-        rules=tuple(rule_paths),
+        dry_run=dry_run,
+        rules=rule_paths,
         polling=polling,
         actions=actions,
         quota=quota,
@@ -391,6 +382,163 @@ def parse_config(
         accounts=accounts,
         warnings=tuple(reader.warnings),
     )
+
+
+def _redis(reader: _Reader, root: SourceMap) -> RedisConfig:
+    node = reader.mapping(root.get("redis"), "redis")
+    reader.known_keys(node, _REDIS_KEYS, "redis")
+    url = reader.env(node.get("url"), node, "url", "redis")
+    if url is not None:
+        try:
+            _check_redis_url(url)
+        except ValueError as exc:
+            reader.problem(str(exc), node, "url", "redis.url")
+            url = None
+    return RedisConfig(url=url, key_prefix=reader.get(node, "key_prefix", str, "mw", "redis"))
+
+
+def _polling(reader: _Reader, root: SourceMap) -> PollingConfig:
+    node = reader.mapping(root.get("polling"), "polling")
+    reader.known_keys(node, _POLLING_KEYS, "polling")
+    page_size = reader.get(node, "page_size", _positive_int, 49, "polling")
+    if page_size > WECHAT_MAX_PAGE_SIZE:
+        reader.problem(
+            f"page_size must be at most {WECHAT_MAX_PAGE_SIZE} (WeChat refuses 50 with 88010)",
+            node, "page_size", "polling.page_size",
+        )
+    return PollingConfig(
+        interval=reader.get(node, "interval", _duration_above_zero, 60.0, "polling"),
+        jitter=reader.get(node, "jitter", _fraction, 0.1, "polling"),
+        full_pass_interval=reader.get(
+            node, "full_pass_interval", parse_duration, 900.0, "polling"
+        ),
+        page_size=page_size,
+    )
+
+
+def _actions(reader: _Reader, root: SourceMap) -> ActionsConfig:
+    node = reader.mapping(root.get("actions"), "actions")
+    reader.known_keys(node, _ACTIONS_KEYS, "actions")
+    problems_before = len(reader.problems)
+    min_backoff = reader.get(node, "min_backoff", _backoff, 1.0, "actions")
+    max_backoff = reader.get(node, "max_backoff", _backoff, 300.0, "actions")
+    if len(reader.problems) == problems_before and min_backoff > max_backoff:
+        given = "min_backoff" if "min_backoff" in node else "max_backoff"
+        reader.problem(
+            f"actions.min_backoff ({_seconds(min_backoff)}) is longer than actions.max_backoff "
+            f"({_seconds(max_backoff)}): raise max_backoff or lower min_backoff",
+            node, given, f"actions.{given}",
+        )
+    return ActionsConfig(
+        max_retries=reader.get(node, "max_retries", _non_negative_int, 8, "actions"),
+        min_backoff=min_backoff,
+        max_backoff=max_backoff,
+        batch_max_wait=reader.get(node, "batch_max_wait", parse_duration, 5.0, "actions"),
+    )
+
+
+def _quota(reader: _Reader, root: SourceMap) -> QuotaConfig:
+    node = reader.mapping(root.get("quota"), "quota")
+    reader.known_keys(node, _QUOTA_KEYS, "quota")
+    return QuotaConfig(
+        reset_timezone=reader.get(node, "reset_timezone", _timezone, "Asia/Shanghai", "quota"),
+        pause=reader.get(node, "pause", _duration_above_zero, None, "quota"),
+    )
+
+
+def _metrics(reader: _Reader, root: SourceMap) -> MetricsConfig:
+    node = reader.mapping(root.get("metrics"), "metrics")
+    reader.known_keys(node, _METRICS_KEYS, "metrics")
+    return MetricsConfig(
+        enabled=reader.get(node, "enabled", _boolean, False, "metrics"),
+        host=reader.get(node, "host", str, "127.0.0.1", "metrics"),
+        port=reader.get(node, "port", _port, 9464, "metrics"),
+    )
+
+
+def _rules(reader: _Reader, root: SourceMap, base_dir: Path) -> tuple[Path, ...]:
+    """Rule files and directories, resolved against the config's directory; each must exist."""
+    if "rules" not in root:
+        default = (base_dir / DEFAULT_RULES).resolve()
+        if not default.exists():
+            reader.problem(
+                f"rules is not set and the default directory {default} does not exist: "
+                "write rules: [path/to/rules/] (files or directories)", root, None, "rules",
+            )
+            return ()
+        return (default,)
+    value = root["rules"]
+    if isinstance(value, str):
+        return _rule_paths(reader, [value], root, "rules", base_dir)
+    if value is not None and not isinstance(value, list):
+        reader.problem("rules must be a list of files or directories", root, "rules", "rules")
+        return ()
+    if not value:
+        reader.problem(
+            "rules must name at least one file or directory (e.g. rules: [rules/])",
+            root, "rules", "rules",
+        )
+        return ()
+    return _rule_paths(reader, value, value, None, base_dir)
+
+
+def _rule_paths(
+    reader: _Reader, items: list[Any], node: object, key: object, base_dir: Path
+) -> tuple[Path, ...]:
+    paths: list[Path] = []
+    for index, item in enumerate(items):
+        where = f"rules[{index}]"
+        at = index if key is None else key
+        if not isinstance(item, str) or not item.strip():
+            reader.problem(
+                f"expected the path of a rule file or directory, got {item!r}", node, at, where
+            )
+            continue
+        path = (base_dir / item).resolve()
+        if not path.exists():
+            reader.problem(f"no such file or directory: {item} ({path})", node, at, where)
+            continue
+        paths.append(path)
+    return tuple(paths)
+
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _check_redis_url(url: str) -> None:
+    """Raise ValueError, naming what is wrong, unless redis-py can connect with ``url``."""
+    if not url.startswith(_REDIS_SCHEMES):
+        hint = f" (for a TCP server write redis://{_redact_url(url)})" if "://" not in url else ""
+        raise ValueError(
+            "must start with redis://, rediss:// (TLS) or unix:// (a socket path), got "
+            f"{_redact_url(url)!r}{hint}"
+        )
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ValueError("a unix:// URL needs the socket path, e.g. unix:///run/redis.sock")
+    else:
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"invalid port: {exc}") from None
+        if port == 0:
+            raise ValueError("the port must be from 1 to 65535, got 0")
+        database = parts.path.strip("/")
+        if database and not database.isdigit():
+            raise ValueError(f"the database after the host must be a number, got {database!r}")
+    import redis  # here: ``check`` and ``replay`` need no Redis client unless a URL is set
+
+    redis.ConnectionPool.from_url(url)  # its ValueError names the bad query argument
+
+
+def _redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``: it goes into error messages."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/@]*@", r"\1***@", url)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
 
 
 def _timezone(value: Any) -> str:
@@ -401,12 +549,6 @@ def _timezone(value: Any) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown time zone {value!r}") from exc
     return str(value)
-
-
-_WECHAT_KEYS = {
-    "name", "platform", "app_id", "app_secret", "token", "api_base", "targets", "calls_per_minute",
-}
-_WEIBO_KEYS = {"name", "platform", "access_token", "api_base", "targets", "calls_per_minute"}
 
 
 def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
