@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from worker.errors import PermanentError
+from worker.errors import PermanentError, QuotaError
 from worker.platforms.tokens import FORCE_REFRESH_PER_DAY, SharedToken
 
 KEY = "t:token:wechat:wxapp:stable"
@@ -140,6 +140,36 @@ def test_force_refresh_budget_and_spacing(redis_client: redis.Redis) -> None:
     redis_client.set(shared._budget_key(), FORCE_REFRESH_PER_DAY)
     assert shared.force(forced) is None
     assert source.forced == 1
+
+
+def test_force_refused_for_quota_falls_back_to_a_normal_fetch(
+    redis_client: redis.Redis,
+) -> None:
+    class NoForce(Source):
+        """Forced fetches answer 45009 (their own daily limit is spent)."""
+
+        def __call__(self, force: bool) -> tuple[str, float]:
+            if force:
+                with self._lock:
+                    self.forced += 1
+                err = QuotaError("reach max api daily quota limit", platform="wechat",
+                                 endpoint="stable_token", account="oa", code=45009,
+                                 http_status=200)
+                err.resume_at = time.time() + 3600
+                raise err
+            return super().__call__(force)
+
+    source = NoForce()
+    shared, other = store(redis_client, source), store(redis_client, source)
+    failed = shared.get()
+    replacement = shared.force(failed)
+    assert source.forced == 1 and source.fetches == 2  # the refused force, then a normal one
+    assert replacement is not None and replacement.fetched_at > failed.fetched_at
+    # the refusal is not shared with the waiters: normal fetching goes on
+    assert redis_client.get(f"{KEY}:error") is None
+    assert other.get() == replacement
+    assert other.renew(replacement).value != replacement.value
+    assert source.fetches == 3
 
 
 def test_works_with_a_decoding_redis_client(redis_client: redis.Redis) -> None:

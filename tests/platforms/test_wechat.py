@@ -27,10 +27,12 @@ from worker.errors import (
 from worker.platforms import ActionResult, WechatClient, make_client
 from worker.platforms.http import next_minute
 from worker.platforms.quota import next_local_midnight
+from worker.platforms.wechat import MAX_PAGE_SIZE
 from worker.sandbox import Sandbox
 
 from .conftest import (
     APP_ID,
+    APP_SECRET,
     FOLLOWERS,
     FOREIGN,
     MSG,
@@ -75,6 +77,40 @@ def test_list_defaults_to_49_and_always_sends_index(sb: Sandbox, wechat: WechatC
     assert sb.calls("comment/list")[-1].body == {
         "msg_data_id": MSG, "index": 0, "begin": 0, "count": 49, "type": 0,
     }
+
+
+def test_list_count_is_clamped_to_the_documented_maximum(
+    sb: Sandbox, wechat: WechatClient, redis_client: redis.Redis
+) -> None:
+    # ">= 50 is refused" (the Chinese doc; the sandbox's default): config allows 50.
+    add_comments(sb, 2)
+    assert MAX_PAGE_SIZE == 49
+    assert wechat.list_comments(TARGET, count=50).total == 2
+    with WechatClient(account=wechat_account(sb), redis=redis_client, quota=QuotaConfig(),
+                      key_prefix="t", page_size=50) as configured_50:
+        assert configured_50.page_size == 49
+        assert [c for p in configured_50.iter_comment_pages(TARGET) for c in p.comments]
+    assert [r.body["count"] for r in sb.calls("comment/list")] == [49, 49]
+    assert {r.errcode for r in sb.calls("comment/list")} == {0}
+    with pytest.raises(ValueError):
+        wechat.list_comments(TARGET, count=0)
+    assert len(sb.calls("comment/list")) == 2
+
+
+def test_count_refused_within_the_maximum_is_a_client_bug_naming_the_count(
+    redis_client: redis.Redis,
+) -> None:
+    with Sandbox(seed=3, list_count_max=20) as strict:
+        strict.add_wechat_app(app_id=APP_ID, app_secret=APP_SECRET)
+        strict.add_article(APP_ID, msg_data_id=MSG, index=1)
+        client = WechatClient(account=wechat_account(strict), redis=redis_client,
+                              quota=QuotaConfig(), key_prefix="t")
+        with client, pytest.raises(PermanentError) as info:
+            client.list_comments(TARGET, count=30)
+    err = info.value
+    assert (err.code, err.endpoint, err.account) == (88010, "comment/list", "main-oa")
+    assert "client bug" in str(err) and "count=30" in str(err)
+    assert "MAX_PAGE_SIZE=49" in str(err)
 
 
 # --- actions ----------------------------------------------------------------------------
@@ -179,8 +215,6 @@ def test_documented_errors(sb: Sandbox, wechat: WechatClient) -> None:
     _expect(lambda: wechat.reply(TARGET, b, ""), PermanentError, "comment/reply/add", 88007)
     _expect(lambda: wechat.unelect(TARGET, 999), PermanentError, "comment/unmarkelect", 88008)
     _expect(lambda: wechat.reply(TARGET, 999, "x"), PermanentError, "comment/reply/add", 88008)
-    _expect(lambda: wechat.list_comments(TARGET, count=50), PermanentError, "comment/list",
-            88010)
 
     sb.revoke_api(APP_ID, "comment/reply/add")
     _expect(lambda: wechat.reply(TARGET, b, "x"), ActionDisabledError, "comment/reply/add",
@@ -302,6 +336,36 @@ def test_force_refresh_budget_is_respected(
     with pytest.raises(AuthError):
         wechat.list_comments(TARGET)
     assert True not in _force_flags(sb)
+
+
+def test_force_refresh_quota_stops_only_force_refreshes(redis_client: redis.Redis) -> None:
+    # The platform's daily limit of forced refreshes is spent: a forced stable_token call
+    # answers 45009. Only forced refreshes may stop; normal token fetches go on.
+    with Sandbox(seed=2, stable_force_per_day=0) as spent:
+        spent.add_wechat_app(app_id=APP_ID, app_secret=APP_SECRET)
+        spent.add_article(APP_ID, msg_data_id=MSG, index=1)
+        spent.add_wechat_comment(APP_ID, MSG, 1, content="x")
+        with WechatClient(account=wechat_account(spent), redis=redis_client,
+                          quota=QuotaConfig(), key_prefix="t") as client:
+            client.list_comments(TARGET)
+            spent.faults.fail_next(40001, endpoint="comment/list", times=2)
+            # forced refresh refused: a normal fetch gives the current token, which works
+            assert client.list_comments(TARGET).total == 1
+            token_calls = [(r.body["force_refresh"], r.errcode)
+                           for r in spent.calls("stable_token")]
+            assert token_calls == [(False, 0), (False, 0), (True, 45009), (False, 0)]
+            assert client.quotas.resume_at("wechat", "main-oa", "stable_token") is None
+            assert client.quotas.resume_at("wechat", "main-oa", "stable_token/force")
+
+            spent.invalidate_tokens(APP_ID)
+            assert client.list_comments(TARGET).total == 1  # a normal refresh still works
+
+            # the next forced refresh is not even sent while forced refreshes are paused
+            redis_client.delete(f"t:token:wechat:{APP_ID}:stable:force:recent")
+            spent.faults.fail_next(40001, endpoint="comment/list", times=2)
+            assert client.list_comments(TARGET).total == 1
+            flags = [r.body["force_refresh"] for r in spent.calls("stable_token")]
+            assert flags.count(True) == 1 and len(flags) == 7
 
 
 def test_classic_tokens(sb: Sandbox, make_wechat: Callable[..., WechatClient]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 
@@ -15,17 +16,20 @@ from worker.errors import (
     BatchTooLargeError,
     PermanentError,
     QuotaError,
+    RateLimitedError,
     TargetGoneError,
     TransientError,
 )
 from worker.platforms import WeiboClient
 from worker.platforms.parsing import parse_weibo_time
 from worker.platforms.quota import next_local_hour
+from worker.platforms.ratelimit import Rate
 from worker.sandbox import Sandbox
 
-from .conftest import FAN, STATUS, WEIBO_UID
+from .conftest import FAN, STATUS, WEIBO_UID, events, weibo_account
 
 DESTROY = "comments/destroy_batch/own/biz"
+SHOW_BATCH = "comments/show_batch/biz"
 
 
 def add(sb: Sandbox, n: int, status: int = STATUS) -> list[int]:
@@ -89,23 +93,57 @@ def test_destroy_accepts_every_shape(sb: Sandbox, weibo: WeiboClient, shape: str
     expected = {"array": "list", "result": "result", "single": "comment"}[shape]
     assert result.shape == expected
     assert all(sb.weibo_comment(i)["deleted"] for i in ids)
-    if shape == "single":  # one confirmed; the rest is safe to send again
-        assert result.deleted == [str(ids[0])]
-        assert result.not_deleted == [str(i) for i in ids[1:]]
-        again = weibo.destroy_comments(result.not_deleted)
-        assert again.already_gone == result.not_deleted
-    else:
-        assert result.deleted == [str(i) for i in ids]
-        assert result.not_deleted == []
+    # "single" confirms one id; show_batch finds the others gone: deleted too
+    assert result.deleted == [str(i) for i in ids]
+    assert result.not_deleted == [] and result.already_gone == []
     assert sb.calls(DESTROY)[0].body["cids"] == ",".join(str(i) for i in ids)
+    checks = [r.query["cids"] for r in sb.calls(SHOW_BATCH)]
+    assert checks == ([",".join(str(i) for i in ids[1:])] if shape == "single" else [])
+    assert result.calls == 1 + len(checks)
 
 
-def test_destroy_reports_what_was_not_deleted(sb: Sandbox, weibo: WeiboClient) -> None:
+def test_destroy_checks_ids_the_answer_left_out_with_show_batch(
+    sb: Sandbox, weibo: WeiboClient, log_output: io.StringIO
+) -> None:
     ids = add(sb, 4)
+    sb.add_weibo_post(999, status_id=555)
+    [foreign] = add(sb, 1, status=555)  # under someone else's post: destroy skips it
     weibo.destroy_comments([ids[1]])
-    result = weibo.destroy_comments(ids)  # ids[1] is already gone: the array omits it
-    assert result.deleted == [str(ids[0]), str(ids[2]), str(ids[3])]
-    assert result.not_deleted == [str(ids[1])]
+    result = weibo.destroy_comments([*ids, foreign])  # the array omits ids[1] and foreign
+    assert result.deleted == [str(i) for i in ids]  # ids[1] no longer exists: deleted
+    assert result.not_deleted == [str(foreign)]  # still there
+    assert result.already_gone == [] and result.shape == "list" and result.calls == 2
+    [check] = sb.calls(SHOW_BATCH)
+    assert check.query["cids"] == f"{ids[1]},{foreign}" and check.query["access_token"] == "***"
+    assert not sb.weibo_comment(foreign)["deleted"]
+    verified = [e for e in events(log_output) if e["event"] == "weibo.destroy_verified"]
+    assert (verified[0]["gone"], verified[0]["still_there"]) == (1, 1)
+
+
+def test_destroy_check_failure_leaves_ids_not_deleted(
+    sb: Sandbox, weibo: WeiboClient, log_output: io.StringIO
+) -> None:
+    ids = add(sb, 2)
+    weibo.destroy_comments([ids[0]])
+    sb.faults.fail_next("busy", endpoint=SHOW_BATCH)
+    result = weibo.destroy_comments(ids)
+    assert result.deleted == [str(ids[1])]
+    assert result.not_deleted == [str(ids[0])]  # unverified: safe to send again
+    unverified = [e for e in events(log_output) if e["event"] == "weibo.destroy_unverified"]
+    assert unverified[0]["level"] == "warning" and unverified[0]["errcode"] == 10001
+    assert weibo.destroy_comments(result.not_deleted).already_gone == [str(ids[0])]
+
+
+def test_existing_comment_ids(sb: Sandbox, weibo: WeiboClient) -> None:
+    ids = add(sb, 3)
+    weibo.destroy_comments([ids[1]])
+    assert weibo.existing_comment_ids([ids[2], ids[1], str(ids[0]), 12345]) == [
+        str(ids[2]), str(ids[0]),
+    ]
+    assert weibo.existing_comment_ids([]) == []
+    with pytest.raises(BatchTooLargeError):
+        weibo.existing_comment_ids(range(1, 52))
+    assert len(sb.calls(SHOW_BATCH)) == 1
 
 
 @pytest.mark.parametrize("code_type", ["string", "number"])
@@ -180,13 +218,45 @@ def test_sandbox_quota_with_fixed_pause(
     assert info.value.resume_at is not None and info.value.resume_at <= time.time() + 45
 
 
-def test_commercial_endpoint_is_rate_limited_in_redis_by_default(
+def test_commercial_endpoints_are_rate_limited_in_redis_by_default(
     sb: Sandbox, weibo: WeiboClient, redis_client: redis.Redis
 ) -> None:
     weibo.destroy_comments(add(sb, 1))
     weibo.list_comments(STATUS)
-    assert redis_client.exists(f"t:rate:weibo:brand-weibo:{DESTROY}")
-    assert not redis_client.exists("t:rate:weibo:brand-weibo:comments/show")
+    assert redis_client.keys("t:rate:*") == [b"t:rate:weibo:shared:commercial-ip"]
+
+
+def test_commercial_limit_is_per_ip_shared_by_every_account(
+    sb: Sandbox, redis_client: redis.Redis
+) -> None:
+    # "50000次/小时/IP" for all commercial APIs: every account of the daemon (one IP) and
+    # every commercial endpoint take their slots from one bucket.
+    sb.add_weibo_token(access_token="2.00SecondBrand_zxcvbnm", uid=WEIBO_UID + 1)
+    tiny = Rate(1, 3600)  # one call an hour
+    clients = [
+        WeiboClient(account=weibo_account(sb, **fields), redis=redis_client,
+                    quota=QuotaConfig(), key_prefix="t", max_wait=0, commercial_rate=tiny)
+        for fields in ({}, {"name": "second-brand",
+                            "access_token": Secret("2.00SecondBrand_zxcvbnm")})
+    ]
+    ids = add(sb, 2)
+    assert clients[0].destroy_comments([ids[0]]).deleted == [str(ids[0])]
+    with pytest.raises(RateLimitedError) as info:
+        clients[1].destroy_comments([ids[1]])  # another account, same IP: no slot left
+    assert (info.value.account, info.value.endpoint) == ("second-brand", DESTROY)
+    with pytest.raises(RateLimitedError):
+        clients[1].existing_comment_ids([ids[1]])  # another commercial endpoint too
+    assert clients[1].list_comments(STATUS).total == 1  # the public API is not limited
+    assert len(sb.calls(DESTROY)) == 1 and sb.calls(SHOW_BATCH) == []
+    for client in clients:
+        client.close()
+
+
+def test_auth_failed_20502_is_an_auth_error(sb: Sandbox, weibo: WeiboClient) -> None:
+    sb.faults.fail_next(20502, endpoint="comments/show")
+    with pytest.raises(AuthError) as info:
+        weibo.list_comments(STATUS)
+    assert (info.value.code, info.value.platform_message) == (20502, "Auth failed!")
 
 
 def test_malformed_and_html_answers(sb: Sandbox, weibo: WeiboClient) -> None:

@@ -799,6 +799,54 @@ def test_weibo_destroy_limits_and_shapes(wb: Sandbox, http: httpx.Client) -> Non
     )
 
 
+def show_batch(http: httpx.Client, cids: list[int], token: str = WB_TOKEN) -> httpx.Response:
+    return http.get(
+        "/2/comments/show_batch/biz.json",
+        params={"access_token": token, "cids": ",".join(map(str, cids))},
+    )
+
+
+def test_weibo_show_batch_returns_the_comments_that_exist(
+    wb: Sandbox, http: httpx.Client
+) -> None:
+    wb.add_weibo_post(999, status_id=POST + 1, text="someone else's")
+    mine = [wb.add_weibo_comment(POST, text=f"m{i}", uid=5) for i in range(3)]
+    theirs = wb.add_weibo_comment(POST + 1, text="t", uid=6)
+    destroy(http, [mine[1]])
+    answer = show_batch(http, [mine[2], mine[1], 123, theirs, mine[0], mine[2]])
+    assert answer.status_code == 200
+    found = answer.json()
+    assert [c["id"] for c in found] == [mine[2], theirs, mine[0]]  # order asked, no dupes
+    assert found[1]["status"]["id"] == POST + 1 and found[1]["idstr"] == str(theirs)
+    assert show_batch(http, [mine[1], 42]).json() == []  # nothing found: empty, not an error
+    wb.delete_weibo_post(POST + 1)
+    assert show_batch(http, [theirs]).json() == []
+    record = wb.calls("comments/show_batch/biz")[-1]
+    assert record.method == "GET" and record.query["access_token"] == "***"
+    assert record.scope == f"weibo:{WB_UID}"
+
+
+def test_weibo_show_batch_errors(wb: Sandbox, http: httpx.Client) -> None:
+    cids = [wb.add_weibo_comment(POST, text=f"m{i}", uid=5) for i in range(51)]
+    assert len(show_batch(http, cids[:50]).json()) == 50
+    too_many = show_batch(http, cids)
+    assert (too_many.status_code, too_many.json()["error_code"]) == (400, "10017")
+    assert too_many.json()["request"] == "/comments/show_batch/biz.json"
+    missing = http.get("/2/comments/show_batch/biz.json", params={"access_token": WB_TOKEN})
+    assert missing.json()["error_code"] == "10016"
+    junk = http.get(
+        "/2/comments/show_batch/biz.json", params={"access_token": WB_TOKEN, "cids": "1,x"}
+    )
+    assert junk.json()["error_code"] == "10017"
+    assert show_batch(http, [cids[0]], token="nope").json()["error_code"] == "21332"
+    posted = http.post(
+        "/2/comments/show_batch/biz.json", data={"access_token": WB_TOKEN, "cids": "1"}
+    )
+    assert posted.json()["error_code"] == "10021"
+    wb.faults.fail_next(20502, endpoint="comments/show_batch/biz")
+    assert show_batch(http, [cids[0]]).json()["error"] == "Auth failed!"
+
+
 def test_weibo_faults(wb: Sandbox, http: httpx.Client) -> None:
     wb.faults.fail_next("busy", endpoint="comments/show")
     busy = show(http)

@@ -87,10 +87,18 @@ W_BLACKLIST = "tags/members/batchblacklist"
 W_UNBLACKLIST = "tags/members/batchunblacklist"
 W_GETBLACKLIST = "tags/members/getblacklist"
 WECHAT_TOKEN_ENDPOINTS = frozenset({W_TOKEN, W_STABLE_TOKEN})
+# Not a path: the quota-pause scope of ``stable_token`` calls with ``force_refresh=true``.
+# Forced refreshes have their own daily limit (20, api-notes §2.2), so a 45009 answered to
+# one pauses forced refreshes only; normal ``stable_token`` fetches go on.
+W_STABLE_TOKEN_FORCE = "stable_token/force"
 
 # Weibo endpoint names (the path after /2/, without .json).
 B_SHOW = "comments/show"
 B_DESTROY = "comments/destroy_batch/own/biz"
+B_SHOW_BATCH = "comments/show_batch/biz"
+# The commercial endpoints (c.api.weibo.com): one limit for all of them, per caller IP
+# ("请求所有商业接口：50000次/小时/IP", api-notes §6.3).
+WEIBO_COMMERCIAL_ENDPOINTS = frozenset({B_DESTROY, B_SHOW_BATCH})
 
 _BAD_CREDENTIALS_ON_TOKEN = {W_TOKEN: Kind.PERMANENT, W_STABLE_TOKEN: Kind.PERMANENT}
 
@@ -155,6 +163,9 @@ WEIBO_CODES: Mapping[int, Code] = MappingProxyType(
             "target comment does not exist", Kind.PERMANENT, {B_DESTROY: Kind.ALREADY_DONE}
         ),
         20203: Code("not your own comment", Kind.PERMANENT),
+        # The official error example (api-notes §6.1, v1 error-code page): "Auth failed!",
+        # the token was not accepted; the v2 table's 21301 says the same.
+        20502: Code("auth failed", Kind.AUTH),
         21301: Code("auth failed", Kind.AUTH),
         21314: Code("token used", Kind.AUTH),
         21315: Code("token expired", Kind.AUTH),
@@ -173,6 +184,9 @@ TABLES: Mapping[str, Mapping[int, Code]] = MappingProxyType(
 
 # Blacklist answers that mean "some openid in this batch is not acceptable": bisect.
 INVALID_OPENID_CODES = frozenset({40003, 49003})
+
+# comment/list "count range error": the client's page size exceeds the platform's limit.
+COUNT_RANGE_ERROR = 88010
 
 
 def classify(platform: str, endpoint: str, code: int) -> Kind:

@@ -13,7 +13,12 @@ from worker.platforms.ratelimit import Rate, RateLimiter
 
 class CallGuard:
     """Quota pauses and rate limits of one account; ``rates`` maps endpoint to its Rate
-    (an endpoint missing from it uses ``default_rate``; None means unlimited)."""
+    (an endpoint missing from it uses ``default_rate``; None means unlimited).
+
+    ``shared_rates`` maps an endpoint to ``(bucket, Rate)``: a limit the platform counts for
+    every account together (Weibo's commercial APIs, per caller IP). A call to such an
+    endpoint takes a slot of the account's own limit (if any), then one of the bucket.
+    """
 
     def __init__(
         self,
@@ -24,6 +29,7 @@ class CallGuard:
         limiter: RateLimiter,
         rates: Mapping[str, Rate | None] | None = None,
         default_rate: Rate | None = None,
+        shared_rates: Mapping[str, tuple[str, Rate]] | None = None,
     ) -> None:
         self.platform = platform
         self.account = account
@@ -31,6 +37,7 @@ class CallGuard:
         self.limiter = limiter
         self.rates = dict(rates or {})
         self.default_rate = default_rate
+        self.shared_rates = dict(shared_rates or {})
 
     def check_pause(self, endpoint: str) -> None:
         """Raise QuotaError (no network touched) while the endpoint is paused."""
@@ -53,13 +60,27 @@ class CallGuard:
             endpoint=endpoint,
             rate=self.rates.get(endpoint, self.default_rate),
         )
+        shared = self.shared_rates.get(endpoint)
+        if shared is not None:
+            bucket, rate = shared
+            self.limiter.acquire(
+                platform=self.platform,
+                account=self.account,
+                endpoint=endpoint,
+                rate=rate,
+                bucket=bucket,
+            )
 
     def before(self, endpoint: str) -> None:
         self.check_pause(endpoint)
         self.take_slot(endpoint)
 
-    def quota_hit(self, err: QuotaError) -> QuotaError:
-        """Record the pause a quota answer calls for; returns ``err`` with ``resume_at`` set."""
+    def quota_hit(self, err: QuotaError, *, scope: str | None = None) -> QuotaError:
+        """Record the pause a quota answer calls for; returns ``err`` with ``resume_at`` set.
+
+        The pause is keyed by ``scope`` when given (a quota narrower than the endpoint, such
+        as ``stable_token``'s forced refreshes), else by the endpoint that answered.
+        """
         hourly = (
             err.code is not None
             and classify(self.platform, err.endpoint, err.code) is Kind.QUOTA_HOURLY
@@ -67,7 +88,7 @@ class CallGuard:
         err.resume_at = self.quotas.pause(
             platform=self.platform,
             account=self.account,
-            endpoint=err.endpoint,
+            endpoint=scope or err.endpoint,
             hourly=hourly,
             code=err.code,
         )

@@ -1,4 +1,5 @@
-"""A rate limiter per account and endpoint, shared by every process through Redis.
+"""A rate limiter per account and endpoint (or per shared bucket: a limit the platform counts
+per caller IP, whatever the account), shared by every process through Redis.
 
 The algorithm is GCRA (the generic cell rate algorithm), run as one Lua script so that a
 check-and-reserve is atomic across processes and hosts, on the Redis server's clock. A limit
@@ -69,7 +70,8 @@ class Rate:
 
 
 class RateLimiter:
-    """Reserves call slots in Redis; keys are ``<prefix>:rate:<platform>:<account>:<endpoint>``."""
+    """Reserves call slots in Redis; keys are ``<prefix>:rate:<platform>:<account>:<endpoint>``,
+    or ``<prefix>:rate:<platform>:shared:<bucket>`` for a limit every account shares."""
 
     def __init__(
         self,
@@ -88,23 +90,41 @@ class RateLimiter:
     def key(self, platform: str, account: str, endpoint: str) -> str:
         return f"{self._prefix}:rate:{platform}:{account}:{endpoint}"
 
-    def acquire(self, *, platform: str, account: str, endpoint: str, rate: Rate | None) -> float:
+    def shared_key(self, platform: str, bucket: str) -> str:
+        """The key of a limit shared by every account of the platform."""
+        return f"{self._prefix}:rate:{platform}:shared:{bucket}"
+
+    def acquire(
+        self,
+        *,
+        platform: str,
+        account: str,
+        endpoint: str,
+        rate: Rate | None,
+        bucket: str | None = None,
+    ) -> float:
         """Take one slot, sleeping until it is due. Returns the seconds waited.
 
         Raises RateLimitedError (nothing reserved) when the slot is further away than
-        ``max_wait``. ``rate=None`` means unlimited.
+        ``max_wait``. ``rate=None`` means unlimited. ``bucket`` names a limit shared by every
+        account (its slots are counted in :meth:`shared_key`, not per account and endpoint);
+        ``account`` and ``endpoint`` then only label the error and the log.
         """
         if rate is None:
             return 0.0
         interval, tolerance = rate.gcra()
+        key = self.key(platform, account, endpoint) if bucket is None else self.shared_key(
+            platform, bucket
+        )
         granted, wait_us = self._script(
-            keys=[self.key(platform, account, endpoint)],
-            args=[interval, tolerance, int(self.max_wait * 1_000_000)],
+            keys=[key], args=[interval, tolerance, int(self.max_wait * 1_000_000)]
         )
         wait = int(wait_us) / 1_000_000
         if not int(granted):
+            scope = f" (shared {bucket} limit)" if bucket is not None else ""
             err = RateLimitedError(
-                f"local rate limit {rate.limit}/{rate.window:g}s: next slot in {wait:.1f}s",
+                f"local rate limit {rate.limit}/{rate.window:g}s{scope}: "
+                f"next slot in {wait:.1f}s",
                 platform=platform,
                 endpoint=endpoint,
                 account=account,
@@ -117,6 +137,7 @@ class RateLimiter:
                 platform=platform,
                 account=account,
                 endpoint=endpoint,
+                bucket=bucket,
                 wait_ms=round(wait * 1000, 1),
             )
             self._sleep(wait)

@@ -86,12 +86,13 @@ class BlacklistPage:
 class DestroyResult:
     """Outcome of a Weibo batch destroy.
 
-    ``deleted``: ids the platform confirmed deleted. ``already_gone``: ids it said do not
-    exist (20201: the effect holds; count them as done). ``not_deleted``: ids with no
-    confirmation; deleting them again is safe (a gone comment answers 20201).
-    ``shape`` names the answer shape seen: ``list``, ``result``, ``comment``,
+    ``deleted``: ids the destroy answer confirmed deleted, and ids it left out that
+    ``show_batch`` no longer finds. ``already_gone``: ids it said do not exist (20201: the
+    effect holds; count them as done). ``not_deleted``: ids that still exist after the call
+    (or could not be checked); deleting them again is safe (a gone comment answers 20201).
+    ``shape`` names the destroy answer shape seen: ``list``, ``result``, ``comment``,
     ``already_gone`` (only 20201 answers), ``mixed`` (several, after a bisection) or ``none``
-    (nothing to send).
+    (nothing to send). ``calls``: HTTP calls made, the ``show_batch`` check included.
     """
 
     deleted: list[str]

@@ -199,7 +199,9 @@ class SharedToken:
         try:
             value, expires_in = self._fetch(force)
         except PlatformError as err:
-            self._remember_error(err)
+            # A forced refresh's quota is its own (20 a day): the waiters fetch normally.
+            if not (force and isinstance(err, QuotaError)):
+                self._remember_error(err)
             raise
         token = self._store(value, expires_in)
         _log.info(
@@ -257,7 +259,9 @@ class SharedToken:
         """Replace ``failed`` by a ``force_refresh`` fetch, unless another process already did.
 
         Returns None when the daily budget (20) is spent or a force refresh happened less than
-        30 s ago and gave nothing new.
+        30 s ago and gave nothing new. When the platform refuses the forced refresh for quota
+        (45009: its own daily limit), falls back to a normal fetch, which returns the current
+        valid token (see :meth:`_force_refused`).
         """
         deadline = time.monotonic() + self.wait_timeout
         while True:
@@ -281,12 +285,29 @@ class SharedToken:
                         endpoint=self.endpoint,
                         used_today=self.force_refreshes_today(),
                     )
-                    return self._fetch_and_store(force=True)
+                    try:
+                        return self._fetch_and_store(force=True)
+                    except QuotaError as err:
+                        return self._force_refused(err)
                 finally:
                     self._unlock(owner)
             if time.monotonic() > deadline:
                 raise self._timeout()
             time.sleep(self.poll_interval)
+
+    def _force_refused(self, err: QuotaError) -> AccessToken:
+        """The forced refresh hit its quota: only forced refreshes stop (the fetcher paused
+        them); fetch normally, which gives the platform's current valid token. Called under
+        the lock."""
+        _log.warning(
+            "wechat.token_force_refresh_refused",
+            account=self.account,
+            endpoint=self.endpoint,
+            errcode=err.code,
+            resume_at=err.resume_at,
+            fallback="normal fetch",
+        )
+        return self._fetch_and_store(force=False)
 
     # --- the force_refresh budget ------------------------------------------------------------
 

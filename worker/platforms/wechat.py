@@ -35,7 +35,7 @@ import httpx
 import redis as redis_lib
 import structlog
 
-from worker.config import AccountConfig, QuotaConfig, WechatTarget
+from worker.config import WECHAT_MAX_PAGE_SIZE, AccountConfig, QuotaConfig, WechatTarget
 from worker.errors import (
     AlreadyDoneError,
     AuthError,
@@ -63,8 +63,10 @@ from worker.platforms.tokens import AccessToken, SharedToken
 _log = structlog.get_logger()
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
-DEFAULT_PAGE_SIZE = 49  # the documents disagree on whether 50 is accepted (api-notes §1.3)
-MAX_PAGE_SIZE = 50
+# comment/list ``count``: the Chinese doc says ">= 50 is refused" (88010), the English one
+# "> 50"; 49 is the largest count both accept (api-notes §1.3). Larger counts are clamped.
+MAX_PAGE_SIZE = WECHAT_MAX_PAGE_SIZE
+DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE
 MAX_BATCH = 20  # openids per (un)blacklist call
 CommentType = Literal[0, 1, 2]  # 0 all, 1 normal only, 2 elected only
 
@@ -122,7 +124,7 @@ class WechatClient:
         self.account = account
         self.name = account.name
         self.base = (account.api_base or DEFAULT_API_BASE).rstrip("/")
-        self.page_size = page_size
+        self.page_size = self._page_count(page_size)
         self._owns_http = http is None
         self._http = http if http is not None else new_http_client()
         rate = Rate.per_minute(account.calls_per_minute) if account.calls_per_minute else None
@@ -174,9 +176,16 @@ class WechatClient:
     # --- tokens ----------------------------------------------------------------------------
 
     def _fetch_token(self, force: bool) -> tuple[str, float]:
-        """One request to the token endpoint (the SharedToken calls this under its lock)."""
+        """One request to the token endpoint (the SharedToken calls this under its lock).
+
+        A forced refresh has its own daily limit: a 45009 answered to one pauses forced
+        refreshes only (scope ``stable_token/force``), never the normal fetches.
+        """
         endpoint = self._token_endpoint
+        scope = c.W_STABLE_TOKEN_FORCE if force and endpoint == c.W_STABLE_TOKEN else endpoint
         self._guard.check_pause(endpoint)
+        if scope != endpoint:
+            self._guard.check_pause(scope)
         assert self.account.app_secret is not None  # checked in __init__
         secret = self.account.app_secret.reveal()
         try:
@@ -204,7 +213,7 @@ class WechatClient:
                     },
                 )
         except QuotaError as err:
-            raise self._guard.quota_hit(err) from None
+            raise self._guard.quota_hit(err, scope=scope) from None
         body = answer.body
         token = body.get("access_token") if isinstance(body, Mapping) else None
         expires_in = as_timestamp(body.get("expires_in")) if isinstance(body, Mapping) else None
@@ -298,17 +307,22 @@ class WechatClient:
         count: int | None = None,
         comment_type: CommentType = 0,
     ) -> CommentPage:
-        """One page of comments (``count`` defaults to the page size, 49;
-        ``comment_type`` 0 all, 1 normal only, 2 elected only).
+        """One page of comments (``count`` defaults to the page size; a count above
+        MAX_PAGE_SIZE, 49, is sent as 49; ``comment_type`` 0 all, 1 normal only, 2 elected
+        only).
 
-        Raises TargetGoneError (88001) when the article is gone.
+        Raises TargetGoneError (88001) when the article is gone, PermanentError (88010) naming
+        the count if the platform still refuses it (a client bug: MAX_PAGE_SIZE is wrong).
         """
-        count = self.page_size if count is None else count
-        if not 1 <= count <= MAX_PAGE_SIZE:
-            raise ValueError(f"count must be 1..{MAX_PAGE_SIZE}, got {count}")
+        count = self.page_size if count is None else self._page_count(count)
         body = self._comment_body(target)
         body.update(begin=begin, count=count, type=comment_type)
-        answer = self._call(c.W_LIST, body)
+        try:
+            answer = self._call(c.W_LIST, body)
+        except PermanentError as err:
+            if err.code == c.COUNT_RANGE_ERROR:
+                raise self._count_refused(err, count) from None
+            raise
         if not isinstance(answer.body, Mapping):
             raise self._transport.malformed(c.W_LIST, answer, "not an object")
         key = f"{body['msg_data_id']}:{body['index']}"
@@ -320,6 +334,33 @@ class WechatClient:
             begin=begin,
             next_begin=next_begin,
             has_more=raw_count > 0 and next_begin < total,
+        )
+
+    def _page_count(self, count: int) -> int:
+        """``count`` clamped to MAX_PAGE_SIZE; below 1 is the caller's error."""
+        if count < 1:
+            raise ValueError(f"count must be 1..{MAX_PAGE_SIZE}, got {count}")
+        if count > MAX_PAGE_SIZE:
+            _log.debug(
+                "wechat.page_size_clamped", account=self.name, asked=count, sent=MAX_PAGE_SIZE
+            )
+        return min(count, MAX_PAGE_SIZE)
+
+    def _count_refused(self, err: PermanentError, count: int) -> PermanentError:
+        """88010 although ``count`` is within MAX_PAGE_SIZE: our limit is wrong (a bug)."""
+        _log.error(
+            "wechat.page_size_refused", account=self.name, count=count, errcode=err.code,
+            max_page_size=MAX_PAGE_SIZE,
+        )
+        return PermanentError(
+            f"client bug: comment/list refused count={count} (88010) although it is within "
+            f"MAX_PAGE_SIZE={MAX_PAGE_SIZE}; the platform's limit is lower "
+            f"({err.platform_message})",
+            platform=err.platform,
+            endpoint=err.endpoint,
+            account=err.account,
+            code=err.code,
+            http_status=err.http_status,
         )
 
     def iter_comment_pages(

@@ -1,18 +1,21 @@
 """The Weibo client: list a post's comments, batch-delete comments under the account's posts.
 
 Synchronous, thread-safe, one instance per account. Hosts: ``https://api.weibo.com`` (public
-``comments/show``) and ``https://c.api.weibo.com`` (commercial ``destroy_batch/own/biz``);
-``AccountConfig.api_base`` replaces both.
+``comments/show``) and ``https://c.api.weibo.com`` (commercial ``destroy_batch/own/biz`` and
+``show_batch/biz``); ``AccountConfig.api_base`` replaces both.
 
 Conventions (the same as :mod:`worker.platforms.wechat`):
 
 - **Already done is a result, never an exception**: 20201 (comment does not exist) on
-  destroy puts the id in ``DestroyResult.already_gone``.
+  destroy puts the id in ``DestroyResult.already_gone``. Ids a destroy answer leaves
+  unconfirmed are checked with ``comments/show_batch/biz``: gone ones count as deleted.
 - ``error_code`` is read whether the platform sends it as a number or a string.
-- The access token is the account's configured one: an auth error (21301, 21314-21319,
-  21327, 21332) raises AuthError; Weibo has no refresh a server could do.
-- The commercial endpoint is limited to 50,000 calls an hour by default (shared through
-  Redis); ``calls_per_minute`` overrides that for every endpoint. 10022-10024 pause the
+- The access token is the account's configured one: an auth error (20502, 21301,
+  21314-21319, 21327, 21332) raises AuthError; Weibo has no refresh a server could do.
+- The commercial endpoints share one limit of 50,000 calls an hour *per caller IP*, whatever
+  the account (api-notes §6.3): one daemon is one IP, so every account of every process
+  takes its slots from one Redis bucket (``<prefix>:rate:weibo:shared:commercial-ip``).
+  ``calls_per_minute`` adds the account's own limit on every endpoint. 10022-10024 pause the
   endpoint until the next full hour (or ``QuotaConfig.pause``).
 """
 
@@ -27,7 +30,14 @@ import redis as redis_lib
 import structlog
 
 from worker.config import AccountConfig, QuotaConfig, WeiboTarget
-from worker.errors import AlreadyDoneError, AuthError, BatchTooLargeError, ConfigError, QuotaError
+from worker.errors import (
+    AlreadyDoneError,
+    AuthError,
+    BatchTooLargeError,
+    ConfigError,
+    PlatformError,
+    QuotaError,
+)
 from worker.logging import register_secret
 from worker.platforms import codes as c
 from worker.platforms.guard import CallGuard
@@ -42,8 +52,10 @@ _log = structlog.get_logger()
 DEFAULT_API_BASE = "https://api.weibo.com"
 DEFAULT_BIZ_BASE = "https://c.api.weibo.com"
 COMMERCIAL_RATE = Rate(50_000, 3600.0)  # "请求所有商业接口：50000次/小时/IP"
+COMMERCIAL_BUCKET = "commercial-ip"  # the shared limiter bucket of COMMERCIAL_RATE
 DEFAULT_PAGE_SIZE = 50
 MAX_BATCH = 20  # cids per destroy_batch call
+MAX_SHOW_BATCH = 50  # cids per show_batch call
 
 
 def weibo_code(body: Any) -> tuple[int | None, str]:
@@ -79,6 +91,7 @@ class WeiboClient:
         key_prefix: str = "mw",
         http: httpx.Client | None = None,
         max_wait: float = 10.0,
+        commercial_rate: Rate = COMMERCIAL_RATE,
     ) -> None:
         if account.platform != "weibo" or account.access_token is None:
             raise ConfigError(f"account {account.name!r} is not a Weibo account with access_token")
@@ -98,8 +111,11 @@ class WeiboClient:
             account=account.name,
             quotas=QuotaPauses(redis=redis, config=quota, key_prefix=key_prefix),
             limiter=RateLimiter(redis=redis, key_prefix=key_prefix, max_wait=max_wait),
-            rates={c.B_DESTROY: configured or COMMERCIAL_RATE},
             default_rate=configured,
+            shared_rates={
+                endpoint: (COMMERCIAL_BUCKET, commercial_rate)
+                for endpoint in c.WEIBO_COMMERCIAL_ENDPOINTS
+            },
         )
         self._transport = Transport(
             http=self._http, platform="weibo", account=account.name, read_code=weibo_code
@@ -215,25 +231,23 @@ class WeiboClient:
     def destroy_comments(self, cids: Iterable[int | str]) -> DestroyResult:
         """Delete up to 20 comments under the account's posts.
 
-        Every documented answer shape is accepted: an array of the deleted comments (ids not
-        in it are ``not_deleted``), ``{"result": true}`` (all deleted; false: none), or a
-        single comment object (that one deleted, the rest unconfirmed). A batch answered with
-        20201 (some comment does not exist) is split in halves until each missing id stands
-        alone in ``already_gone``. More than 20 distinct ids: BatchTooLargeError, no call.
+        Every documented answer shape is accepted: an array of the deleted comments,
+        ``{"result": true}`` (all deleted), or a single comment object (that one deleted).
+        Ids a successful answer leaves unconfirmed (missing from the array, the rest of a
+        single object, all of ``{"result": false}``) are looked up with one
+        ``comments/show_batch/biz`` call (api-notes §6.3): an id that no longer exists is
+        ``deleted``, one that still exists is ``not_deleted``. A batch answered with 20201
+        (some comment does not exist) is split in halves until each missing id stands alone
+        in ``already_gone``. More than 20 distinct ids: BatchTooLargeError, no call.
         """
-        batch: list[str] = []
-        for cid in cids:
-            value = as_int(cid)
-            if value is None or value <= 0:
-                raise ValueError(f"not a Weibo comment id: {cid!r}")
-            if str(value) not in batch:
-                batch.append(str(value))
+        batch = _distinct_cids(cids)
         if len(batch) > MAX_BATCH:
             raise BatchTooLargeError(
                 f"{c.B_DESTROY}: {len(batch)} ids, at most {MAX_BATCH} per call"
             )
         deleted: list[str] = []
         gone: list[str] = []
+        unconfirmed: list[str] = []
         shapes: set[str] = set()
         calls = 0
 
@@ -263,9 +277,13 @@ class WeiboClient:
             shape, confirmed = self._destroyed(answer, part)
             shapes.add(shape)
             deleted.extend(confirmed)
+            unconfirmed.extend(cid for cid in part if cid not in confirmed)
 
         if batch:
             send(batch)
+        if unconfirmed:
+            calls += 1
+            deleted.extend(self._verified_gone(unconfirmed))
         done = set(deleted) | set(gone)
         order = {cid: i for i, cid in enumerate(batch)}
         return DestroyResult(
@@ -275,6 +293,50 @@ class WeiboClient:
             shape=shapes.pop() if len(shapes) == 1 else ("mixed" if shapes else "none"),
             calls=calls,
         )
+
+    def _verified_gone(self, cids: list[str]) -> list[str]:
+        """The ids of ``cids`` that ``show_batch`` no longer finds. When the check itself
+        fails, none: the ids stay ``not_deleted``, and sending them again is safe (a gone
+        comment answers 20201)."""
+        try:
+            existing = set(self.existing_comment_ids(cids))
+        except PlatformError as err:
+            _log.warning(
+                "weibo.destroy_unverified", account=self.name, endpoint=err.endpoint,
+                errcode=err.code, error=type(err).__name__, unverified=len(cids),
+            )
+            return []
+        gone = [cid for cid in cids if cid not in existing]
+        _log.info(
+            "weibo.destroy_verified", account=self.name, endpoint=c.B_SHOW_BATCH,
+            unconfirmed=len(cids), gone=len(gone), still_there=len(cids) - len(gone),
+        )
+        return gone
+
+    def existing_comment_ids(self, cids: Iterable[int | str]) -> list[str]:
+        """The ids of ``cids`` (at most 50) whose comments still exist, per
+        ``comments/show_batch/biz`` (an array of the comments it finds). More than 50
+        distinct ids: BatchTooLargeError, no call."""
+        batch = _distinct_cids(cids)
+        if len(batch) > MAX_SHOW_BATCH:
+            raise BatchTooLargeError(
+                f"{c.B_SHOW_BATCH}: {len(batch)} ids, at most {MAX_SHOW_BATCH} per call"
+            )
+        if not batch:
+            return []
+        answer = self._call(
+            "GET",
+            f"{self.biz_base}/2/comments/show_batch/biz.json",
+            c.B_SHOW_BATCH,
+            params={"cids": ",".join(batch)},
+        )
+        body = answer.body
+        if isinstance(body, Mapping) and isinstance(body.get("comments"), list):
+            body = body["comments"]
+        if not isinstance(body, list):
+            raise self._transport.malformed(c.B_SHOW_BATCH, answer, "not an array")
+        found = set(weibo_comment_ids(body))
+        return [cid for cid in batch if cid in found]
 
     def _destroyed(self, answer: Answer, part: list[str]) -> tuple[str, list[str]]:
         """(shape, ids of ``part`` the answer confirms deleted)."""
@@ -295,3 +357,15 @@ class WeiboClient:
                 returned = set(weibo_comment_ids(wrapped))
                 return "list", [cid for cid in part if cid in returned]
         raise self._transport.malformed(c.B_DESTROY, answer, "not a destroy answer")
+
+
+def _distinct_cids(cids: Iterable[int | str]) -> list[str]:
+    """Comment ids as decimal strings, first occurrence order; ValueError on a bad one."""
+    batch: list[str] = []
+    for cid in cids:
+        value = as_int(cid)
+        if value is None or value <= 0:
+            raise ValueError(f"not a Weibo comment id: {cid!r}")
+        if str(value) not in batch:
+            batch.append(str(value))
+    return batch

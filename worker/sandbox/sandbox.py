@@ -40,7 +40,8 @@ WECHAT_ENDPOINTS = (
 
 class Sandbox:
     """A local server speaking the WeChat comment/blacklist/token APIs and Weibo's
-    ``comments/show`` and ``comments/destroy_batch/own/biz``, on 127.0.0.1 only.
+    ``comments/show``, ``comments/destroy_batch/own/biz`` and ``comments/show_batch/biz``,
+    on 127.0.0.1 only.
 
     Every method is thread-safe. Times (``create_time``, token expiry, rate-limit windows)
     come from the sandbox clock: ``clock`` (default ``time.time``) plus whatever
@@ -57,7 +58,8 @@ class Sandbox:
     - ``list_count_max`` (largest accepted ``comment/list`` count; 49 per the Chinese doc's
       ">= 50 is refused"), ``reply_max_len`` (88007 above it), ``blacklist_batch_max``
       (40032 above it), ``blacklist_page_size`` (getblacklist page);
-    - ``weibo_destroy_max`` (cids per destroy_batch), ``weibo_count_max`` (show page cap);
+    - ``weibo_destroy_max`` (cids per destroy_batch), ``weibo_count_max`` (show page cap),
+      ``weibo_show_batch_max`` (cids per show_batch);
     - ``max_calls``: the call log keeps this many records, dropping the oldest.
     """
 
@@ -78,6 +80,7 @@ class Sandbox:
         blacklist_page_size: int = 1000,
         weibo_destroy_max: int = 20,
         weibo_count_max: int = 200,
+        weibo_show_batch_max: int = 50,
         max_calls: int = 100_000,
         clock: Callable[[], float] | None = None,
     ) -> None:
@@ -119,6 +122,7 @@ class Sandbox:
                 faults=self.faults,
                 destroy_max=weibo_destroy_max,
                 count_max=weibo_count_max,
+                show_batch_max=weibo_show_batch_max,
             ),
             admin=Admin(self).handle,
         )

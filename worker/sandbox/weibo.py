@@ -1,5 +1,5 @@
-"""The Weibo endpoints: ``GET /2/comments/show.json`` and
-``POST /2/comments/destroy_batch/own/biz.json``.
+"""The Weibo endpoints: ``GET /2/comments/show.json``,
+``POST /2/comments/destroy_batch/own/biz.json`` and ``GET /2/comments/show_batch/biz.json``.
 
 Errors have the documented shape ``{"request": "/comments/show.json", "error_code": "20201",
 "error": "..."}``; ``error_code`` is a string by default (the official error-code page) and
@@ -20,7 +20,11 @@ Choices where the documents are silent:
   any id was someone else's, else 20201;
 - ``comments/show`` lists comments of any existing post (it is a public API), newest first;
   ``count`` is clamped to 1..200 (default 50), ``page`` starts at 1; ``next_cursor`` is the
-  id of the next older comment (use it as ``max_id``), 0 at the end.
+  id of the next older comment (use it as ``max_id``), 0 at the end;
+- ``comments/show_batch/biz`` (``cids``, at most 50, api-notes §6.3) answers an array of the
+  comments that still exist, in the order asked, whoever owns the post; a deleted comment,
+  or one under a deleted post, is simply absent, and none found is ``[]``, not an error.
+  More than 50 ids is 10017, like destroy_batch.
 """
 
 from __future__ import annotations
@@ -36,8 +40,13 @@ from worker.sandbox.weibo_state import WeiboComment, WeiboState
 ENDPOINTS: dict[str, str] = {
     "/2/comments/show.json": "comments/show",
     "/2/comments/destroy_batch/own/biz.json": "comments/destroy_batch/own/biz",
+    "/2/comments/show_batch/biz.json": "comments/show_batch/biz",
 }
-_METHODS = {"comments/show": "GET", "comments/destroy_batch/own/biz": "POST"}
+_METHODS = {
+    "comments/show": "GET",
+    "comments/destroy_batch/own/biz": "POST",
+    "comments/show_batch/biz": "GET",
+}
 
 ERRORS: dict[int, str] = {
     10001: "System error",
@@ -52,6 +61,7 @@ ERRORS: dict[int, str] = {
     20101: "Target weibo does not exist",
     20201: "Target weibo comment does not exist",
     20203: "Not your own comment",
+    20502: "Auth failed!",
     21301: "Auth failed",
     21327: "expired_token",
     21332: "invalid_access_token",
@@ -97,12 +107,19 @@ class WeiboApi:
     """Answers Weibo calls against a :class:`WeiboState` (the caller holds the lock)."""
 
     def __init__(
-        self, *, state: WeiboState, faults: Faults, destroy_max: int = 20, count_max: int = 200
+        self,
+        *,
+        state: WeiboState,
+        faults: Faults,
+        destroy_max: int = 20,
+        count_max: int = 200,
+        show_batch_max: int = 50,
     ) -> None:
         self._state = state
         self._faults = faults
         self._destroy_max = destroy_max
         self._count_max = count_max
+        self._show_batch_max = show_batch_max
 
     @staticmethod
     def params(req: Request) -> dict[str, str]:
@@ -122,6 +139,8 @@ class WeiboApi:
         self._guard(ctx.scope, ctx)
         if ctx.endpoint == "comments/show":
             return self._show(params)
+        if ctx.endpoint == "comments/show_batch/biz":
+            return self._show_batch(params)
         return self._destroy(params, uid)
 
     def _authenticate(self, req: Request, params: dict[str, str], ctx: CallContext) -> int:
@@ -188,19 +207,19 @@ class WeiboApi:
             "total_number": len(visible),
         }
 
+    def _show_batch(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for cid in _cids(params, self._show_batch_max):
+            comment = self._state.comments.get(cid)
+            if comment is None or comment.deleted or self._state.posts[comment.status_id].deleted:
+                continue
+            found.append(self._state.comment_to_api(comment))
+        return found
+
     def _destroy(self, params: dict[str, str], uid: int) -> Any:
-        raw = params.get("cids", "")
-        parts = [p.strip() for p in raw.split(",") if p.strip()]
-        if not parts:
-            raise _missing("cids")
-        if len(parts) > self._destroy_max:
-            raise _invalid("cids", f"at most {self._destroy_max} ids", f"{len(parts)} ids")
-        for part in parts:
-            if not (part.isascii() and part.isdigit()):
-                raise _invalid("cids", "int64", part[:40])
         deleted: list[WeiboComment] = []
         foreign = False
-        for cid in dict.fromkeys(int(p) for p in parts):
+        for cid in _cids(params, self._destroy_max):
             comment = self._state.comments.get(cid)
             if comment is None or comment.deleted:
                 continue
@@ -224,3 +243,16 @@ class WeiboApi:
 
 def _id(comment: WeiboComment) -> int:
     return comment.id
+
+
+def _cids(params: dict[str, str], most: int) -> list[int]:
+    """The distinct ids of the ``cids`` parameter (comma-separated int64, at most ``most``)."""
+    parts = [p.strip() for p in params.get("cids", "").split(",") if p.strip()]
+    if not parts:
+        raise _missing("cids")
+    if len(parts) > most:
+        raise _invalid("cids", f"at most {most} ids", f"{len(parts)} ids")
+    for part in parts:
+        if not (part.isascii() and part.isdigit()):
+            raise _invalid("cids", "int64", part[:40])
+    return list(dict.fromkeys(int(p) for p in parts))
