@@ -67,7 +67,8 @@ def worker_process_main(options: RunOptions, redis_url: str, index: int) -> None
     """Entry point of one worker process (started with the spawn method)."""
     die_with_parent(signal.SIGTERM)  # a SIGKILLed daemon leaves no orphan worker
     configure_logging(level=options.log_level, json=options.json_logs)
-    structlog.contextvars.bind_contextvars(process=f"worker-{index}")
+    process = f"worker-{index}"
+    structlog.contextvars.bind_contextvars(process=process)
     stop = threading.Event()
     config = load_config(options.config_path)
     metrics.enable_in_worker(config)  # before make_broker: its middleware counts messages
@@ -85,7 +86,7 @@ def worker_process_main(options: RunOptions, redis_url: str, index: int) -> None
     signal.signal(signal.SIGINT, on_term)
     signal.signal(signal.SIGHUP, on_hup)
 
-    broker = make_broker(config, redis_url)
+    broker = make_broker(config, redis_url, process=process)
     actors = declare_actors(broker)
     broker.emit_after("process_boot")  # as dramatiq's CLI does: TimeLimit starts its timer here
     worker = dramatiq.Worker(broker, queues=actors.queues, worker_threads=options.threads,

@@ -162,3 +162,43 @@ def test_a_disabled_blacklist_fails_its_batches_without_calling(
     assert failed[0]["detail"].startswith("48001")
     assert failed[1]["detail"] == actors_module.DISABLED_DETAIL
     assert runtime.buffer("oa").pending_count() == 0
+
+
+def test_a_weibo_comment_destroy_batch_keeps_is_given_up_not_resent_forever(
+    tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, stub_actors: StubBroker
+) -> None:
+    # A post of another user among the account's targets: destroy_batch answers for the
+    # account's own comments and quietly keeps the other's (no error while one id succeeds).
+    # Kept ids go back to the buffer, max_retries times (0 here), then fail.
+    foreign = STATUS + 1
+    sandbox.add_weibo_token(access_token="2.00someone-else", uid=2002)
+    sandbox.add_weibo_post("2.00someone-else", status_id=foreign)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    config = Config(
+        rules=(rules,),
+        actions=ActionsConfig(batch_max_wait=0.0, max_retries=0),
+        accounts=(AccountConfig(
+            name="wb", platform="weibo", access_token=Secret(WB_TOKEN), api_base=sandbox.url,
+            targets=(WeiboTarget(status_id=STATUS), WeiboTarget(status_id=foreign)),
+        ),),
+    )
+    rt = Runtime(config=config, redis_url=redis_server.url)
+    actors_module.set_runtime(rt)
+    try:
+        kept = sandbox.add_weibo_comment(foreign, text="加v：kept", uid=8001)
+        own = sandbox.add_weibo_comment(STATUS, text="加v：own", uid=7000)
+        poll_and_moderate(stub_actors, "wb", str(STATUS))
+        poll_and_moderate(stub_actors, "wb", str(foreign))
+        actors_module.flush("wb")
+        assert sandbox.weibo_comment(own)["deleted"]
+        assert not sandbox.weibo_comment(kept)["deleted"]
+        assert len(sandbox.calls("comments/destroy_batch/own/biz")) == 1
+        records = [r for r in batched_records(rt, "delete") if r["comment_id"] == str(kept)]
+        assert [(r["rule"], r["outcome"], r["detail"]) for r in records] == [
+            ("wb-spam", "failed", "kept by the platform after 1 destroy_batch call(s)"),
+        ]
+        assert rt.buffer("wb").pending_count() == 0
+        assert rt.redis.hlen(rt.keys.refused("wb")) == 0
+    finally:
+        rt.close()

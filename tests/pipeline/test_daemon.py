@@ -6,6 +6,7 @@ calls: what was done, how often, and in which batch sizes.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -64,6 +65,12 @@ def test_every_action_exactly_once_and_new_comments_within_two_intervals(tmp_pat
         assert_exactly_once(sandbox, world)
         assert "Traceback" not in daemon.log()
         assert APP_ID and "wx-secret-for-daemon-tests" not in daemon.log()
+        # Lines written while a message runs say which message, actor and worker process.
+        lines = [json.loads(line) for line in daemon.log().splitlines() if line.startswith("{")]
+        in_messages = [line for line in lines if "message_id" in line]
+        assert {line["event"] for line in in_messages} >= {"action", "batch_sent"}
+        assert {line.get("process") for line in in_messages} == {"worker-0", "worker-1"}
+        assert all(line.get("actor") for line in in_messages)
 
 
 def test_faults_token_invalidation_busy_502_and_a_quota_pause(tmp_path: Path) -> None:

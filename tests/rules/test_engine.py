@@ -267,3 +267,40 @@ def test_decision_json_shape(tmp_path: Path) -> None:
     assert rules.evaluate(comment("clean", id="7")).to_dict() == {
         "id": "7", "matched": [], "actions": [],
     }
+
+
+def test_the_span_comes_from_an_any_branch_that_holds(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, """
+        version: 1
+        rules:
+          - id: r
+            when:
+              any:
+                - content: {includes: [加v], min_length: 100}
+                - content: {includes: [博彩]}
+            then:
+              - reply: "「{match}」"
+    """)
+    # 加v comes first but its branch fails (too short): 博彩 is what matched.
+    decision = rules.evaluate(comment("加v 看博彩"))
+    span = decision.span("r")
+    assert span is not None and span.text == "博彩"
+    assert decision.actions[0].text == "「博彩」"
+    long = "加v " + "长" * 100 + " 博彩"
+    span = rules.evaluate(comment(long)).span("r")
+    assert span is not None and span.text == "加v"
+
+
+def test_a_reply_drops_what_json_cannot_carry_plainly(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, """
+        version: 1
+        rules:
+          - id: r
+            when: {content: {includes: [好文]}}
+            then:
+              - reply: "谢谢 {content}"
+    """)
+    text = "好文\x07\x1b[31m\ud800\n第二行\t!"
+    reply = rules.evaluate(comment(text)).actions[0].text
+    assert reply == "谢谢 好文[31m\n第二行\t!"
+    reply.encode("utf-8")  # no lone surrogate left

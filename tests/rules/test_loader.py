@@ -267,3 +267,29 @@ def test_a_pathological_comment_against_every_example_rule_completes(
     assert decision.to_dict(spans=True) == {"id": "1", "matched": [], "actions": []}
     spammy = rules.evaluate(comment(char * 50_000 + "加v" + char * 50_000, author="oX"))
     assert spammy.matched == ["contact-spam"]
+
+
+def test_reply_templates_known_to_fail_are_refused_at_load(tmp_path: Path) -> None:
+    long_id = "r" * 295
+    path = write(tmp_path, "a.yaml", f"""
+        version: 1
+        rules:
+          - id: no-content
+            when: {{author: {{in: [oBad]}}}}
+            then:
+              - reply: "你说的「{{match}}」"
+          - id: {long_id}
+            when: {{content: {{includes: [x]}}}}
+            then:
+              - reply: "规则 {{rule}} 命中了"
+          - id: fine
+            when: {{content: {{includes: [y]}}}}
+            then:
+              - reply: "{{match}} {{rule}}"
+    """)
+    problems = problems_of([path])
+    empty = find(problems, "{match} is always empty")
+    assert (empty.rule, empty.line) == ("no-content", 6)
+    too_long = find(problems, "before {author}, {match} and {content}")
+    assert too_long.rule == long_id and "302 characters" in too_long.message
+    assert len(problems) == 2

@@ -379,6 +379,9 @@ def act(
         return
     except RateLimitedError as exc:
         rt.ledger.release(lease)
+        # Our own limiter's pacing, not a failure: debug, or a backlog would flood the log.
+        log.debug("action_postponed", **context, action=action, rule=rule,
+                  retry_at=exc.retry_at, detail=str(exc))
         actors().act.send_with_options(
             args=(account, target, comment_id, action, text, rule),
             delay=_delay_ms(exc.retry_at, fallback=5.0),
@@ -500,7 +503,8 @@ def flush(account: str) -> None:
     for expired in buffer.expired_batches():
         batch = buffer.reclaim(expired.batch_id, owner=owner)
         if batch is not None:
-            log.warning("batch_reclaimed", account=account, batch=batch.batch_id,
+            log.warning("batch_reclaimed", platform=rt.account(account).platform,
+                        account=account, batch=batch.batch_id,
                         size=len(batch.ids), attempts=batch.attempts)
             _send_batch(rt, account, batch.batch_id, list(batch.ids), owner)
     while True:
@@ -510,9 +514,17 @@ def flush(account: str) -> None:
         _send_batch(rt, account, batch.batch_id, list(batch.ids), owner)
 
 
-def _attempted_key(rt: Runtime, account: str) -> str:
-    """Ids sent to the platform whose outcome is not recorded yet (reconciled before resending)."""
-    return f"{rt.keys.prefix}:attempted:{account}"
+def _given_up(rt: Runtime, account: str, still_there: list[str]) -> list[str]:
+    """Count one more refusal of each id; those refused more than max_retries times."""
+    if not still_there:
+        return []
+    key = rt.keys.refused(account)
+    pipe = rt.redis.pipeline(transaction=False)
+    for item in still_there:
+        pipe.hincrby(key, item, 1)
+    counts = pipe.execute()
+    limit = rt.config.actions.max_retries
+    return [item for item, n in zip(still_there, counts, strict=True) if int(n) > limit]
 
 
 def _send_batch(rt: Runtime, account: str, batch_id: str, ids: list[str], owner: str) -> None:
@@ -520,7 +532,7 @@ def _send_batch(rt: Runtime, account: str, batch_id: str, ids: list[str], owner:
     client = rt.client(account)
     acc = rt.account(account)
     action = "blacklist" if acc.platform == "wechat" else "delete"
-    attempted = _attempted_key(rt, account)
+    attempted = rt.keys.attempted(account)
     origins = {i: _BatchOrigin.decode(raw) for i, raw in buffer.origins(ids).items()}
     done: list[str] = []
     failed: list[str] = []
@@ -552,9 +564,18 @@ def _send_batch(rt: Runtime, account: str, batch_id: str, ids: list[str], owner:
             destroyed = client.destroy_comments(to_send)
             done.extend(destroyed.deleted)
             done.extend(destroyed.already_gone)
+            # Still there after an answer without error: resent with the next batch, but not
+            # forever (a platform that quietly keeps a comment would cost two calls a flush).
+            given_up = _given_up(rt, account, destroyed.not_deleted)
+            failed.extend(given_up)
+            tries = 1 + rt.config.actions.max_retries
+            reasons.update(dict.fromkeys(
+                given_up, f"kept by the platform after {tries} destroy_batch call(s)"
+            ))
     except QuotaError as exc:
         buffer.requeue(batch_id, owner=owner)
-        log.warning("batch_deferred", account=account, action=action, outcome="deferred",
+        log.warning("batch_deferred", platform=acc.platform, account=account, action=action,
+                    outcome="deferred",
                     errcode=exc.code, resume_at=exc.resume_at, size=len(ids))
         actors().flush.send_with_options(args=(account,), delay=_delay_ms(exc.resume_at))
         raise _Stop from None
@@ -578,12 +599,14 @@ def _finish_batch(
     """Complete the batch in Redis (its outcomes are then recorded: the ids leave the
     attempted set), log it, and audit each id against the rule and comment that asked."""
     completion = rt.buffer(account).complete(batch_id, done, failed, owner=owner)
-    rt.redis.srem(_attempted_key(rt, account), *ids)
+    rt.redis.srem(rt.keys.attempted(account), *ids)
+    if rt.account(account).platform == "weibo" and (done or failed):
+        rt.redis.hdel(rt.keys.refused(account), *done, *failed)
     duration = round((time.perf_counter() - started) * 1000, 1)
-    log.info("batch_sent", account=account, action=action, size=len(ids), done=len(done),
-             failed=len(failed), requeued=completion.requeued if completion else None,
-             duration_ms=duration)
     platform = rt.account(account).platform
+    log.info("batch_sent", platform=platform, account=account, action=action, size=len(ids),
+             done=len(done), failed=len(failed),
+             requeued=completion.requeued if completion else None, duration_ms=duration)
     for outcome, items in (("ok", done), ("failed", failed)):
         for item in items:
             origin = origins.get(item)

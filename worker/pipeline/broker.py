@@ -34,7 +34,11 @@ TIME_LIMIT_MS = 5 * 60 * 1000  # no action call takes minutes; a stuck one is in
 
 
 class LogContext(Middleware):
-    """Bind the message id and actor name into structlog's context while a message runs."""
+    """Bind the message id, actor name and process into structlog's context while a message
+    runs (worker threads do not inherit the context their process bound at start)."""
+
+    def __init__(self, *, process: str | None = None) -> None:
+        self.process = process
 
     def before_process_message(
         self, broker: dramatiq.Broker, message: MessageProxy
@@ -43,6 +47,8 @@ class LogContext(Middleware):
             message_id=message.message_id, actor=message.actor_name,
             attempt=message.options.get("retries", 0) + 1,
         )
+        if self.process is not None:
+            structlog.contextvars.bind_contextvars(process=self.process)
 
     def after_process_message(
         self, broker: dramatiq.Broker, message: MessageProxy, *,
@@ -54,7 +60,7 @@ class LogContext(Middleware):
         structlog.contextvars.clear_contextvars()
 
 
-def make_broker(config: Config, redis_url: str) -> RedisBroker:
+def make_broker(config: Config, redis_url: str, *, process: str | None = None) -> RedisBroker:
     actions = config.actions
     middleware = [
         AgeLimit(),
@@ -66,7 +72,7 @@ def make_broker(config: Config, redis_url: str) -> RedisBroker:
             min_backoff=int(actions.min_backoff * 1000),
             max_backoff=int(actions.max_backoff * 1000),
         ),
-        LogContext(),
+        LogContext(process=process),
         *metrics.broker_middleware(),  # message counters, when this process counts
     ]
     broker = DurableRedisBroker(  # RedisBroker keeping its messages through a Redis outage

@@ -21,6 +21,9 @@ Key families (``<p>`` is the prefix):
 - ``<p>:batch:{<group>}:leases`` zset: batch id -> lease deadline.
 - ``<p>:batch:{<group>}:b:<batch>`` hash: ``owner``, ``created_at``, ``deadline``, ``attempts``.
 - ``<p>:batch:{<group>}:b:<batch>:ids`` zset: the batch's item ids -> time each was added.
+- ``<p>:attempted:<account>`` set: batched ids sent whose outcome is not recorded yet;
+  reconciled with the platform before they are sent again.
+- ``<p>:refused:<account>`` hash: Weibo comment id -> destroy_batch answers that left it in place.
 - ``<p>:offenses:<platform>:<account>:<author>`` zset: offense -> time; trimmed by age, TTL.
 - ``<p>:rulestats:index`` set: rule ids that have counters.
 - ``<p>:rulestats:since`` string: when counting started.
@@ -183,6 +186,12 @@ class Keys:
     def batch_group(self, *, platform: str, account: str, kind: str) -> BatchGroupKeys:
         tag = f"{escape(platform)}:{escape(account)}:{escape(kind)}"
         return BatchGroupKeys(base=f"{self.prefix}:batch:{{{tag}}}")
+
+    def attempted(self, account: str) -> str:
+        return f"{self.prefix}:attempted:{escape(account)}"
+
+    def refused(self, account: str) -> str:
+        return f"{self.prefix}:refused:{escape(account)}"
 
     # -- rules -----------------------------------------------------------------------------
     def offenses(self, *, platform: str, account: str | None, author: str) -> str:

@@ -32,6 +32,7 @@ from worker.rules.model import (
     Signal,
     SkippedAction,
     Span,
+    held_signals,
 )
 from worker.rules.templates import REPLY_MAX_CHARS
 
@@ -119,27 +120,33 @@ class RuleSet:
             offenses=offenses,
         )
         matched: list[Rule] = []
+        held: dict[str, frozenset[Signal]] = {}
         for rule in candidates:
             if not rule.applies_to(comment):
                 continue
             if rule.when is not None and not rule.when.holds(ctx):
                 continue
             matched.append(rule)
+            if rule.branching and rule.when is not None:
+                # Now, not when a span is asked for: the offense count may have moved by then.
+                held[rule.id] = held_signals(rule.when, ctx)
             if rule.stop:
                 break
         decision = Decision(comment)
         if matched:
-            self._decide(decision, matched, scans, fired)
+            self._decide(decision, matched, scans, fired, held)
         return decision
 
     def _decide(
         self, decision: Decision, matched: list[Rule], scans: list[ScanResult],
-        fired: set[Signal],
+        fired: set[Signal], held: dict[str, frozenset[Signal]],
     ) -> None:
         comment = decision.comment
         by_id = {rule.id: rule for rule in matched}
         decision.matches = [RuleMatch(r.id, r.mode) for r in matched]
-        decision.span_finder = lambda rule_id: _span_of(by_id[rule_id], scans, fired)
+        decision.span_finder = lambda rule_id: _span_of(
+            by_id[rule_id], scans, held.get(rule_id, fired)
+        )
 
         def deletes(rule: Rule) -> bool:
             return any(a.type == "delete" for a in rule.then)
@@ -219,7 +226,8 @@ class RuleSet:
         holds = rule.when is None or rule.when.holds(ctx)
         if not holds:
             return False, ""
-        span = _span_of(rule, scans, _fired(scans))
+        fired = held_signals(rule.when, ctx) if rule.when is not None else _fired(scans)
+        span = _span_of(rule, scans, fired)
         return True, (f" at {span.text!r}" if span else "")
 
 
@@ -233,8 +241,14 @@ def _fired(scans: list[ScanResult]) -> set[Signal]:
     return fired
 
 
-def _span_of(rule: Rule, scans: list[ScanResult], fired: set[Signal]) -> Span | None:
-    """The earliest original-text span among the rule's content signals that fired."""
+def _span_of(
+    rule: Rule, scans: list[ScanResult], fired: set[Signal] | frozenset[Signal]
+) -> Span | None:
+    """The earliest original-text span among the rule's content signals that fired.
+
+    ``fired`` holds only the signals of branches that hold when the rule has an ``any`` with
+    content (:func:`held_signals`): a term of a branch that failed is not what matched.
+    """
     best: tuple[int, int] | None = None
     best_scan: ScanResult | None = None
     for signal in rule.signals:

@@ -34,6 +34,7 @@ from worker.rules.model import (
     RegexHit,
     Rule,
     RuleSample,
+    branches_content,
     content_signals,
     required_signals,
 )
@@ -354,7 +355,7 @@ class _Loader:
         else:
             when = self.condition(node["when"], file, rid, "when", group, node.line_of("when"))
 
-        then = self.actions(node, file, rid, platforms)
+        then = self.actions(node, file, rid, platforms, has_content=bool(content_signals(when)))
         samples = self.samples(node.get("tests"), file, rid, node.line_of("tests"))
 
         if len(self.problems) > errors_before:
@@ -365,6 +366,7 @@ class _Loader:
             enabled=enabled, platforms=platforms, accounts=accounts, when=when, then=then,
             stop=stop, normalize=options, group=group, samples=samples,
             required=required_signals(when), signals=tuple(content_signals(when)),
+            branching=branches_content(when),
         )
 
     def boolean(self, node: SourceMap, key: str, default: bool, file: Path, rid: str) -> bool:
@@ -601,7 +603,8 @@ class _Loader:
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
     def actions(
-        self, node: SourceMap, file: Path, rid: str, platforms: frozenset[Platform] | None
+        self, node: SourceMap, file: Path, rid: str, platforms: frozenset[Platform] | None,
+        *, has_content: bool,
     ) -> tuple[Action, ...]:
         value = node.get("then", [])
         if value is None:
@@ -654,7 +657,9 @@ class _Loader:
                 )
             template: ReplyTemplate | None = None
             if name == "reply":
-                template = self.reply_template(argument, file, line, rid, where, platforms)
+                template = self.reply_template(
+                    argument, file, line, rid, where, platforms, has_content=has_content
+                )
                 if template is None:
                     continue
             elif argument is not None:
@@ -665,7 +670,7 @@ class _Loader:
 
     def reply_template(
         self, argument: Any, file: Path, line: int | None, rid: str, where: str,
-        platforms: frozenset[Platform] | None,
+        platforms: frozenset[Platform] | None, *, has_content: bool,
     ) -> ReplyTemplate | None:
         if not isinstance(argument, str) or not argument.strip():
             self.problem("reply needs a non-empty text, e.g. `- reply: 感谢留言`", file,
@@ -676,14 +681,23 @@ class _Loader:
         except TemplateError as exc:
             self.problem(str(exc), file, line=line, rule=rid, fld=where)
             return None
-        if not template.static_text.strip() and not template.placeholders:
+        if template.uses_match and not has_content:
+            self.problem(
+                "{match} is always empty here: the rule has no content condition (includes, "
+                "regex, ...) outside `not` to take it from", file, line=line, rule=rid, fld=where,
+            )
+            return None
+        # What is known before any comment arrives: the literal text and {rule}.
+        known = template.render(author=None, match="", rule=rid, content="")
+        if not known.strip() and not set(template.placeholders) - {"rule"}:
             self.problem("reply renders empty", file, line=line, rule=rid, fld=where)
             return None
         limit = min(REPLY_MAX_CHARS[p] for p in (platforms or {"wechat"}) if p in REPLY_MAX_CHARS)
-        if len(template.static_text) > limit:
+        if len(known) > limit:
             self.problem(
-                f"reply is {len(template.static_text)} characters before placeholders; the "
-                f"platform allows {limit}", file, line=line, rule=rid, fld=where,
+                f"reply is {len(known)} characters before {{author}}, {{match}} and "
+                f"{{content}} are filled in; the platform allows {limit}",
+                file, line=line, rule=rid, fld=where,
             )
             return None
         return template

@@ -12,20 +12,20 @@ normalises the comment once, then runs:
 Spans are computed only when asked for (:meth:`ScanResult.literal_span`,
 :meth:`ScanResult.regex_span`), from the normalised text's lazy offset maps.
 
-``includes_word`` edges: a hit holds unless a *word character* continues the term, that is,
-unless the term's first character is a word character and so is the character just before the
-hit, or the term's last character is a word character and so is the character just after it.
-Word characters are letters and numbers (``str.isalnum``: Unicode categories L* and N*,
-Latin, Greek, Cyrillic, Hangul, ...) **except** those of scripts written without spaces
-between words: Han (CJK ideographs), Hiragana, Katakana, Bopomofo, Yi, Thai, Lao, Khmer and
-Myanmar. The underscore, combining marks, punctuation, spaces, symbols and emoji are not word
-characters. So ``ass`` does not hit ``assistant`` or ``class``, ``fuck`` hits ``what the fuck!``
-and ``fuck_you``, and ``vx`` hits ``加vx好友``.
+``includes_word`` edges (rules-spec.md: "Latin letters and digits do not continue it on either
+side"): a hit holds unless a *word character* continues the term, that is, unless the term's
+first character is a word character and so is the character just before the hit, or the term's
+last character is a word character and so is the character just after it. Word characters are
+the letters of the Latin script (``a``-``z``, accented ``é``, ``ß``, ...) and decimal digits;
+Han, kana, Greek, Cyrillic, Hangul, the underscore, marks, punctuation, spaces, symbols and
+emoji are not. So ``ass`` does not hit ``assistant`` or ``class``, ``fuck`` hits
+``what the fuck!`` and ``fuck_you``, and ``vx`` hits ``加vx好友``.
 """
 
 from __future__ import annotations
 
-import bisect
+import functools
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -54,44 +54,16 @@ _NO_IDS: frozenset[int] = frozenset()
 # out of it makes a set match fail, so be generous: it is a budget, allocated only when used.
 SET_MAX_MEM = 512 << 20
 
-# Letters of scripts written without spaces between words: never word characters.
-_NON_WORD_SCRIPT_RANGES: tuple[tuple[int, int], ...] = (
-    (0x0E00, 0x0E7F),  # Thai
-    (0x0E80, 0x0EFF),  # Lao
-    (0x1000, 0x109F),  # Myanmar
-    (0x1780, 0x17FF),  # Khmer
-    (0x19E0, 0x19FF),  # Khmer symbols
-    (0x2E80, 0x2FDF),  # CJK radicals, Kangxi radicals
-    (0x3005, 0x3007),  # 々 〆 〇
-    (0x3021, 0x3029),  # Hangzhou numerals
-    (0x3038, 0x303C),
-    (0x3040, 0x30FF),  # Hiragana, Katakana
-    (0x3100, 0x312F),  # Bopomofo
-    (0x31A0, 0x31FF),  # Bopomofo extended, Katakana phonetic extensions
-    (0x3400, 0x4DBF),  # CJK extension A
-    (0x4E00, 0x9FFF),  # CJK unified ideographs
-    (0xA000, 0xA4CF),  # Yi
-    (0xA9E0, 0xA9FF),  # Myanmar extended-B
-    (0xAA60, 0xAA7F),  # Myanmar extended-A
-    (0xF900, 0xFAFF),  # CJK compatibility ideographs
-    (0xFF66, 0xFF9F),  # halfwidth Katakana
-    (0x16FE0, 0x16FFF),  # ideographic symbols
-    (0x1B000, 0x1B16F),  # Kana supplement, extended
-    (0x20000, 0x3FFFF),  # CJK extensions B-H (planes 2 and 3)
-)
-_NW_LO = [lo for lo, _ in _NON_WORD_SCRIPT_RANGES]
-_NW_HI = [hi for _, hi in _NON_WORD_SCRIPT_RANGES]
+@functools.lru_cache(maxsize=4096)
+def _is_latin_letter(ch: str) -> bool:
+    return ch.isalpha() and "LATIN " in unicodedata.name(ch, "")
 
 
 def is_word_char(ch: str) -> bool:
     """Whether ``ch`` continues a word for ``includes_word`` (see the module docstring)."""
     if ch.isascii():
         return ch.isalnum()
-    if not ch.isalnum():
-        return False
-    cp = ord(ch)
-    i = bisect.bisect_right(_NW_LO, cp) - 1
-    return not (i >= 0 and cp <= _NW_HI[i])
+    return ch.isdecimal() or _is_latin_letter(ch)
 
 
 @dataclass(frozen=True, slots=True)

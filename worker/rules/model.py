@@ -235,6 +235,39 @@ def content_signals(cond: Condition | None) -> list[Signal]:
     return found
 
 
+def branches_content(cond: Condition | None) -> bool:
+    """Whether an ``any`` in ``cond`` has content signals: then a fired signal may belong to a
+    branch that does not hold, and spans must come from :func:`held_signals`."""
+    if isinstance(cond, AnyOf):
+        return bool(content_signals(cond))
+    if isinstance(cond, AllOf):
+        return any(branches_content(child) for child in cond.children)
+    return False
+
+
+def held_signals(cond: Condition, ctx: EvalContext) -> frozenset[Signal]:
+    """The content signals that fired in the branches of ``cond`` that hold (``cond`` holds)."""
+    found: set[Signal] = set()
+
+    def walk(node: Condition) -> None:
+        if isinstance(node, LiteralHit):
+            hits = node.ids & ctx.scans[node.group].literals
+            found.update((node.group, "lit", i) for i in hits)
+        elif isinstance(node, RegexHit):
+            hits = node.ids & ctx.scans[node.group].regexes
+            found.update((node.group, "re", i) for i in hits)
+        elif isinstance(node, AllOf):
+            for child in node.children:
+                walk(child)
+        elif isinstance(node, AnyOf):
+            for child in node.children:
+                if child.holds(ctx):
+                    walk(child)
+
+    walk(cond)
+    return frozenset(found)
+
+
 @dataclass(frozen=True, slots=True)
 class Action:
     type: ActionType
@@ -277,6 +310,7 @@ class Rule:
     samples: tuple[RuleSample, ...] = ()
     required: frozenset[Signal] | None = None
     signals: tuple[Signal, ...] = ()
+    branching: bool = False  # see branches_content
 
     def applies_to(self, comment: Comment) -> bool:
         if not self.enabled:

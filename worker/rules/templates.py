@@ -19,6 +19,11 @@ REPLY_MAX_CHARS = {"wechat": 300}
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
+# Control characters other than tab and newlines, and lone surrogates: JSON can carry them
+# only as \uXXXX escapes, which WeChat refuses (40033), and a lone surrogate cannot even be
+# encoded. They reach a reply from the comment ({match}, {content}, {author}) or the YAML.
+_UNSENDABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
 
 class TemplateError(ValueError):
     pass
@@ -78,4 +83,5 @@ class ReplyTemplate:
             "rule": rule,
             "content": content[:CONTENT_CUT],
         }
-        return "".join(values[text] if is_ph else text for is_ph, text in self.parts)
+        text = "".join(values[text] if is_ph else text for is_ph, text in self.parts)
+        return _UNSENDABLE.sub("", text)
