@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from dramatiq.brokers.stub import StubBroker
 
 from worker.config import AccountConfig, Config, PollingConfig, Secret, WechatTarget
@@ -66,3 +67,36 @@ def test_deletes_between_pages_do_not_make_the_poll_skip_comments(
         assert sorted(int(i) for i in set(sent)) == sorted(all_ids)
         assert len(sent) == len(set(sent))
         assert len(deleted) > 40  # the list really shifted under the poll
+
+
+@pytest.mark.parametrize("order", ["newest", "oldest"])
+def test_between_full_passes_only_the_new_end_is_read_whichever_it_is(
+    order: str, redis_server: EmbeddedRedis, stub_actors: StubBroker
+) -> None:
+    # WeChat does not document comment/list's order (api-notes §1.4): both must work.
+    with Sandbox(port=0) as sandbox:
+        sandbox.faults.wechat_list_order = order  # type: ignore[assignment]
+        sandbox.add_wechat_app(app_id=APP, app_secret="poll-secret-123")
+        sandbox.add_article(APP, msg_data_id=100, index=0)
+        old = [sandbox.add_wechat_comment(APP, 100, 0, content=f"留言 {i}", openid=f"o{i}")
+               for i in range(120)]
+        account = AccountConfig(
+            name="oa", platform="wechat", app_id=APP, app_secret=Secret("poll-secret-123"),
+            api_base=sandbox.url, targets=(WechatTarget(msg_data_id=100),),
+        )
+        polling = PollingConfig(page_size=10, full_pass_interval=3600)
+        runtime = Runtime(config=Config(accounts=(account,), polling=polling),
+                          redis_url=redis_server.url, load_rules=False)
+        actors_module.set_runtime(runtime)
+        try:
+            actors_module.poll("oa", "100:0")  # the first poll is a full pass
+            assert sorted(int(i) for i in sent_comment_ids(stub_actors)) == sorted(old)
+            lists_before = len(sandbox.calls("comment/list"))
+            new = [sandbox.add_wechat_comment(APP, 100, 0, content=f"新留言 {i}",
+                                              openid=f"n{i}") for i in range(15)]
+            actors_module.poll("oa", "100:0")
+            assert sorted(int(i) for i in sent_comment_ids(stub_actors)) == sorted(new)
+            # Not every page again: the new end and one page that shows where the known begin.
+            assert len(sandbox.calls("comment/list")) - lists_before <= 3
+        finally:
+            runtime.close()

@@ -644,6 +644,8 @@ def test_latency_and_validation(sb: Sandbox, wx: Wx) -> None:
     with pytest.raises(ValueError):
         sb.faults.destroy_shape = "tree"
     with pytest.raises(ValueError):
+        sb.faults.wechat_list_order = "random"
+    with pytest.raises(ValueError):
         sb.faults.quota = {"comment/list": -1}
     with pytest.raises(ValueError):
         sb.faults.update({"nonsense": 1})

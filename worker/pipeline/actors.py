@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,7 @@ from worker.models import Comment
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import ActionKey, target_key
 from worker.pipeline.runtime import Runtime
-from worker.platforms import ActionResult, WechatClient, WeiboClient
+from worker.platforms import ActionResult, CommentPage, WechatClient, WeiboClient
 from worker.platforms.codes import W_STABLE_TOKEN, W_TOKEN
 from worker.rules import is_offense
 
@@ -179,21 +180,27 @@ MAX_PAGES = 10_000
 def _poll_wechat(
     rt: Runtime, client: WechatClient, account: str, target: str, tkey: str
 ) -> int:
-    """Page newest first by offset. Comments deleted meanwhile (by us, most often) shift the
-    list up under the offset: when ``total`` shrank since the last page, step back by as much,
-    so no comment is jumped over (the seen set drops the ones listed twice)."""
+    """Page by offset. Comments deleted meanwhile (by us, most often) shift the list up under
+    the offset: when ``total`` shrank since the last page, step back by as much, so no comment
+    is jumped over (the seen set drops the ones listed twice).
+
+    Between full passes only the new end of the list is read. Which end that is, WeChat does
+    not document (api-notes §1.4): the first page tells, by its creation times.
+    """
     now = time.time()
     cursor = rt.seen.get_cursor(tkey)
     full = cursor is None or now - float(cursor) >= rt.config.polling.full_pass_interval
+    size = rt.config.polling.page_size
+    page = client.list_comments(target, begin=0, count=size)
+    if not full and _oldest_first(page.comments):
+        return _poll_wechat_tail(rt, client, account, target, tkey, page)
     sent = 0
-    begin = 0
     last_total: int | None = None
     for _ in range(MAX_PAGES):
-        page = client.list_comments(target, begin=begin, count=rt.config.polling.page_size)
-        if last_total is not None and page.total < last_total and begin > 0:
-            step = min(last_total - page.total, begin)
+        if last_total is not None and page.total < last_total and page.begin > 0:
+            step = min(last_total - page.total, page.begin)
             last_total = page.total
-            begin -= step
+            page = client.list_comments(target, begin=page.begin - step, count=size)
             continue
         last_total = page.total
         _keep_polling_marker(rt, tkey)
@@ -203,9 +210,46 @@ def _poll_wechat(
             break  # newest first: a page of known comments means the rest are known too
         if not page.has_more:
             break
-        begin = page.next_begin
+        page = client.list_comments(target, begin=page.next_begin, count=size)
     if full:
         rt.seen.set_cursor(tkey, now)
+    return sent
+
+
+def _oldest_first(comments: Sequence[Comment]) -> bool:
+    """Whether a page lists oldest first: by creation time (whole seconds), then by
+    ``user_comment_id``, which counts up per article."""
+    if len(comments) < 2:
+        return False
+
+    def age(comment: Comment) -> tuple[float, int]:
+        number = int(comment.id) if comment.id.isdigit() else 0
+        return (comment.created_at or 0.0, number)
+
+    return age(comments[0]) < age(comments[-1])
+
+
+def _poll_wechat_tail(
+    rt: Runtime, client: WechatClient, account: str, target: str, tkey: str, first: CommentPage
+) -> int:
+    """Oldest first: new comments are at the end. Page back from it until a page holds a known
+    comment (those before it are known too). Deletes shift comments toward the start, into the
+    pages still to read: none is jumped over."""
+    size = rt.config.polling.page_size
+    _keep_polling_marker(rt, tkey)
+    sent = _send_new(rt, account, target, tkey, first.comments)
+    end = first.total
+    for _ in range(MAX_PAGES):
+        if end <= size:
+            break  # the first page, read already
+        begin = max(size, end - size)
+        page = client.list_comments(target, begin=begin, count=end - begin)
+        _keep_polling_marker(rt, tkey)
+        new = _send_new(rt, account, target, tkey, page.comments)
+        sent += new
+        if new < len(page.comments):
+            break
+        end = begin
     return sent
 
 

@@ -33,6 +33,8 @@ FaultKind = Literal["busy", "html_5xx", "malformed"]
 Verdict = Literal["minute", "quota"]
 
 DESTROY_SHAPES: tuple[DestroyShape, ...] = ("array", "result", "single")
+ListOrder = Literal["newest", "oldest"]
+LIST_ORDERS: tuple[ListOrder, ...] = ("newest", "oldest")
 WEIBO_CODE_TYPES: tuple[WeiboCodeType, ...] = ("string", "number", "alternate")
 FAULT_KINDS: tuple[FaultKind, ...] = ("busy", "html_5xx", "malformed")
 WEIBO_RATE_CODES = (10022, 10023, 10024)
@@ -81,6 +83,7 @@ class Faults:
         self._quota: dict[str, int] = {}
         self._minute_limit: dict[str, int] = {}
         self._destroy_shape: DestroyShape = "array"
+        self._wechat_list_order: ListOrder = "newest"
         self._weibo_code_type: WeiboCodeType = "string"
         self._weibo_quota_code = 10023
         self._weibo_minute_code = 10022
@@ -173,6 +176,18 @@ class Faults:
         self._destroy_shape = value
 
     @property
+    def wechat_list_order(self) -> ListOrder:
+        """Order of WeChat ``comment/list`` pages: ``newest`` first (the default) or
+        ``oldest`` first; the documents do not say which (api-notes §1.4)."""
+        return self._wechat_list_order
+
+    @wechat_list_order.setter
+    def wechat_list_order(self, value: str) -> None:
+        if value not in LIST_ORDERS:
+            raise ValueError(f"wechat_list_order must be one of {LIST_ORDERS}, got {value!r}")
+        self._wechat_list_order = value
+
+    @property
     def weibo_error_code_type(self) -> WeiboCodeType:
         """How Weibo errors carry ``error_code``: ``string`` (the official example, default),
         ``number`` (what the destroy_batch page shows) or ``alternate`` (string, number, ...)."""
@@ -230,6 +245,7 @@ class Faults:
             self._quota = {}
             self._minute_limit = {}
             self._destroy_shape = "array"
+            self._wechat_list_order = "newest"
             self._weibo_code_type = "string"
             self._weibo_quota_code = 10023
             self._weibo_minute_code = 10022
@@ -251,6 +267,7 @@ class Faults:
         "quota",
         "minute_limit",
         "destroy_shape",
+        "wechat_list_order",
         "weibo_error_code_type",
         "weibo_quota_code",
         "weibo_minute_code",
@@ -289,6 +306,7 @@ class Faults:
             "quota": dict(self._quota),
             "minute_limit": dict(self._minute_limit),
             "destroy_shape": self._destroy_shape,
+            "wechat_list_order": self._wechat_list_order,
             "weibo_error_code_type": self._weibo_code_type,
             "weibo_quota_code": self._weibo_quota_code,
             "weibo_minute_code": self._weibo_minute_code,

@@ -283,7 +283,9 @@ class WechatApi:
             raise ApiError(47001)
         if not 1 <= count <= self._limits.list_count_max:
             raise ApiError(88010)
-        total, comments = article.page(list_type, begin, count)
+        total, comments = article.page(
+            list_type, begin, count, oldest_first=self._faults.wechat_list_order == "oldest"
+        )
         return {**OK, "total": total, "comment": [c.to_api() for c in comments]}
 
     def _open(self, app: WechatApp, body: dict[str, Any], ctx: CallContext) -> dict[str, Any]:

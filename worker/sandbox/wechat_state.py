@@ -136,10 +136,15 @@ class Article:
     def elected_count(self) -> int:
         return len(self._elected)
 
-    def page(self, list_type: int, begin: int, count: int) -> tuple[int, list[WechatComment]]:
-        """``(total, comments)``: newest first, skipping ``begin``, at most ``count``."""
+    def page(
+        self, list_type: int, begin: int, count: int, *, oldest_first: bool = False
+    ) -> tuple[int, list[WechatComment]]:
+        """``(total, comments)``: newest first (or oldest first), skipping ``begin``, at most
+        ``count``."""
         ordered = {LIST_ALL: self._visible, LIST_NORMAL: self._normal}.get(list_type, self._elected)
         total = len(ordered)
+        if oldest_first:
+            return total, ordered[begin:begin + count]
         hi = total - begin
         if hi <= 0:
             return total, []
