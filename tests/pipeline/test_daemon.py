@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from worker.pipeline.actors import LEASE_SECONDS
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import Keys
 from worker.redis_server import EmbeddedRedis
@@ -122,7 +123,9 @@ def test_sigkill_in_a_blacklist_batch_then_restart_loses_and_doubles_nothing(
         assert world.spammers - set(sent_before), "the kill came before every batch was sent"
         daemon = start_daemon(config, log_path, processes=1, threads=4)
         try:
-            wait_until(lambda: all_done(sandbox, world), timeout=120,
+            # An act call in flight at the kill holds its lease until it expires: only then
+            # may another delivery call again (the ledger cannot know the call did not land).
+            wait_until(lambda: all_done(sandbox, world), timeout=LEASE_SECONDS + 60,
                        what="every action after the restart", daemon=daemon)
             time.sleep(2)
         finally:
