@@ -642,12 +642,12 @@ def _finish_batch(
 ) -> None:
     """Complete the batch in Redis (its outcomes are then recorded: the ids leave the
     attempted set), log it, and audit each id against the rule and comment that asked."""
+    platform = rt.account(account).platform
     completion = rt.buffer(account).complete(batch_id, done, failed, owner=owner)
     rt.redis.srem(rt.keys.attempted(account), *ids)
-    if rt.account(account).platform == "weibo" and (done or failed):
+    if platform == "weibo" and (done or failed):
         rt.redis.hdel(rt.keys.refused(account), *done, *failed)
     duration = round((time.perf_counter() - started) * 1000, 1)
-    platform = rt.account(account).platform
     log.info("batch_sent", platform=platform, account=account, action=action, size=len(ids),
              done=len(done), failed=len(failed),
              requeued=completion.requeued if completion else None, duration_ms=duration)
