@@ -202,3 +202,41 @@ def test_a_weibo_comment_destroy_batch_keeps_is_given_up_not_resent_forever(
         assert rt.redis.hlen(rt.keys.refused("wb")) == 0
     finally:
         rt.close()
+
+
+def test_a_comment_not_ours_fails_alone_and_the_rest_of_its_batch_is_deleted(
+    tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, stub_actors: StubBroker
+) -> None:
+    # destroy_batch answering 20203 for a whole batch with one comment that is not ours:
+    # the batch is split, the account's own comments go, the other one fails on its own.
+    sandbox.faults.destroy_mode = "atomic"
+    foreign = STATUS + 1
+    sandbox.add_weibo_token(access_token="2.00someone-else", uid=2002)
+    sandbox.add_weibo_post("2.00someone-else", status_id=foreign)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    config = Config(
+        rules=(rules,),
+        actions=ActionsConfig(batch_max_wait=0.0),
+        accounts=(AccountConfig(
+            name="wb", platform="weibo", access_token=Secret(WB_TOKEN), api_base=sandbox.url,
+            targets=(WeiboTarget(status_id=STATUS), WeiboTarget(status_id=foreign)),
+        ),),
+    )
+    rt = Runtime(config=config, redis_url=redis_server.url)
+    actors_module.set_runtime(rt)
+    try:
+        theirs = sandbox.add_weibo_comment(foreign, text="加v：theirs", uid=8001)
+        own = [sandbox.add_weibo_comment(STATUS, text=f"加v：own{i}", uid=7000) for i in range(3)]
+        poll_and_moderate(stub_actors, "wb", str(foreign))
+        poll_and_moderate(stub_actors, "wb", str(STATUS))
+        actors_module.flush("wb")
+        assert all(sandbox.weibo_comment(cid)["deleted"] for cid in own)
+        assert not sandbox.weibo_comment(theirs)["deleted"]
+        records = {r["comment_id"]: (r["outcome"], r["detail"])
+                   for r in batched_records(rt, "delete")}
+        assert records[str(theirs)] == ("failed", "not your own comment (20203)")
+        assert all(records[str(cid)][0] == "ok" for cid in own)
+        assert rt.buffer("wb").pending_count() == 0
+    finally:
+        rt.close()
