@@ -60,6 +60,7 @@ from pipeline_bench import (
     Item,
     SandboxProcess,
     Target,
+    _terminate,
     assign_ids,
     cleanup_stack,
     make_targets,
@@ -285,10 +286,6 @@ def report(start: Sample, mid: Sample, end: Sample, soak: Soak) -> bool:
     print(f"\nverdict: {'flat' if flat else 'NOT flat'} after warm-up (processes and bounded "
           f"key families under {FLAT:.0%} growth over the second half)")
     return flat
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
 
 
 def main() -> None:
