@@ -17,6 +17,7 @@ from worker.errors import (
     ActionDisabledError,
     AuthError,
     BatchTooLargeError,
+    MalformedAnswerError,
     PermanentError,
     PlatformError,
     QuotaError,
@@ -487,7 +488,7 @@ def test_an_undecodable_action_answer_is_transient_not_success(
 ) -> None:
     [cid] = add_comments(sb, 1)
     sb.faults.fail_next(kind, endpoint="comment/markelect")  # type: ignore[arg-type]
-    with pytest.raises(TransientError) as info:
+    with pytest.raises(MalformedAnswerError) as info:
         wechat.elect(TARGET, cid)  # the elect happened; only the answer is damaged
     assert info.value.http_status == 200 and "malformed answer" in str(info.value)
     assert wechat.elect(TARGET, cid).already_done is False  # retried: a plain success

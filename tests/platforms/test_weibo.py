@@ -14,6 +14,7 @@ from worker.errors import (
     ActionDisabledError,
     AuthError,
     BatchTooLargeError,
+    MalformedAnswerError,
     PermanentError,
     QuotaError,
     RateLimitedError,
@@ -391,8 +392,9 @@ def test_undecodable_answers_are_transient_and_logged(
 ) -> None:
     add(sb, 1)
     sb.faults.fail_next(kind, endpoint="comments/show")  # type: ignore[arg-type]
-    with pytest.raises(TransientError) as info:
+    with pytest.raises(MalformedAnswerError) as info:
         weibo.list_comments(STATUS)
+    assert isinstance(info.value, TransientError)
     assert info.value.code is None and "malformed answer" in str(info.value)
     [logged] = [e for e in events(log_output) if e["event"] == "platform.malformed_answer"]
     assert logged["level"] == "warning" and logged["endpoint"] == "comments/show"

@@ -3,8 +3,9 @@
 Every failure below the platform's own answer becomes a :class:`TransientError` carrying the
 HTTP status when there was one: timeouts, connection errors, HTML error pages, and any answer
 that cannot be decoded (truncated or non-JSON, bad UTF-8, nested too deep, not a JSON object
-where one is due, or larger than :data:`MAX_ANSWER_BYTES`): a *malformed answer*, logged as one
-``platform.malformed_answer`` event and retried like a busy answer. A JSON answer carrying a
+where one is due, or larger than :data:`MAX_ANSWER_BYTES`): a
+:class:`~worker.errors.MalformedAnswerError`, logged as one ``platform.malformed_answer``
+event and retried like a busy answer. A JSON answer carrying a
 platform error code is classified through :mod:`worker.platforms.codes`. Exception texts never
 hold a URL (the query carries the access token) and pass through :func:`worker.logging.redact`.
 """
@@ -21,7 +22,7 @@ import httpx
 import structlog
 
 from worker import metrics
-from worker.errors import PlatformError, RateLimitedError, TransientError
+from worker.errors import MalformedAnswerError, PlatformError, RateLimitedError
 from worker.logging import redact
 from worker.platforms.codes import Kind, classify, classify_http_status, make_error
 
@@ -36,24 +37,24 @@ CodeReader = Callable[[Any], tuple[int | None, str]]
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 
 
-class MalformedAnswer(ValueError):
-    """Why an answer body could not be used (internal: becomes a TransientError)."""
+class Undecodable(ValueError):
+    """Why an answer body could not be used (becomes a MalformedAnswerError)."""
 
 
 def decode_body(raw: bytes, *, array_ok: bool) -> JSONBody:
-    """The JSON object (or array, when ``array_ok``) of an answer body; MalformedAnswer
-    naming the reason otherwise."""
+    """The JSON object (or array, when ``array_ok``) of an answer body; Undecodable naming
+    the reason otherwise."""
     try:
         body = json.loads(raw)
     except UnicodeDecodeError:
-        raise MalformedAnswer("not UTF-8") from None
+        raise Undecodable("not UTF-8") from None
     except RecursionError:
-        raise MalformedAnswer("JSON nested too deep") from None
+        raise Undecodable("JSON nested too deep") from None
     except ValueError:
-        raise MalformedAnswer("not JSON") from None
+        raise Undecodable("not JSON") from None
     if isinstance(body, dict) or (array_ok and isinstance(body, list)):
         return body
-    raise MalformedAnswer(f"JSON {type(body).__name__}, not an object")
+    raise Undecodable(f"JSON {type(body).__name__}, not an object")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +137,7 @@ class Transport:
         """Send one request; return the decoded answer or raise the classified error.
 
         The body must be a JSON object, or an array when ``array_ok`` (Weibo's batch
-        endpoints answer arrays); anything else is a malformed answer (TransientError).
+        endpoints answer arrays); anything else is a MalformedAnswerError (transient).
         """
         headers: dict[str, str] = {"Accept": "application/json"}
         content: bytes | None = None
@@ -165,9 +166,9 @@ class Transport:
             ) from None
         try:
             if raw is None:
-                raise MalformedAnswer(f"larger than {self.max_answer_bytes} bytes")
+                raise Undecodable(f"larger than {self.max_answer_bytes} bytes")
             body = decode_body(raw, array_ok=array_ok)
-        except MalformedAnswer as exc:
+        except Undecodable as exc:
             size = "oversized" if raw is None else f"{len(raw)} bytes"
             self._log_call(endpoint, started, http_status=status, error="malformed body")
             _log.warning(
@@ -175,10 +176,11 @@ class Transport:
                 endpoint=endpoint, http_status=status, content_type=ctype, size=size,
                 reason=str(exc),
             )
-            raise self.error(
-                Kind.TRANSIENT,
+            raise MalformedAnswerError(
                 f"malformed answer ({exc}): HTTP {status}, {ctype}, {size}",
+                platform=self.platform,
                 endpoint=endpoint,
+                account=self.account,
                 http_status=status,
             ) from None
         code, message = self._read_code(body)
@@ -212,9 +214,9 @@ class Transport:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def malformed(self, endpoint: str, answer: Answer, what: str) -> TransientError:
+    def malformed(self, endpoint: str, answer: Answer, what: str) -> MalformedAnswerError:
         """The error for a JSON answer whose shape is not the documented one."""
-        return TransientError(
+        return MalformedAnswerError(
             f"unexpected answer shape: {what}",
             platform=self.platform,
             endpoint=endpoint,
