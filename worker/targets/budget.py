@@ -1,0 +1,80 @@
+"""A call budget for polling, spread over the time left until the quota resets. Pure.
+
+WeChat counts calls per day (``openapi/quota/get`` tells the real ``daily_limit`` and
+``used``); Weibo's commercial APIs 50,000 an hour per caller IP. Polling may use at most
+``quota.poll_share`` (0.5) of what remains, spread evenly over the time left until the
+reset, so that actions always have the rest: at the rate :meth:`Budget.rate` the polls of
+the time left add up to ``poll_share`` of the remaining calls, whatever actions use.
+
+:func:`fit` turns the intervals the policy wants into intervals the rate allows, cold
+targets stretched first; :meth:`Budget.allowance` is the hard limit the scheduler checks
+before each poll (a token bucket filled at that rate), so no schedule can overspend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+#: Polls the bucket may hold at once: a burst after a quiet spell, not a day's worth.
+BURST = 5.0
+#: Never spread a budget over less than this (seconds), so the last minutes before a reset
+#: do not get the whole remainder at once.
+MIN_SPAN = 300.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Budget:
+    """What polling may spend from ``measured_at`` until ``reset_at``."""
+
+    limit: int  # calls allowed in the quota window
+    used: int  # calls used in the window when measured (polls and actions alike)
+    measured_at: float
+    reset_at: float
+    share: float  # quota.poll_share
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    @property
+    def poll_calls(self) -> float:
+        """Poll calls allowed from ``measured_at`` to the reset."""
+        return self.share * self.remaining
+
+    def rate(self) -> float:
+        """Poll calls per second."""
+        return self.poll_calls / max(self.reset_at - self.measured_at, MIN_SPAN)
+
+    def allowance(self, *, now: float, spent: float, burst: float = BURST) -> float:
+        """Poll calls that may be made at ``now`` when ``spent`` were made since
+        ``measured_at``: a bucket that starts with ``burst`` (at most the whole budget) and
+        fills at :meth:`rate`, never above the budget itself."""
+        burst = min(burst, self.poll_calls)
+        earned = burst + self.rate() * max(0.0, now - self.measured_at)
+        return min(earned, self.poll_calls) - spent
+
+
+def fit(wanted: Mapping[str, tuple[float, bool]], rate: float) -> dict[str, float]:
+    """Intervals that poll at most ``rate`` times a second in all.
+
+    ``wanted`` maps a target to ``(interval, hot)``. When the wanted intervals ask for more,
+    cold targets are stretched first (all by one factor); only when the hot ones alone ask
+    for as much as ``rate`` is every target stretched, all by one factor.
+    """
+    if not wanted:
+        return {}
+    hot = sum(1 / i for i, is_hot in wanted.values() if is_hot)
+    cold = sum(1 / i for i, is_hot in wanted.values() if not is_hot)
+    if rate <= 0:
+        return {key: float("inf") for key in wanted}
+    if hot + cold <= rate:
+        return {key: interval for key, (interval, _) in wanted.items()}
+    if hot < rate and cold > 0:
+        cold_factor = cold / (rate - hot)
+        return {
+            key: interval if is_hot else interval * cold_factor
+            for key, (interval, is_hot) in wanted.items()
+        }
+    factor = (hot + cold) / rate
+    return {key: interval * factor for key, (interval, _) in wanted.items()}
