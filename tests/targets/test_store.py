@@ -8,6 +8,7 @@ from worker.config import load_config_text
 from worker.pipeline.keys import Keys
 from worker.targets.book import PollBook
 from worker.targets.budget import Budget
+from worker.targets.planner import AccountBudget
 from worker.targets.policy import PollPolicy, Temperature, after_poll
 from worker.targets.store import ACCOUNT_LISTING, TargetStore, watched
 
@@ -83,9 +84,13 @@ def test_budget_and_spend(redis_client: redis.Redis) -> None:
     book = PollBook(redis=redis_client, keys=KEYS)
     assert book.budget("oa") is None
     budget = Budget(limit=1000, used=10, measured_at=5.0, reset_at=86400.0, share=0.5)
-    book.set_budget("oa", budget)
+    assert book.set_budget("oa", budget, now=5.0) == AccountBudget(
+        budget=budget, spent=0.0, carry=5.0
+    )
     book.spend("oa")
     book.spend("oa", 2)
-    assert book.budget("oa") == (budget, 3.0)
-    book.set_budget("oa", budget)
-    assert book.budget("oa") == (budget, 0.0)
+    assert book.budget("oa") == AccountBudget(budget=budget, spent=3.0, carry=5.0)
+    # re-measured at once: the new bucket starts with the 2 calls left, not a new burst
+    again = Budget(limit=1000, used=13, measured_at=5.0, reset_at=86400.0, share=0.5)
+    assert book.set_budget("oa", again, now=5.0).carry == 2.0
+    assert book.budget("oa") == AccountBudget(budget=again, spent=0.0, carry=2.0)

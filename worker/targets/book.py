@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import redis as redis_lib
 
 from worker.pipeline.keys import Keys
-from worker.targets.budget import Budget
+from worker.targets.budget import BURST, Budget
+from worker.targets.planner import AccountBudget
 from worker.targets.policy import PollPolicy, TargetState, Temperature, fresh, state_of
 
 
@@ -77,8 +78,9 @@ class PollBook:
             polls=int(raw.get("polls", 0)),
         )
 
-    def budget(self, account: str) -> tuple[Budget, float] | None:
-        """The account's last measured budget and the poll calls spent since, if measured."""
+    def budget(self, account: str) -> AccountBudget | None:
+        """The account's last measured budget, the poll calls spent since and the bucket's
+        start, if measured."""
         raw = {
             (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
             for k, v in self._redis.hgetall(self._keys.budget(account)).items()
@@ -90,7 +92,9 @@ class PollBook:
             measured_at=float(raw["measured_at"]), reset_at=float(raw["reset_at"]),
             share=float(raw["share"]),
         )
-        return budget, float(raw.get("spent", 0))
+        return AccountBudget(
+            budget=budget, spent=float(raw.get("spent", 0)), carry=float(raw.get("carry", 0))
+        )
 
     # -- writes ------------------------------------------------------------------------------
     def temperature(self, tkey: str, policy: PollPolicy, *, now: float) -> Temperature:
@@ -127,12 +131,19 @@ class PollBook:
         pipe.hincrby(key, "polls", 1)
         pipe.execute()
 
-    def set_budget(self, account: str, budget: Budget) -> None:
-        """A new measurement: the spend counts from it."""
+    def set_budget(self, account: str, budget: Budget, *, now: float) -> AccountBudget:
+        """A new measurement: the spend counts from it; the bucket starts with what the
+        previous measurement left unspent (:data:`BURST` at the first)."""
+        previous = self.budget(account)
+        carry = (
+            previous.budget.carry(now=now, spent=previous.spent) if previous is not None
+            else min(BURST, budget.poll_calls)
+        )
         self._redis.hset(self._keys.budget(account), mapping={
             "limit": budget.limit, "used": budget.used, "measured_at": budget.measured_at,
-            "reset_at": budget.reset_at, "share": budget.share, "spent": 0,
+            "reset_at": budget.reset_at, "share": budget.share, "spent": 0, "carry": carry,
         })
+        return AccountBudget(budget=budget, spent=0.0, carry=carry)
 
     def spend(self, account: str, calls: float = 1.0) -> None:
         self._redis.hincrbyfloat(self._keys.budget(account), "spent", calls)

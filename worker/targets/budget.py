@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-#: Polls the bucket may hold at once: a burst after a quiet spell, not a day's worth.
+#: Polls the bucket starts with at the first measurement. A new measurement starts from what
+#: the previous one left unspent (at most this), so re-measuring never adds calls.
 BURST = 5.0
 #: Never spread a budget over less than this (seconds), so the last minutes before a reset
 #: do not get the whole remainder at once.
@@ -53,6 +54,11 @@ class Budget:
         burst = min(burst, self.poll_calls)
         earned = burst + self.rate() * max(0.0, now - self.measured_at)
         return min(earned, self.poll_calls) - spent
+
+    def carry(self, *, now: float, spent: float) -> float:
+        """What a new measurement's bucket starts with: this one's unspent calls, at most
+        :data:`BURST`."""
+        return max(0.0, min(BURST, self.allowance(now=now, spent=spent)))
 
 
 def fit(wanted: Mapping[str, tuple[float, bool]], rate: float) -> dict[str, float]:
