@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.targets.budget import Budget, fit
+from worker.targets.budget import COLD_STRETCH, Budget, fit
 
 
 def test_rate_spreads_the_share_of_what_remains() -> None:
@@ -37,9 +37,10 @@ def test_fit_stretches_cold_targets_first() -> None:
     assert sum(1 / i for i in got.values()) == pytest.approx(rate)
 
 
-def test_fit_stretches_everything_when_hot_targets_alone_ask_too_much() -> None:
+def test_fit_stretches_everything_once_cold_targets_are_stretched_enough() -> None:
     wanted = {"h1": (60.0, True), "h2": (60.0, True), "c": (1800.0, False)}
     got = fit(wanted, rate=1 / 120)
     assert sum(1 / i for i in got.values()) == pytest.approx(1 / 120)
-    assert got["h1"] < got["c"]
+    assert got["h1"] == got["h2"] > 60
+    assert got["c"] / 1800 == pytest.approx(COLD_STRETCH * got["h1"] / 60)  # not starved
     assert fit(wanted, rate=0) == {k: float("inf") for k in wanted}

@@ -15,7 +15,7 @@ and when each target is next due:
 
 from __future__ import annotations
 
-import random
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,13 +27,13 @@ from worker.targets.policy import PollPolicy, Temperature, state_of
 class PlanTarget:
     tkey: str
     temperature: Temperature
-    next_poll: float | None  # None: never scheduled, due now
+    last_poll: float | None  # when its last poll was sent; None: never, due now
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Poll:
     tkey: str
-    next_poll: float  # when this target is next due, this poll included
+    next_poll: float  # when this target is next due, as the intervals stand now
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,34 +47,39 @@ class AccountBudget:
 
 
 class Planner:
-    def __init__(self, policy: PollPolicy, *, jitter: float = 0.0,
-                 rng: random.Random | None = None) -> None:
+    def __init__(self, policy: PollPolicy, *, jitter: float = 0.0) -> None:
         self.policy = policy
         self.jitter = jitter
-        self.rng = rng or random.Random()
 
     def intervals(
         self, targets: Sequence[PlanTarget], budget: AccountBudget | None
     ) -> dict[str, float]:
         """The interval each polled target gets: what its temperature asks, fitted to the
-        budget's rate."""
+        budget's rate, jittered (by a fraction fixed per target and poll, so that a target's
+        due time does not move from tick to tick)."""
         wanted = {
             t.tkey: (t.temperature.interval, state_of(self.policy, t.temperature) == "hot")
             for t in targets if not t.temperature.retired
         }
-        if budget is None:
-            return {key: interval for key, (interval, _) in wanted.items()}
-        return fit(wanted, budget.budget.rate())
+        fitted = (
+            fit(wanted, budget.budget.rate()) if budget is not None
+            else {key: interval for key, (interval, _) in wanted.items()}
+        )
+        last = {t.tkey: t.last_poll for t in targets}
+        return {key: self._jittered(interval, key, last[key]) for key, interval in fitted.items()}
 
     def plan(
         self, targets: Sequence[PlanTarget], budget: AccountBudget | None, *, now: float
     ) -> list[Poll]:
-        """The polls to send at ``now``, hottest (shortest interval) first."""
+        """The polls to send at ``now``, hottest (shortest interval) first. A target is due
+        one interval after its last poll, the interval as the budget stands now (a target
+        stretched by a tight budget comes back as soon as the budget recovers)."""
         intervals = self.intervals(targets, budget)
         due = sorted(
             (t for t in targets
-             if t.tkey in intervals and (t.next_poll is None or t.next_poll <= now)),
-            key=lambda t: (intervals[t.tkey], t.next_poll or 0.0, t.tkey),
+             if t.tkey in intervals
+             and (t.last_poll is None or t.last_poll + intervals[t.tkey] <= now)),
+            key=lambda t: (intervals[t.tkey], t.last_poll or 0.0, t.tkey),
         )
         allowance = budget.allowance(now) if budget is not None else float("inf")
         polls: list[Poll] = []
@@ -82,11 +87,11 @@ class Planner:
             if allowance < 1:
                 break
             allowance -= 1
-            next_poll = now + self._jittered(intervals[target.tkey])
-            polls.append(Poll(tkey=target.tkey, next_poll=next_poll))
+            polls.append(Poll(tkey=target.tkey, next_poll=now + intervals[target.tkey]))
         return polls
 
-    def _jittered(self, interval: float) -> float:
+    def _jittered(self, interval: float, tkey: str, last_poll: float | None) -> float:
         if self.jitter <= 0 or interval == float("inf"):
             return interval
-        return interval * (1 + self.rng.uniform(-self.jitter, self.jitter))
+        spread = zlib.crc32(f"{tkey}@{last_poll}".encode()) / 0xFFFFFFFF  # 0..1, stable
+        return interval * (1 + self.jitter * (2 * spread - 1))
