@@ -66,18 +66,21 @@ def test_poll_book_read_api(redis_client: redis.Redis) -> None:
     assert temp == Temperature(interval=60.0, last_new=100.0)
     temp = after_poll(policy, temp, now=160.0, new_comments=4)
     book.polled("wechat:oa:100:0", temp, now=160.0, new=4)
-    book.scheduled("wechat:oa:100:0", 220.0)
+    book.sent("wechat:oa:100:0", now=160.0, next_poll=220.0)
     for at in (220.0, 340.0, 580.0, 1060.0, 2020.0):
         temp = after_poll(policy, temp, now=at, new_comments=0)
         book.polled("wechat:oa:100:0", temp, now=at, new=0)
     status = book.status("wechat:oa:100:0")
     assert (status.last_poll, status.next_poll, status.seen, status.polls) == (2020.0, 220.0, 4, 6)
     assert status.temperature == temp and status.state(policy) == "cold"
+    assert status.sent_at == 160.0
+    assert book.statuses(["wechat:oa:100:0", "nope"])["wechat:oa:100:0"] == status
     assert status.state(policy, gone=True) == "gone"
     assert status.state(policy, removed=True) == "removed"
     book.revive("wechat:oa:100:0", policy, now=3000.0)
     revived = book.status("wechat:oa:100:0")
     assert revived.state(policy) == "hot" and revived.next_poll == 3000.0
+    assert revived.sent_at is None  # due at once
 
 
 def test_budget_and_spend(redis_client: redis.Redis) -> None:
@@ -92,5 +95,10 @@ def test_budget_and_spend(redis_client: redis.Redis) -> None:
     assert book.budget("oa") == AccountBudget(budget=budget, spent=3.0, carry=5.0)
     # re-measured at once: the new bucket starts with the 2 calls left, not a new burst
     again = Budget(limit=1000, used=13, measured_at=5.0, reset_at=86400.0, share=0.5)
-    assert book.set_budget("oa", again, now=5.0).carry == 2.0
-    assert book.budget("oa") == AccountBudget(budget=again, spent=0.0, carry=2.0)
+    measured = book.set_budget("oa", again, now=5.0)
+    assert measured.carry == 2.0 and measured.budget.polled == 3.0  # counted on in the window
+    assert book.budget("oa") == measured
+    next_day = Budget(limit=1000, used=0, measured_at=86400.0, reset_at=172800.0, share=0.5)
+    assert book.set_budget("oa", next_day, now=86400.0) == AccountBudget(
+        budget=next_day, spent=0.0, carry=5.0
+    )
