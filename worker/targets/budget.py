@@ -22,7 +22,7 @@ from dataclasses import dataclass
 BURST = 5.0
 #: How far cold targets are stretched before hot ones are too: a tight budget slows cold
 #: targets down first, but never starves them while hot ones take everything.
-COLD_STRETCH = 4.0
+COLD_STRETCH = 2.0
 #: Never spread a budget over less than this (seconds), so the last minutes before a reset
 #: do not get the whole remainder at once.
 MIN_SPAN = 300.0
