@@ -30,10 +30,10 @@ def test_fit_keeps_intervals_the_budget_allows() -> None:
 
 def test_fit_stretches_cold_targets_first() -> None:
     wanted = {"hot": (60.0, True), "c1": (1800.0, False), "c2": (1800.0, False)}
-    rate = 1 / 60 + 1 / 3600  # room for the hot one and half the cold demand
+    rate = 1 / 60 + 1 / 1800  # room for the hot one and half the cold demand
     got = fit(wanted, rate)
     assert got["hot"] == 60.0
-    assert got["c1"] == pytest.approx(3600 * 2) and got["c2"] == got["c1"]
+    assert got["c1"] == pytest.approx(3600) and got["c2"] == got["c1"]
     assert sum(1 / i for i in got.values()) == pytest.approx(rate)
 
 
