@@ -47,7 +47,7 @@ from worker.logging import register_secret
 from worker.platforms import codes as c
 from worker.platforms.guard import CallGuard
 from worker.platforms.http import Answer, Transport, new_http_client
-from worker.platforms.parsing import as_int, weibo_comment, weibo_comment_ids
+from worker.platforms.parsing import as_int, id_string, weibo_comment, weibo_comment_ids
 from worker.platforms.quota import QuotaPauses
 from worker.platforms.ratelimit import Rate, RateLimiter
 from worker.platforms.results import ActionResult, DestroyResult, WeiboCommentPage
@@ -232,6 +232,62 @@ class WeiboClient:
         max_id: int | None = None
         for _ in range(max_pages):
             page = self.list_comments(target, since_id=since_id, max_id=max_id, count=count)
+            yield page
+            if page.next_max_id is None:
+                return
+            max_id = page.next_max_id
+
+    def list_comments_to_me(
+        self,
+        *,
+        since_id: int | str | None = None,
+        max_id: int | str | None = None,
+        count: int = DEFAULT_PAGE_SIZE,
+    ) -> WeiboCommentPage:
+        """One page of ``comments/to_me/biz``: the comments on every post of the account,
+        newest first, ids above ``since_id`` and at most ``max_id``. Each comment's
+        ``target`` is its post (``status.id``)."""
+        params = {"count": str(count)}
+        if since_id is not None:
+            params["since_id"] = str(since_id)
+        if max_id is not None:
+            params["max_id"] = str(max_id)
+        answer = self._call("GET", f"{self.biz_base}/2/comments/to_me/biz.json", c.B_TO_ME,
+                            params=params)
+        body = answer.body
+        if not isinstance(body, Mapping):
+            raise self._transport.malformed(c.B_TO_ME, answer, "not an object")
+        items = body.get("comments")
+        comments = []
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, Mapping):
+                continue
+            status = item.get("status")
+            post = None
+            if isinstance(status, Mapping):
+                post = id_string(status.get("idstr")) or id_string(status.get("id"))
+            comment = weibo_comment(item, account=self.name, target=post or "")
+            if comment is not None:
+                comments.append(comment)
+        ids = [int(x.id) for x in comments]
+        full = isinstance(items, list) and len(items) >= count
+        floor = as_int(since_id) if since_id is not None else None
+        next_max_id = min(ids) - 1 if full and ids else None
+        if next_max_id is not None and floor is not None and next_max_id <= floor:
+            next_max_id = None
+        return WeiboCommentPage(
+            comments=comments, total=as_int(body.get("total_number")), next_max_id=next_max_id
+        )
+
+    def iter_comments_to_me(
+        self, *, since_id: int | str | None, count: int = DEFAULT_PAGE_SIZE,
+        max_pages: int = 1000,
+    ) -> Iterator[WeiboCommentPage]:
+        """Pages of the account's comments newer than ``since_id``, newest first, paging
+        back with ``max_id`` while a page is full (all of it is new: above ``since_id``)."""
+        max_id: int | None = None
+        for _ in range(max_pages):
+            page = self.list_comments_to_me(since_id=since_id, max_id=max_id, count=count)
             yield page
             if page.next_max_id is None:
                 return
