@@ -12,17 +12,21 @@ comments arrive with a half-life of 6 h after publication, 15 % with a half-life
 latency is from its creation to the first poll that lists it. A poll costs one call per
 49 new comments, at least one.
 
-Both schedulers get the same daily list budget (``--budget`` calls a day):
+All schedulers get the same daily list budget (``--budget`` calls a day) and watch the same
+targets (those published in the last 14 days, ``discover: 14d``; the week starts in steady
+state, with 14 days of articles and posts behind it):
 
 - adaptive: the planner with the default policy (60 s hot, x2 per quiet poll up to 30 min
   cold, retired after 30 d), the budget re-measured every 5 min as ``quota.poll_share`` of
   what remains (the daily limit is ``budget / poll_share``), spread to the daily reset;
-- fixed: every target published so far polled at one interval, the one that spends the day's
-  budget over the targets of that day (what an operator would set by hand).
+- fixed: every target polled at one interval, the one that spends the day's budget evenly
+  over that day's targets (what an operator would tune by hand, knowing the future count);
+- fixed-60s: what the daemon did before: every target at ``polling.interval`` (60 s) until
+  the daily limit answers 45009, then nothing until the reset.
 
 Printed per scheduler: comments, p50 and p99 latency, calls used per day (mean, max), days
-over budget. The goal: adaptive p50 at least 5x lower than fixed, p99 at least 2x lower,
-no day over budget.
+over budget (a day with a call past the budget: a 45009). The goal: adaptive p50 at least 5x
+lower than fixed, p99 at least 2x lower, no day over budget.
 
     .venv/bin/python bench/polling_sim.py
     .venv/bin/python bench/polling_sim.py --days 3 --budget 3000 --seed 2
@@ -35,6 +39,7 @@ import bisect
 import math
 import random
 import statistics
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from worker.targets.budget import Budget
@@ -68,7 +73,8 @@ class SimTarget:
         return new, max(1, math.ceil(new / PAGE))
 
 
-def workload(days: int, seed: int) -> list[SimTarget]:
+def workload(days: int, seed: int, *, tail_share: float = 0.15,
+             tail_half_life: float = 3 * DAY) -> list[SimTarget]:
     """The targets published from WINDOW days before the week to its end (the week starts
     in steady state: the account has been publishing, and discovery watches WINDOW days);
     comments before the week are taken as listed already."""
@@ -79,8 +85,8 @@ def workload(days: int, seed: int) -> list[SimTarget]:
             published = day * DAY + rng.uniform(start, end) * HOUR
             count = _poisson(rng, 120)
             arrivals = sorted(
-                published + rng.expovariate(math.log(2) / (6 * HOUR if rng.random() < 0.85
-                                                           else 3 * DAY))
+                published + rng.expovariate(math.log(2) / (
+                    tail_half_life if rng.random() < tail_share else 6 * HOUR))
                 for _ in range(count)
             )
             kind = "wechat" if n < 4 else "weibo"
@@ -228,6 +234,38 @@ def run_fixed(targets: list[SimTarget], days: int, budget: int) -> Result:
     return Result("fixed", _latencies(targets, end), calls_per_day, budget)
 
 
+def run_fixed_until_limit(
+    targets: list[SimTarget], days: int, budget: int, interval: float
+) -> Result:
+    """What the daemon did before this scheduler: every target at ``polling.interval`` until
+    the daily limit answers 45009, then nothing until the reset (the quota pause)."""
+    calls_per_day = [0] * days
+    end = days * DAY
+    for day in range(days):
+        start, stop = day * DAY, (day + 1) * DAY
+        events: list[tuple[float, int]] = []
+        live = [t for t in targets if (day - WINDOW) * DAY <= t.published < stop]
+        for n, target in enumerate(live):
+            first = target.published + math.ceil(
+                max(0.0, start - target.published) / interval) * interval
+            events.extend((t, n) for t in _frange(first, min(stop, end), interval))
+        events.sort()
+        for at, n in events:
+            if calls_per_day[day] >= budget:
+                calls_per_day[day] += 1  # the call answered 45009: paused until the reset
+                break
+            _, calls = live[n].poll(at)
+            calls_per_day[day] += calls
+    return Result("fixed-60s", _latencies(targets, end), calls_per_day, budget)
+
+
+def _frange(start: float, stop: float, step: float) -> Iterator[float]:
+    t = start
+    while t < stop:
+        yield t
+        t += step
+
+
 def _latencies(targets: list[SimTarget], end: float) -> list[float]:
     """Listed comments' latencies, and for comments never listed the time to the end."""
     out: list[float] = []
@@ -244,19 +282,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=2000, help="list calls a day")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--stretch", type=float, default=STRETCH)
+    parser.add_argument("--tail-share", type=float, default=0.15,
+                        help="share of comments in the long tail (default 0.15)")
+    parser.add_argument("--tail-half-life", type=float, default=3.0,
+                        help="the long tail's half-life in days (default 3)")
     parser.add_argument("--max-interval", type=float, default=1800.0)
     args = parser.parse_args(argv)
     policy = PollPolicy(stretch=args.stretch, max_interval=args.max_interval)
     print(f"{args.days} days, 4 WeChat articles + 3 Weibo posts a day, budget "
           f"{args.budget} list calls a day, seed {args.seed}")
-    adaptive = run_adaptive(workload(args.days, args.seed), args.days, args.budget, args.seed,
-                            policy)
-    fixed = run_fixed(workload(args.days, args.seed), args.days, args.budget)
+    tail = {"tail_share": args.tail_share, "tail_half_life": args.tail_half_life * DAY}
+    adaptive = run_adaptive(workload(args.days, args.seed, **tail), args.days, args.budget,
+                            args.seed, policy)
+    fixed = run_fixed(workload(args.days, args.seed, **tail), args.days, args.budget)
+    until_limit = run_fixed_until_limit(workload(args.days, args.seed, **tail), args.days,
+                                        args.budget, policy.interval)
     a_line, a50, a99 = adaptive.line()
-    f_line, f50, f99 = fixed.line()
     print(a_line)
-    print(f_line)
-    print(f"adaptive vs fixed: p50 {f50 / a50:.1f}x lower, p99 {f99 / a99:.1f}x lower")
+    for other in (fixed, until_limit):
+        line, p50, p99 = other.line()
+        print(line)
+    for other in (fixed, until_limit):
+        _, p50, p99 = other.line()
+        print(f"adaptive vs {other.name}: p50 {p50 / a50:.1f}x lower, p99 {p99 / a99:.1f}x lower")
     return 0
 
 
