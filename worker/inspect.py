@@ -109,6 +109,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from worker.targets.command import budget_rows, write_budgets  # it imports this module
     config = _load_config(args.config)
     if config is None:
         return EXIT_CONFIG
@@ -131,18 +132,21 @@ def cmd_stats(args: argparse.Namespace) -> int:
     try:
         stats = RuleStats(redis=client, keys=Keys(prefix=config.redis.key_prefix))
         snapshot = stats.snapshot([r.id for r in rules.rules] if rules is not None else None)
+        budgets = budget_rows(client, config)
     except redis.RedisError as exc:
         print(f"error: reading the rule statistics failed: {exc}", file=sys.stderr)
         return EXIT_REDIS
     finally:
         client.close()
     report = stats_report(snapshot, rules)
+    report["poll_budgets"] = budgets
     out = sys.stdout
     with _pipe_closed_ok():
         if args.json or not out.isatty():
             out.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
         else:
             write_stats_table(report, out, width=_terminal_width())
+            write_budgets(budgets, out)
     return EXIT_OK
 
 

@@ -124,3 +124,24 @@ def test_cli_list_prints_json_lines_off_a_terminal(
         ("oa", "100:0", "config"), ("wb", "account listing", "config"),
         ("wb", "4890123456789012", "added"),
     }
+
+
+def test_budget_rows_for_stats(redis_client: redis.Redis, config: Config) -> None:
+    import io
+
+    from worker.targets.budget import Budget
+    from worker.targets.command import budget_rows, write_budgets
+
+    assert budget_rows(redis_client, config) == []
+    book = PollBook(redis=redis_client, keys=Keys(prefix="mw"))
+    book.set_budget("oa", Budget(limit=1000, used=200, measured_at=0.0, reset_at=36000.0,
+                                 share=0.5), now=0.0)
+    book.spend("oa", 30)
+    (row,) = budget_rows(redis_client, config)
+    assert (row["account"], row["limit"], row["used"]) == ("oa", 1000, 200)
+    assert row["polled_in_window"] == 30 and row["poll_calls_left"] == 370
+    assert row["per_hour"] == 40.0
+    out = io.StringIO()
+    write_budgets([row], out)
+    assert "oa: 200 of 1000 calls this day used" in out.getvalue()
+    assert "30 polls, 370 more allowed" in out.getvalue()

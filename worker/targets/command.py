@@ -181,3 +181,44 @@ def cmd_targets(args: argparse.Namespace) -> int:
     finally:
         client.close()
     return EXIT_OK
+
+
+def budget_rows(client: redis.Redis, config: Config) -> list[dict[str, Any]]:
+    """Each account's poll budget as last measured and the poll calls spent since (what
+    ``modworker stats`` shows); accounts never measured are left out."""
+    book = PollBook(redis=client, keys=Keys(prefix=config.redis.key_prefix))
+    rows: list[dict[str, Any]] = []
+    now = time.time()
+    for account in config.accounts:
+        measured = book.budget(account.name)
+        if measured is None:
+            continue
+        budget = measured.budget
+        rows.append({
+            "account": account.name,
+            "platform": account.platform,
+            "limit": budget.limit,
+            "used": budget.used,
+            "measured_at": budget.measured_at,
+            "reset_at": budget.reset_at,
+            "poll_share": budget.share,
+            "polled_in_window": budget.polled + measured.spent,
+            "poll_calls_left": max(0.0, round(budget.poll_calls - measured.spent, 1)),
+            "per_hour": round(budget.rate() * 3600, 1),
+            "allowance_now": round(max(0.0, measured.allowance(now)), 1),
+        })
+    return rows
+
+
+def write_budgets(rows: Sequence[dict[str, Any]], out: TextIO) -> None:
+    if not rows:
+        return
+    out.write("poll budgets (polling may use quota.poll_share of what remains):\n")
+    for r in rows:
+        window = "day" if r["platform"] == "wechat" else "hour"
+        out.write(
+            f"  {r['account']}: {r['used']} of {r['limit']} calls this {window} used when "
+            f"measured at {format_time(r['measured_at'])}; {r['polled_in_window']:g} polls, "
+            f"{r['poll_calls_left']:g} more allowed until {format_time(r['reset_at'])} "
+            f"(about {r['per_hour']:g} an hour)\n"
+        )
