@@ -39,7 +39,13 @@ class Runtime:
         )
         self.keys = Keys(prefix=config.redis.key_prefix)
         self.ledger = ActionLedger(redis=self.redis, keys=self.keys)
-        self.seen = SeenComments(redis=self.redis, keys=self.keys)
+        polling = config.polling
+        self.seen = SeenComments(
+            redis=self.redis, keys=self.keys,
+            # Twice the time between two full listings, at least 3 h: an id listed this
+            # recently is still on the article's list and never trimmed from the seen set.
+            listed_window=max(3 * 3600.0, 2 * (polling.full_pass_interval + polling.interval)),
+        )
         self.audit = AuditLog(redis=self.redis, keys=self.keys)
         self.offenses = RedisOffenseCounter(redis=self.redis, keys=self.keys)
         self.stats = RuleStats(redis=self.redis, keys=self.keys)
