@@ -20,7 +20,7 @@ def test_an_incremental_poll_with_nothing_new_lists_at_most_two_pages(
     order: str, redis_server: EmbeddedRedis, stub_actors: StubBroker
 ) -> None:
     with Sandbox(port=0) as sandbox:
-        sandbox.faults.wechat_list_order = order  # type: ignore[assignment]
+        sandbox.faults.wechat_list_order = order
         sandbox.add_wechat_app(app_id=APP, app_secret="poll-secret-123")
         sandbox.add_article(APP, msg_data_id=100, index=0)
         for i in range(COMMENTS):

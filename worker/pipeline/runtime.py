@@ -8,6 +8,7 @@ and redis-py clients are thread-safe).
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Literal
 
 import redis as redis_lib
@@ -28,6 +29,11 @@ BatchKind = Literal["blacklist", "destroy"]
 
 #: The batched action of each platform: WeChat blacklists openids, Weibo destroys comment ids.
 BATCH_KIND = {"wechat": "blacklist", "weibo": "destroy"}
+
+
+def rules_snapshot_path(config: Config) -> Path:
+    """Where the last rule set that loaded is kept, for workers that start while one is broken."""
+    return config.state_dir / "rules-last-good.json"
 
 
 class Runtime:
@@ -54,6 +60,7 @@ class Runtime:
             self.rules = RulesHolder(
                 paths=config.rules,
                 accounts={a.name: a.platform for a in config.accounts},
+                snapshot=rules_snapshot_path(config),
             )
         self._lock = threading.Lock()
         self._clients: dict[str, PlatformClient] = {}

@@ -39,9 +39,11 @@ from worker.rules.model import (
     required_signals,
 )
 from worker.rules.normalize import NormalizeOptions, Normalizer
+from worker.rules.regex import RegexBudget
 from worker.rules.templates import REPLY_MAX_CHARS, ReplyTemplate, TemplateError
+from worker.textfile import read_regular_text
 from worker.units import parse_duration
-from worker.yamlsrc import SourceList, SourceMap, load_yaml_file
+from worker.yamlsrc import RULE_FILE_LIMITS, SourceList, SourceMap, load_yaml_text
 
 RULE_SUFFIXES = (".yaml", ".yml")
 FILE_KEYS = {"version", "lists", "rules", "normalize"}
@@ -63,6 +65,43 @@ NORMALIZE_KEYS = {
 TEST_KEYS = {"match", "no_match"}
 SAMPLE_KEYS = {"content", "author", "elected", "replied", "age"}
 PLATFORM_NAMES: tuple[Platform, ...] = ("wechat", "weibo")
+LIST_FILE_MAX_BYTES = 8 << 20  # a list file (file: path): 8 MiB, some 500,000 terms
+
+
+def source_root(path: Path) -> Path:
+    """A configured rule path as an absolute one: a directory resolved, a file's directory
+    resolved (the file itself may be a link). Rule files are keyed under it, list files by
+    their resolved path, which lies inside it."""
+    path = Path(path)
+    return path.resolve() if path.is_dir() else path.parent.resolve() / path.name
+
+
+class ListTerm(str):
+    """A term read from a list file, knowing its file and line.
+
+    A problem with it names that place and never repeats the line: ``file:`` may point at
+    anything readable, a config holding a password included.
+    """
+
+    source: str
+    line: int
+
+    @classmethod
+    def at(cls, term: str, source: Path, line: int) -> ListTerm:
+        made = cls(term)
+        made.source, made.line = str(source), line
+        return made
+
+
+def _term_problem(term: str, error: Exception, rule: str, fld: str) -> Problem | None:
+    """A problem with a term from a list file, located there, the term itself left out."""
+    if not isinstance(term, ListTerm):
+        return None
+    reason = str(error).replace(repr(str(term)), "on this line").replace(str(term), "this line")
+    if len(reason) > 200:
+        reason = reason[:200] + "..."
+    return Problem(reason, file=term.source, line=term.line, rule=rule,
+                   field=fld)
 
 
 @dataclass
@@ -90,6 +129,10 @@ class _Loader:
     groups: dict[NormalizeOptions, int] = field(default_factory=dict)
     group_list: list[_Group] = field(default_factory=list)
     rule_places: dict[str, str] = field(default_factory=dict)
+    roots: dict[Path, Path] = field(default_factory=dict)  # rule file -> its rule directory
+    keys: dict[Path, Path] = field(default_factory=dict)  # rule file -> its path under root
+    sources: dict[Path, str] = field(default_factory=dict)  # every file read -> its text
+    regex_budget: RegexBudget = field(default_factory=RegexBudget)
 
     # -- reporting -----------------------------------------------------------------------
     def problem(
@@ -124,17 +167,25 @@ class _Loader:
                 if not found:
                     self.problem("directory holds no .yaml or .yml rule file", path)
                 files.extend(found)
-            elif path.is_file():
+                root = source_root(path)
+                self.roots.update({f: root for f in found})
+                self.keys.update({f: root / f.relative_to(path) for f in found})
+            elif path.exists():
                 files.append(path)
+                self.roots[path] = source_root(path).parent
+                self.keys[path] = source_root(path)
             else:
                 self.problem("no such file or directory", path)
         documents: list[tuple[Path, SourceMap]] = []
         for file in files:
             try:
-                data = load_yaml_file(file)
+                text = read_regular_text(file, max_bytes=RULE_FILE_LIMITS.max_bytes,
+                                         what="rule file")
+                data = load_yaml_text(text, filename=str(file), limits=RULE_FILE_LIMITS)
             except ConfigError as exc:
                 self.problems.extend(exc.problems)
                 continue
+            self.sources[self.keys[file]] = text
             if data is None:
                 self.problem(
                     "the file is empty; an empty rule file is refused so that a truncated save "
@@ -206,19 +257,26 @@ class _Loader:
             self.problem("a list from a file is written {file: path}", definition.file, node)
             return []
         path = (definition.file.parent / relative).resolve()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+        root = self.roots.get(definition.file, definition.file.resolve().parent)
+        if not path.is_relative_to(root):
             self.problem(
-                f"cannot read list file {relative}: {exc}", definition.file, node, "file",
-                fld=f"{where}.file",
+                f"list file {relative} is outside the rule directory {root}; list files must "
+                "be inside it", definition.file, node, "file", fld=f"{where}.file",
             )
             return []
+        try:
+            text = read_regular_text(path, max_bytes=LIST_FILE_MAX_BYTES, what="list file")
+        except ConfigError as exc:
+            for problem in exc.problems:
+                self.problem(f"{relative}: {problem.message}", definition.file, node, "file",
+                             fld=f"{where}.file")
+            return []
+        self.sources[path] = text
         terms: list[str] = []
-        for raw in text.splitlines():
+        for number, raw in enumerate(text.splitlines(), start=1):
             term = raw.strip()
             if term and not term.startswith("#"):
-                terms.append(term)
+                terms.append(ListTerm.at(term, path, number))
         return terms
 
     def terms(
@@ -298,7 +356,8 @@ class _Loader:
     def group_for(self, options: NormalizeOptions) -> int:
         if options not in self.groups:
             self.groups[options] = len(self.group_list)
-            self.group_list.append(_Group(options, MatcherBuilder(Normalizer(options))))
+            builder = MatcherBuilder(Normalizer(options), budget=self.regex_budget)
+            self.group_list.append(_Group(options, builder))
         return self.groups[options]
 
     def rule(
@@ -511,6 +570,10 @@ class _Loader:
                     else:
                         ids.add(builder.add_literal(cast(LiteralKind, key), term))
                 except PatternError as exc:
+                    listed = _term_problem(term, exc, rid, sub)
+                    if listed is not None:
+                        self.problems.append(listed)
+                        continue
                     line_of_term = self._term_line(value, term, key_line)
                     self.problem(f"'{term}': {exc}", file, line=line_of_term, rule=rid, fld=sub)
             if ids:
@@ -762,14 +825,18 @@ def load_rules(
     *,
     accounts: Mapping[str, Platform] | None = None,
     run_tests: bool = True,
+    sources: dict[Path, str] | None = None,
 ) -> RuleSet:
     """Load, validate and compile rule files and directories.
 
     ``accounts`` (name -> platform), when given, lets ``accounts:`` in rules be checked.
     With ``run_tests`` every rule's ``tests`` samples are evaluated and a failing sample is a
-    problem like any other. Raises ConfigError with every problem found.
+    problem like any other. ``sources``, when given, receives the text of every file read
+    (rule and list files, by resolved path). Raises ConfigError with every problem found.
     """
     loader = _Loader(accounts=accounts)
+    if sources is not None:
+        loader.sources = sources
     documents = loader.read_files([Path(p) for p in paths])
     loader.collect_lists(documents)
     for name in list(loader.lists):
@@ -802,7 +869,11 @@ def load_rules(
     if loader.problems:
         raise ConfigError(loader.problems)
 
-    matchers = [group.builder.build() for group in loader.group_list]
+    try:
+        matchers = [group.builder.build() for group in loader.group_list]
+    except PatternError as exc:  # the regex set: the budget makes this rare
+        raise ConfigError(Problem(str(exc), file=", ".join(str(f) for f, _ in documents),
+                                  field="regex")) from exc
     ruleset = RuleSet(
         rules=rules, matchers=matchers, notes=loader.notes,
         files=tuple(file for file, _ in documents),
