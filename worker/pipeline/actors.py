@@ -39,7 +39,6 @@ from worker.errors import (
     TransientError,
 )
 from worker.models import Comment
-from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import ActionKey, target_key
 from worker.pipeline.runtime import Runtime
 from worker.platforms import ActionResult, CommentPage, WechatClient, WeiboClient
@@ -285,8 +284,7 @@ def moderate(account: str, target: str, comments: list[dict[str, Any]]) -> None:
     # comment does (rule stats, offense record, actions), so every Redis effect happens in the
     # same order as before; moderate never reads what is queued (evaluate reads offenses only).
     queued = rt.redis.pipeline(transaction=False)
-    audit = AuditLog(redis=queued, keys=rt.keys, maxlen=rt.audit.maxlen,
-                     approximate=rt.audit.approximate)
+    audit = rt.audit.using(queued)
     for data in comments:
         comment = Comment.from_dict(data)
         decision = rules.evaluate(comment, offenses=rt.offenses, now=now)

@@ -52,7 +52,8 @@ class Runtime:
             # recently is still on the article's list and never trimmed from the seen set.
             listed_window=max(3 * 3600.0, 2 * (polling.full_pass_interval + polling.interval)),
         )
-        self.audit = AuditLog(redis=self.redis, keys=self.keys)
+        self.audit = AuditLog(redis=self.redis, keys=self.keys,
+                              retention=config.audit.retention)
         self.offenses = RedisOffenseCounter(redis=self.redis, keys=self.keys)
         self.stats = RuleStats(redis=self.redis, keys=self.keys)
         self.rules: RulesHolder | None = None
