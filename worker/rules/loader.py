@@ -97,11 +97,12 @@ def _term_problem(term: str, error: Exception, rule: str, fld: str) -> Problem |
     """A problem with a term from a list file, located there, the term itself left out."""
     if not isinstance(term, ListTerm):
         return None
-    reason = str(error).replace(repr(str(term)), "on this line").replace(str(term), "this line")
+    reason = str(error).replace(repr(str(term)), "on this line")
+    if len(term) >= 4:  # a shorter one is no secret, and replacing it would garble the text
+        reason = reason.replace(str(term), "this line")
     if len(reason) > 200:
         reason = reason[:200] + "..."
-    return Problem(reason, file=term.source, line=term.line, rule=rule,
-                   field=fld)
+    return Problem(reason, file=term.source, line=term.line, rule=rule, field=fld)
 
 
 @dataclass
