@@ -14,7 +14,7 @@ Redis dies for 4 s, and the last daemon must recover by itself.
 Then nothing may be lost and nothing doubled (:func:`assert_exactly_once`), no secret may be
 in the logs, and a summary of what was injected, counted from the sandbox's call log, the
 daemon's log and the test's own counters, goes to the terminal (stderr, which pytest-xdist
-shows too). It takes about 2.5 minutes, most of it waiting for the act leases (120 s) of
+shows too). It takes about 2.5 minutes, much of it waiting for the act leases (30 s) of
 calls whose answers a crash or an outage swallowed.
 
 The other files here pin down, quickly and one at a time, what this run found: what a Redis

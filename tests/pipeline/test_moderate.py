@@ -15,35 +15,19 @@ from typing import Any
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
-from worker.config import AccountConfig, Config, Secret, WechatTarget
+from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, add_account, wechat_runtime
 from worker.pipeline import actors as actors_module
 from worker.pipeline.runtime import Runtime
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
 
-APP = "wxmoderatetest"
-SECRET = "moderate-test-secret"
-ARTICLE = 500
-TARGET = f"{ARTICLE}:0"
 CUT_EMOJI = "\ud83d"  # the first half of 😀: what UTF-16 truncation leaves
-
-RULES = """\
-version: 1
-rules:
-  - id: spam
-    platforms: [wechat]
-    when:
-      content:
-        includes: [加v]
-    then: [delete]
-"""
 
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox(port=0) as box:
-        box.add_wechat_app(app_id=APP, app_secret=SECRET)
-        box.add_article(APP, msg_data_id=ARTICLE, index=0)
+        add_account(box)
         yield box
 
 
@@ -52,14 +36,7 @@ def runtime(
     tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, redis_client: Any,
     stub_actors: StubBroker,
 ) -> Iterator[Runtime]:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES, encoding="utf-8")
-    config = Config(rules=(rules,), accounts=(AccountConfig(
-        name="oa", platform="wechat", app_id=APP, app_secret=Secret(SECRET),
-        api_base=sandbox.url, targets=(WechatTarget(msg_data_id=ARTICLE),),
-    ),))
-    rt = Runtime(config=config, redis_url=redis_server.url)
-    actors_module.set_runtime(rt)
+    rt = wechat_runtime(tmp_path, sandbox, redis_server.url)
     yield rt
     rt.close()
 
