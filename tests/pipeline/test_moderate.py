@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from dramatiq.brokers.stub import StubBroker
 
 from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, add_account, wechat_runtime
@@ -113,3 +114,15 @@ def test_a_lone_surrogate_from_the_platform_is_replaced_and_its_page_moderated(
     assert contents == ["whole emoji \U0001f600 stays", "加v：abc12345 \ufffd", "加v：zzz998877"]
     assert all("outcome" not in r for r in decisions(runtime).values())
     assert str(spam) in {args[2] for args in act_messages(stub_actors)}
+
+
+def test_redis_unreachable_fails_the_whole_message_for_a_retry_not_each_comment(
+    tmp_path: Path, sandbox: Sandbox, stub_actors: StubBroker
+) -> None:
+    rt = wechat_runtime(tmp_path, sandbox, "redis://127.0.0.1:1/0")  # nothing listens there
+    try:
+        with pytest.raises(redis.ConnectionError):
+            actors_module.moderate("oa", TARGET, [comment(1, "加v：abc12345"),
+                                                  comment(2, "写得真好")])
+    finally:
+        rt.close()

@@ -29,6 +29,7 @@ from typing import Any
 import dramatiq
 import redis
 import structlog
+from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import CurrentMessage
 
 from worker import metrics
@@ -303,6 +304,8 @@ def moderate(account: str, target: str, comments: list[dict[str, Any]]) -> None:
 def _environmental(exc: BaseException) -> bool:
     """A failure of the surroundings (Redis unreachable, read-only, out of memory), not of the
     comment being processed: the message is retried rather than the comment given up."""
+    if isinstance(exc, BrokerConnectionError):  # an act or flush message not sent
+        return True
     return isinstance(exc, redis.RedisError) and not isinstance(exc, redis.DataError)
 
 
