@@ -45,7 +45,7 @@ def runtime(
     stub_actors: StubBroker,
 ) -> Iterator[Runtime]:
     rt = wechat_runtime(tmp_path, sandbox, redis_server.url,
-                        actions=ActionsConfig(max_retries=2))
+                        actions=ActionsConfig(max_retries=2, batch_max_wait=0.0))
     client = rt.client("oa")
     assert isinstance(client, WechatClient)
     client.list_comments(TARGET, begin=0, count=10)  # the token, fetched before calls slow
@@ -161,3 +161,35 @@ def test_an_exception_not_from_the_platform_is_retried_max_retries_times_then_fa
     )
     assert not runtime.redis.exists(runtime.keys.lease(delete_key(cid)))
     assert not runtime.ledger.is_done(delete_key(cid))
+
+
+def test_a_batch_failing_without_a_platform_answer_is_failed_after_max_retries(
+    runtime: Runtime, sandbox: Sandbox, stub_actors: StubBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[list[str]] = []
+
+    def unreadable(openids: list[str]) -> Any:
+        calls.append(list(openids))
+        raise LookupError("an answer this client does not understand")
+
+    client = runtime.client("oa")
+    monkeypatch.setattr(client, "blacklist", unreadable)
+    runtime.buffer("oa").add_many({"oA": "", "oB": ""})
+    for _ in range(10):  # the flushes the scheduler and dramatiq's retries would send
+        try:
+            actors_module.flush("oa")
+        except LookupError:
+            continue
+        break
+
+    assert calls == [["oA", "oB"]] * 3  # the first attempt and max_retries (2) retries
+    records = action_records(runtime)
+    assert sorted((r["openid"], r["outcome"]) for r in records) == [
+        ("oA", "failed"), ("oB", "failed"),
+    ]
+    assert records[0]["detail"] == (
+        "gave up after 3 attempts without a platform answer (the sender failed, see "
+        "batch_error, or died)"
+    )
+    assert runtime.buffer("oa").inflight_batches() == []
+    assert runtime.buffer("oa").pending_count() == 0

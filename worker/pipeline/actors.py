@@ -44,6 +44,7 @@ from worker.errors import (
 )
 from worker.models import Comment
 from worker.pipeline.audit import AuditLog
+from worker.pipeline.batches import Batch
 from worker.pipeline.done import Lease
 from worker.pipeline.heartbeat import LEASE_SECONDS, Heartbeat
 from worker.pipeline.keys import ActionKey, target_key
@@ -704,7 +705,12 @@ def _call(rt: Runtime, account: str, target: str, comment_id: str, action: str,
 # -- flush ---------------------------------------------------------------------------------
 
 def flush(account: str) -> None:
-    """Send the account's due batches (blacklist openids / Weibo comment ids), 20 ids a call."""
+    """Send the account's due batches (blacklist openids / Weibo comment ids), 20 ids a call.
+
+    A batch is taken over (reclaimed) when its sender died, or failed without a platform
+    answer; each takeover counts as an attempt, and after ``max_retries`` of them its ids
+    are audited ``failed`` instead of sent again.
+    """
     rt = runtime()
     buffer = rt.buffer(account)
     owner = f"flush-{time.time_ns()}"
@@ -714,6 +720,9 @@ def flush(account: str) -> None:
             log.warning("batch_reclaimed", platform=rt.account(account).platform,
                         account=account, batch=batch.batch_id,
                         size=len(batch.ids), attempts=batch.attempts)
+            if batch.attempts > 1 + rt.config.actions.max_retries:
+                _give_up_batch(rt, account, batch, owner)
+                continue
             _send_batch(rt, account, batch.batch_id, list(batch.ids), owner)
     while True:
         batch = buffer.claim(max_wait=rt.config.actions.batch_max_wait, owner=owner)
@@ -767,7 +776,29 @@ def _send_batch(rt: Runtime, account: str, batch_id: str, ids: list[str], owner:
     except PlatformError:
         buffer.requeue(batch_id, owner=owner)  # the attempted set makes the resend safe
         raise
+    except Exception as exc:
+        # Not the platform's answer (an unexpected answer, a bug): the batch stays claimed,
+        # its lease lapsed at once, so the next flush takes it over as after a crash; each
+        # takeover counts (see flush), so this cannot go on forever.
+        buffer.lapse(batch_id, owner=owner)
+        log.error("batch_error", platform=acc.platform, account=account, action=action,
+                  batch=batch_id, size=len(ids),
+                  detail=printable(f"{type(exc).__name__}: {exc}"), exc_info=True)
+        raise
     _finish_batch(rt, account, action, batch_id, owner, ids, sent, origins, started)
+
+
+def _give_up_batch(rt: Runtime, account: str, batch: Batch, owner: str) -> None:
+    """Fail every id of a batch taken over too many times (its sends kept failing without
+    a platform answer, or its senders kept dying)."""
+    action = "blacklist" if rt.account(account).platform == "wechat" else "delete"
+    ids = list(batch.ids)
+    origins = {i: _BatchOrigin.decode(raw) for i, raw in rt.buffer(account).origins(ids).items()}
+    reason = (f"gave up after {batch.attempts - 1} attempts without a platform answer "
+              "(the sender failed, see batch_error, or died)")
+    sent = _BatchCalls(failed=ids, reasons=dict.fromkeys(ids, reason))
+    _finish_batch(rt, account, action, batch.batch_id, owner, ids, sent, origins,
+                  time.perf_counter())
 
 
 @dataclass(slots=True)

@@ -347,6 +347,13 @@ class BatchBuffer:
         ok = self._renew([k.leases, k.batch(batch_id)], [batch_id, owner, repr(deadline)])
         return deadline if ok else None
 
+    def lapse(self, batch_id: str, *, owner: str, now: float | None = None) -> bool:
+        """End the lease of a batch still owned, at once: the next ``expired_batches`` lists
+        it, and a reclaim takes it over (one more attempt). False if not the owner."""
+        at = self._now(now)
+        k = self.keys
+        return bool(self._renew([k.leases, k.batch(batch_id)], [batch_id, owner, repr(at)]))
+
     def complete(
         self,
         batch_id: str,
