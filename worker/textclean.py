@@ -19,3 +19,9 @@ def without_lone_surrogates(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return text
+
+
+def printable(value: object, limit: int = 300) -> str:
+    """A value (an id, an error) as text that can always be stored and logged: its ``str``,
+    cut to ``limit`` characters, without lone surrogates."""
+    return without_lone_surrogates(str(value)[:limit])

@@ -52,7 +52,7 @@ from worker.pipeline.runtime import Runtime
 from worker.platforms import ActionResult, CommentPage, WechatClient, WeiboClient
 from worker.platforms.codes import W_STABLE_TOKEN, W_TOKEN
 from worker.rules import RuleSet, is_offense
-from worker.textclean import without_lone_surrogates
+from worker.textclean import printable
 
 log = structlog.get_logger("worker.pipeline")
 
@@ -380,11 +380,6 @@ class _Page:
                               "rules": [], "actions": [], "detail": reason})
         log.error("comment_failed", **context, outcome="failed", detail=reason,
                   note="this comment is given up; the rest of its page goes on")
-
-
-def printable(value: object, limit: int = 300) -> str:
-    """A value as text that can always be stored and logged: cut, no lone surrogates."""
-    return without_lone_surrogates(str(value)[:limit])
 
 
 def _moderate_comment(page: _Page, position: int, data: dict[str, Any]) -> None:
