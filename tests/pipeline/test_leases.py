@@ -19,7 +19,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
 
 from tests.pipeline.daemon_harness import wait_until
-from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, add_account, wechat_runtime
+from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime, wechat_sandbox
 from worker.config import ActionsConfig
 from worker.pipeline import actors as actors_module
 from worker.pipeline.keys import ActionKey
@@ -34,8 +34,7 @@ SLOW_CALL = 3.0
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(port=0) as box:
-        add_account(box)
+    with wechat_sandbox() as box:
         yield box
 
 
@@ -44,13 +43,12 @@ def runtime(
     tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, redis_client: Any,
     stub_actors: StubBroker,
 ) -> Iterator[Runtime]:
-    rt = wechat_runtime(tmp_path, sandbox, redis_server.url,
-                        actions=ActionsConfig(max_retries=2, batch_max_wait=0.0))
-    client = rt.client("oa")
-    assert isinstance(client, WechatClient)
-    client.list_comments(TARGET, begin=0, count=10)  # the token, fetched before calls slow
-    yield rt
-    rt.close()
+    actions = ActionsConfig(max_retries=2, batch_max_wait=0.0)
+    with wechat_runtime(tmp_path, sandbox, redis_server.url, actions=actions) as rt:
+        client = rt.client("oa")
+        assert isinstance(client, WechatClient)
+        client.list_comments(TARGET, begin=0, count=10)  # the token, fetched before calls slow
+        yield rt
 
 
 def delete_key(comment_id: int) -> ActionKey:

@@ -16,7 +16,7 @@ import pytest
 import redis
 from dramatiq.brokers.stub import StubBroker
 
-from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, add_account, wechat_runtime
+from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime, wechat_sandbox
 from worker.pipeline import actors as actors_module
 from worker.pipeline.runtime import Runtime
 from worker.redis_server import EmbeddedRedis
@@ -27,8 +27,7 @@ CUT_EMOJI = "\ud83d"  # the first half of 😀: what UTF-16 truncation leaves
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(port=0) as box:
-        add_account(box)
+    with wechat_sandbox() as box:
         yield box
 
 
@@ -37,9 +36,8 @@ def runtime(
     tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, redis_client: Any,
     stub_actors: StubBroker,
 ) -> Iterator[Runtime]:
-    rt = wechat_runtime(tmp_path, sandbox, redis_server.url)
-    yield rt
-    rt.close()
+    with wechat_runtime(tmp_path, sandbox, redis_server.url) as rt:
+        yield rt
 
 
 def comment(cid: int, content: str, **fields: Any) -> dict[str, Any]:
@@ -119,10 +117,6 @@ def test_a_lone_surrogate_from_the_platform_is_replaced_and_its_page_moderated(
 def test_redis_unreachable_fails_the_whole_message_for_a_retry_not_each_comment(
     tmp_path: Path, sandbox: Sandbox, stub_actors: StubBroker
 ) -> None:
-    rt = wechat_runtime(tmp_path, sandbox, "redis://127.0.0.1:1/0")  # nothing listens there
-    try:
-        with pytest.raises(redis.ConnectionError):
-            actors_module.moderate("oa", TARGET, [comment(1, "加v：abc12345"),
-                                                  comment(2, "写得真好")])
-    finally:
-        rt.close()
+    with (wechat_runtime(tmp_path, sandbox, "redis://127.0.0.1:1/0"),  # nothing listens
+          pytest.raises(redis.ConnectionError)):
+        actors_module.moderate("oa", TARGET, [comment(1, "加v：abc12345"), comment(2, "写得真好")])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from worker.config import AccountConfig, ActionsConfig, Config, Secret, WechatTarget
@@ -26,14 +28,19 @@ rules:
 """
 
 
-def add_account(sandbox: Sandbox) -> None:
-    sandbox.add_wechat_app(app_id=APP, app_secret=SECRET)
-    sandbox.add_article(APP, msg_data_id=ARTICLE, index=0)
+@contextmanager
+def wechat_sandbox() -> Iterator[Sandbox]:
+    """A sandbox on a free loopback port with the app and article of account ``oa``."""
+    with Sandbox(port=0) as sandbox:
+        sandbox.add_wechat_app(app_id=APP, app_secret=SECRET)
+        sandbox.add_article(APP, msg_data_id=ARTICLE, index=0)
+        yield sandbox
 
 
+@contextmanager
 def wechat_runtime(
     tmp_path: Path, sandbox: Sandbox, redis_url: str, *, actions: ActionsConfig | None = None
-) -> Runtime:
+) -> Iterator[Runtime]:
     """The runtime of account ``oa`` (article :data:`ARTICLE`), set as this process's."""
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
@@ -43,4 +50,7 @@ def wechat_runtime(
     ),))
     rt = Runtime(config=config, redis_url=redis_url)
     actors_module.set_runtime(rt)
-    return rt
+    try:
+        yield rt
+    finally:
+        rt.close()
