@@ -35,6 +35,7 @@ class ReplayStats:
     malformed: int = 0
     hits: Counter[str] = field(default_factory=Counter)
     shadow_hits: Counter[str] = field(default_factory=Counter)
+    after_stop: Counter[str] = field(default_factory=Counter)  # shadow hits after an enforced stop
     actions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, action)
     skipped: Counter[tuple[str, str]] = field(default_factory=Counter)
     seconds: float = 0.0
@@ -135,6 +136,8 @@ def replay(
             stats.comments += 1
             for match in decision.matches:
                 (stats.shadow_hits if match.mode == "shadow" else stats.hits)[match.rule] += 1
+                if match.after_stop:
+                    stats.after_stop[match.rule] += 1
             for action in decision.actions:
                 stats.actions[(action.rule, action.type)] += 1
             for skipped in decision.skipped:
@@ -205,4 +208,6 @@ def _summary(rules: RuleSet, stats: ReplayStats, err: TextIO) -> None:
         )
         if skipped:
             actions += f" (skipped: {skipped})"
+        if stats.after_stop[rule.id]:
+            actions += f" ({stats.after_stop[rule.id]:,} after an enforced stop)"
         err.write(f"{rule.id:<{width}}  {rule.mode:<7}  {hits:>8,}  {actions or '-'}\n")

@@ -104,7 +104,7 @@ def test_a_shadow_delete_does_not_stop_an_enforced_reply(tmp_path: Path) -> None
     """)
     decision = rules.evaluate(comment("好"))
     planned = [(a.type, a.mode) for a in decision.actions]
-    assert planned == [("delete", "shadow"), ("reply", "enforce")]
+    assert planned == [("reply", "enforce"), ("delete", "shadow")]  # enforced actions first
 
 
 def test_blacklist_needs_an_openid(tmp_path: Path) -> None:

@@ -92,6 +92,7 @@ class RuleSet:
         self.files = tuple(files)
         self._candidates = _Candidates.of(ordered)
         self._by_id = {r.id: r for r in ordered}
+        self._has_shadow = any(r.mode == "shadow" for r in ordered)
 
     def rule(self, rule_id: str) -> Rule:
         return self._by_id[rule_id]
@@ -120,30 +121,47 @@ class RuleSet:
             offenses=offenses,
         )
         matched: list[Rule] = []
+        after_stop: set[str] = set()
         held: dict[str, frozenset[Signal]] = {}
+        # Enforced and shadow rules run as two independent passes over the same order: a
+        # shadow rule's `stop` ends only the shadow rules after it, and an enforced `stop`
+        # ends only the enforced ones (shadow rules after it still run, marked after_stop),
+        # so enforcement is exactly what it would be without any shadow rule.
+        enforce_stopped = shadow_stopped = False
+        has_shadow = self._has_shadow
         for rule in candidates:
+            if enforce_stopped and (shadow_stopped or not has_shadow):
+                break
+            shadow = rule.mode == "shadow"
+            if shadow_stopped if shadow else enforce_stopped:
+                continue
             if not rule.applies_to(comment):
                 continue
             if rule.when is not None and not rule.when.holds(ctx):
                 continue
             matched.append(rule)
+            if shadow and enforce_stopped:
+                after_stop.add(rule.id)
             if rule.branching and rule.when is not None:
                 # Now, not when a span is asked for: the offense count may have moved by then.
                 held[rule.id] = held_signals(rule.when, ctx)
             if rule.stop:
-                break
+                if shadow:
+                    shadow_stopped = True
+                else:
+                    enforce_stopped = True
         decision = Decision(comment)
         if matched:
-            self._decide(decision, matched, scans, fired, held)
+            self._decide(decision, matched, after_stop, scans, fired, held)
         return decision
 
     def _decide(
-        self, decision: Decision, matched: list[Rule], scans: list[ScanResult],
-        fired: set[Signal], held: dict[str, frozenset[Signal]],
+        self, decision: Decision, matched: list[Rule], after_stop: set[str],
+        scans: list[ScanResult], fired: set[Signal], held: dict[str, frozenset[Signal]],
     ) -> None:
         comment = decision.comment
         by_id = {rule.id: rule for rule in matched}
-        decision.matches = [RuleMatch(r.id, r.mode) for r in matched]
+        decision.matches = [RuleMatch(r.id, r.mode, r.id in after_stop) for r in matched]
         decision.span_finder = lambda rule_id: _span_of(
             by_id[rule_id], scans, held.get(rule_id, fired)
         )
@@ -154,7 +172,10 @@ class RuleSet:
         enforce_delete = any(r.mode == "enforce" and deletes(r) for r in matched)
         shadow_delete = any(r.mode == "shadow" and deletes(r) for r in matched)
         planned: dict[str, PlannedAction] = {}
-        for rule in matched:
+        # Enforced rules plan first, so their actions come out as if no shadow rule existed;
+        # shadow rules then add what no enforced rule asked for.
+        enforced = [r for r in matched if r.mode == "enforce"]
+        for rule in enforced + [r for r in matched if r.mode == "shadow"]:
             for action in rule.then:
                 kind = action.type
                 if comment.platform not in ACTION_PLATFORMS[kind]:
@@ -171,11 +192,8 @@ class RuleSet:
                         SkippedAction(kind, rule.id, "the comment has no author id (openid)")
                     )
                     continue
-                existing = planned.get(kind)
-                if existing is not None and not (
-                    existing.mode == "shadow" and rule.mode == "enforce"
-                ):
-                    continue  # planned already; an enforced rule replaces a shadow one in place
+                if kind in planned:
+                    continue  # planned already, by an enforced rule or an earlier shadow one
                 text: str | None = None
                 if kind == "reply":
                     span = decision.span(rule.id) if action.template.uses_match else None
@@ -192,7 +210,9 @@ class RuleSet:
                             kind, rule.id, f"reply renders {len(text)} characters; limit {limit}"
                         ))
                         continue
-                planned[kind] = PlannedAction(kind, rule.id, rule.mode, text)
+                planned[kind] = PlannedAction(
+                    kind, rule.id, rule.mode, text, after_stop=rule.id in after_stop
+                )
         decision.actions = list(planned.values())
 
     # -- rule tests ------------------------------------------------------------------------
@@ -264,6 +284,14 @@ def _span_of(
     return Span(best[0], best[1], best_scan.text.original[best[0]:best[1]])
 
 
+def offense_rule(decision: Decision) -> str | None:
+    """The enforced rule whose action makes the decision an offense of the author, if any."""
+    for action in decision.actions:
+        if action.mode == "enforce" and action.type in OFFENSE_ACTIONS:
+            return action.rule
+    return None
+
+
 def is_offense(decision: Decision) -> bool:
     """Whether the decision counts against the author for ``author.offenses``."""
-    return any(a.mode == "enforce" and a.type in OFFENSE_ACTIONS for a in decision.actions)
+    return offense_rule(decision) is not None

@@ -341,6 +341,11 @@ class _Loader:
             mode = "enforce"
         enabled = self.boolean(node, "enabled", True, file, rid)
         stop = self.boolean(node, "stop", False, file, rid)
+        if stop and mode == "shadow":
+            self.notes.append(
+                f"{file}:{node.line_of('stop')}: rule {rid!r}: a shadow rule's stop ends only "
+                "the shadow rules after it; enforced rules are evaluated as if it did not exist"
+            )
         platforms = self.platforms(node, file, rid)
         accounts = self.accounts_of(node, file, rid, platforms)
         options = self.normalize_options(node.get("normalize"), base, file, rid, "normalize")

@@ -331,6 +331,7 @@ class Span:
 class RuleMatch:
     rule: str
     mode: Mode
+    after_stop: bool = False  # a shadow rule that matched after an enforced rule's stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +340,7 @@ class PlannedAction:
     rule: str
     mode: Mode
     text: str | None = None  # rendered reply
+    after_stop: bool = False  # asked by a shadow rule that matched after an enforced stop
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
@@ -347,6 +349,8 @@ class PlannedAction:
         out["rule"] = self.rule
         if self.mode == "shadow":
             out["mode"] = "shadow"
+        if self.after_stop:
+            out["after_stop"] = True
         return out
 
 
@@ -379,6 +383,11 @@ class Decision:
     def matched(self) -> list[str]:
         return [m.rule for m in self.matches]
 
+    @property
+    def after_stop(self) -> list[str]:
+        """Shadow rules that matched after an enforced rule's ``stop`` (counted, never acting)."""
+        return [m.rule for m in self.matches if m.after_stop]
+
     def span(self, rule_id: str) -> Span | None:
         """The original text ``rule_id`` matched (None: no content condition fired)."""
         if rule_id not in self._spans:
@@ -395,6 +404,9 @@ class Decision:
             "matched": self.matched,
             "actions": [a.to_dict() for a in self.actions],
         }
+        after_stop = self.after_stop
+        if after_stop:
+            out["after_stop"] = after_stop
         if spans and self.matches:
             found = self.spans()
             if found:
