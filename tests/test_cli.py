@@ -38,6 +38,26 @@ def test_check_fails_with_located_problems(
     assert "did you mean 'delete'" in err and "1 problem found" in err
 
 
+def test_check_warns_of_an_untested_enforced_rule_and_strict_refuses_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "rules").mkdir()
+    rule_file = tmp_path / "rules" / "r.yaml"
+    rule_file.write_text(
+        "version: 1\nrules:\n  - id: r\n    when: {content: {includes: [x]}}\n"
+        "    then: [delete]\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text("rules: [rules/]\n", encoding="utf-8")
+    message = (f"{rule_file}:3: rule 'r': tests: an enforced rule without tests: give it "
+               "tests: {match: [...], no_match: [...]} so that `check` proves what it removes")
+    assert main(["check", "-c", str(config)]) == 0
+    assert f"warning: {message}" in capsys.readouterr().out.splitlines()
+    assert main(["check", "--strict", "-c", str(config)]) == 1
+    assert capsys.readouterr().err.splitlines() == [f"error: {message}", "1 problem found"]
+
+
 def _replay_setup(tmp_path: Path) -> Path:
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "r.yaml").write_text(

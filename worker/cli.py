@@ -109,6 +109,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"warning: {warning} (needed by `modworker run`)")
     for note in rules.notes:
         print(f"note: {note}")
+    if args.strict and rules.warnings:
+        _print_problems(ConfigError(list(rules.warnings)), sys.stderr)
+        return EXIT_CONFIG
+    for problem in rules.warnings:
+        print(f"warning: {problem}")
     samples = sum(len(rule.samples) for rule in rules.rules)
     shadow = sum(1 for rule in rules.rules if rule.mode == "shadow")
     disabled = sum(1 for rule in rules.rules if not rule.enabled)
@@ -164,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="validate the config and rules and run every rule's tests"
     )
     check.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    check.add_argument("--strict", action="store_true",
+                       help="treat rule warnings (an enforced rule without tests, ...) as errors")
     check.set_defaults(func=cmd_check)
 
     replay = commands.add_parser(

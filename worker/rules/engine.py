@@ -83,12 +83,14 @@ class RuleSet:
         rules: Sequence[Rule],
         matchers: Sequence[Matcher],
         notes: Sequence[str] = (),
+        warnings: Sequence[Problem] = (),
         files: Sequence[object] = (),
     ) -> None:
         ordered = tuple(sorted(rules, key=lambda r: (-r.priority, r.order)))
         self.rules = ordered
         self.matchers = tuple(matchers)
         self.notes = tuple(notes)
+        self.warnings = tuple(warnings)  # what `check` warns about (`--strict`: errors)
         self.files = tuple(files)
         self._candidates = _Candidates.of(ordered)
         self._by_id = {r.id: r for r in ordered}
@@ -226,7 +228,7 @@ class RuleSet:
                 if got == sample.expect_match:
                     continue
                 kind = "match" if sample.expect_match else "no_match"
-                verdict = "did not match" if sample.expect_match else f"matched{how}"
+                verdict = f"did not match{how}" if sample.expect_match else f"matched{how}"
                 failures.append(Problem(
                     f"tests.{kind} sample {sample.content!r} {verdict}",
                     file=rule.file, line=sample.line, rule=rule.id, field=f"tests.{kind}",
@@ -234,21 +236,48 @@ class RuleSet:
         return failures
 
     def _try_sample(self, rule: Rule, sample: RuleSample, now: float) -> tuple[bool, str]:
-        platform = sorted(rule.platforms)[0] if rule.platforms else "wechat"
-        account = sorted(rule.accounts)[0] if rule.accounts else None
+        """Whether ``rule`` matches ``sample``, and how (a span or why it does not apply)."""
+        platform = sample.platform or (sorted(rule.platforms)[0] if rule.platforms else "wechat")
+        account = sample.account or (sorted(rule.accounts)[0] if rule.accounts else None)
+        author = sample.author
+        if author is None and sample.offenses:
+            author = "test-author"  # offenses are someone's: the sample need not name them
+        if sample.created_at is not None:
+            created_at = sample.created_at
+        else:
+            created_at = now - (sample.age or 0.0)
         comment = Comment(
             platform=platform, id="test", content=sample.content, account=account,
-            author=sample.author, created_at=now - (sample.age or 0.0),
-            elected=sample.elected, replied=sample.replied,
+            author=author, created_at=created_at, elected=sample.elected, replied=sample.replied,
         )
+        if rule.platforms is not None and platform not in rule.platforms:
+            return False, f" (the rule applies only on {', '.join(sorted(rule.platforms))})"
+        if rule.accounts is not None and account not in rule.accounts:
+            return False, f" (the rule applies only to {', '.join(sorted(rule.accounts))})"
         scans = self.scan(sample.content)
-        ctx = EvalContext(comment=comment, scans=scans, now=now, offenses=None)
+        ctx = EvalContext(comment=comment, scans=scans, now=now,
+                          offenses=_SampleOffenses(sample.offenses or 0))
         holds = rule.when is None or rule.when.holds(ctx)
         if not holds:
             return False, ""
         fired = held_signals(rule.when, ctx) if rule.when is not None else _fired(scans)
         span = _span_of(rule, scans, fired)
         return True, (f" at {span.text!r}" if span else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _SampleOffenses:
+    """A test sample's ``offenses: N``: the author's prior offenses in whatever window."""
+
+    n: int
+
+    def count(
+        self, *, platform: str, account: str | None, author: str, within: float, now: float
+    ) -> int:
+        return self.n
+
+    def record(self, *, platform: str, account: str | None, author: str, at: float) -> None:
+        raise TypeError("a test sample's offense count is fixed")
 
 
 def _fired(scans: list[ScanResult]) -> set[Signal]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from worker.config import did_you_mean
+from worker.config import did_you_mean as _close_match
 from worker.errors import ConfigError, PatternError, Problem
 from worker.models import Platform
 from worker.rules.engine import RuleSet
@@ -61,8 +62,25 @@ NORMALIZE_KEYS = {
     "traditional_to_simplified", "collapse_repeats",
 }
 TEST_KEYS = {"match", "no_match"}
-SAMPLE_KEYS = {"content", "author", "elected", "replied", "age"}
+SAMPLE_KEYS = {
+    "content", "platform", "account", "author", "created_at", "age", "elected", "replied",
+    "offenses",
+}
 PLATFORM_NAMES: tuple[Platform, ...] = ("wechat", "weibo")
+#: Words moderators type for a key or value that has another name here.
+MODERATOR_WORDS = {
+    "weixin": "wechat", "wx": "wechat", "微信": "wechat", "sina": "weibo", "微博": "weibo",
+    "contains": "includes", "contains_word": "includes_word", "regexp": "regex",
+    "matches": "regex", "startswith": "starts_with", "endswith": "ends_with",
+}
+
+
+def did_you_mean(word: str, choices: set[str] | list[str]) -> str:
+    """`` (did you mean 'x'?)``, knowing the words moderators type (weixin -> wechat)."""
+    meant = MODERATOR_WORDS.get(word.strip().casefold())
+    if meant is not None and meant in choices:
+        return f" (did you mean {meant!r}?)"
+    return _close_match(word, choices)
 
 
 @dataclass
@@ -86,6 +104,7 @@ class _Loader:
     accounts: Mapping[str, Platform] | None
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # errors under `check --strict`
     lists: dict[str, _ListDef] = field(default_factory=dict)
     groups: dict[NormalizeOptions, int] = field(default_factory=dict)
     group_list: list[_Group] = field(default_factory=list)
@@ -365,6 +384,12 @@ class _Loader:
 
         if len(self.problems) > errors_before:
             return None
+        if mode == "enforce" and enabled and not samples:
+            self.warnings.append(Problem(
+                "an enforced rule without tests: give it tests: {match: [...], no_match: "
+                "[...]} so that `check` proves what it removes", file=str(file), line=node.line,
+                rule=rid, field="tests",
+            ))
         return Rule(
             id=rid, file=str(file), line=node.line, order=order,
             description=str(description or ""), priority=priority, mode=mode,
@@ -735,31 +760,109 @@ class _Loader:
     def sample(
         self, item: object, expect: bool, file: Path, rid: str, where: str, line: int | None
     ) -> RuleSample | None:
+        """One test sample: a text, or a mapping giving every field a rule can read."""
         if isinstance(item, str | int | float) and not isinstance(item, bool):
             return RuleSample(content=str(item), expect_match=expect, line=line)
-        if isinstance(item, SourceMap):
-            self.unknown_keys(item, SAMPLE_KEYS, file, rid, where)
-            content = item.get("content")
-            if not isinstance(content, str):
-                self.problem("a test sample mapping needs content: TEXT", file, line=line,
-                             rule=rid, fld=where)
-                return None
-            age: float | None = None
-            if "age" in item:
-                try:
-                    age = parse_duration(item["age"])
-                except ValueError as exc:
-                    self.problem(str(exc), file, item, "age", rid, f"{where}.age")
-            author = item.get("author")
-            return RuleSample(
-                content=content, expect_match=expect, line=line,
-                author=str(author) if author is not None else None,
-                elected=bool(item.get("elected", False)), replied=bool(item.get("replied", False)),
-                age=age,
-            )
-        self.problem("a test sample is a text or a mapping with content", file, line=line,
-                     rule=rid, fld=where)
+        if not isinstance(item, SourceMap):
+            self.problem("a test sample is a text or a mapping with content", file, line=line,
+                         rule=rid, fld=where)
+            return None
+        before = len(self.problems)
+        for key in item:
+            if key not in SAMPLE_KEYS:
+                self.problem(
+                    f"unknown sample key {key!r}{did_you_mean(str(key), SAMPLE_KEYS)}; a sample "
+                    f"takes {', '.join(sorted(SAMPLE_KEYS))}", file, item, key, rid,
+                    f"{where}.{key}",
+                )
+        content = item.get("content")
+        if not isinstance(content, str):
+            self.problem("a test sample mapping needs content: TEXT", file, line=line,
+                         rule=rid, fld=where)
+            return None
+
+        def bad(key: str, message: str) -> None:
+            self.problem(message, file, item, key, rid, f"{where}.{key}")
+
+        platform: Platform | None = None
+        account = item.get("account")
+        if account is not None:
+            if not isinstance(account, str):
+                bad("account", f"account takes an account name, got {account!r}")
+                account = None
+            elif self.accounts is not None:
+                if account not in self.accounts:
+                    bad("account", f"unknown account {account!r}"
+                        f"{did_you_mean(account, set(self.accounts))}")
+                else:
+                    platform = self.accounts[account]
+        if "platform" in item:
+            value = item["platform"]
+            if value not in PLATFORM_NAMES:
+                bad("platform", f"unknown platform {value!r}"
+                    f"{did_you_mean(str(value), set(PLATFORM_NAMES))}; use wechat or weibo")
+            elif platform is not None and value != platform:
+                bad("platform", f"account {account!r} is on {platform}, not {value}")
+            else:
+                platform = cast(Platform, value)
+        author = item.get("author")
+        if author is not None and (isinstance(author, bool) or not isinstance(author, str | int)):
+            bad("author", f"author takes an openid or uid, got {author!r}")
+        flags: dict[str, bool] = {}
+        for key in ("elected", "replied"):
+            value = item.get(key, False)
+            if not isinstance(value, bool):
+                bad(key, f"{key} takes true or false, got {_as_written(value)}")
+            flags[key] = value is True
+        age: float | None = None
+        if "age" in item:
+            try:
+                age = parse_duration(item["age"])
+            except ValueError as exc:
+                bad("age", str(exc))
+        created_at: float | None = None
+        if "created_at" in item:
+            created_at = _unix_time(item["created_at"])
+            if created_at is None:
+                bad("created_at", "created_at takes Unix seconds or a date and time "
+                    f"(2024-06-11 08:30:00+08:00), got {item['created_at']!r}")
+            elif age is not None:
+                bad("created_at", "give created_at or age, not both")
+        offenses: int | None = None
+        if "offenses" in item:
+            value = item["offenses"]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                bad("offenses", "offenses takes the author's prior offense count within the "
+                    f"rule's window, a whole number >= 0, got {value!r}")
+            else:
+                offenses = value
+        if len(self.problems) > before:
+            return None
+        return RuleSample(
+            content=content, expect_match=expect, line=line, platform=platform,
+            account=account, author=str(author) if author is not None else None,
+            created_at=created_at, age=age, elected=flags["elected"],
+            replied=flags["replied"], offenses=offenses,
+        )
+
+
+def _unix_time(value: object) -> float | None:
+    """Unix seconds from a number or a YAML date and time (a naive one is read as UTC)."""
+    if isinstance(value, bool):
         return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware.timestamp()
+    return None
+
+
+def _as_written(value: object) -> str:
+    """A YAML scalar as the moderator wrote it: YAML reads no/off as false, yes/on as true."""
+    if isinstance(value, bool):
+        return "a YAML boolean"
+    return repr(value)
 
 
 def load_rules(
@@ -809,7 +912,7 @@ def load_rules(
 
     matchers = [group.builder.build() for group in loader.group_list]
     ruleset = RuleSet(
-        rules=rules, matchers=matchers, notes=loader.notes,
+        rules=rules, matchers=matchers, notes=loader.notes, warnings=loader.warnings,
         files=tuple(file for file, _ in documents),
     )
     if run_tests:

@@ -284,10 +284,14 @@ class RuleSample:
     content: str
     expect_match: bool
     line: int | None
+    platform: Platform | None = None  # None: the rule's first platform, else wechat
+    account: str | None = None  # None: the rule's first account, else none
     author: str | None = None
+    created_at: float | None = None  # Unix seconds; or:
+    age: float | None = None  # seconds before the test runs
     elected: bool = False
     replied: bool = False
-    age: float | None = None
+    offenses: int | None = None  # the author's prior offenses within the rule's window
 
 
 @dataclass(frozen=True, kw_only=True)
