@@ -105,12 +105,15 @@ def test_replay_streams_decisions_and_survives_bad_lines(
         "spans": {"thanks": [0, 2, "谢谢"]},
     }
     assert lines[2]["id"] == "d" and lines[2]["actions"] == [{"type": "delete", "rule": "spam"}]
+    assert lines[2]["skipped"] == [
+        {"type": "blacklist", "rule": "spam", "reason": "blacklist is not possible on weibo"}]
     assert len(lines) == 3
     assert f"{source}:2: skipped: invalid JSON" in captured.err
     assert f"{source}:5: skipped: 'content' must be a string" in captured.err
     assert "2 malformed line(s) skipped" in captured.err
     summary = [line.split() for line in captured.err.splitlines() if line.startswith("spam ")]
-    assert summary == [["spam", "enforce", "2", "blacklist", "1,", "delete", "2"]]
+    assert summary == [["spam", "enforce", "2", "blacklist", "1,", "delete", "2", "(skipped:",
+                        "blacklist", "1)"]]
 
 
 def test_replay_reads_standard_input_through_the_console_script(tmp_path: Path) -> None:

@@ -135,6 +135,9 @@ def test_actions_only_on_platforms_that_support_them(tmp_path: Path) -> None:
     decision = rules.evaluate(comment("博彩", platform="weibo", author="123"))
     assert decision.matched == ["r"]
     assert [a.type for a in decision.actions] == ["delete"]
+    assert [s.to_dict() for s in decision.skipped] == [
+        {"type": "blacklist", "rule": "r", "reason": "blacklist is not possible on weibo"},
+    ]
 
 
 def test_accounts_restrict_a_rule(tmp_path: Path) -> None:

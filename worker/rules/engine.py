@@ -181,7 +181,12 @@ class RuleSet:
             for action in rule.then:
                 kind = action.type
                 if comment.platform not in ACTION_PLATFORMS[kind]:
-                    continue  # the rule names no platforms; this action exists elsewhere only
+                    # Only a rule that names no platforms gets here (the loader refuses the
+                    # others): the action exists elsewhere only, and the moderator is told.
+                    decision.skipped.append(SkippedAction(
+                        kind, rule.id, f"{kind} is not possible on {comment.platform}"
+                    ))
+                    continue
                 if kind in SUPPRESSED_BY_DELETE and (
                     enforce_delete or (rule.mode == "shadow" and shadow_delete)
                 ):
