@@ -128,10 +128,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from worker.replay import replay
 
     try:
-        _config, rules = load_config_and_rules(args.config, require_secrets=False)
+        config = load_config(args.config, require_secrets=False)
+        accounts = {account.name: account.platform for account in config.accounts}
+        rules = load_rules(config.rules, accounts=accounts, run_tests=False)
+        failures = rules.run_tests()
+        if failures and not args.allow_failing_tests:
+            raise ConfigError(failures)
     except ConfigError as exc:
         _print_problems(exc, sys.stderr)
         return EXIT_CONFIG
+    if failures:
+        for problem in failures:
+            print(f"failing test: {problem}", file=sys.stderr)
+        print(f"{len(failures)} failing test sample(s); replaying anyway "
+              "(--allow-failing-tests)", file=sys.stderr)
     try:
         replay(
             rules,
@@ -141,6 +151,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             now=args.now,
             progress=sys.stderr.isatty() if args.progress is None else args.progress,
             spans=args.spans,
+            accounts=accounts,
         )
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -188,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--spans", action="store_true",
         help="add to each line the original text every rule matched ([start, end, text])",
+    )
+    replay.add_argument(
+        "--allow-failing-tests", action="store_true",
+        help="replay even when rule tests fail (a draft); the failures are printed first",
     )
     progress = replay.add_mutually_exclusive_group()
     progress.add_argument("--progress", dest="progress", action="store_true", default=None,
