@@ -8,6 +8,7 @@ files with no problem at all, so a reload with a broken file can keep the old ru
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -45,6 +46,11 @@ from worker.units import parse_duration
 from worker.yamlsrc import SourceList, SourceMap, load_yaml_file
 
 RULE_SUFFIXES = (".yaml", ".yml")
+# How PyYAML (YAML 1.1) spells booleans and null, and a plain scalar on a line of YAML.
+_YAML_TRUE = frozenset({"yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"})
+_YAML_FALSE = frozenset({"no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"})
+_YAML_NULL = frozenset({"null", "Null", "NULL", "~"})
+_SCALAR = re.compile(r"(?:^|[\s\[,{:-])([^\s\[\],{}:#'\"]+)(?=$|[\s\],}#])")
 FILE_KEYS = {"version", "lists", "rules", "normalize"}
 RULE_KEYS = {
     "id", "description", "priority", "mode", "enabled", "platforms", "accounts",
@@ -83,6 +89,20 @@ def did_you_mean(word: str, choices: set[str] | list[str]) -> str:
     return _close_match(word, choices)
 
 
+class _Term(str):
+    """A term that remembers where it was written, so a problem with it points at the entry
+    (a list's own line, or the line of a ``file:`` list), not where the list is used."""
+
+    file: Path
+    line: int | None
+    where: str  # "lists.name" for a list entry, the rule's field otherwise
+
+    def __new__(cls, text: str, file: Path, line: int | None, where: str) -> _Term:
+        term = super().__new__(cls, text)
+        term.file, term.line, term.where = file, line, where
+        return term
+
+
 @dataclass
 class _ListDef:
     name: str
@@ -109,6 +129,8 @@ class _Loader:
     groups: dict[NormalizeOptions, int] = field(default_factory=dict)
     group_list: list[_Group] = field(default_factory=list)
     rule_places: dict[str, str] = field(default_factory=dict)
+    reported_terms: set[tuple[str, int | None, str, str]] = field(default_factory=set)
+    source_lines: dict[Path, list[str]] = field(default_factory=dict)
 
     # -- reporting -----------------------------------------------------------------------
     def problem(
@@ -233,11 +255,12 @@ class _Loader:
                 fld=f"{where}.file",
             )
             return []
+        shown = definition.file.parent / relative  # the path as the moderator would write it
         terms: list[str] = []
-        for raw in text.splitlines():
+        for number, raw in enumerate(text.splitlines(), start=1):
             term = raw.strip()
             if term and not term.startswith("#"):
-                terms.append(term)
+                terms.append(_Term(term, shown, number, f"{where} ({relative})"))
         return terms
 
     def terms(
@@ -258,8 +281,9 @@ class _Loader:
             item_line = node.line_of(index) if isinstance(node, SourceList) else line
             if isinstance(item, bool) or item is None or not isinstance(item, str | int | float):
                 self.problem(
-                    f"term {item!r} is not text; quote it (YAML reads yes/no/on/off and empty "
-                    "values as something else)", file, line=item_line, rule=rule, fld=where,
+                    f"term {self.as_written(item, file, item_line)} is not text; quote it "
+                    "(YAML reads yes/no/on/off and empty values as something else)",
+                    file, line=item_line, rule=rule, fld=where,
                 )
                 continue
             term = str(item)
@@ -278,8 +302,30 @@ class _Loader:
             if not term.strip():
                 self.problem("empty term", file, line=item_line, rule=rule, fld=where)
                 continue
-            result.append(term)
+            result.append(_Term(term, file, item_line, where))
         return result
+
+    def as_written(self, value: object, file: Path, line: int | None) -> str:
+        """A value quoted as the moderator wrote it: YAML reads ``no`` as false, ``~`` as null.
+
+        Booleans and nulls lose their spelling when YAML reads them, so it is looked up on
+        their line; a value whose spelling cannot be told apart there is shown as read.
+        """
+        if not (isinstance(value, bool) or value is None) or line is None:
+            return repr(value)
+        if file not in self.source_lines:
+            try:
+                self.source_lines[file] = file.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                self.problem(f"cannot read the file again to quote a value: {exc}", file)
+                self.source_lines[file] = []
+        lines = self.source_lines[file]
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        words = _YAML_TRUE if value is True else _YAML_FALSE if value is False else _YAML_NULL
+        found = {m.group(1) for m in _SCALAR.finditer(text) if m.group(1) in words}
+        if len(found) == 1:
+            return repr(found.pop())
+        return "(an empty value)" if value is None and not found else repr(value)
 
     # -- rules ---------------------------------------------------------------------------
     def normalize_options(
@@ -329,6 +375,12 @@ class _Loader:
             self.problem("each rule must be a mapping", file, line=line, fld=f"rules[{index}]")
             return None
         rule_id = node.get("id")
+        if isinstance(rule_id, bool | int | float) or (rule_id is None and "id" in node):
+            self.problem(
+                f"id {self.as_written(rule_id, file, node.line_of('id'))} is not text to YAML; "
+                "quote it", file, node, "id", fld=f"rules[{index}].id",
+            )
+            return None
         if not isinstance(rule_id, str) or not rule_id.strip():
             self.problem(
                 "every rule needs an id (a stable name used in logs, audit and statistics)",
@@ -541,8 +593,7 @@ class _Loader:
                     else:
                         ids.add(builder.add_literal(cast(LiteralKind, key), term))
                 except PatternError as exc:
-                    line_of_term = self._term_line(value, term, key_line)
-                    self.problem(f"'{term}': {exc}", file, line=line_of_term, rule=rid, fld=sub)
+                    self.bad_term(term, str(exc), file, key_line, rid, sub)
             if ids:
                 hit: Condition = (
                     RegexHit(group, frozenset(ids)) if key == "regex"
@@ -558,13 +609,23 @@ class _Loader:
             return None
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
-    @staticmethod
-    def _term_line(node: object, term: str, default: int | None) -> int | None:
-        if isinstance(node, SourceList):
-            for index, item in enumerate(node):
-                if str(item) == term:
-                    return node.line_of(index)
-        return default
+    def bad_term(
+        self, term: str, message: str, file: Path, line: int | None, rid: str, where: str
+    ) -> None:
+        """A term or pattern that cannot be used, reported once, at its own entry, as written."""
+        if isinstance(term, _Term):
+            file, line = term.file, term.line
+            in_list = term.where.startswith("lists.")
+        else:
+            in_list = False
+        key = (str(file), line, str(term), message)
+        if key in self.reported_terms:
+            return  # a list entry used by several rules: one report
+        self.reported_terms.add(key)
+        if in_list and isinstance(term, _Term):
+            self.problem(f"'{term}': {message}", file, line=line, fld=term.where)
+        else:
+            self.problem(f"'{term}': {message}", file, line=line, rule=rid, fld=where)
 
     def author(
         self, node: object, file: Path, rid: str, where: str, line: int | None
@@ -812,7 +873,8 @@ class _Loader:
         for key in ("elected", "replied"):
             value = item.get(key, False)
             if not isinstance(value, bool):
-                bad(key, f"{key} takes true or false, got {_as_written(value)}")
+                bad(key, f"{key} takes true or false, got "
+                    f"{self.as_written(value, file, item.line_of(key))}")
             flags[key] = value is True
         age: float | None = None
         if "age" in item:
@@ -856,13 +918,6 @@ def _unix_time(value: object) -> float | None:
         aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         return aware.timestamp()
     return None
-
-
-def _as_written(value: object) -> str:
-    """A YAML scalar as the moderator wrote it: YAML reads no/off as false, yes/on as true."""
-    if isinstance(value, bool):
-        return "a YAML boolean"
-    return repr(value)
 
 
 def load_rules(
