@@ -31,6 +31,7 @@ from worker.rules.model import (
     CommentFlag,
     Condition,
     Length,
+    Letters,
     LiteralHit,
     Not,
     RegexHit,
@@ -59,7 +60,7 @@ RULE_KEYS = {
 CONDITION_KEYS = {"content", "author", "comment", "any", "not"}
 CONTENT_KEYS = {
     "includes", "includes_word", "starts_with", "ends_with", "full_exact", "regex",
-    "min_length", "max_length",
+    "min_length", "max_length", "min_letters", "max_letters",
 }
 AUTHOR_KEYS = {"in", "not_in", "offenses"}
 COMMENT_KEYS = {"elected", "replied", "age"}
@@ -67,6 +68,7 @@ NORMALIZE_KEYS = {
     "nfkc", "casefold", "strip_invisible", "skip_separators",
     "traditional_to_simplified", "collapse_repeats",
 }
+_BOUND_KEYS = {"min_length", "max_length", "min_letters", "max_letters"}
 TEST_KEYS = {"match", "no_match"}
 SAMPLE_KEYS = {
     "content", "platform", "account", "author", "created_at", "age", "elected", "replied",
@@ -563,19 +565,17 @@ class _Loader:
             return None
         builder = self.group_list[group].builder
         parts: list[Condition] = []
-        minimum: int | None = None
-        maximum: int | None = None
+        bounds: dict[str, int] = {}
         for key, value in mapping.items():
             sub = f"{where}.{key}"
             key_line = mapping.line_of(key)
-            if key in ("min_length", "max_length"):
+            if key in _BOUND_KEYS:
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    self.problem(f"{key} takes a whole number >= 0, got {value!r}", file,
+                    self.problem(f"{key} takes a whole number >= 0, got "
+                                 f"{self.as_written(value, file, key_line)}", file,
                                  line=key_line, rule=rid, fld=sub)
-                elif key == "min_length":
-                    minimum = value
                 else:
-                    maximum = value
+                    bounds[key] = value
                 continue
             if key not in CONTENT_KEYS:
                 continue
@@ -600,11 +600,13 @@ class _Loader:
                     else LiteralHit(group, frozenset(ids))
                 )
                 parts.append(hit)
-        if minimum is not None and maximum is not None and minimum > maximum:
-            self.problem(f"min_length {minimum} is greater than max_length {maximum}", file,
-                         line=line, rule=rid, fld=where)
-        if minimum is not None or maximum is not None:
-            parts.append(Length(group, minimum, maximum))
+        for unit, condition in (("length", Length), ("letters", Letters)):
+            minimum, maximum = bounds.get(f"min_{unit}"), bounds.get(f"max_{unit}")
+            if minimum is not None and maximum is not None and minimum > maximum:
+                self.problem(f"min_{unit} {minimum} is greater than max_{unit} {maximum}", file,
+                             line=line, rule=rid, fld=where)
+            if minimum is not None or maximum is not None:
+                parts.append(condition(group, minimum, maximum))
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts))

@@ -129,6 +129,29 @@ class Length:
 
 
 @dataclass(frozen=True, slots=True)
+class Letters:
+    """``min_letters`` / ``max_letters``: letters, digits and Han of the normalised text.
+
+    Punctuation, symbols, emoji and spaces do not count, so ``太棒了！！！！！！`` is 3, not 9.
+    """
+
+    group: int
+    minimum: int | None
+    maximum: int | None
+
+    def holds(self, ctx: EvalContext) -> bool:
+        count = letter_count(ctx.scans[self.group].text.kept)
+        if self.minimum is not None and count < self.minimum:
+            return False
+        return self.maximum is None or count <= self.maximum
+
+
+def letter_count(text: str) -> int:
+    """Letters (Han included: they are letters to Unicode) and digits of ``text``."""
+    return sum(1 for c in text if c.isalnum())
+
+
+@dataclass(frozen=True, slots=True)
 class AuthorIn:
     """``author.in`` (negate=False) / ``author.not_in`` (negate=True).
 
