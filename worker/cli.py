@@ -95,7 +95,7 @@ def load_config_and_rules(path: str, *, require_secrets: bool = True) -> tuple[C
     """Config plus its compiled rules; ConfigError lists every problem in either."""
     config = load_config(path, require_secrets=require_secrets)
     accounts = {account.name: account.platform for account in config.accounts}
-    rules = load_rules(config.rules, accounts=accounts)
+    rules = load_rules(config.rules, accounts=accounts, normalize=config.normalize)
     return config, rules
 
 
@@ -130,7 +130,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config, require_secrets=False)
         accounts = {account.name: account.platform for account in config.accounts}
-        rules = load_rules(config.rules, accounts=accounts, run_tests=False)
+        rules = load_rules(config.rules, accounts=accounts, run_tests=False,
+                           normalize=config.normalize)
         failures = rules.run_tests()
         if failures and not args.allow_failing_tests:
             raise ConfigError(failures)

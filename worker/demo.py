@@ -150,7 +150,8 @@ def load_example(path: Path) -> ExampleSetup:
         names[account.platform] = account.name
     try:
         rules = load_rules(config.rules, accounts={names["wechat"]: "wechat",
-                                                   names["weibo"]: "weibo"})
+                                                   names["weibo"]: "weibo"},
+                           normalize=config.normalize)
     except ConfigError as exc:
         problems = "\n".join(f"  {p}" for p in exc.problems)
         raise DemoError(f"the example rules do not load (`modworker check -c {path}`):\n"

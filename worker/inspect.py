@@ -116,7 +116,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     try:
         rules = load_rules(
             config.rules, accounts={a.name: a.platform for a in config.accounts},
-            run_tests=False,
+            run_tests=False, normalize=config.normalize,
         )
     except ConfigError as exc:
         rules = None

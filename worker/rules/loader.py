@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -42,11 +42,14 @@ from worker.rules.model import (
     required_signals,
 )
 from worker.rules.normalize import NormalizeOptions, Normalizer
+from worker.rules.steps import STEPS, read_steps
 from worker.rules.templates import REPLY_MAX_CHARS, ReplyTemplate, TemplateError
 from worker.units import parse_duration
 from worker.yamlsrc import SourceList, SourceMap, load_yaml_file
 
 RULE_SUFFIXES = (".yaml", ".yml")
+DEFAULTS_FILE = "defaults.yaml"  # in a rule directory: normalize: for every file
+DEFAULTS_KEYS = {"version", "normalize"}
 # How PyYAML (YAML 1.1) spells booleans and null, and a plain scalar on a line of YAML.
 _YAML_TRUE = frozenset({"yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"})
 _YAML_FALSE = frozenset({"no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"})
@@ -64,10 +67,7 @@ CONTENT_KEYS = {
 }
 AUTHOR_KEYS = {"in", "not_in", "offenses"}
 COMMENT_KEYS = {"elected", "replied", "age"}
-NORMALIZE_KEYS = {
-    "nfkc", "casefold", "strip_invisible", "skip_separators",
-    "traditional_to_simplified", "collapse_repeats",
-}
+NORMALIZE_KEYS = set(STEPS)
 _BOUND_KEYS = {"min_length", "max_length", "min_letters", "max_letters"}
 TEST_KEYS = {"match", "no_match"}
 SAMPLE_KEYS = {
@@ -197,6 +197,30 @@ class _Loader:
                 )
             documents.append((file, data))
         return documents
+
+    def defaults_file(
+        self, documents: list[tuple[Path, SourceMap]], base: NormalizeOptions
+    ) -> tuple[NormalizeOptions, list[tuple[Path, SourceMap]]]:
+        """Apply a ``defaults.yaml`` (``normalize:`` for every file); the other documents."""
+        others: list[tuple[Path, SourceMap]] = []
+        seen: Path | None = None
+        for file, data in documents:
+            if file.name != DEFAULTS_FILE:
+                others.append((file, data))
+                continue
+            if seen is not None:
+                self.problem(f"a second {DEFAULTS_FILE}; the rules already take their defaults "
+                             f"from {seen}", file, data)
+                continue
+            seen = file
+            for key in data:
+                if key not in DEFAULTS_KEYS and key in FILE_KEYS:
+                    self.problem(
+                        f"{DEFAULTS_FILE} holds only version and normalize (the defaults of "
+                        f"every rule file); move {key} to a rule file", file, data, key, fld=key,
+                    )
+            base = self.normalize_options(data.get("normalize"), base, file, None, "normalize")
+        return base, others
 
     def collect_lists(self, documents: list[tuple[Path, SourceMap]]) -> None:
         for file, data in documents:
@@ -339,28 +363,10 @@ class _Loader:
             self.problem("normalize must be a mapping of step: value", file, rule=rule, fld=where)
             return base
         self.unknown_keys(node, NORMALIZE_KEYS, file, rule, where)
-        changes: dict[str, Any] = {}
-        for key, value in node.items():
-            if key not in NORMALIZE_KEYS:
-                continue
-            if key == "collapse_repeats":
-                if value is False or value is None:
-                    changes[key] = None
-                elif isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-                    changes[key] = value
-                else:
-                    self.problem(
-                        "collapse_repeats takes a whole number N >= 1 (runs longer than N "
-                        "collapse to N) or false", file, node, key, rule, f"{where}.{key}",
-                    )
-            elif isinstance(value, bool):
-                changes[key] = value
-            else:
-                self.problem(
-                    f"{key} takes true or false, got {value!r}", file, node, key, rule,
-                    f"{where}.{key}",
-                )
-        return replace(base, **changes)
+        options, problems = read_steps(node, base)
+        for key, message in problems:
+            self.problem(message, file, node, key, rule, f"{where}.{key}")
+        return options
 
     def group_for(self, options: NormalizeOptions) -> int:
         if options not in self.groups:
@@ -927,15 +933,20 @@ def load_rules(
     *,
     accounts: Mapping[str, Platform] | None = None,
     run_tests: bool = True,
+    normalize: NormalizeOptions | None = None,
 ) -> RuleSet:
     """Load, validate and compile rule files and directories.
 
     ``accounts`` (name -> platform), when given, lets ``accounts:`` in rules be checked.
+    ``normalize`` (config.yaml's) is the normalisation every file starts from; a
+    ``defaults.yaml`` among the rule files changes it for all of them, then each file's and
+    each rule's ``normalize:``.
     With ``run_tests`` every rule's ``tests`` samples are evaluated and a failing sample is a
     problem like any other. Raises ConfigError with every problem found.
     """
     loader = _Loader(accounts=accounts)
     documents = loader.read_files([Path(p) for p in paths])
+    defaults, documents = loader.defaults_file(documents, normalize or NormalizeOptions())
     loader.collect_lists(documents)
     for name in list(loader.lists):
         loader.resolve_list(name)
@@ -943,8 +954,7 @@ def load_rules(
     rules: list[Rule] = []
     order = 0
     for file, data in documents:
-        base = loader.normalize_options(data.get("normalize"), NormalizeOptions(), file, None,
-                                        "normalize")
+        base = loader.normalize_options(data.get("normalize"), defaults, file, None, "normalize")
         rules_node = data.get("rules")
         if rules_node is None:
             if "lists" not in data:
