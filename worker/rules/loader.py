@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -133,6 +133,7 @@ class _Loader:
     rule_places: dict[str, str] = field(default_factory=dict)
     reported_terms: set[tuple[str, int | None, str, str]] = field(default_factory=set)
     source_lines: dict[Path, list[str]] = field(default_factory=dict)
+    uncollapsed: dict[int, Normalizer] = field(default_factory=dict)  # per group, for warnings
 
     # -- reporting -----------------------------------------------------------------------
     def problem(
@@ -598,6 +599,7 @@ class _Loader:
                         ids.add(builder.add_regex(term))
                     else:
                         ids.add(builder.add_literal(cast(LiteralKind, key), term))
+                        self.check_collapse(term, key, group, file, key_line, rid, sub)
                 except PatternError as exc:
                     self.bad_term(term, str(exc), file, key_line, rid, sub)
             if ids:
@@ -616,6 +618,34 @@ class _Loader:
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+    def check_collapse(
+        self, term: str, key: str, group: int, file: Path, line: int | None, rid: str, where: str
+    ) -> None:
+        """Warn when ``collapse_repeats`` turns a term into another word (``ass`` -> ``as``)."""
+        options = self.group_list[group].options
+        if options.collapse_repeats is None:
+            return
+        skeleton = key != "includes_word"
+        collapsed = self.group_list[group].builder.normalizer.normalize_term(
+            term, skeleton=skeleton)
+        if group not in self.uncollapsed:
+            self.uncollapsed[group] = Normalizer(replace(options, collapse_repeats=None))
+        whole = self.uncollapsed[group].normalize_term(term, skeleton=skeleton)
+        if collapsed == whole:
+            return
+        if isinstance(term, _Term):
+            file, line = term.file, term.line
+        key_seen = (str(file), line, str(term), f"collapse {options.collapse_repeats}")
+        if key_seen in self.reported_terms:
+            return
+        self.reported_terms.add(key_seen)
+        self.warnings.append(Problem(
+            f"collapse_repeats: {options.collapse_repeats} turns the term '{term}' into "
+            f"'{collapsed}', which matches more than it says; write the term as it collapses, "
+            "or turn collapse_repeats off for this rule", file=str(file), line=line, rule=rid,
+            field=where,
+        ))
 
     def bad_term(
         self, term: str, message: str, file: Path, line: int | None, rid: str, where: str

@@ -20,7 +20,11 @@ The pipeline (each step switchable through :class:`NormalizeOptions`), applied i
 4. ``traditional_to_simplified``: one character to one character (``發`` -> ``发``), from
    OpenCC's ``TSCharacters`` table shipped in ``worker/data/t2s_chars.txt``; being per
    character, spans stay exact. Costs nothing when off.
-5. ``collapse_repeats: N``: a run of one character longer than N becomes N characters.
+5. ``fold_accents``: Latin letters lose their diacritics (``wēi xìn`` -> ``wei xin``,
+   ``café`` -> ``cafe``): a precomposed Latin letter maps to its base letter one for one, and
+   the combining diacritical marks U+0300-U+036F are dropped wherever they are (so a
+   decomposed ``e`` + U+0304 folds too; precomposed letters of other scripts keep theirs).
+6. ``collapse_repeats: N``: a run of one character longer than N becomes N characters.
 
 The result is :attr:`NormalizedText.kept`. :attr:`NormalizedText.skeleton` is ``kept`` with
 every *separator* removed (computed before collapsing, so ``fu u u ck`` collapses too).
@@ -119,6 +123,7 @@ class NormalizeOptions:
     skip_separators: bool = True
     traditional_to_simplified: bool = False
     collapse_repeats: int | None = None  # N >= 1: a run of one character longer than N -> N
+    fold_accents: bool = True  # ē, ì, ǎ, é -> e, i, a, e: pinyin with tones meets plain Latin
 
     def __post_init__(self) -> None:
         if self.collapse_repeats is not None and (
@@ -252,6 +257,26 @@ def _t2s() -> tuple[dict[int, str], re.Pattern[str]]:
     return table, pattern
 
 
+@functools.cache
+def _accents() -> tuple[dict[int, str], re.Pattern[str]]:
+    """Accented Latin letters -> base letter, combining diacritical marks -> nothing; a finder.
+
+    Dropping a mark wherever it stands (not only after a Latin letter) keeps the step
+    character by character, so spans stay exact even when NFKC is off and marks stand alone.
+    """
+    table: dict[int, str] = {}
+    for cp in itertools.chain(range(0x00C0, 0x0250), range(0x1E00, 0x1F00)):
+        decomposed = unicodedata.normalize("NFD", chr(cp))
+        base, marks = decomposed[0], decomposed[1:]
+        if marks and base.isascii() and base.isalpha() and all(
+            0x300 <= ord(mark) <= 0x36F for mark in marks
+        ):
+            table[cp] = base
+    table.update(dict.fromkeys(range(0x300, 0x370), ""))
+    # The finder is the blocks the table draws from: three ranges test faster than its ~500.
+    return table, re.compile("[\u00c0-\u024f\u0300-\u036f\u1e00-\u1eff]")
+
+
 _CHAR_CACHE_SIZE = 1 << 16
 
 
@@ -306,6 +331,7 @@ class Normalizer:
         "_char_cache",
         "_collapse_re",
         "_collapse_repl",
+        "_fold_accents",
         "_nfkc",
         "_rare_re",
         "_sep_re",
@@ -324,6 +350,7 @@ class Normalizer:
         self._case: Callable[[str], str] = str.casefold if opts.casefold else _lower_simple
         self._sep_re = _separator_re() if opts.skip_separators else None
         self._slow_re = _slow_astral_re()
+        self._fold_accents = _accents() if opts.fold_accents else None
         if opts.traditional_to_simplified:
             table, pattern = _t2s()
             self._t2s_table: dict[int, str] | None = table
@@ -359,6 +386,8 @@ class Normalizer:
         if self._rare_re.search(text) is not None:
             text = self._rare_re.sub(_fix_rare, text)
         text = self._case(text)
+        if self._fold_accents is not None and self._fold_accents[1].search(text) is not None:
+            text = text.translate(self._fold_accents[0])
         if self._t2s_re is not None and self._t2s_re.search(text) is not None:
             assert self._t2s_table is not None
             text = text.translate(self._t2s_table)
