@@ -384,7 +384,7 @@ class _Loader:
             self.problem("each rule must be a mapping", file, line=line, fld=f"rules[{index}]")
             return None
         rule_id = node.get("id")
-        if isinstance(rule_id, bool | int | float) or (rule_id is None and "id" in node):
+        if isinstance(rule_id, bool | int | float):
             self.problem(
                 f"id {self.as_written(rule_id, file, node.line_of('id'))} is not text to YAML; "
                 "quote it", file, node, "id", fld=f"rules[{index}].id",
