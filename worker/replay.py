@@ -127,14 +127,19 @@ class _TimeOrder:
         self._released = float("-inf")
         self.late_line: int | None = None
 
-    def push(self, comment: Comment, line: int) -> list[Comment]:
+    def push(self, comment: Comment, line: int) -> Comment | None:
+        """Hold ``comment``; the earliest held one when more than the window are held."""
         at = comment.created_at if comment.created_at is not None else self._last_read
         self._last_read = at
         if at < self._released and self.late_line is None:
             self.late_line = line
-        heapq.heappush(self._heap, (at, self._seq, comment))
         self._seq += 1
-        return [self._pop()] if len(self._heap) > self._window else []
+        if len(self._heap) < self._window:
+            heapq.heappush(self._heap, (at, self._seq, comment))
+            return None
+        at, _, earliest = heapq.heappushpop(self._heap, (at, self._seq, comment))
+        self._released = max(self._released, at)
+        return earliest
 
     def drain(self) -> list[Comment]:
         return [self._pop() for _ in range(len(self._heap))]
@@ -209,7 +214,8 @@ def replay(
             if accounts is not None and comment.account is not None:
                 _check_account(comment, accounts, stats, err, f"{name}:{stats.lines}")
             late_before = order.late_line
-            for ready in order.push(comment, stats.lines):
+            ready = order.push(comment, stats.lines)
+            if ready is not None:
                 decide(ready)
             if order.late_line is not None and late_before is None:
                 stats.out_of_order = True

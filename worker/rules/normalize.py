@@ -234,11 +234,15 @@ def _drop_slow_separators(match: re.Match[str]) -> str:
 
 
 @functools.cache
-def _rare_re(strip_invisible: bool) -> re.Pattern[str]:
-    """Characters that need fixing after NFKC: surrogates, and invisibles when stripping."""
+def _rare_re(strip_invisible: bool, fold_accents: bool) -> re.Pattern[str]:
+    """Characters that need fixing after NFKC: surrogates, invisibles when stripping, accented
+    Latin letters and combining diacritics when folding accents (one search finds them all:
+    most comments have none, and then this is the only cost)."""
     body = "\\ud800-\\udfff"
     if strip_invisible:
         body += _class_body(_tables()[1])
+    if fold_accents:
+        body += _ACCENT_BLOCKS
     return re.compile(f"[{body}]")
 
 
@@ -257,9 +261,14 @@ def _t2s() -> tuple[dict[int, str], re.Pattern[str]]:
     return table, pattern
 
 
+# The blocks accented Latin letters and combining diacritics come from (a superset of
+# _accents(): three ranges test faster than its ~500).
+_ACCENT_BLOCKS = "\\u00c0-\\u024f\\u0300-\\u036f\\u1e00-\\u1eff"
+
+
 @functools.cache
-def _accents() -> tuple[dict[int, str], re.Pattern[str]]:
-    """Accented Latin letters -> base letter, combining diacritical marks -> nothing; a finder.
+def _accents() -> dict[int, str]:
+    """Accented Latin letters -> base letter, combining diacritical marks -> nothing.
 
     Dropping a mark wherever it stands (not only after a Latin letter) keeps the step
     character by character, so spans stay exact even when NFKC is off and marks stand alone.
@@ -273,8 +282,7 @@ def _accents() -> tuple[dict[int, str], re.Pattern[str]]:
         ):
             table[cp] = base
     table.update(dict.fromkeys(range(0x300, 0x370), ""))
-    # The finder is the blocks the table draws from: three ranges test faster than its ~500.
-    return table, re.compile("[\u00c0-\u024f\u0300-\u036f\u1e00-\u1eff]")
+    return table
 
 
 _CHAR_CACHE_SIZE = 1 << 16
@@ -311,8 +319,15 @@ def _may_join_previous() -> frozenset[str]:
 
 
 def _fix_rare(match: re.Match[str]) -> str:
+    """A lone surrogate -> U+FFFD, an accented Latin letter -> its base (a diacritic -> ""),
+    an invisible character -> "" (only what ``_rare_re`` was built to find gets here)."""
     ch = match.group()
-    return "\ufffd" if "\ud800" <= ch <= "\udfff" else ""
+    if "\ud800" <= ch <= "\udfff":
+        return "\ufffd"
+    cp = ord(ch)
+    if 0xC0 <= cp <= 0x24F or 0x300 <= cp <= 0x36F or 0x1E00 <= cp <= 0x1EFF:
+        return _accents().get(cp, ch)  # U+034F, invisible and a diacritic, goes either way
+    return ""
 
 
 def _lower_simple(text: str) -> str:
@@ -331,7 +346,6 @@ class Normalizer:
         "_char_cache",
         "_collapse_re",
         "_collapse_repl",
-        "_fold_accents",
         "_nfkc",
         "_rare_re",
         "_sep_re",
@@ -346,11 +360,10 @@ class Normalizer:
         opts = self.options
         self._nfkc = opts.nfkc
         self._char_cache: dict[str, str] = {}
-        self._rare_re = _rare_re(opts.strip_invisible)
+        self._rare_re = _rare_re(opts.strip_invisible, opts.fold_accents)
         self._case: Callable[[str], str] = str.casefold if opts.casefold else _lower_simple
         self._sep_re = _separator_re() if opts.skip_separators else None
         self._slow_re = _slow_astral_re()
-        self._fold_accents = _accents() if opts.fold_accents else None
         if opts.traditional_to_simplified:
             table, pattern = _t2s()
             self._t2s_table: dict[int, str] | None = table
@@ -386,8 +399,6 @@ class Normalizer:
         if self._rare_re.search(text) is not None:
             text = self._rare_re.sub(_fix_rare, text)
         text = self._case(text)
-        if self._fold_accents is not None and self._fold_accents[1].search(text) is not None:
-            text = text.translate(self._fold_accents[0])
         if self._t2s_re is not None and self._t2s_re.search(text) is not None:
             assert self._t2s_table is not None
             text = text.translate(self._t2s_table)
