@@ -12,6 +12,11 @@ The pipeline (each step switchable through :class:`NormalizeOptions`), applied i
    left in place (they are still separators): keeping them out keeps the hot regex fast.
    Lone surrogates (which a JSON decoder can produce) are always replaced by U+FFFD, whatever
    the options: no encoder downstream (RE2, Aho-Corasick) accepts them.
+   ``fold_accents`` runs in the same pass (one search finds what either step changes): Latin
+   letters lose their diacritics (``wēi xìn`` -> ``wei xin``, ``Café`` -> ``Cafe``), a
+   precomposed Latin letter mapping to its base letter one for one, and the combining
+   diacritical marks U+0300-U+036F are dropped wherever they are (so a decomposed ``e`` +
+   U+0304 folds too); precomposed letters of other scripts keep theirs.
 3. ``casefold``: full Unicode case folding (``str.casefold``: ``ß`` -> ``ss``, ``ς`` -> ``σ``).
    **With ``casefold: false`` matching is still case-insensitive** (the rule language says
    "all matching is case-insensitive"): the text is then lowercased one character at a time
@@ -20,11 +25,7 @@ The pipeline (each step switchable through :class:`NormalizeOptions`), applied i
 4. ``traditional_to_simplified``: one character to one character (``發`` -> ``发``), from
    OpenCC's ``TSCharacters`` table shipped in ``worker/data/t2s_chars.txt``; being per
    character, spans stay exact. Costs nothing when off.
-5. ``fold_accents``: Latin letters lose their diacritics (``wēi xìn`` -> ``wei xin``,
-   ``café`` -> ``cafe``): a precomposed Latin letter maps to its base letter one for one, and
-   the combining diacritical marks U+0300-U+036F are dropped wherever they are (so a
-   decomposed ``e`` + U+0304 folds too; precomposed letters of other scripts keep theirs).
-6. ``collapse_repeats: N``: a run of one character longer than N becomes N characters.
+5. ``collapse_repeats: N``: a run of one character longer than N becomes N characters.
 
 The result is :attr:`NormalizedText.kept`. :attr:`NormalizedText.skeleton` is ``kept`` with
 every *separator* removed (computed before collapsing, so ``fu u u ck`` collapses too).
