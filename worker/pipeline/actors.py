@@ -517,8 +517,7 @@ def _call(rt: Runtime, account: str, target: str, comment_id: str, action: str,
     client = rt.client(account)
     if isinstance(client, WeiboClient):
         if action == "delete":  # only when the batch path is bypassed
-            destroyed = client.destroy_comments([comment_id])
-            return ActionResult(already_done=bool(destroyed.already_gone))
+            return client.delete_comment(comment_id)
         raise PermanentError(f"{action} is not possible on Weibo", platform="weibo",
                              endpoint=action, account=account)
     if action == "delete":
@@ -610,6 +609,8 @@ def _send_batch(rt: Runtime, account: str, batch_id: str, ids: list[str], owner:
             destroyed = client.destroy_comments(to_send)
             done.extend(destroyed.deleted)
             done.extend(destroyed.already_gone)
+            failed.extend(destroyed.not_own)
+            reasons.update(dict.fromkeys(destroyed.not_own, "not your own comment (20203)"))
             # Still there after an answer without error: resent with the next batch, but not
             # forever (a platform that quietly keeps a comment would cost two calls a flush).
             given_up = _given_up(rt, account, destroyed.not_deleted)
