@@ -51,7 +51,7 @@ from worker.pipeline.keys import ActionKey, target_key
 from worker.pipeline.runtime import Runtime
 from worker.platforms import ActionResult, CommentPage, WechatClient, WeiboClient
 from worker.platforms.codes import W_STABLE_TOKEN, W_TOKEN
-from worker.rules import RuleSet, is_offense
+from worker.rules import RuleSet, offense_rule
 from worker.textclean import printable
 
 log = structlog.get_logger("worker.pipeline")
@@ -391,6 +391,7 @@ def _moderate_comment(page: _Page, position: int, data: dict[str, Any]) -> None:
                "comment_id": comment.id}
     page.queue_decision(position, data, {
         "kind": "decision", **context, "rules": decision.matched,
+        **({"after_stop": decision.after_stop} if decision.after_stop else {}),
         "actions": [a.to_dict() for a in decision.actions],
         "skipped": [s.to_dict() for s in decision.skipped],
         "author": comment.author, "content": comment.content[:200],
@@ -399,15 +400,16 @@ def _moderate_comment(page: _Page, position: int, data: dict[str, Any]) -> None:
         return
     page.send_decisions(current=position)
     for match in decision.matches:
-        rt.stats.record_hit(match.rule, match.mode, at=now)
+        rt.stats.record_hit(match.rule, match.mode, at=now, after_stop=match.after_stop)
         metrics.count_rule_hit(match.rule, match.mode)
     log.info("decided", **context, rules=decision.matched,
              actions=[a.type for a in decision.actions])
-    if comment.author and is_offense(decision):
+    offender_rule = offense_rule(decision)
+    if comment.author and offender_rule is not None:
         rt.offenses.record(
             platform=comment.platform, account=account, author=comment.author,
             at=comment.created_at if comment.created_at is not None else now,
-            rule_id=decision.matched[0], comment_id=comment.id,
+            rule_id=offender_rule, comment_id=comment.id,
         )
     acc = rt.account(account)
     for action in decision.actions:
