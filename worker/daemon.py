@@ -227,7 +227,8 @@ def run_daemon(options: RunOptions) -> int:
         # Refuse to start with rules that do not load and no last good rule set to start from
         # (logged as rules_reload_failed); workers load them again themselves.
         RulesHolder(paths=config.rules, snapshot=rules_snapshot_path(config),
-                    accounts={a.name: a.platform for a in config.accounts})
+                    accounts={a.name: a.platform for a in config.accounts},
+                    normalize=config.normalize)
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("config_problem", problem=str(problem), file=problem.file,

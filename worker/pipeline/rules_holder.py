@@ -23,6 +23,7 @@ from worker.errors import ConfigError, Problem
 from worker.models import Platform
 from worker.pipeline.rules_snapshot import RulesSnapshot
 from worker.rules import RuleSet, load_rules
+from worker.rules.normalize import NormalizeOptions
 
 log = structlog.get_logger("worker.rules")
 
@@ -52,6 +53,7 @@ class RulesHolder:
         *,
         paths: Sequence[Path],
         accounts: Mapping[str, Platform] | None = None,
+        normalize: NormalizeOptions | None = None,
         check_interval: float = 2.0,
         snapshot: Path | None = None,
     ) -> None:
@@ -59,6 +61,7 @@ class RulesHolder:
         ConfigError when the rules do not load and no snapshot does either."""
         self.paths = tuple(paths)
         self.accounts = dict(accounts) if accounts is not None else None
+        self.normalize = normalize  # config.yaml's defaults: fixed for the process's life
         self.check_interval = check_interval
         self.snapshot = RulesSnapshot(snapshot) if snapshot is not None else None
         self._lock = threading.Lock()
@@ -94,7 +97,8 @@ class RulesHolder:
 
     def _load(self) -> RuleSet:
         sources: dict[Path, str] = {}
-        rules = load_rules(self.paths, accounts=self.accounts, sources=sources)
+        rules = load_rules(self.paths, accounts=self.accounts, normalize=self.normalize,
+                           sources=sources)
         if self.snapshot is not None:
             try:
                 self.snapshot.save(self.paths, sources)
@@ -108,7 +112,7 @@ class RulesHolder:
         if self.snapshot is None:
             raise ConfigError(problems) from error
         try:
-            saved = self.snapshot.load(accounts=self.accounts)
+            saved = self.snapshot.load(accounts=self.accounts, normalize=self.normalize)
         except ConfigError as exc:
             raise ConfigError([*problems, *exc.problems]) from error
         if saved is None:

@@ -21,6 +21,7 @@ from worker.errors import ConfigError, Problem
 from worker.models import Platform
 from worker.rules import RuleSet, load_rules
 from worker.rules.loader import source_root
+from worker.rules.normalize import NormalizeOptions
 from worker.textfile import read_regular_text
 
 __all__ = ["RulesSnapshot", "SavedRules"]
@@ -59,7 +60,9 @@ class RulesSnapshot:
             Path(temporary).unlink(missing_ok=True)
             raise
 
-    def load(self, *, accounts: Mapping[str, Platform] | None) -> SavedRules | None:
+    def load(
+        self, *, accounts: Mapping[str, Platform] | None, normalize: NormalizeOptions | None = None,
+    ) -> SavedRules | None:
         """The saved rule set, compiled again; None when there is none. ConfigError when the
         snapshot is unreadable or its rules no longer load (e.g. an account was removed)."""
         if not self.path.exists():
@@ -83,5 +86,6 @@ class RulesSnapshot:
                 target = inside(path)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(content, encoding="utf-8")
-            rules = load_rules([inside(r) for r in roots], accounts=accounts)
+            rules = load_rules([inside(r) for r in roots], accounts=accounts,
+                               normalize=normalize)
         return SavedRules(rules, saved_at)
