@@ -64,11 +64,11 @@ def test_a_redis_turned_read_only_for_ten_seconds_only_pauses_polling(
     thread.start()
     try:
         wait_for(lambda: polls.qsize() >= 1, 10, "the first poll")
-        client.execute_command("REPLICAOF", "127.0.0.1", DEAD_MASTER_PORT)  # READONLY writes
+        client.replicaof("127.0.0.1", DEAD_MASTER_PORT)  # READONLY writes
         time.sleep(READ_ONLY_SECONDS)
         assert thread.is_alive(), "the scheduler thread died on a READONLY error"
         sent_before = polls.qsize()
-        client.execute_command("REPLICAOF", "NO", "ONE")
+        client.replicaof("NO", "ONE")
         client.delete(marker)  # as the worker whose poll ended would
         wait_for(lambda: polls.qsize() > sent_before, INTERVAL + LOCK_TTL + 5,
                  "polling to resume after Redis is writable again")
@@ -76,7 +76,7 @@ def test_a_redis_turned_read_only_for_ten_seconds_only_pauses_polling(
     finally:
         stop.set()
         thread.join(timeout=30)
-        client.execute_command("REPLICAOF", "NO", "ONE")
+        client.replicaof("NO", "ONE")
     assert not thread.is_alive()
     assert client.get(scheduler.lock.key) is None, "the lock is released when the loop ends"
     scheduler.runtime.close()
