@@ -26,6 +26,7 @@ from dramatiq.middleware import (
 
 from worker import metrics
 from worker.config import Config
+from worker.pipeline._redis import FollowingDemotion
 from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.pipeline.outage import DurableRedisBroker, DurableRetries
 
@@ -87,5 +88,9 @@ def make_broker(
         maintenance_chance=MAINTENANCE_CHANCE,
         heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
     )
+    # dramatiq runs everything through scripts: make them follow a demoted master too.
+    broker.scripts = {
+        name: FollowingDemotion(broker.client, script) for name, script in broker.scripts.items()
+    }
     dramatiq.set_broker(broker)
     return broker
