@@ -143,6 +143,7 @@ class Daemon:
         self.stop = threading.Event()
         self.reload_requested = threading.Event()
         self.embedded: EmbeddedRedis | None = None
+        self.exposition: metrics.Exposition | None = None
         self.processes: dict[int, multiprocessing.process.BaseProcess] = {}
         self._context = multiprocessing.get_context("spawn")
 
@@ -172,16 +173,15 @@ class Daemon:
             endpoint = RedisEndpoint(url=self.embedded.url)
             log.info("embedded_redis_started", state_dir=str(self.config.state_dir),
                      pid=self.embedded.pid)
-        exposition: metrics.Exposition | None = None
         try:
-            exposition = metrics.serve_daemon(self.config)  # sets the env the workers inherit
+            self.exposition = metrics.serve_daemon(self.config)  # sets the workers' env
             return self._run(endpoint)
         except metrics.ExpositionError as exc:
             log.error("metrics_unavailable", detail=str(exc))
             return EXIT_CONFIG
         finally:
-            if exposition is not None:
-                exposition.close()
+            if self.exposition is not None:
+                self.exposition.close()
             if self.embedded is not None:
                 self.embedded.stop()
                 log.info("embedded_redis_stopped")
@@ -190,10 +190,12 @@ class Daemon:
         runtime = Runtime(config=self.config, endpoint=endpoint, load_rules=False)
         try:
             runtime.redis.ping()
-        except Exception as exc:  # noqa: BLE001 - any failure to reach Redis ends here
-            log.error("redis_unavailable", redis=endpoint.describe(), detail=str(exc))
+            cleared = runtime.ledger.clear_disabled()  # 88000/48001 disable until a restart
+        except Exception as exc:  # noqa: BLE001 - any failure to use Redis at start ends here
+            log.error("redis_unavailable", redis=endpoint.describe(), error=type(exc).__name__,
+                      detail=str(exc), exit_code=EXIT_REDIS)
+            runtime.close()
             return EXIT_REDIS
-        cleared = runtime.ledger.clear_disabled()  # 88000/48001 disable until restart/reload
         if cleared:
             log.info("disabled_actions_cleared", count=cleared)
         broker = make_broker(self.config, endpoint)
@@ -238,6 +240,10 @@ class Daemon:
             except redis_lib.RedisError as exc:
                 log.warning("disabled_actions_not_cleared", error=type(exc).__name__,
                             detail=str(exc), retry="on the next round")
+            if self.exposition is not None and not self.exposition.thread.is_alive():
+                log.error("metrics_stopped", detail="the metrics HTTP server thread ended; "
+                          "moderation goes on without /metrics until a restart")
+                self.exposition = None
             if not scheduler_thread.is_alive():
                 now = time.monotonic()
                 if scheduler_restart_at is None:

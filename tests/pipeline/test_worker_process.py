@@ -78,3 +78,17 @@ def test_workers_run_on_the_daemons_config_even_when_the_file_broke_since(
     finally:
         codes = stop_workers(daemon)
     assert codes == [0]
+
+
+def test_every_process_registers_the_redis_password_for_redaction() -> None:
+    from worker.config import RedisConfig
+    from worker.logging import redact
+    from worker.pipeline.runtime import Runtime
+
+    url = "redis://:pw-for-redaction-77@127.0.0.1:1/0"  # never connected to here
+    runtime = Runtime(config=Config(redis=RedisConfig(url=url)), redis_url=url,
+                      load_rules=False)
+    try:
+        assert "pw-for-redaction-77" not in redact(f"Error connecting to {url}")
+    finally:
+        runtime.close()
