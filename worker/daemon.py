@@ -298,7 +298,14 @@ class Daemon:
         return True
 
 
+def _hup_while_starting(signum: int, frame: FrameType | None) -> None:
+    log.info("reload_requested", detail="while starting: the rules are being loaded anyway")
+
+
 def run_daemon(options: RunOptions) -> int:
+    # A reload (systemctl reload) that comes before the real handler must not kill the daemon.
+    # A Python handler, unlike SIG_IGN, is not inherited by the embedded Redis it starts.
+    signal.signal(signal.SIGHUP, _hup_while_starting)
     configure_logging(level=options.log_level, json=options.json_logs)
     try:
         config = load_config(options.config_path)

@@ -11,6 +11,7 @@ import pytest
 import redis
 from dramatiq.brokers.stub import StubBroker
 
+from tests.pipeline.daemon_harness import wait_until
 from worker.config import AccountConfig, Config, PollingConfig, Secret, WechatTarget
 from worker.pipeline import actors as actors_module
 from worker.pipeline.actors import polling_marker
@@ -43,13 +44,6 @@ def make_scheduler(server: EmbeddedRedis) -> tuple[Scheduler, StubBroker]:
     return Scheduler(runtime=runtime, actors=actors), broker
 
 
-def wait_for(condition: object, timeout: float, what: str) -> None:
-    assert callable(condition)
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s waiting for {what}"
-        time.sleep(0.1)
-
 
 def test_a_redis_turned_read_only_for_ten_seconds_only_pauses_polling(
     own_redis: EmbeddedRedis,
@@ -63,15 +57,15 @@ def test_a_redis_turned_read_only_for_ten_seconds_only_pauses_polling(
     thread = threading.Thread(target=scheduler.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        wait_for(lambda: polls.qsize() >= 1, 10, "the first poll")
+        wait_until(lambda: polls.qsize() >= 1, timeout=10, what="the first poll")
         client.replicaof("127.0.0.1", DEAD_MASTER_PORT)  # READONLY writes
         time.sleep(READ_ONLY_SECONDS)
         assert thread.is_alive(), "the scheduler thread died on a READONLY error"
         sent_before = polls.qsize()
         client.replicaof("NO", "ONE")
         client.delete(marker)  # as the worker whose poll ended would
-        wait_for(lambda: polls.qsize() > sent_before, INTERVAL + LOCK_TTL + 5,
-                 "polling to resume after Redis is writable again")
+        wait_until(lambda: polls.qsize() > sent_before, timeout=INTERVAL + LOCK_TTL + 5,
+                   what="polling to resume after Redis is writable again")
         assert scheduler.lock.held
     finally:
         stop.set()

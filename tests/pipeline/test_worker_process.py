@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import redis
 
-from tests.pipeline.daemon_harness import APP_SECRET, WEIBO_TOKEN, write_config
+from tests.pipeline.daemon_harness import APP_SECRET, WEIBO_TOKEN, wait_until, write_config
 from worker.config import Config, load_config
 from worker.daemon import Daemon, RunOptions
 from worker.pipeline.connect import RedisEndpoint
@@ -24,12 +23,6 @@ def daemon_config(tmp_path: Path, redis_server: EmbeddedRedis) -> tuple[Path, Co
     environ = dict(os.environ, TEST_WX_SECRET=APP_SECRET, TEST_WB_TOKEN=WEIBO_TOKEN)
     return path, load_config(path, environ=environ)
 
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s waiting for {what}"
-        time.sleep(0.1)
 
 
 def stop_workers(daemon: Daemon) -> list[int | None]:
@@ -52,8 +45,8 @@ def test_a_sighup_while_a_worker_starts_is_a_reload_not_its_death(
         assert process.pid is not None
         for _ in range(3):  # the new interpreter is still importing: no handler yet
             os.kill(process.pid, signal.SIGHUP)
-        wait_for(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(), 90,
-                 "the worker to consume")
+        wait_until(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
+                   timeout=90, what="the worker to consume")
         assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
         os.kill(process.pid, signal.SIGHUP)  # and once its handler is installed
         time.sleep(0.5)
@@ -72,8 +65,8 @@ def test_workers_run_on_the_daemons_config_even_when_the_file_broke_since(
     daemon._start_worker(0, RedisEndpoint(url=redis_server.url))
     process = daemon.processes[0]
     try:
-        wait_for(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(), 90,
-                 "the worker to consume")
+        wait_until(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
+                   timeout=90, what="the worker to consume")
         assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
     finally:
         codes = stop_workers(daemon)
