@@ -43,6 +43,7 @@ from tests.pipeline.daemon_harness import (
 )
 from worker.config import SentinelConfig
 from worker.pipeline._redis import LuaScript
+from worker.pipeline.actors import LEASE_SECONDS
 from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.redis_server import find_redis_server
 
@@ -189,7 +190,9 @@ def test_the_daemon_follows_a_promoted_replica_losing_and_doubling_nothing(
             add_weibo(sandbox, world, 10, start=1000)
             wait_until(lambda: master_port(deployment.sentinels[0]) == deployment.replica.port,
                        timeout=60, what="the sentinels to promote the replica")
-            wait_until(lambda: all_done(sandbox, world), timeout=150,
+            # An action whose call went through but whose outcome could not be written keeps
+            # its lease: its retry waits for the lease to expire (LEASE_SECONDS).
+            wait_until(lambda: all_done(sandbox, world), timeout=LEASE_SECONDS + 80,
                        what="every action after the failover", daemon=daemon)
             time.sleep(2.5)  # one more poll: nothing happens twice
         finally:
