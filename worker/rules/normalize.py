@@ -119,6 +119,8 @@ class NormalizeOptions:
     skip_separators: bool = True
     traditional_to_simplified: bool = False
     collapse_repeats: int | None = None  # N >= 1: a run of one character longer than N -> N
+    confusables: bool = True
+    numerals: bool = False
 
     def __post_init__(self) -> None:
         if self.collapse_repeats is not None and (
@@ -240,16 +242,50 @@ def _rare_re(strip_invisible: bool) -> re.Pattern[str]:
 @functools.cache
 def _t2s() -> tuple[dict[int, str], re.Pattern[str]]:
     """The traditional -> simplified table and a regex finding any traditional character."""
+    table = _char_table("t2s_chars.txt")
+    return table, _finder(table)
+
+
+def _char_table(name: str) -> dict[int, str]:
+    """A shipped one-character-to-one-character table ("SA" per line, '#' lines are comments)."""
     table: dict[int, str] = {}
-    text = resources.files("worker").joinpath("data/t2s_chars.txt").read_text(encoding="utf-8")
+    text = resources.files("worker").joinpath(f"data/{name}").read_text(encoding="utf-8")
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
         if len(line) != 2:
-            raise ValueError(f"worker/data/t2s_chars.txt: malformed line {line!r}")
+            raise ValueError(f"worker/data/{name}: malformed line {line!r}")
         table[ord(line[0])] = line[1]
-    pattern = re.compile("[" + _class_body(_ranges(sorted(table))) + "]")
-    return table, pattern
+    return table
+
+
+def _finder(table: dict[int, str]) -> re.Pattern[str]:
+    """A regex finding any character the table maps."""
+    return re.compile("[" + _class_body(_ranges(sorted(table))) + "]")
+
+
+@functools.cache
+def _confusables() -> tuple[dict[int, str], re.Pattern[str]]:
+    """Look-alikes of Latin letters and digits -> ASCII (worker/data/confusables_latin.txt)."""
+    table = _char_table("confusables_latin.txt")
+    return table, _finder(table)
+
+
+#: Chinese numerals, financial numerals (大写) and their traditional forms -> ASCII digits.
+NUMERALS: dict[str, str] = {
+    **{ch: str(i) for i, ch in enumerate("〇一二三四五六七八九")},
+    "零": "0",
+    **{ch: str(i) for i, ch in enumerate("壹贰叁肆伍陆柒捌玖", start=1)},
+    "貳": "2",
+    "參": "3",
+    "陸": "6",
+}
+
+
+@functools.cache
+def _numerals() -> tuple[dict[int, str], re.Pattern[str]]:
+    table = {ord(ch): digit for ch, digit in NUMERALS.items()}
+    return table, _finder(table)
 
 
 _CHAR_CACHE_SIZE = 1 << 16
@@ -306,7 +342,9 @@ class Normalizer:
         "_char_cache",
         "_collapse_re",
         "_collapse_repl",
+        "_confusables",
         "_nfkc",
+        "_numerals",
         "_rare_re",
         "_sep_re",
         "_slow_re",
@@ -324,6 +362,8 @@ class Normalizer:
         self._case: Callable[[str], str] = str.casefold if opts.casefold else _lower_simple
         self._sep_re = _separator_re() if opts.skip_separators else None
         self._slow_re = _slow_astral_re()
+        self._confusables = _confusables() if opts.confusables else None
+        self._numerals = _numerals() if opts.numerals else None
         if opts.traditional_to_simplified:
             table, pattern = _t2s()
             self._t2s_table: dict[int, str] | None = table
@@ -345,7 +385,12 @@ class Normalizer:
     # The hot path --------------------------------------------------------------------------
 
     def _pre(self, text: str) -> str:
-        """Every step but collapsing and separator removal; per-character except NFKC."""
+        """Every step but collapsing and separator removal; per-character except NFKC.
+
+        Look-alikes fold before case folding (the table maps capitals too) and before
+        separators are decided, so a negative squared ``🅥`` (a symbol, hence a separator
+        otherwise) is the letter ``v``.
+        """
         if text.isascii():
             return text.lower()  # ASCII: NFKC, invisibles and t2s are no-ops; casefold == lower
         if self._nfkc and not unicodedata.is_normalized("NFKC", text):
@@ -358,7 +403,11 @@ class Normalizer:
                 text = unicodedata.normalize("NFKC", text)
         if self._rare_re.search(text) is not None:
             text = self._rare_re.sub(_fix_rare, text)
+        if self._confusables is not None and self._confusables[1].search(text) is not None:
+            text = text.translate(self._confusables[0])
         text = self._case(text)
+        if self._numerals is not None and self._numerals[1].search(text) is not None:
+            text = text.translate(self._numerals[0])  # before t2s, which maps 參 to 参
         if self._t2s_re is not None and self._t2s_re.search(text) is not None:
             assert self._t2s_table is not None
             text = text.translate(self._t2s_table)
