@@ -421,6 +421,6 @@ def test_example_rules_use_the_new_keys(repo_root: Path) -> None:
     rules = load_rules([repo_root / "rules"])
     contact = rules.rule("contact-spam")
     assert contact.normalize is not None and contact.normalize.numerals
-    samples = ("加我一五一九四四五七六九零", "电话：壹叁捌壹贰叁肆伍陆柒捌", "🅥🅧：abc1234", "威辛abc")
+    samples = ("加我一五一九四四五七六九零", "电话：壹叁捌壹贰叁肆伍陆柒捌", "🅥🅧：abc", "威辛abc")
     for text in samples:
         assert "contact-spam" in rules.evaluate(comment(text)).matched, text
