@@ -280,11 +280,12 @@ class Matcher:
         """Normalise ``text`` and find every literal and regex that holds."""
         norm = self.normalizer.normalize(text)
         skeleton = norm.skeleton
-        found = _Found()
+        found: _Found | None = None  # created on the first hit: most comments have none
 
         if self._full:
             ids = self._full.get(skeleton)
             if ids:
+                found = _Found()
                 for ident in ids:
                     found.hit(ident, "skeleton", 0, len(skeleton), ident in self._guarded)
 
@@ -292,14 +293,17 @@ class Matcher:
         if self._skel_ac is not None and skeleton:
             hits = self._skel_ac.find_matches_as_indexes(skeleton, overlapping=True)
             if hits:
+                found = found or _Found()
                 run_word = self._skeleton_hits(hits, len(skeleton), found) or run_word
 
         if run_word and self._word_ac is not None and norm.kept:
+            found = found or _Found()
             self._word_hits(norm, found)
 
         if self._sound_ac is not None and skeleton:
             hits = self._sound_ac.find_matches_as_indexes(sound_of(skeleton), overlapping=True)
             if hits:
+                found = found or _Found()
                 for index, start, end in boundary_hits(hits, skeleton, is_word_char):
                     for lit in self._sound_targets[index]:
                         found.hit(lit.ident, "skeleton", start, end, bool(lit.allow))
@@ -311,7 +315,10 @@ class Matcher:
             if matched:
                 regexes = frozenset(matched)
                 if not self._guarded_regexes.isdisjoint(regexes):
+                    found = found or _Found()
                     regexes = self._allowed_regexes(norm, regexes, found, regex_first)
+        if found is None:
+            return ScanResult(norm, _NO_IDS, regexes, {}, self, regex_first)
         if found.pending:
             self._settle(norm, found)
         literals = frozenset(found.first) if found.first else _NO_IDS

@@ -231,16 +231,46 @@ def _drop_slow_separators(match: re.Match[str]) -> str:
 
 
 @functools.cache
-def _rare_re(strip_invisible: bool) -> re.Pattern[str]:
-    """Characters that need fixing after NFKC: surrogates, and invisibles when stripping."""
+def _rare_re(strip_invisible: bool, confusables: bool) -> re.Pattern[str]:
+    """Characters that need fixing after NFKC: surrogates, invisibles when stripping, and
+    look-alikes when folding them (one search for all three: each is rare in a comment).
+
+    The look-alikes beyond the BMP are covered by one range (a class of many astral ranges
+    makes ``re`` test each against every character, and emoji are common); the few other
+    characters inside it are given back unchanged by :func:`_rare_fixer`.
+    """
     body = "\\ud800-\\udfff"
     if strip_invisible:
         body += _class_body(_tables()[1])
+    if confusables:
+        codepoints = sorted(_confusables()[0])
+        bmp = [cp for cp in codepoints if cp < 0x10000]
+        astral = [cp for cp in codepoints if cp >= 0x10000]
+        body += _class_body(_ranges(bmp))
+        if astral:
+            body += _class_body([(astral[0], astral[-1])])
     return re.compile(f"[{body}]")
 
 
 @functools.cache
-def _t2s() -> tuple[dict[int, str], re.Pattern[str]]:
+def _rare_fixer(strip_invisible: bool, confusables: bool) -> Callable[[re.Match[str]], str]:
+    invisible = _tables()[0] if strip_invisible else frozenset()
+    table = _confusables()[0] if confusables else {}
+
+    def fix(match: re.Match[str]) -> str:
+        ch = match.group()
+        if "\ud800" <= ch <= "\udfff":
+            return "\ufffd"
+        folded = table.get(ord(ch))
+        if folded is not None:
+            return folded
+        return "" if ord(ch) in invisible else ch
+
+    return fix
+
+
+@functools.cache
+def _t2s() -> tuple[dict[int, str], _Finder]:
     """The traditional -> simplified table and a regex finding any traditional character."""
     table = _char_table("t2s_chars.txt")
     return table, _finder(table)
@@ -259,13 +289,36 @@ def _char_table(name: str) -> dict[int, str]:
     return table
 
 
-def _finder(table: dict[int, str]) -> re.Pattern[str]:
-    """A regex finding any character the table maps."""
-    return re.compile("[" + _class_body(_ranges(sorted(table))) + "]")
+class _Finder:
+    """Tells whether a text may hold a character of a set, fast.
+
+    A class with many astral ranges makes Python's ``re`` test every character against each
+    range (emoji are astral and common), so the astral part is one covering range: a text
+    with a character inside it but outside the set only costs a translation that changes
+    nothing.
+    """
+
+    __slots__ = ("_re",)
+
+    def __init__(self, codepoints: list[int]) -> None:
+        bmp = [cp for cp in codepoints if cp < 0x10000]
+        astral = [cp for cp in codepoints if cp >= 0x10000]
+        ranges = _ranges(bmp)
+        if astral:
+            ranges.append((astral[0], astral[-1]))
+        self._re = re.compile("[" + _class_body(ranges) + "]")
+
+    def search(self, text: str) -> bool:
+        return self._re.search(text) is not None
+
+
+def _finder(table: dict[int, str]) -> _Finder:
+    """Finds any character the table maps."""
+    return _Finder(sorted(table))
 
 
 @functools.cache
-def _confusables() -> tuple[dict[int, str], re.Pattern[str]]:
+def _confusables() -> tuple[dict[int, str], _Finder]:
     """Look-alikes of Latin letters and digits -> ASCII (worker/data/confusables_latin.txt)."""
     table = _char_table("confusables_latin.txt")
     return table, _finder(table)
@@ -283,7 +336,7 @@ NUMERALS: dict[str, str] = {
 
 
 @functools.cache
-def _numerals() -> tuple[dict[int, str], re.Pattern[str]]:
+def _numerals() -> tuple[dict[int, str], _Finder]:
     table = {ord(ch): digit for ch, digit in NUMERALS.items()}
     return table, _finder(table)
 
@@ -321,11 +374,6 @@ def _may_join_previous() -> frozenset[str]:
     return frozenset(joiners)
 
 
-def _fix_rare(match: re.Match[str]) -> str:
-    ch = match.group()
-    return "\ufffd" if "\ud800" <= ch <= "\udfff" else ""
-
-
 def _lower_simple(text: str) -> str:
     """Context-free one-to-one lowercasing (``casefold: false``)."""
     return text.lower().replace("ς", "σ")
@@ -342,9 +390,9 @@ class Normalizer:
         "_char_cache",
         "_collapse_re",
         "_collapse_repl",
-        "_confusables",
         "_nfkc",
         "_numerals",
+        "_rare_fix",
         "_rare_re",
         "_sep_re",
         "_slow_re",
@@ -358,16 +406,16 @@ class Normalizer:
         opts = self.options
         self._nfkc = opts.nfkc
         self._char_cache: dict[str, str] = {}
-        self._rare_re = _rare_re(opts.strip_invisible)
+        self._rare_re = _rare_re(opts.strip_invisible, opts.confusables)
+        self._rare_fix = _rare_fixer(opts.strip_invisible, opts.confusables)
         self._case: Callable[[str], str] = str.casefold if opts.casefold else _lower_simple
         self._sep_re = _separator_re() if opts.skip_separators else None
         self._slow_re = _slow_astral_re()
-        self._confusables = _confusables() if opts.confusables else None
         self._numerals = _numerals() if opts.numerals else None
         if opts.traditional_to_simplified:
             table, pattern = _t2s()
             self._t2s_table: dict[int, str] | None = table
-            self._t2s_re: re.Pattern[str] | None = pattern
+            self._t2s_re: _Finder | None = pattern
         else:
             self._t2s_table = None
             self._t2s_re = None
@@ -402,13 +450,11 @@ class Normalizer:
             if not unicodedata.is_normalized("NFKC", text):
                 text = unicodedata.normalize("NFKC", text)
         if self._rare_re.search(text) is not None:
-            text = self._rare_re.sub(_fix_rare, text)
-        if self._confusables is not None and self._confusables[1].search(text) is not None:
-            text = text.translate(self._confusables[0])
+            text = self._rare_re.sub(self._rare_fix, text)  # look-alikes fold here too
         text = self._case(text)
-        if self._numerals is not None and self._numerals[1].search(text) is not None:
+        if self._numerals is not None and self._numerals[1].search(text):
             text = text.translate(self._numerals[0])  # before t2s, which maps 參 to 参
-        if self._t2s_re is not None and self._t2s_re.search(text) is not None:
+        if self._t2s_re is not None and self._t2s_re.search(text):
             assert self._t2s_table is not None
             text = text.translate(self._t2s_table)
         return text
