@@ -253,21 +253,28 @@ def test_allow_in_rules_keeps_the_map_and(tmp_path: Path) -> None:
 # -- sounds_like ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["维信", "威信", "薇信", "威辛", "加 维-信 好友", "加weixin好友"])
-def test_sounds_like_hits_homophones(text: str) -> None:
-    found = scan_terms({"sounds_like": ["微信"]}, text)
-    assert set(found) == {"微信"}
-    assert DEFAULT.normalize(found["微信"]).skeleton in {"维信", "威信", "薇信", "威辛", "weixin"}
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [("维信", "维信"), ("威信", "威信"), ("薇信", "薇信"), ("威辛abc", "威辛"),
+     ("加 维-信 好友", "维-信"), ("快加薇❤️芯", "薇❤️芯"), ("維信", "維信")],
+)
+def test_sounds_like_hits_homophones(text: str, span: str) -> None:
+    assert scan_terms({"sounds_like": ["微信"]}, text) == {"微信": span}
 
 
-@pytest.mark.parametrize("text", ["微博", "心", "weird", "weixinhao", "为了新年", "维 X 信"])
+@pytest.mark.parametrize("text", ["微博", "心", "weird", "weixin", "为了新年", "维 X 信"])
 def test_sounds_like_misses_other_sounds(text: str) -> None:
     assert scan_terms({"sounds_like": ["微信", "西"]}, text) == {}
+    expected = {"微": text[0]} if text[0] in "微维为" else {}
+    assert scan_terms({"sounds_like": ["微"]}, text) == expected
 
 
-def test_sounds_like_latin_in_terms_and_traditional() -> None:
+def test_sounds_like_latin_letters_are_themselves_and_words_are_units() -> None:
     assert scan_terms({"sounds_like": ["加v"]}, "家v") == {"加v": "家v"}
-    assert scan_terms({"sounds_like": ["微信"]}, "維信") == {"微信": "維信"}
+    assert scan_terms({"sounds_like": ["加v"]}, "佳V信") == {"加v": "佳V"}
+    assert scan_terms({"sounds_like": ["加v"]}, "家vx") == {}
+    assert scan_terms({"sounds_like": ["v信"]}, "好v芯") == {"v信": "v芯"}
+    assert scan_terms({"sounds_like": ["v信"]}, "av芯") == {}
 
 
 def test_sounds_like_needs_a_han_character() -> None:

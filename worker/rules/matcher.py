@@ -36,7 +36,7 @@ import re2
 from worker.errors import PatternError
 from worker.rules.normalize import NUMERALS, NormalizedText, Normalizer
 from worker.rules.regex import compile_regex, re2_options
-from worker.rules.sounds_like import boundary_hits, has_han, sound_of
+from worker.rules.sounds_like import has_han, skeleton_range, sound_of, term_sound
 from worker.rules.spaced import spaced_runs
 
 __all__ = [
@@ -126,7 +126,7 @@ class MatcherBuilder:
                     f"the term {term!r} has no Chinese character: sounds_like matches by "
                     "pinyin; use includes or includes_word for it"
                 )
-            norm = sound_of(norm)
+            norm = term_sound(norm)
         key = (kind, norm, allow)
         found = self._literal_ids.get(key)
         if found is not None:
@@ -304,9 +304,9 @@ class Matcher:
             hits = self._sound_ac.find_matches_as_indexes(sound_of(skeleton), overlapping=True)
             if hits:
                 found = found or _Found()
-                for index, start, end in boundary_hits(hits, skeleton, is_word_char):
+                for index, start, end in hits:
                     for lit in self._sound_targets[index]:
-                        found.hit(lit.ident, "skeleton", start, end, bool(lit.allow))
+                        found.hit(lit.ident, "sound", start, end, bool(lit.allow))
 
         regexes = _NO_IDS
         regex_first: dict[int, tuple[int, int]] = {}
@@ -412,10 +412,7 @@ class Matcher:
             if not allowed_ids.isdisjoint(allow):
                 if spans is None:
                     spans = self._allow_spans(norm, found)
-                span = (
-                    norm.skeleton_span(start, end) if where == "skeleton"
-                    else norm.kept_span(start, end)
-                )
+                span = _original_span(norm, where, start, end)
                 if self._inside(span, allow, spans):
                     continue
             found.first[ident] = (where, start, end)
@@ -449,6 +446,15 @@ class Matcher:
             return None
         start, end = match.span()
         return int(start), int(end)
+
+
+def _original_span(norm: NormalizedText, where: str, start: int, end: int) -> tuple[int, int]:
+    """The original-text span of a hit in the skeleton, kept text or sound."""
+    if where == "skeleton":
+        return norm.skeleton_span(start, end)
+    if where == "sound":
+        return norm.skeleton_span(*skeleton_range(norm.skeleton, start, end))
+    return norm.kept_span(start, end)
 
 
 class _Found:
@@ -498,9 +504,7 @@ class ScanResult:
         Raises ``KeyError`` when the literal did not hold.
         """
         where, start, end = self._first[literal_id]
-        if where == "skeleton":
-            return self.text.skeleton_span(start, end)
-        return self.text.kept_span(start, end)
+        return _original_span(self.text, where, start, end)
 
     def regex_span(self, regex_id: int) -> tuple[int, int]:
         """The span, in the original text, of the regex's first (leftmost) match.

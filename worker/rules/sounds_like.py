@@ -4,24 +4,26 @@ A text's *sound* is its skeleton (normalised, separators skipped) with every Han
 replaced by the toneless pinyin of its most common reading (the first reading in pypinyin's
 character table; ``ü`` written ``v``) and every other character kept as itself. A term is
 matched when its sound occurs in the comment's sound *starting and ending on a boundary*:
-between two characters, except inside a run of Latin letters and digits (a Latin word is one
-unit). So ``微信`` (``weixin``) hits ``维信``, ``威辛`` and ``加weixin好友``, but not ``微博``
-(``weibo``) or ``weixinhao``; ``西`` (``xi``) does not hit inside ``心`` (``xin``), nor ``微``
-(``wei``) inside ``weird``.
+before and after each Han character; a run of other characters (Latin letters, digits) is one
+unit, like a word. So ``微信`` (``wei xin``) hits ``维信``, ``威辛`` and ``薇芯`` but not ``微博``
+(``wei bo``), ``西`` (``xi``) does not hit inside ``心`` (``xin``), and ``加v`` hits ``家v信`` but
+not ``家vx``.
 
-The character table is built once per process from pypinyin's data (no pypinyin call per
-comment); a comment costs one ``str.translate`` of its skeleton and one Aho-Corasick scan.
+Boundaries are written into the sound: each Han character becomes ``|syllable|`` and the
+whole sound is wrapped in ``|``, so one Aho-Corasick scan finds exactly the matches that
+start and end on boundaries, with no per-hit check. The character table is built once per
+process from pypinyin's data (no pypinyin call per comment); a comment costs one
+``str.translate`` of its skeleton and one scan.
 """
 
 from __future__ import annotations
 
-import bisect
 import functools
 import unicodedata
-from collections.abc import Callable, Iterator
 
-__all__ = ["SoundMap", "boundary_hits", "has_han", "sound_of", "sound_table"]
+__all__ = ["has_han", "skeleton_range", "sound_of", "sound_table", "term_sound"]
 
+_MARK = "|"  # never in a skeleton: it is a separator
 # Tone marks (the diaeresis of ü is kept, then written v).
 _TONE_MARKS = {0x0300: None, 0x0301: None, 0x0304: None, 0x030C: None}
 
@@ -32,7 +34,7 @@ def _toneless(reading: str) -> str:
 
 
 @functools.cache
-def sound_table() -> dict[int, str]:
+def _readings() -> dict[int, str]:
     """Han code point -> toneless pinyin of its most common reading."""
     from pypinyin.pinyin_dict import pinyin_dict  # only rule sets that use sounds_like pay
 
@@ -44,60 +46,48 @@ def sound_table() -> dict[int, str]:
     return table
 
 
+@functools.cache
+def sound_table() -> dict[int, str]:
+    """Han code point -> ``|syllable|`` (the translation table of :func:`sound_of`)."""
+    return {cp: f"{_MARK}{reading}{_MARK}" for cp, reading in _readings().items()}
+
+
 def has_han(text: str) -> bool:
     """Whether ``text`` holds a character with a pinyin reading."""
-    table = sound_table()
+    table = _readings()
     return any(ord(ch) in table for ch in text)
 
 
 def sound_of(skeleton: str) -> str:
-    """The sound of an (already normalised) text; see the module docstring."""
-    return skeleton.translate(sound_table())
+    """The sound of an (already normalised, separator-free) text, boundaries marked."""
+    return f"{_MARK}{skeleton.translate(sound_table())}{_MARK}"
 
 
-class SoundMap:
-    """Offsets of a sound back to the skeleton it was made from (built only on a hit)."""
-
-    __slots__ = ("_inner", "_starts")
-
-    def __init__(self, skeleton: str, is_word_char: Callable[[str], bool]) -> None:
-        table = sound_table()
-        starts: list[int] = []
-        inner: set[int] = set()  # skeleton positions inside a Latin word: not boundaries
-        pos = 0
-        previous_word = False
-        for index, ch in enumerate(skeleton):
-            starts.append(pos)
-            reading = table.get(ord(ch))
-            pos += len(reading) if reading is not None else 1
-            word = reading is None and is_word_char(ch)
-            if word and previous_word:
-                inner.add(index)
-            previous_word = word
-        starts.append(pos)
-        self._starts = starts  # sound offset where each skeleton character starts, then the end
-        self._inner = inner
-
-    def skeleton_range(self, start: int, end: int) -> tuple[int, int] | None:
-        """The skeleton characters ``sound[start:end]`` covers, or None when it does not
-        start and end on a character boundary."""
-        starts = self._starts
-        i = bisect.bisect_left(starts, start)
-        j = bisect.bisect_left(starts, end)
-        if i >= len(starts) or starts[i] != start or j >= len(starts) or starts[j] != end:
-            return None
-        if i in self._inner or j in self._inner:
-            return None
-        return i, j
+def term_sound(skeleton: str) -> str:
+    """The sound of a term: marked at both ends, so it matches from boundary to boundary."""
+    sound = skeleton.translate(sound_table())
+    if not sound.startswith(_MARK):
+        sound = _MARK + sound
+    if not sound.endswith(_MARK):
+        sound += _MARK
+    return sound
 
 
-def boundary_hits(
-    hits: list[tuple[int, int, int]], skeleton: str, is_word_char: Callable[[str], bool]
-) -> Iterator[tuple[int, int, int]]:
-    """The automaton hits over a sound that fall on boundaries, as
-    ``(pattern index, skeleton start, skeleton end)``."""
-    sound_map = SoundMap(skeleton, is_word_char)
-    for index, start, end in hits:
-        found = sound_map.skeleton_range(start, end)
-        if found is not None:
-            yield index, found[0], found[1]
+def skeleton_range(skeleton: str, start: int, end: int) -> tuple[int, int]:
+    """The skeleton characters that ``sound_of(skeleton)[start:end]`` (a match) covers."""
+    sound = sound_of(skeleton)
+    while start < end and sound[start] == _MARK:
+        start += 1
+    while end > start and sound[end - 1] == _MARK:
+        end -= 1
+    table = sound_table()
+    pos = 1  # after the opening mark
+    first = last = -1
+    for index, ch in enumerate(skeleton):
+        width = len(table.get(ord(ch), ch))
+        if first < 0 and start < pos + width:
+            first = index
+        if pos < end:
+            last = index
+        pos += width
+    return first, last + 1
