@@ -36,7 +36,7 @@ import re2
 from worker.errors import PatternError
 from worker.rules.normalize import NUMERALS, NormalizedText, Normalizer
 from worker.rules.regex import compile_regex, re2_options
-from worker.rules.sounds_like import has_han, skeleton_range, sound_of, term_sound
+from worker.rules.sounds_like import has_han, sound_of
 from worker.rules.spaced import spaced_runs
 
 __all__ = [
@@ -126,14 +126,14 @@ class MatcherBuilder:
                     f"the term {term!r} has no Chinese character: sounds_like matches by "
                     "pinyin; use includes or includes_word for it"
                 )
-            norm = term_sound(norm)
+            norm = sound_of(norm)
         key = (kind, norm, allow)
         found = self._literal_ids.get(key)
         if found is not None:
             return found
         ident = len(self._literals)
         word_start = word_end = False
-        if kind == "includes_word":
+        if kind in ("includes_word", "sounds_like"):
             word_start = is_word_char(norm[0])
             word_end = is_word_char(norm[-1])
         self._literals.append(_Literal(ident, kind, norm, word_start, word_end, allow))
@@ -300,13 +300,12 @@ class Matcher:
             found = found or _Found()
             self._word_hits(norm, found)
 
-        if self._sound_ac is not None and skeleton:
+        # Every sounds_like term has a Han character, so an ASCII skeleton never sounds like one.
+        if self._sound_ac is not None and skeleton and not skeleton.isascii():
             hits = self._sound_ac.find_matches_as_indexes(sound_of(skeleton), overlapping=True)
             if hits:
                 found = found or _Found()
-                for index, start, end in hits:
-                    for lit in self._sound_targets[index]:
-                        found.hit(lit.ident, "sound", start, end, bool(lit.allow))
+                self._sound_hits(hits, skeleton, found)
 
         regexes = _NO_IDS
         regex_first: dict[int, tuple[int, int]] = {}
@@ -384,6 +383,20 @@ class Matcher:
                     if lit.ident not in found.first:
                         found.hit(lit.ident, "kept", start, end, bool(lit.allow))
 
+    def _sound_hits(
+        self, hits: Iterable[tuple[int, int, int]], skeleton: str, found: _Found
+    ) -> None:
+        """Sound offsets are skeleton offsets; Latin letters and digits at a term's ends must
+        not be continued by more of them (sounds_like.py)."""
+        n = len(skeleton)
+        for index, start, end in hits:
+            for lit in self._sound_targets[index]:
+                if lit.word_start and start > 0 and is_word_char(skeleton[start - 1]):
+                    continue
+                if lit.word_end and end < n and is_word_char(skeleton[end]):
+                    continue
+                found.hit(lit.ident, "skeleton", start, end, bool(lit.allow))
+
     def _allow_spans(self, norm: NormalizedText, found: _Found) -> dict[int, list[tuple[int, int]]]:
         """Original-text spans of the allow terms' matches, by allow id."""
         spans: dict[int, list[tuple[int, int]]] = {}
@@ -449,11 +462,9 @@ class Matcher:
 
 
 def _original_span(norm: NormalizedText, where: str, start: int, end: int) -> tuple[int, int]:
-    """The original-text span of a hit in the skeleton, kept text or sound."""
+    """The original-text span of a hit in the skeleton or the kept text."""
     if where == "skeleton":
         return norm.skeleton_span(start, end)
-    if where == "sound":
-        return norm.skeleton_span(*skeleton_range(norm.skeleton, start, end))
     return norm.kept_span(start, end)
 
 
