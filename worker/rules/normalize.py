@@ -12,15 +12,23 @@ The pipeline (each step switchable through :class:`NormalizeOptions`), applied i
    left in place (they are still separators): keeping them out keeps the hot regex fast.
    Lone surrogates (which a JSON decoder can produce) are always replaced by U+FFFD, whatever
    the options: no encoder downstream (RE2, Aho-Corasick) accepts them.
-3. ``casefold``: full Unicode case folding (``str.casefold``: ``ß`` -> ``ss``, ``ς`` -> ``σ``).
+3. ``confusables``: letters of other scripts and symbol blocks that look like a Latin letter
+   or digit and that NFKC leaves alone (Cyrillic ``х``, Greek ``ν``, negative squared ``🅥``)
+   become that ASCII character, one for one, from ``worker/data/confusables_latin.txt``
+   (Unicode confusables.txt, see tools/gen_confusables.py); Han is never folded. It runs in
+   the same search as step 2 (both are rare), before case folding (the table maps capitals)
+   and before separators are decided (``🅥`` is a symbol, hence a separator, unfolded).
+4. ``casefold``: full Unicode case folding (``str.casefold``: ``ß`` -> ``ss``, ``ς`` -> ``σ``).
    **With ``casefold: false`` matching is still case-insensitive** (the rule language says
    "all matching is case-insensitive"): the text is then lowercased one character at a time
    (``str.lower`` with final sigma folded to ``σ``), so ``QQ`` still equals ``qq`` but ``ß``
    no longer equals ``ss`` and case never changes the length of the text (except ``İ``).
-4. ``traditional_to_simplified``: one character to one character (``發`` -> ``发``), from
+5. ``numerals``: ``〇零一二三四五六七八九``, ``壹贰叁肆伍陆柒捌玖`` and ``貳參陸`` become ASCII
+   digits, one for one (before step 6, which would make ``參`` the non-numeral ``参``).
+6. ``traditional_to_simplified``: one character to one character (``發`` -> ``发``), from
    OpenCC's ``TSCharacters`` table shipped in ``worker/data/t2s_chars.txt``; being per
    character, spans stay exact. Costs nothing when off.
-5. ``collapse_repeats: N``: a run of one character longer than N becomes N characters.
+7. ``collapse_repeats: N``: a run of one character longer than N becomes N characters.
 
 The result is :attr:`NormalizedText.kept`. :attr:`NormalizedText.skeleton` is ``kept`` with
 every *separator* removed (computed before collapsing, so ``fu u u ck`` collapses too).
