@@ -239,9 +239,10 @@ def _drop_slow_separators(match: re.Match[str]) -> str:
 
 
 @functools.cache
-def _rare_re(strip_invisible: bool, confusables: bool) -> re.Pattern[str]:
-    """Characters that need fixing after NFKC: surrogates, invisibles when stripping, and
-    look-alikes when folding them (one search for all three: each is rare in a comment).
+def _rare_re(strip_invisible: bool, confusables: bool, numerals: bool) -> re.Pattern[str]:
+    """Characters that need fixing after NFKC: surrogates, invisibles when stripping,
+    look-alikes and numerals when folding them (one search for all: each is rare in a
+    comment, and a substitution of the few found is cheaper than a ``translate``).
 
     The look-alikes beyond the BMP are covered by one range (a class of many astral ranges
     makes ``re`` test each against every character, and emoji are common); the few other
@@ -257,13 +258,19 @@ def _rare_re(strip_invisible: bool, confusables: bool) -> re.Pattern[str]:
         body += _class_body(_ranges(bmp))
         if astral:
             body += _class_body([(astral[0], astral[-1])])
+    if numerals:
+        body += "".join(NUMERALS)
     return re.compile(f"[{body}]")
 
 
 @functools.cache
-def _rare_fixer(strip_invisible: bool, confusables: bool) -> Callable[[re.Match[str]], str]:
+def _rare_fixer(
+    strip_invisible: bool, confusables: bool, numerals: bool
+) -> Callable[[re.Match[str]], str]:
     invisible = _tables()[0] if strip_invisible else frozenset()
-    table = _confusables()[0] if confusables else {}
+    table = dict(_confusables()[0]) if confusables else {}
+    if numerals:
+        table.update((ord(ch), digit) for ch, digit in NUMERALS.items())
 
     def fix(match: re.Match[str]) -> str:
         ch = match.group()
@@ -343,12 +350,6 @@ NUMERALS: dict[str, str] = {
 }
 
 
-@functools.cache
-def _numerals() -> tuple[dict[int, str], _Finder]:
-    table = {ord(ch): digit for ch, digit in NUMERALS.items()}
-    return table, _finder(table)
-
-
 _CHAR_CACHE_SIZE = 1 << 16
 
 
@@ -399,7 +400,6 @@ class Normalizer:
         "_collapse_re",
         "_collapse_repl",
         "_nfkc",
-        "_numerals",
         "_rare_fix",
         "_rare_re",
         "_sep_re",
@@ -414,12 +414,11 @@ class Normalizer:
         opts = self.options
         self._nfkc = opts.nfkc
         self._char_cache: dict[str, str] = {}
-        self._rare_re = _rare_re(opts.strip_invisible, opts.confusables)
-        self._rare_fix = _rare_fixer(opts.strip_invisible, opts.confusables)
+        self._rare_re = _rare_re(opts.strip_invisible, opts.confusables, opts.numerals)
+        self._rare_fix = _rare_fixer(opts.strip_invisible, opts.confusables, opts.numerals)
         self._case: Callable[[str], str] = str.casefold if opts.casefold else _lower_simple
         self._sep_re = _separator_re() if opts.skip_separators else None
         self._slow_re = _slow_astral_re()
-        self._numerals = _numerals() if opts.numerals else None
         if opts.traditional_to_simplified:
             table, pattern = _t2s()
             self._t2s_table: dict[int, str] | None = table
@@ -458,10 +457,10 @@ class Normalizer:
             if not unicodedata.is_normalized("NFKC", text):
                 text = unicodedata.normalize("NFKC", text)
         if self._rare_re.search(text) is not None:
-            text = self._rare_re.sub(self._rare_fix, text)  # look-alikes fold here too
+            # look-alikes and numerals fold here too: before case folding (the look-alike
+            # table maps capitals) and before t2s (which would make the numeral 參 参)
+            text = self._rare_re.sub(self._rare_fix, text)
         text = self._case(text)
-        if self._numerals is not None and self._numerals[1].search(text):
-            text = text.translate(self._numerals[0])  # before t2s, which maps 參 to 参
         if self._t2s_re is not None and self._t2s_re.search(text):
             assert self._t2s_table is not None
             text = text.translate(self._t2s_table)
