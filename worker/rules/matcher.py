@@ -53,6 +53,7 @@ LiteralKind = Literal[
 _KINDS: frozenset[str] = frozenset(get_args(LiteralKind))
 _TRIGGER = "trigger"  # a skeleton-automaton target that only says "run the word automaton"
 _ALLOW = "allow"  # a skeleton-automaton target: a match of an allow term
+_SOUND = "sound"  # a skeleton-automaton target: a sounds_like term, matched in the sound part
 _NO_IDS: frozenset[int] = frozenset()
 _NO_ALLOW: frozenset[int] = frozenset()
 Where = Literal["skeleton", "kept"]
@@ -234,6 +235,14 @@ class Matcher:
                 skel_terms.setdefault(lit.term, []).append((lit.kind, lit.ident))
         for ident, term in enumerate(allow or ()):
             skel_terms.setdefault(term, []).append((_ALLOW, ident))
+        # sounds_like terms go into the same automaton, run over skeleton + NUL + sound: a
+        # sound term holds a syllable character, which no skeleton holds, and NUL is in no
+        # term, so each part only finds its own terms (Latin skeleton terms also found in
+        # the sound part are ignored there). One scan instead of two.
+        self._sound_targets: list[list[_Literal]] = list(sound_terms.values())
+        for index, term in enumerate(sound_terms):
+            skel_terms.setdefault(term, []).append((_SOUND, index))
+        self._sounds = bool(sound_terms)
         # includes_word runs on kept, but a term found in kept is also found, separators
         # removed, in the skeleton (without collapse_repeats, the skeleton is kept filtered);
         # so is a spaced-out run. So the skeleton automaton also carries each word term's
@@ -257,10 +266,6 @@ class Matcher:
             term: index for index, term in enumerate(word_terms)
             if all(is_word_char(ch) for ch in term)
         }
-        self._sound_targets: list[list[_Literal]] = list(sound_terms.values())
-        self._sound_ac: Any = (
-            ahocorasick_rs.AhoCorasick(list(sound_terms)) if sound_terms else None
-        )
 
         self._set: Any = None
         if regexes:
@@ -291,21 +296,19 @@ class Matcher:
 
         run_word = self._word_always
         if self._skel_ac is not None and skeleton:
-            hits = self._skel_ac.find_matches_as_indexes(skeleton, overlapping=True)
+            # Every sounds_like term has a Han character: an ASCII skeleton sounds like none.
+            scanned = (
+                f"{skeleton}\0{sound_of(skeleton)}"
+                if self._sounds and not skeleton.isascii() else skeleton
+            )
+            hits = self._skel_ac.find_matches_as_indexes(scanned, overlapping=True)
             if hits:
                 found = found or _Found()
-                run_word = self._skeleton_hits(hits, len(skeleton), found) or run_word
+                run_word = self._skeleton_hits(hits, skeleton, found) or run_word
 
         if run_word and self._word_ac is not None and norm.kept:
             found = found or _Found()
             self._word_hits(norm, found)
-
-        # Every sounds_like term has a Han character, so an ASCII skeleton never sounds like one.
-        if self._sound_ac is not None and skeleton and not skeleton.isascii():
-            hits = self._sound_ac.find_matches_as_indexes(sound_of(skeleton), overlapping=True)
-            if hits:
-                found = found or _Found()
-                self._sound_hits(hits, skeleton, found)
 
         regexes = _NO_IDS
         regex_first: dict[int, tuple[int, int]] = {}
@@ -324,14 +327,18 @@ class Matcher:
         return ScanResult(norm, literals, regexes, found.first, self, regex_first)
 
     def _skeleton_hits(
-        self, hits: Iterable[tuple[int, int, int]], length: int, found: _Found
+        self, hits: Iterable[tuple[int, int, int]], skeleton: str, found: _Found
     ) -> bool:
         """Record the skeleton hits that hold; True when an includes_word trigger fired."""
         targets = self._skel_targets
         first = found.first
         guarded = self._guarded
+        length = len(skeleton)
         triggered = False
         for index, start, end in hits:
+            if end > length:  # in the sound part
+                self._sound_hit(index, start - length - 1, end - length - 1, skeleton, found)
+                continue
             for kind, ident in targets[index]:
                 if kind == _TRIGGER:
                     triggered = True
@@ -383,14 +390,16 @@ class Matcher:
                     if lit.ident not in found.first:
                         found.hit(lit.ident, "kept", start, end, bool(lit.allow))
 
-    def _sound_hits(
-        self, hits: Iterable[tuple[int, int, int]], skeleton: str, found: _Found
+    def _sound_hit(
+        self, index: int, start: int, end: int, skeleton: str, found: _Found
     ) -> None:
-        """Sound offsets are skeleton offsets; Latin letters and digits at a term's ends must
-        not be continued by more of them (sounds_like.py)."""
+        """A hit in the sound part; sound offsets are skeleton offsets. Latin letters and
+        digits at a term's ends must not be continued by more of them (sounds_like.py)."""
         n = len(skeleton)
-        for index, start, end in hits:
-            for lit in self._sound_targets[index]:
+        for kind, sound_index in self._skel_targets[index]:
+            if kind != _SOUND:
+                continue  # a Latin skeleton term found again among the sound's letters
+            for lit in self._sound_targets[sound_index]:
                 if lit.word_start and start > 0 and is_word_char(skeleton[start - 1]):
                     continue
                 if lit.word_end and end < n and is_word_char(skeleton[end]):
