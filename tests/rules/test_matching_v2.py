@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from importlib import resources
 from pathlib import Path
@@ -431,3 +432,42 @@ def test_example_rules_use_the_new_keys(repo_root: Path) -> None:
     samples = ("加我一五一九四四五七六九零", "电话：壹叁捌壹贰叁肆伍陆柒捌", "🅥🅧：abc", "威辛abc")
     for text in samples:
         assert "contact-spam" in rules.evaluate(comment(text)).matched, text
+
+
+def test_replay_spans_and_match_template_for_new_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from worker.cli import main
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(
+        "version: 1\n"
+        "rules:\n"
+        "  - id: lure\n"
+        "    normalize: {numerals: true}\n"
+        "    when:\n"
+        "      any:\n"
+        "        - content: {sounds_like: [微信], allow: [微信, 维新]}\n"
+        "        - content: {regex: ['1[3-9]\\d{9}']}\n"
+        "        - content: {includes_word: [vx]}\n"
+        "    then: [{reply: '请勿发布{match}'}]\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text("rules: [rules/]\n", encoding="utf-8")
+    source = tmp_path / "in.jsonl"
+    lines = ["快加维信", "电话一三八〇〇一三八〇〇〇", "🅥🅧：abc", "戊戌维新和微信"]
+    source.write_text(
+        "".join(json.dumps({"id": str(i), "content": t}) + "\n" for i, t in enumerate(lines)),
+        encoding="utf-8",
+    )
+    assert main(["replay", "-c", str(config), "--input", str(source), "--spans"]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o.get("spans") for o in out] == [
+        {"lure": [2, 4, "维信"]},
+        {"lure": [2, 13, "一三八〇〇一三八〇〇〇"]},
+        {"lure": [0, 2, "🅥🅧"]},
+        None,
+    ]
+    assert out[0]["actions"][0]["text"] == "请勿发布维信"
+    assert out[3]["matched"] == []
