@@ -9,6 +9,12 @@ normalises the comment once, then runs:
 * a second automaton over *kept*, only when ``includes_word`` terms exist;
 * one ``re2.Set`` over *kept*, only when regexes exist.
 
+``sounds_like`` terms (sounds_like.py) share the skeleton automaton: it then runs over the
+skeleton, a NUL and the skeleton's sound. ``allow`` terms are skeleton-automaton patterns too;
+a literal or regex added with allow ids keeps only hits whose original-text span lies inside
+no match of those allow terms, so :attr:`ScanResult.literals` and the spans already report
+only remaining hits (the allow check costs an offset map only when both hit one comment).
+
 Spans are computed only when asked for (:meth:`ScanResult.literal_span`,
 :meth:`ScanResult.regex_span`), from the normalised text's lazy offset maps.
 
@@ -19,7 +25,10 @@ last character is a word character and so is the character just after it. Word c
 the letters of the Latin script (``a``-``z``, accented ``é``, ``ß``, ...) and decimal digits;
 Han, kana, Greek, Cyrillic, Hangul, the underscore, marks, punctuation, spaces, symbols and
 emoji are not. So ``ass`` does not hit ``assistant`` or ``class``, ``fuck`` hits
-``what the fuck!`` and ``fuck_you``, and ``vx`` hits ``加vx好友``.
+``what the fuck!`` and ``fuck_you``, and ``vx`` hits ``加vx好友``. A term made of word
+characters also hits a spaced-out run that spells it (spaced.py: ``f u c k``). With the
+``numerals`` step, a digit made from a Chinese numeral is not a word character (edges are
+judged as if the step were off).
 """
 
 from __future__ import annotations
@@ -56,7 +65,6 @@ _ALLOW = "allow"  # a skeleton-automaton target: a match of an allow term
 _SOUND = "sound"  # a skeleton-automaton target: a sounds_like term, matched in the sound part
 _NO_IDS: frozenset[int] = frozenset()
 _NO_ALLOW: frozenset[int] = frozenset()
-Where = Literal["skeleton", "kept"]
 
 # re2.Set needs far more than RE2's default 8 MiB for ~100 patterns (perf-notes.md); running
 # out of it makes a set match fail, so be generous: it is a budget, allocated only when used.
@@ -101,6 +109,7 @@ class MatcherBuilder:
         self._literal_ids: dict[tuple[str, str, frozenset[int]], int] = {}
         self._regexes: list[_Regex] = []
         self._regex_ids: dict[tuple[str, frozenset[int]], int] = {}
+        self._compiled: dict[str, Any] = {}  # pattern -> compiled, whatever its allow terms
         self._allow: list[str] = []  # allow terms, normalised like includes terms
         self._allow_ids: dict[str, int] = {}
 
@@ -165,8 +174,10 @@ class MatcherBuilder:
             return found
         if pattern == "":
             raise PatternError("an empty regex matches every comment; remove it or write a pattern")
-        literal = self._literal_normalizer
-        compiled = compile_regex(pattern, literal=literal)
+        compiled = self._compiled.get(pattern)
+        if compiled is None:
+            compiled = compile_regex(pattern, literal=self._literal_normalizer)
+            self._compiled[pattern] = compiled
         ident = len(self._regexes)
         self._regexes.append(_Regex(pattern, compiled.pattern, compiled, allow))
         self._regex_ids[(pattern, allow)] = ident
