@@ -471,3 +471,12 @@ def test_replay_spans_and_match_template_for_new_keys(
     ]
     assert out[0]["actions"][0]["text"] == "请勿发布维信"
     assert out[3]["matched"] == []
+
+
+def test_the_pinyin_table_is_pypinyins() -> None:
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    from worker.rules.sounds_like import _pinyin_dict, syllables
+
+    assert _pinyin_dict() == pinyin_dict
+    assert syllables(sound_of("微信绿")) == "wei xin lv"

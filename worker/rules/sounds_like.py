@@ -18,7 +18,10 @@ pypinyin call per comment.
 from __future__ import annotations
 
 import functools
+import importlib.util
+import json
 import unicodedata
+from pathlib import Path
 
 __all__ = ["has_han", "sound_of", "sound_table", "syllables"]
 
@@ -32,13 +35,30 @@ def _toneless(reading: str) -> str:
     return unicodedata.normalize("NFC", plain).replace("ü", "v")
 
 
+def _pinyin_dict() -> dict[int, str]:
+    """pypinyin's character table: code point -> "reading,reading,...", most common first.
+
+    Read from the package's ``pinyin_dict.json`` without importing the package: importing
+    ``pypinyin`` loads its phrase dictionary too, 50 MB more RSS that this table never uses.
+    """
+    spec = importlib.util.find_spec("pypinyin")
+    locations = spec.submodule_search_locations if spec is not None else None
+    if locations:
+        path = Path(next(iter(locations))) / "pinyin_dict.json"
+        if path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return {int(cp): readings for cp, readings in data.items()}
+    from pypinyin.pinyin_dict import pinyin_dict  # a layout without the JSON file
+
+    return dict(pinyin_dict)
+
+
 @functools.cache
 def _readings() -> dict[int, str]:
-    """Han code point -> toneless pinyin of its most common reading."""
-    from pypinyin.pinyin_dict import pinyin_dict  # only rule sets that use sounds_like pay
-
+    """Han code point -> toneless pinyin of its most common reading (loaded on first use:
+    only rule sets that use sounds_like pay for it)."""
     table: dict[int, str] = {}
-    for cp, readings in pinyin_dict.items():
+    for cp, readings in _pinyin_dict().items():
         first = readings.split(",", 1)[0].strip()
         if first:
             table[cp] = _toneless(first)
