@@ -11,7 +11,8 @@ Everything modworker raises on purpose derives from :class:`ModworkerError`::
     └── PlatformError               a platform API call failed; carries platform, account,
         │                           endpoint, code, message and HTTP status
         ├── TransientError          retry with backoff (-1, 5xx, timeouts, 45011, Weibo 10001-10011)
-        │   └── RateLimitedError    a rate limit said "not now": retry at ``retry_at`` (45011)
+        │   ├── RateLimitedError    a rate limit said "not now": retry at ``retry_at`` (45011)
+        │   └── MalformedAnswerError  an answer that cannot be decoded or has the wrong shape
         ├── AuthError               token invalid or expired: refresh once, then retry
         ├── QuotaError              quota exhausted: pause that API for that account until resume_at
         ├── PermanentError          no retry; an audited failure
@@ -196,6 +197,12 @@ class AlreadyDoneError(PlatformError):
 
 class PatternError(ModworkerError, ValueError):
     """A rule regex the linear-time engine cannot run (bad syntax, backreference, lookaround)."""
+
+
+class MalformedAnswerError(TransientError):
+    """An answer that cannot be used: not JSON, not UTF-8, nested too deep, larger than the
+    cap, not a JSON object, or not the documented shape. Retried like a busy answer (a
+    damaged answer is usually a dropped connection; the call may have taken effect)."""
 
 
 class RateLimitedError(TransientError):

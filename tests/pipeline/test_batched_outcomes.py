@@ -164,32 +164,43 @@ def test_a_disabled_blacklist_fails_its_batches_without_calling(
     assert runtime.buffer("oa").pending_count() == 0
 
 
+FOREIGN_STATUS = STATUS + 1  # a post of another user among the Weibo account's targets
+
+
+def weibo_runtime_with_a_foreign_post(
+    tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, *, max_retries: int = 5
+) -> Runtime:
+    """A runtime (set for the actors) of one Weibo account polling its own post and
+    FOREIGN_STATUS, a post of another user; the caller closes it."""
+    sandbox.add_weibo_token(access_token="2.00someone-else", uid=2002)
+    sandbox.add_weibo_post("2.00someone-else", status_id=FOREIGN_STATUS)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    config = Config(
+        rules=(rules,),
+        actions=ActionsConfig(batch_max_wait=0.0, max_retries=max_retries),
+        accounts=(AccountConfig(
+            name="wb", platform="weibo", access_token=Secret(WB_TOKEN), api_base=sandbox.url,
+            targets=(WeiboTarget(status_id=STATUS), WeiboTarget(status_id=FOREIGN_STATUS)),
+        ),),
+    )
+    rt = Runtime(config=config, redis_url=redis_server.url)
+    actors_module.set_runtime(rt)
+    return rt
+
+
 def test_a_weibo_comment_destroy_batch_keeps_is_given_up_not_resent_forever(
     tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, stub_actors: StubBroker
 ) -> None:
     # A post of another user among the account's targets: destroy_batch answers for the
     # account's own comments and quietly keeps the other's (no error while one id succeeds).
     # Kept ids go back to the buffer, max_retries times (0 here), then fail.
-    foreign = STATUS + 1
-    sandbox.add_weibo_token(access_token="2.00someone-else", uid=2002)
-    sandbox.add_weibo_post("2.00someone-else", status_id=foreign)
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES, encoding="utf-8")
-    config = Config(
-        rules=(rules,),
-        actions=ActionsConfig(batch_max_wait=0.0, max_retries=0),
-        accounts=(AccountConfig(
-            name="wb", platform="weibo", access_token=Secret(WB_TOKEN), api_base=sandbox.url,
-            targets=(WeiboTarget(status_id=STATUS), WeiboTarget(status_id=foreign)),
-        ),),
-    )
-    rt = Runtime(config=config, redis_url=redis_server.url)
-    actors_module.set_runtime(rt)
+    rt = weibo_runtime_with_a_foreign_post(tmp_path, sandbox, redis_server, max_retries=0)
     try:
-        kept = sandbox.add_weibo_comment(foreign, text="加v：kept", uid=8001)
+        kept = sandbox.add_weibo_comment(FOREIGN_STATUS, text="加v：kept", uid=8001)
         own = sandbox.add_weibo_comment(STATUS, text="加v：own", uid=7000)
         poll_and_moderate(stub_actors, "wb", str(STATUS))
-        poll_and_moderate(stub_actors, "wb", str(foreign))
+        poll_and_moderate(stub_actors, "wb", str(FOREIGN_STATUS))
         actors_module.flush("wb")
         assert sandbox.weibo_comment(own)["deleted"]
         assert not sandbox.weibo_comment(kept)["deleted"]
@@ -200,5 +211,29 @@ def test_a_weibo_comment_destroy_batch_keeps_is_given_up_not_resent_forever(
         ]
         assert rt.buffer("wb").pending_count() == 0
         assert rt.redis.hlen(rt.keys.refused("wb")) == 0
+    finally:
+        rt.close()
+
+
+def test_a_comment_not_ours_fails_alone_and_the_rest_of_its_batch_is_deleted(
+    tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, stub_actors: StubBroker
+) -> None:
+    # destroy_batch answering 20203 for a whole batch with one comment that is not ours:
+    # the batch is split, the account's own comments go, the other one fails on its own.
+    sandbox.faults.destroy_mode = "atomic"
+    rt = weibo_runtime_with_a_foreign_post(tmp_path, sandbox, redis_server)
+    try:
+        theirs = sandbox.add_weibo_comment(FOREIGN_STATUS, text="加v：theirs", uid=8001)
+        own = [sandbox.add_weibo_comment(STATUS, text=f"加v：own{i}", uid=7000) for i in range(3)]
+        poll_and_moderate(stub_actors, "wb", str(FOREIGN_STATUS))
+        poll_and_moderate(stub_actors, "wb", str(STATUS))
+        actors_module.flush("wb")
+        assert all(sandbox.weibo_comment(cid)["deleted"] for cid in own)
+        assert not sandbox.weibo_comment(theirs)["deleted"]
+        records = {r["comment_id"]: (r["outcome"], r["detail"])
+                   for r in batched_records(rt, "delete")}
+        assert records[str(theirs)] == ("failed", "not your own comment (20203)")
+        assert all(records[str(cid)][0] == "ok" for cid in own)
+        assert rt.buffer("wb").pending_count() == 0
     finally:
         rt.close()

@@ -18,7 +18,7 @@ from worker.errors import (
     TransientError,
 )
 from worker.platforms import codes as c
-from worker.platforms.codes import Kind, classify, make_error
+from worker.platforms.codes import Kind, Reach, classify, make_error, quota_reach
 
 WECHAT_COMMENT_ENDPOINTS = [
     c.W_LIST, c.W_OPEN, c.W_CLOSE, c.W_MARKELECT, c.W_UNMARKELECT, c.W_DELETE, c.W_REPLY_ADD,
@@ -42,7 +42,8 @@ def cls(platform: str, endpoint: str, code: int) -> type[PlatformError]:
         (c.W_DELETE, 88004, AlreadyDoneError),
         (c.W_MARKELECT, 88004, PermanentError),
         (c.W_MARKELECT, 88008, PermanentError),
-        (c.W_UNMARKELECT, 88008, PermanentError),
+        (c.W_UNMARKELECT, 88008, AlreadyDoneError),
+        (c.W_REPLY_DELETE, 88008, AlreadyDoneError),
         (c.W_REPLY_ADD, 88008, PermanentError),
         (c.W_REPLY_ADD, 88005, AlreadyDoneError),
         (c.W_REPLY_DELETE, 87009, AlreadyDoneError),
@@ -128,3 +129,11 @@ def test_errors_carry_every_field_and_survive_pickling() -> None:
     assert back.platform_message == "reach max api daily quota limit"
     assert back.resume_at == 123.0
     assert "code=45009" in str(back)
+
+
+def test_quota_reach_per_code() -> None:
+    assert quota_reach("weibo", 10022) is Reach.IP
+    assert quota_reach("weibo", 10023) is Reach.ACCOUNT
+    assert quota_reach("weibo", 10024) is Reach.ENDPOINT
+    assert quota_reach("wechat", 45009) is Reach.ENDPOINT
+    assert quota_reach("weibo", None) is Reach.ENDPOINT

@@ -17,6 +17,7 @@ from worker.errors import (
     ActionDisabledError,
     AuthError,
     BatchTooLargeError,
+    MalformedAnswerError,
     PermanentError,
     PlatformError,
     QuotaError,
@@ -149,6 +150,8 @@ def test_every_action_reaches_the_platform(sb: Sandbox, wechat: WechatClient) ->
         ("reply twice", 88005),
         ("delete a missing reply", 87009),
         ("delete reply answered 88009", 88009),
+        ("unelect a deleted comment", 88008),
+        ("delete the reply of a deleted comment", 88008),
     ],
 )
 def test_already_done_is_a_result(
@@ -168,6 +171,13 @@ def test_already_done_is_a_result(
         wechat.reply(TARGET, cid, "one")
         result = wechat.reply(TARGET, cid, "two")
     elif scenario == "delete a missing reply":
+        result = wechat.delete_reply(TARGET, cid)
+    elif scenario == "unelect a deleted comment":
+        wechat.delete_comment(TARGET, cid)
+        result = wechat.unelect(TARGET, cid)
+    elif scenario == "delete the reply of a deleted comment":
+        wechat.reply(TARGET, cid, "one")
+        wechat.delete_comment(TARGET, cid)
         result = wechat.delete_reply(TARGET, cid)
     else:
         sb.faults.fail_next(88009, endpoint="comment/reply/delete")
@@ -213,7 +223,7 @@ def test_documented_errors(sb: Sandbox, wechat: WechatClient) -> None:
     sb.user_delete_comment(APP_ID, MSG, 1, a)
     _expect(lambda: wechat.elect(TARGET, a), PermanentError, "comment/markelect", 88004)
     _expect(lambda: wechat.reply(TARGET, b, ""), PermanentError, "comment/reply/add", 88007)
-    _expect(lambda: wechat.unelect(TARGET, 999), PermanentError, "comment/unmarkelect", 88008)
+    _expect(lambda: wechat.elect(TARGET, 999), PermanentError, "comment/markelect", 88008)
     _expect(lambda: wechat.reply(TARGET, 999, "x"), PermanentError, "comment/reply/add", 88008)
 
     sb.revoke_api(APP_ID, "comment/reply/add")
@@ -470,6 +480,18 @@ def test_bad_answers_are_transient_with_status(
         assert info.value.http_status == status
         assert info.value.code is None
         assert "access_token" not in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["bad_utf8", "not_object", "deep_json", "oversized"])
+def test_an_undecodable_action_answer_is_transient_not_success(
+    sb: Sandbox, wechat: WechatClient, kind: str
+) -> None:
+    [cid] = add_comments(sb, 1)
+    sb.faults.fail_next(kind, endpoint="comment/markelect")  # type: ignore[arg-type]
+    with pytest.raises(MalformedAnswerError) as info:
+        wechat.elect(TARGET, cid)  # the elect happened; only the answer is damaged
+    assert info.value.http_status == 200 and "malformed answer" in str(info.value)
+    assert wechat.elect(TARGET, cid).already_done is False  # retried: a plain success
 
 
 def test_timeouts_and_refused_connections_are_transient(

@@ -14,6 +14,7 @@ from worker.errors import (
     ActionDisabledError,
     AuthError,
     BatchTooLargeError,
+    MalformedAnswerError,
     PermanentError,
     QuotaError,
     RateLimitedError,
@@ -105,6 +106,7 @@ def test_destroy_accepts_every_shape(sb: Sandbox, weibo: WeiboClient, shape: str
 def test_destroy_checks_ids_the_answer_left_out_with_show_batch(
     sb: Sandbox, weibo: WeiboClient, log_output: io.StringIO
 ) -> None:
+    sb.faults.destroy_shape = "array"
     ids = add(sb, 4)
     sb.add_weibo_post(999, status_id=555)
     [foreign] = add(sb, 1, status=555)  # under someone else's post: destroy skips it
@@ -153,11 +155,12 @@ def test_destroy_of_missing_comments_is_already_done(
     sb.faults.weibo_error_code_type = code_type
     ids = add(sb, 3)
     weibo.destroy_comments(ids)
+    sb.reset_calls()
     result = weibo.destroy_comments(ids)
     assert result.already_gone == [str(i) for i in ids]
     assert result.deleted == [] and result.not_deleted == []
-    assert {r.errcode for r in sb.calls(DESTROY)[1:]} == {20201}
-    assert result.calls == len(sb.calls(DESTROY)) - 1
+    assert [r.errcode for r in sb.calls(DESTROY)] == [20201]
+    assert result.calls == 2 and len(sb.calls(SHOW_BATCH)) == 1  # the gone ones told at once
 
 
 @pytest.mark.parametrize("code_type", ["string", "number"])
@@ -168,8 +171,13 @@ def test_error_code_string_or_number(
     sb.add_weibo_post(999, status_id=555)
     foreign = add(sb, 1, status=555)
     with pytest.raises(PermanentError) as info:
-        weibo.destroy_comments(foreign)
-    assert info.value.code == 20203 and info.value.http_status == 400
+        weibo.delete_comment(foreign[0])
+    assert info.value.code == 20203
+    assert [r.http_status for r in sb.calls(DESTROY)] == [400]
+    sb.faults.fail_next(20003, endpoint=DESTROY)
+    with pytest.raises(PermanentError) as other:
+        weibo.destroy_comments(add(sb, 1))
+    assert (other.value.code, other.value.http_status) == (20003, 400)
     sb.faults.fail_next("busy", endpoint="comments/show")
     with pytest.raises(TransientError) as busy:
         weibo.list_comments(STATUS)
@@ -187,7 +195,7 @@ def test_more_than_20_cids_refused_before_any_call(sb: Sandbox, weibo: WeiboClie
 
 
 @pytest.mark.parametrize("code", [10022, 10023, 10024])
-def test_rate_limit_codes_pause_the_endpoint_until_the_next_hour(
+def test_rate_limit_codes_pause_until_the_next_hour(
     sb: Sandbox, make_weibo: Callable[..., WeiboClient], code: int
 ) -> None:
     client = make_weibo()
@@ -203,7 +211,37 @@ def test_rate_limit_codes_pause_the_endpoint_until_the_next_hour(
     with pytest.raises(QuotaError):
         make_weibo().list_comments(STATUS)  # another instance: paused, no call
     assert len(sb.calls("comments/show")) == calls
-    assert client.destroy_comments(add(sb, 1)).deleted  # the other endpoint is not paused
+    if code == 10023:  # the user's limit on every API: the account's other endpoints too
+        with pytest.raises(QuotaError):
+            client.destroy_comments(add(sb, 1))
+    else:  # one API's limit: the other endpoints go on
+        assert client.destroy_comments(add(sb, 1)).deleted
+
+
+@pytest.mark.parametrize("code", [10022, 10023, 10024])
+def test_only_the_ip_limit_pauses_the_other_accounts(
+    sb: Sandbox, make_weibo: Callable[..., WeiboClient], code: int
+) -> None:
+    sb.add_weibo_token(access_token="2.00SecondBrand_zxcvbnm", uid=WEIBO_UID + 1)
+    sb.add_weibo_post(WEIBO_UID + 1, status_id=556)
+    mine, other = make_weibo(), make_weibo(
+        name="second-brand", access_token=Secret("2.00SecondBrand_zxcvbnm")
+    )
+    sb.faults.fail_next(code, endpoint=DESTROY)
+    with pytest.raises(QuotaError):
+        mine.destroy_comments(add(sb, 1))
+    theirs = add(sb, 1, status=556)
+    if code == 10022:  # the IP's limit: every account's commercial calls stop, no call made
+        calls = len(sb.calls())
+        with pytest.raises(QuotaError) as info:
+            other.destroy_comments(theirs)
+        assert info.value.account == "second-brand"
+        with pytest.raises(QuotaError):
+            other.existing_comment_ids(theirs)  # the same limit
+        assert len(sb.calls()) == calls
+        assert other.list_comments(556).total == 1  # another API: not paused
+    else:
+        assert other.destroy_comments(theirs).deleted == [str(theirs[0])]
 
 
 def test_sandbox_quota_with_fixed_pause(
@@ -265,3 +303,99 @@ def test_malformed_and_html_answers(sb: Sandbox, weibo: WeiboClient) -> None:
         with pytest.raises(TransientError) as info:
             weibo.list_comments(STATUS)
         assert info.value.http_status == status and info.value.code is None
+
+
+def test_a_batch_with_a_comment_not_ours_is_split_and_the_rest_deleted(
+    sb: Sandbox, weibo: WeiboClient, log_output: io.StringIO
+) -> None:
+    sb.faults.destroy_mode = "atomic"  # one foreign id fails the whole batch with 20203
+    sb.add_weibo_post(999, status_id=555)
+    ids = add(sb, 7)
+    [foreign] = add(sb, 1, status=555)
+    batch = [*ids[:3], foreign, *ids[3:]]
+    result = weibo.destroy_comments(batch)
+    assert result.deleted == [str(i) for i in ids]
+    assert result.not_own == [str(foreign)]
+    assert result.not_deleted == [] and result.already_gone == []
+    assert all(sb.weibo_comment(i)["deleted"] for i in ids)
+    assert not sb.weibo_comment(foreign)["deleted"]
+    destroys = sb.calls(DESTROY)
+    assert [r.errcode for r in destroys].count(20203) == 4  # 8 ids: 8, 4, 2, 1
+    assert result.calls == len(destroys) + len(sb.calls(SHOW_BATCH))
+    refused = [e for e in events(log_output) if e["event"] == "weibo.destroy_refused"]
+    assert [(e["comment_id"], e["errcode"]) for e in refused] == [(str(foreign), 20203)]
+
+
+@pytest.mark.parametrize("mode", ["partial", "atomic"])
+def test_20201_on_a_batch_is_resolved_with_show_batch(
+    sb: Sandbox, weibo: WeiboClient, mode: str
+) -> None:
+    sb.faults.destroy_mode = mode
+    ids = add(sb, 20)
+    weibo.destroy_comments(ids[:10])
+    weibo.destroy_comments(ids[10:])
+    sb.reset_calls()
+    result = weibo.destroy_comments(ids)  # all 20 gone: one destroy, one show_batch
+    assert result.already_gone == [str(i) for i in ids]
+    assert result.deleted == [] and result.not_deleted == []
+    assert (result.calls, len(sb.calls(DESTROY)), len(sb.calls(SHOW_BATCH))) == (2, 1, 1)
+
+
+def test_20201_with_some_comments_left_resends_them_in_one_call(
+    sb: Sandbox, weibo: WeiboClient
+) -> None:
+    sb.faults.destroy_mode = "atomic"  # one gone id fails the whole batch with 20201
+    ids = add(sb, 20)
+    weibo.destroy_comments(ids[:2])
+    sb.reset_calls()
+    result = weibo.destroy_comments(ids)
+    assert result.already_gone == [str(i) for i in ids[:2]]
+    assert result.deleted == [str(i) for i in ids[2:]]
+    assert all(sb.weibo_comment(i)["deleted"] for i in ids)
+    # destroy(20) -> 20201, show_batch(20), destroy(18) -> one comment, show_batch(17)
+    assert [len(r.body["cids"].split(",")) for r in sb.calls(DESTROY)] == [20, 18]
+    assert result.calls == 4
+
+
+def test_20201_when_show_batch_fails_falls_back_to_halves(
+    sb: Sandbox, weibo: WeiboClient, log_output: io.StringIO
+) -> None:
+    sb.faults.destroy_mode = "atomic"
+    ids = add(sb, 4)
+    weibo.destroy_comments([ids[0]])
+    sb.faults.fail_next("busy", endpoint=SHOW_BATCH)
+    result = weibo.destroy_comments(ids)
+    assert result.already_gone == [str(ids[0])]
+    assert result.deleted == [str(i) for i in ids[1:]]
+    failed = [e for e in events(log_output) if e["event"] == "weibo.gone_check_failed"]
+    assert failed[0]["level"] == "warning" and failed[0]["errcode"] == 10001
+
+
+def test_single_delete_honours_what_the_answer_says(
+    sb: Sandbox, weibo: WeiboClient
+) -> None:
+    a, b, kept = add(sb, 3)
+    assert weibo.delete_comment(a).already_done is False
+    weibo.destroy_comments([b])
+    gone = weibo.delete_comment(b)
+    assert (gone.already_done, gone.code) == (True, 20201)
+    sb.faults.destroy_mode = "keep"  # answers [] and deletes nothing
+    with pytest.raises(TransientError) as info:
+        weibo.delete_comment(kept)
+    assert str(kept) in str(info.value) and info.value.endpoint == DESTROY
+    assert not sb.weibo_comment(kept)["deleted"]
+
+
+@pytest.mark.parametrize("kind", ["bad_utf8", "not_object", "deep_json", "oversized"])
+def test_undecodable_answers_are_transient_and_logged(
+    sb: Sandbox, weibo: WeiboClient, log_output: io.StringIO, kind: str
+) -> None:
+    add(sb, 1)
+    sb.faults.fail_next(kind, endpoint="comments/show")  # type: ignore[arg-type]
+    with pytest.raises(MalformedAnswerError) as info:
+        weibo.list_comments(STATUS)
+    assert isinstance(info.value, TransientError)
+    assert info.value.code is None and "malformed answer" in str(info.value)
+    [logged] = [e for e in events(log_output) if e["event"] == "platform.malformed_answer"]
+    assert logged["level"] == "warning" and logged["endpoint"] == "comments/show"
+    assert weibo.list_comments(STATUS).total == 1  # the next answer is used again

@@ -712,7 +712,7 @@ def test_weibo_show_errors(wb: Sandbox, http: httpx.Client) -> None:
     def code(response: httpx.Response) -> int:
         assert response.status_code == 400
         body = response.json()
-        assert isinstance(body["error_code"], str)  # the documented string form
+        assert isinstance(body["error_code"], int)  # the seed document's number
         assert body["request"] == "/comments/show.json"
         return int(body["error_code"])
 
@@ -737,21 +737,23 @@ def test_weibo_token_expiry(wb: Sandbox, http: httpx.Client) -> None:
     assert ok.status_code == 200
     wb.advance_time(100)
     gone = http.get("/2/comments/show.json", params={"access_token": "2.00short", "id": POST})
-    assert gone.json()["error_code"] == "21327"
+    assert gone.json()["error_code"] == 21327
     assert show(http).status_code == 200
     wb.expire_weibo_token(WB_TOKEN)
-    assert show(http).json()["error_code"] == "21327"
+    assert show(http).json()["error_code"] == 21327
 
 
 def test_weibo_error_code_types(wb: Sandbox, http: httpx.Client) -> None:
-    wb.faults.weibo_error_code_type = "number"
-    assert show(http, id=1).json()["error_code"] == 20101
+    assert show(http, id=1).json()["error_code"] == 20101  # a number by default (seed 004)
+    wb.faults.weibo_error_code_type = "string"
+    assert show(http, id=1).json()["error_code"] == "20101"
     wb.faults.weibo_error_code_type = "alternate"
     kinds = [type(show(http, id=1).json()["error_code"]) for _ in range(4)]
     assert kinds == [str, int, str, int]
 
 
 def test_weibo_destroy_partial_array(wb: Sandbox, http: httpx.Client) -> None:
+    wb.faults.destroy_shape = "array"
     wb.add_weibo_post(999, status_id=POST + 1, text="someone else's")
     mine = [wb.add_weibo_comment(POST, text=f"m{i}", uid=5) for i in range(3)]
     theirs = wb.add_weibo_comment(POST + 1, text="t", uid=5)
@@ -764,29 +766,31 @@ def test_weibo_destroy_partial_array(wb: Sandbox, http: httpx.Client) -> None:
     record = wb.calls("comments/destroy_batch/own/biz")[-1]
     assert record.body["access_token"] == "***" and record.scope == f"weibo:{WB_UID}"
     again = destroy(http, [mine[0], mine[1]])
-    assert (again.status_code, again.json()["error_code"]) == (400, "20201")
+    assert (again.status_code, again.json()["error_code"]) == (400, 20201)
     foreign = destroy(http, [theirs, 42])
-    assert foreign.json()["error_code"] == "20203"
+    assert foreign.json()["error_code"] == 20203
     assert foreign.json()["request"] == "/comments/destroy_batch/own/biz.json"
 
 
 def test_weibo_destroy_limits_and_shapes(wb: Sandbox, http: httpx.Client) -> None:
     cids = [wb.add_weibo_comment(POST, text=f"m{i}", uid=5) for i in range(23)]
     too_many = destroy(http, cids[:21])
-    assert too_many.json()["error_code"] == "10017"
+    assert too_many.json()["error_code"] == 10017
     assert wb.weibo_comment(cids[0])["deleted"] is False
-    assert destroy(http, cids[:20]).status_code == 200
+    first = destroy(http, cids[:20])  # the seed document's answer: one comment object
+    assert first.status_code == 200 and first.json()["id"] == cids[0]
+    assert all(wb.weibo_comment(c)["deleted"] for c in cids[:20])
     wb.faults.destroy_shape = "result"
     assert destroy(http, [cids[20]]).json() == {"result": True}
     wb.faults.destroy_shape = "single"
     single = destroy(http, [cids[21]]).json()
     assert single["id"] == cids[21] and single["status"]["id"] == POST
     missing = http.post("/2/comments/destroy_batch/own/biz.json", data={"access_token": WB_TOKEN})
-    assert missing.json()["error_code"] == "10016"
+    assert missing.json()["error_code"] == 10016
     junk = http.post(
         "/2/comments/destroy_batch/own/biz.json", data={"access_token": WB_TOKEN, "cids": "12,abc"}
     )
-    assert junk.json()["error_code"] == "10017"
+    assert junk.json()["error_code"] == 10017
     header_auth = http.post(
         "/2/comments/destroy_batch/own/biz.json",
         data={"cids": str(cids[22])},
@@ -797,7 +801,7 @@ def test_weibo_destroy_limits_and_shapes(wb: Sandbox, http: httpx.Client) -> Non
         http.get(
             "/2/comments/destroy_batch/own/biz.json", params={"access_token": WB_TOKEN}
         ).json()["error_code"]
-        == "10021"
+        == 10021
     )
 
 
@@ -832,19 +836,19 @@ def test_weibo_show_batch_errors(wb: Sandbox, http: httpx.Client) -> None:
     cids = [wb.add_weibo_comment(POST, text=f"m{i}", uid=5) for i in range(51)]
     assert len(show_batch(http, cids[:50]).json()) == 50
     too_many = show_batch(http, cids)
-    assert (too_many.status_code, too_many.json()["error_code"]) == (400, "10017")
+    assert (too_many.status_code, too_many.json()["error_code"]) == (400, 10017)
     assert too_many.json()["request"] == "/comments/show_batch/biz.json"
     missing = http.get("/2/comments/show_batch/biz.json", params={"access_token": WB_TOKEN})
-    assert missing.json()["error_code"] == "10016"
+    assert missing.json()["error_code"] == 10016
     junk = http.get(
         "/2/comments/show_batch/biz.json", params={"access_token": WB_TOKEN, "cids": "1,x"}
     )
-    assert junk.json()["error_code"] == "10017"
-    assert show_batch(http, [cids[0]], token="nope").json()["error_code"] == "21332"
+    assert junk.json()["error_code"] == 10017
+    assert show_batch(http, [cids[0]], token="nope").json()["error_code"] == 21332
     posted = http.post(
         "/2/comments/show_batch/biz.json", data={"access_token": WB_TOKEN, "cids": "1"}
     )
-    assert posted.json()["error_code"] == "10021"
+    assert posted.json()["error_code"] == 10021
     wb.faults.fail_next(20502, endpoint="comments/show_batch/biz")
     assert show_batch(http, [cids[0]]).json()["error"] == "Auth failed!"
 
@@ -852,17 +856,52 @@ def test_weibo_show_batch_errors(wb: Sandbox, http: httpx.Client) -> None:
 def test_weibo_faults(wb: Sandbox, http: httpx.Client) -> None:
     wb.faults.fail_next("busy", endpoint="comments/show")
     busy = show(http)
-    assert (busy.status_code, busy.json()["error_code"]) == (500, "10001")
+    assert (busy.status_code, busy.json()["error_code"]) == (500, 10001)
     wb.faults.quota = {"comments/show": 1}
     assert show(http).status_code == 200
     limited = show(http)
-    assert (limited.status_code, limited.json()["error_code"]) == (403, "10023")
+    assert (limited.status_code, limited.json()["error_code"]) == (403, 10023)
     wb.faults.weibo_quota_code = 10024
-    assert show(http).json()["error_code"] == "10024"
+    assert show(http).json()["error_code"] == 10024
     wb.advance_time(3600)
     assert show(http).status_code == 200
     wb.faults.minute_limit = {"comments/destroy_batch/own/biz": 0}
-    assert destroy(http, [1]).json()["error_code"] == "10022"
+    assert destroy(http, [1]).json()["error_code"] == 10022
+
+
+def test_weibo_destroy_modes(wb: Sandbox, http: httpx.Client) -> None:
+    wb.add_weibo_post(999, status_id=POST + 1, text="someone else's")
+    mine = [wb.add_weibo_comment(POST, text=f"m{i}", uid=5) for i in range(3)]
+    theirs = wb.add_weibo_comment(POST + 1, text="t", uid=5)
+    wb.faults.destroy_mode = "atomic"
+    assert destroy(http, [mine[0], theirs, 123]).json()["error_code"] == 20203
+    assert destroy(http, [mine[0], 123]).json()["error_code"] == 20201
+    assert not any(wb.weibo_comment(c)["deleted"] for c in mine)
+    wb.faults.destroy_mode = "keep"
+    kept = destroy(http, [mine[0]])
+    assert (kept.status_code, kept.json()) == (200, [])
+    assert not wb.weibo_comment(mine[0])["deleted"]
+    wb.faults.destroy_mode = "partial"
+    assert destroy(http, [mine[0], theirs]).json()["id"] == mine[0]
+    with pytest.raises(ValueError, match="destroy_mode"):
+        wb.faults.destroy_mode = "some"
+
+
+@pytest.mark.parametrize("kind", ["bad_utf8", "not_object", "deep_json", "oversized"])
+def test_answer_damages(wb: Sandbox, http: httpx.Client, kind: str) -> None:
+    wb.faults.fail_next(kind, endpoint="comments/show")  # type: ignore[arg-type]
+    body = show(http).content
+    if kind == "bad_utf8":
+        with pytest.raises(UnicodeDecodeError):
+            body.decode("utf-8")
+    elif kind == "not_object":
+        assert body == b'"ok"'
+    elif kind == "deep_json":
+        assert body.startswith(b"[" * 1000)
+    else:
+        assert len(body) > 8 * 1024 * 1024
+    assert wb.calls("comments/show")[-1].fault == kind
+    assert show(http).json()["total_number"] == 0
 
 
 # --- admin endpoints, seeding, server --------------------------------------------------------

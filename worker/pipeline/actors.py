@@ -44,7 +44,7 @@ from worker.pipeline.keys import ActionKey, target_key
 from worker.pipeline.runtime import Runtime
 from worker.platforms import ActionResult, CommentPage, WechatClient, WeiboClient
 from worker.platforms.codes import W_STABLE_TOKEN, W_TOKEN
-from worker.rules import is_offense
+from worker.rules import offense_rule
 
 log = structlog.get_logger("worker.pipeline")
 
@@ -294,6 +294,7 @@ def moderate(account: str, target: str, comments: list[dict[str, Any]]) -> None:
                    "comment_id": comment.id}
         audit.append({
             "kind": "decision", **context, "rules": decision.matched,
+            **({"after_stop": decision.after_stop} if decision.after_stop else {}),
             "actions": [a.to_dict() for a in decision.actions],
             "skipped": [s.to_dict() for s in decision.skipped],
             "author": comment.author, "content": comment.content[:200],
@@ -302,15 +303,16 @@ def moderate(account: str, target: str, comments: list[dict[str, Any]]) -> None:
             continue
         queued.execute()
         for match in decision.matches:
-            rt.stats.record_hit(match.rule, match.mode, at=now)
+            rt.stats.record_hit(match.rule, match.mode, at=now, after_stop=match.after_stop)
             metrics.count_rule_hit(match.rule, match.mode)
         log.info("decided", **context, rules=decision.matched,
                  actions=[a.type for a in decision.actions])
-        if comment.author and is_offense(decision):
+        offender_rule = offense_rule(decision)
+        if comment.author and offender_rule is not None:
             rt.offenses.record(
                 platform=comment.platform, account=account, author=comment.author,
                 at=comment.created_at if comment.created_at is not None else now,
-                rule_id=decision.matched[0], comment_id=comment.id,
+                rule_id=offender_rule, comment_id=comment.id,
             )
         for action in decision.actions:
             if action.mode == "shadow" or dry_run:
@@ -515,8 +517,7 @@ def _call(rt: Runtime, account: str, target: str, comment_id: str, action: str,
     client = rt.client(account)
     if isinstance(client, WeiboClient):
         if action == "delete":  # only when the batch path is bypassed
-            destroyed = client.destroy_comments([comment_id])
-            return ActionResult(already_done=bool(destroyed.already_gone))
+            return client.delete_comment(comment_id)
         raise PermanentError(f"{action} is not possible on Weibo", platform="weibo",
                              endpoint=action, account=account)
     if action == "delete":
@@ -608,6 +609,8 @@ def _send_batch(rt: Runtime, account: str, batch_id: str, ids: list[str], owner:
             destroyed = client.destroy_comments(to_send)
             done.extend(destroyed.deleted)
             done.extend(destroyed.already_gone)
+            failed.extend(destroyed.not_own)
+            reasons.update(dict.fromkeys(destroyed.not_own, "not your own comment (20203)"))
             # Still there after an answer without error: resent with the next batch, but not
             # forever (a platform that quietly keeps a comment would cost two calls a flush).
             given_up = _given_up(rt, account, destroyed.not_deleted)

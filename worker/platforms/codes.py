@@ -99,6 +99,8 @@ B_SHOW_BATCH = "comments/show_batch/biz"
 # The commercial endpoints (c.api.weibo.com): one limit for all of them, per caller IP
 # ("请求所有商业接口：50000次/小时/IP", api-notes §6.3).
 WEIBO_COMMERCIAL_ENDPOINTS = frozenset({B_DESTROY, B_SHOW_BATCH})
+# The endpoints whose success answer may be a JSON array (every other answer is an object).
+WEIBO_ARRAY_ANSWERS = frozenset({B_DESTROY, B_SHOW_BATCH})
 
 _BAD_CREDENTIALS_ON_TOKEN = {W_TOKEN: Kind.PERMANENT, W_STABLE_TOKEN: Kind.PERMANENT}
 
@@ -136,7 +138,17 @@ WECHAT_CODES: Mapping[int, Code] = MappingProxyType(
         88004: Code("comment was deleted by user", Kind.PERMANENT, {W_DELETE: Kind.ALREADY_DONE}),
         88005: Code("already reply", Kind.PERMANENT, {W_REPLY_ADD: Kind.ALREADY_DONE}),
         88007: Code("reply content beyond max len or empty", Kind.PERMANENT),
-        88008: Code("comment is not exists", Kind.PERMANENT, {W_DELETE: Kind.ALREADY_DONE}),
+        # The comment is gone: deleting it, un-electing it or deleting its reply is done
+        # (seeds 001 and 002 list 88008 for unmarkelect and reply/delete).
+        88008: Code(
+            "comment is not exists",
+            Kind.PERMANENT,
+            {
+                W_DELETE: Kind.ALREADY_DONE,
+                W_UNMARKELECT: Kind.ALREADY_DONE,
+                W_REPLY_DELETE: Kind.ALREADY_DONE,
+            },
+        ),
         88009: Code("reply is not exists", Kind.PERMANENT, {W_REPLY_DELETE: Kind.ALREADY_DONE}),
         # 87009 is "invalid signature" elsewhere; on reply/delete it means the reply is gone.
         87009: Code("reply is not exists", Kind.PERMANENT, {W_REPLY_DELETE: Kind.ALREADY_DONE}),
@@ -184,6 +196,32 @@ TABLES: Mapping[str, Mapping[int, Code]] = MappingProxyType(
 
 # Blacklist answers that mean "some openid in this batch is not acceptable": bisect.
 INVALID_OPENID_CODES = frozenset({40003, 49003})
+
+# destroy_batch answers that mean "some comment in this batch is not ours" (20203): bisect.
+NOT_OWN_COMMENT = 20203
+
+
+class Reach(enum.Enum):
+    """Whose calls a quota answer stops."""
+
+    ENDPOINT = "endpoint"  # this endpoint of this account
+    ACCOUNT = "account"  # every endpoint of this account
+    IP = "ip"  # this endpoint (and those sharing its limit) of every account on our IP
+
+
+# Weibo's rate-limit codes say whose limit was reached (api-notes §6.2): 10022 the caller
+# IP's (every account of the daemon), 10023 the user's on every API, 10024 the user's on the
+# API it names. Every other quota code stops the endpoint of the account that met it.
+QUOTA_REACH: Mapping[tuple[str, int], Reach] = MappingProxyType(
+    {("weibo", 10022): Reach.IP, ("weibo", 10023): Reach.ACCOUNT}
+)
+
+
+def quota_reach(platform: str, code: int | None) -> Reach:
+    """Whose calls the quota answer ``code`` stops."""
+    if code is None:
+        return Reach.ENDPOINT
+    return QUOTA_REACH.get((platform, code), Reach.ENDPOINT)
 
 # comment/list "count range error": the client's page size exceeds the platform's limit.
 COUNT_RANGE_ERROR = 88010

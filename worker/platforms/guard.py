@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from worker.errors import QuotaError
-from worker.platforms.codes import Kind, classify
-from worker.platforms.quota import QuotaPauses
+from worker.platforms.codes import Kind, Reach, classify, quota_reach
+from worker.platforms.quota import ALL_ENDPOINTS, QuotaPauses
 from worker.platforms.ratelimit import Rate, RateLimiter
 
 
@@ -79,17 +79,37 @@ class CallGuard:
         """Record the pause a quota answer calls for; returns ``err`` with ``resume_at`` set.
 
         The pause is keyed by ``scope`` when given (a quota narrower than the endpoint, such
-        as ``stable_token``'s forced refreshes), else by the endpoint that answered.
+        as ``stable_token``'s forced refreshes). Otherwise the code's reach decides: the
+        endpoint that answered, every endpoint of the account, or (a per-IP limit) the
+        endpoint and every endpoint sharing its limit, for every account.
         """
         hourly = (
             err.code is not None
             and classify(self.platform, err.endpoint, err.code) is Kind.QUOTA_HOURLY
         )
-        err.resume_at = self.quotas.pause(
-            platform=self.platform,
-            account=self.account,
-            endpoint=scope or err.endpoint,
-            hourly=hourly,
-            code=err.code,
+        account: str | None = self.account
+        endpoints = [scope or err.endpoint]
+        reach = quota_reach(self.platform, err.code) if scope is None else Reach.ENDPOINT
+        if reach is Reach.ACCOUNT:
+            endpoints = [ALL_ENDPOINTS]
+        elif reach is Reach.IP:
+            account = None
+            endpoints = self._sharing_limit(err.endpoint)
+        err.resume_at = max(
+            self.quotas.pause(
+                platform=self.platform,
+                account=account,
+                endpoint=endpoint,
+                hourly=hourly,
+                code=err.code,
+            )
+            for endpoint in endpoints
         )
         return err
+
+    def _sharing_limit(self, endpoint: str) -> list[str]:
+        """``endpoint`` and the endpoints whose calls count against the same shared limit."""
+        shared = self.shared_rates.get(endpoint)
+        if shared is None:
+            return [endpoint]
+        return sorted(e for e, (bucket, _) in self.shared_rates.items() if bucket == shared[0])

@@ -1,10 +1,13 @@
 """One HTTP exchange with a platform: send, time, parse JSON, classify failures, log.
 
 Every failure below the platform's own answer becomes a :class:`TransientError` carrying the
-HTTP status when there was one: timeouts, connection errors, HTML error pages, truncated or
-non-JSON bodies. A JSON answer carrying a platform error code is classified through
-:mod:`worker.platforms.codes`. Exception texts never hold a URL (the query carries the access
-token) and pass through :func:`worker.logging.redact`.
+HTTP status when there was one: timeouts, connection errors, HTML error pages, and any answer
+that cannot be decoded (truncated or non-JSON, bad UTF-8, nested too deep, not a JSON object
+where one is due, or larger than :data:`MAX_ANSWER_BYTES`): a
+:class:`~worker.errors.MalformedAnswerError`, logged as one ``platform.malformed_answer``
+event and retried like a busy answer. A JSON answer carrying a
+platform error code is classified through :mod:`worker.platforms.codes`. Exception texts never
+hold a URL (the query carries the access token) and pass through :func:`worker.logging.redact`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import httpx
 import structlog
 
 from worker import metrics
-from worker.errors import PlatformError, RateLimitedError, TransientError
+from worker.errors import MalformedAnswerError, PlatformError, RateLimitedError
 from worker.logging import redact
 from worker.platforms.codes import Kind, classify, classify_http_status, make_error
 
@@ -27,6 +30,31 @@ _log = structlog.get_logger()
 
 JSONBody = dict[str, Any] | list[Any]
 CodeReader = Callable[[Any], tuple[int | None, str]]
+
+#: The largest answer body read (after decompression). The biggest documented answers (a
+#: 200-comment Weibo page with user objects, a 1,000-openid blacklist page) stay under 1 MiB;
+#: a larger body is a broken or hostile server, and reading it on would only cost memory.
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+
+
+class Undecodable(ValueError):
+    """Why an answer body could not be used (becomes a MalformedAnswerError)."""
+
+
+def decode_body(raw: bytes, *, array_ok: bool) -> JSONBody:
+    """The JSON object (or array, when ``array_ok``) of an answer body; Undecodable naming
+    the reason otherwise."""
+    try:
+        body = json.loads(raw)
+    except UnicodeDecodeError:
+        raise Undecodable("not UTF-8") from None
+    except RecursionError:
+        raise Undecodable("JSON nested too deep") from None
+    except ValueError:
+        raise Undecodable("not JSON") from None
+    if isinstance(body, dict) or (array_ok and isinstance(body, list)):
+        return body
+    raise Undecodable(f"JSON {type(body).__name__}, not an object")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +93,10 @@ class Transport:
         platform: str,
         account: str,
         read_code: CodeReader,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.http = http
+        self.max_answer_bytes = max_answer_bytes
         self.platform = platform
         self.account = account
         self._read_code = read_code
@@ -102,8 +132,13 @@ class Transport:
         params: Mapping[str, str] | None = None,
         json_body: Mapping[str, Any] | None = None,
         form: Mapping[str, str] | None = None,
+        array_ok: bool = False,
     ) -> Answer:
-        """Send one request; return the decoded answer or raise the classified error."""
+        """Send one request; return the decoded answer or raise the classified error.
+
+        The body must be a JSON object, or an array when ``array_ok`` (Weibo's batch
+        endpoints answer arrays); anything else is a MalformedAnswerError (transient).
+        """
         headers: dict[str, str] = {"Accept": "application/json"}
         content: bytes | None = None
         if json_body is not None:
@@ -111,9 +146,12 @@ class Transport:
             headers["Content-Type"] = "application/json; charset=utf-8"
         started = time.perf_counter()
         try:
-            response = self.http.request(
+            with self.http.stream(
                 method, url, params=params, content=content, data=form, headers=headers
-            )
+            ) as response:
+                status = response.status_code
+                ctype = response.headers.get("content-type", "?").split(";")[0]
+                raw = self._read_capped(response)
         except httpx.TimeoutException as exc:
             self._log_call(endpoint, started, error=type(exc).__name__)
             raise self.error(
@@ -126,16 +164,23 @@ class Transport:
                 f"connection failed ({type(exc).__name__}: {exc})",
                 endpoint=endpoint,
             ) from None
-        status = response.status_code
         try:
-            body = json.loads(response.content)
-        except ValueError:
+            if raw is None:
+                raise Undecodable(f"larger than {self.max_answer_bytes} bytes")
+            body = decode_body(raw, array_ok=array_ok)
+        except Undecodable as exc:
+            size = "oversized" if raw is None else f"{len(raw)} bytes"
             self._log_call(endpoint, started, http_status=status, error="malformed body")
-            ctype = response.headers.get("content-type", "?").split(";")[0]
-            raise self.error(
-                Kind.TRANSIENT,
-                f"malformed answer: HTTP {status}, {ctype}, {len(response.content)} bytes",
+            _log.warning(
+                "platform.malformed_answer", platform=self.platform, account=self.account,
+                endpoint=endpoint, http_status=status, content_type=ctype, size=size,
+                reason=str(exc),
+            )
+            raise MalformedAnswerError(
+                f"malformed answer ({exc}): HTTP {status}, {ctype}, {size}",
+                platform=self.platform,
                 endpoint=endpoint,
+                account=self.account,
                 http_status=status,
             ) from None
         code, message = self._read_code(body)
@@ -155,9 +200,23 @@ class Transport:
             )
         return Answer(status=status, body=body, code=code, message=message, duration_ms=duration)
 
-    def malformed(self, endpoint: str, answer: Answer, what: str) -> TransientError:
+    def _read_capped(self, response: httpx.Response) -> bytes | None:
+        """The body, or None (unread beyond the cap) when it exceeds MAX_ANSWER_BYTES."""
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_answer_bytes:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self.max_answer_bytes:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def malformed(self, endpoint: str, answer: Answer, what: str) -> MalformedAnswerError:
         """The error for a JSON answer whose shape is not the documented one."""
-        return TransientError(
+        return MalformedAnswerError(
             f"unexpected answer shape: {what}",
             platform=self.platform,
             endpoint=endpoint,

@@ -2,10 +2,17 @@
 
 A daily quota answer (WeChat 45009) pauses the endpoint until the next 00:00 in
 ``QuotaConfig.reset_timezone``; an hourly one (Weibo 10022-10024) until the next full hour
-there. ``QuotaConfig.pause`` (seconds), when set, replaces both. The pause is one Redis key
-``<prefix>:quota:<platform>:<account>:<endpoint>`` holding the resume time and expiring at
-it, so every process on every host sees it; it is set with ``SET NX``, so the first process
-to hit the quota logs it and the others stay quiet.
+there. ``QuotaConfig.pause`` (seconds), when set, replaces both. A pause is one Redis key
+holding the resume time and expiring at it, so every process on every host sees it; it is set
+with ``SET NX``, so the first process to hit the quota logs it and the others stay quiet.
+
+Three reaches (:class:`worker.platforms.codes.Reach`), three keys a call checks in one
+``MGET``:
+
+- ``<prefix>:quota:<platform>:<account>:<endpoint>``: that endpoint of that account;
+- ``<prefix>:quota:<platform>:<account>:*``: every endpoint of that account (Weibo 10023);
+- ``<prefix>:quota:<platform>::<endpoint>``: that endpoint of every account (no account
+  part: the daemon's IP met the limit, Weibo 10022).
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ from worker import metrics
 from worker.config import QuotaConfig
 
 _log = structlog.get_logger()
+
+ALL_ENDPOINTS = "*"  # the endpoint part of a pause of every endpoint of an account
+EVERY_ACCOUNT = "*"  # how logs and metrics name the account of a pause of every account
 
 
 def next_local_midnight(now: float, timezone: str) -> float:
@@ -47,16 +57,25 @@ class QuotaPauses:
         self.config = config
         self._prefix = key_prefix
 
-    def key(self, platform: str, account: str, endpoint: str) -> str:
-        return f"{self._prefix}:quota:{platform}:{account}:{endpoint}"
+    def key(self, platform: str, account: str | None, endpoint: str) -> str:
+        """The pause key; ``account`` None is every account, ``endpoint`` ALL every endpoint."""
+        return f"{self._prefix}:quota:{platform}:{account or ''}:{endpoint}"
 
     def resume_at(self, platform: str, account: str, endpoint: str) -> float | None:
-        """When the endpoint may be called again, or None when it is not paused."""
-        raw = self._redis.get(self.key(platform, account, endpoint))
-        if raw is None:
-            return None
-        value = float(raw if isinstance(raw, str) else bytes(raw).decode())
-        return value if value > time.time() else None
+        """When the account may call the endpoint again (the latest of the pauses that
+        cover it), or None when it is not paused."""
+        keys = [
+            self.key(platform, account, endpoint),
+            self.key(platform, account, ALL_ENDPOINTS),
+            self.key(platform, None, endpoint),
+        ]
+        values = [
+            float(raw if isinstance(raw, str) else bytes(raw).decode())
+            for raw in self._redis.mget(keys)
+            if raw is not None
+        ]
+        latest = max(values, default=None)
+        return latest if latest is not None and latest > time.time() else None
 
     def pause_until(self, *, hourly: bool, now: float | None = None) -> float:
         now = time.time() if now is None else now
@@ -70,23 +89,24 @@ class QuotaPauses:
         self,
         *,
         platform: str,
-        account: str,
+        account: str | None,
         endpoint: str,
         hourly: bool,
         code: int | None = None,
     ) -> float:
-        """Pause the endpoint; returns the resume time (an existing pause's, if one holds)."""
+        """Pause the endpoint (ALL_ENDPOINTS: every one) of the account (None: of every
+        account); returns the resume time (an existing pause's, if one holds)."""
         resume_at = self.pause_until(hourly=hourly)
         key = self.key(platform, account, endpoint)
         created = self._redis.set(
             key, repr(resume_at), nx=True, pxat=max(int(resume_at * 1000), 1)
         )
         if created:
-            metrics.count_quota_pause(platform, account, endpoint)
+            metrics.count_quota_pause(platform, account or EVERY_ACCOUNT, endpoint)
             _log.warning(
                 "platform.quota_paused",
                 platform=platform,
-                account=account,
+                account=account or EVERY_ACCOUNT,
                 endpoint=endpoint,
                 errcode=code,
                 resume_at=datetime.fromtimestamp(
@@ -94,9 +114,11 @@ class QuotaPauses:
                 ).isoformat(),
             )
             return resume_at
-        existing = self.resume_at(platform, account, endpoint)
-        return existing if existing is not None else resume_at
+        raw = self._redis.get(key)
+        if raw is None:
+            return resume_at
+        return float(raw if isinstance(raw, str) else bytes(raw).decode())
 
-    def clear(self, *, platform: str, account: str, endpoint: str) -> bool:
+    def clear(self, *, platform: str, account: str | None, endpoint: str) -> bool:
         """Lift a pause early (an operator cleared the quota). True when one was set."""
         return bool(self._redis.delete(self.key(platform, account, endpoint)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from worker.models import Comment
 
@@ -90,6 +90,8 @@ class DestroyResult:
     ``show_batch`` no longer finds. ``already_gone``: ids it said do not exist (20201: the
     effect holds; count them as done). ``not_deleted``: ids that still exist after the call
     (or could not be checked); deleting them again is safe (a gone comment answers 20201).
+    ``not_own``: ids the platform refused as not under the account's posts (20203): sending
+    them again cannot help.
     ``shape`` names the destroy answer shape seen: ``list``, ``result``, ``comment``,
     ``already_gone`` (only 20201 answers), ``mixed`` (several, after a bisection) or ``none``
     (nothing to send). ``calls``: HTTP calls made, the ``show_batch`` check included.
@@ -100,3 +102,4 @@ class DestroyResult:
     not_deleted: list[str]
     shape: str
     calls: int = 0
+    not_own: list[str] = field(default_factory=list)

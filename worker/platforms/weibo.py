@@ -7,16 +7,19 @@ Synchronous, thread-safe, one instance per account. Hosts: ``https://api.weibo.c
 Conventions (the same as :mod:`worker.platforms.wechat`):
 
 - **Already done is a result, never an exception**: 20201 (comment does not exist) on
-  destroy puts the id in ``DestroyResult.already_gone``. Ids a destroy answer leaves
-  unconfirmed are checked with ``comments/show_batch/biz``: gone ones count as deleted.
+  destroy puts the id in ``DestroyResult.already_gone``, 20203 (not your own comment) in
+  ``not_own``. Ids a destroy answer leaves unconfirmed are checked with
+  ``comments/show_batch/biz``: gone ones count as deleted.
 - ``error_code`` is read whether the platform sends it as a number or a string.
 - The access token is the account's configured one: an auth error (20502, 21301,
   21314-21319, 21327, 21332) raises AuthError; Weibo has no refresh a server could do.
 - The commercial endpoints share one limit of 50,000 calls an hour *per caller IP*, whatever
   the account (api-notes §6.3): one daemon is one IP, so every account of every process
   takes its slots from one Redis bucket (``<prefix>:rate:weibo:shared:commercial-ip``).
-  ``calls_per_minute`` adds the account's own limit on every endpoint. 10022-10024 pause the
-  endpoint until the next full hour (or ``QuotaConfig.pause``).
+  ``calls_per_minute`` adds the account's own limit on every endpoint. 10022-10024 pause
+  until the next full hour (or ``QuotaConfig.pause``): 10022 (the IP's limit) the endpoint
+  (both commercial endpoints, which share one limit) for every account, 10023 (the user's)
+  every endpoint of the account, 10024 (the user's, on one API) that endpoint of the account.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ from worker.errors import (
     AuthError,
     BatchTooLargeError,
     ConfigError,
+    PermanentError,
     PlatformError,
     QuotaError,
+    TransientError,
 )
 from worker.logging import register_secret
 from worker.platforms import codes as c
@@ -45,7 +50,7 @@ from worker.platforms.http import Answer, Transport, new_http_client
 from worker.platforms.parsing import as_int, weibo_comment, weibo_comment_ids
 from worker.platforms.quota import QuotaPauses
 from worker.platforms.ratelimit import Rate, RateLimiter
-from worker.platforms.results import DestroyResult, WeiboCommentPage
+from worker.platforms.results import ActionResult, DestroyResult, WeiboCommentPage
 
 _log = structlog.get_logger()
 
@@ -56,6 +61,7 @@ COMMERCIAL_BUCKET = "commercial-ip"  # the shared limiter bucket of COMMERCIAL_R
 DEFAULT_PAGE_SIZE = 50
 MAX_BATCH = 20  # cids per destroy_batch call
 MAX_SHOW_BATCH = 50  # cids per show_batch call
+GONE_COMMENT = 20201  # "target weibo comment does not exist"
 
 
 def weibo_code(body: Any) -> tuple[int | None, str]:
@@ -152,12 +158,17 @@ class WeiboClient:
         form: Mapping[str, str] | None = None,
     ) -> Answer:
         self._guard.before(endpoint)
+        array_ok = endpoint in c.WEIBO_ARRAY_ANSWERS
         try:
             if method == "GET":
                 query = {**(params or {}), "access_token": self._token}
-                return self._transport.request("GET", url, endpoint=endpoint, params=query)
+                return self._transport.request(
+                    "GET", url, endpoint=endpoint, params=query, array_ok=array_ok
+                )
             body = {**(form or {}), "access_token": self._token}
-            return self._transport.request(method, url, endpoint=endpoint, form=body)
+            return self._transport.request(
+                method, url, endpoint=endpoint, form=body, array_ok=array_ok
+            )
         except QuotaError as err:
             raise self._guard.quota_hit(err) from None
         except AuthError as err:
@@ -231,14 +242,21 @@ class WeiboClient:
     def destroy_comments(self, cids: Iterable[int | str]) -> DestroyResult:
         """Delete up to 20 comments under the account's posts.
 
-        Every documented answer shape is accepted: an array of the deleted comments,
-        ``{"result": true}`` (all deleted), or a single comment object (that one deleted).
-        Ids a successful answer leaves unconfirmed (missing from the array, the rest of a
-        single object, all of ``{"result": false}``) are looked up with one
+        Every documented answer shape is accepted: the single comment object of the seed
+        document (that one deleted), an array of the deleted comments, or ``{"result": true}``
+        (all deleted). Ids a successful answer leaves unconfirmed are looked up with one
         ``comments/show_batch/biz`` call (api-notes §6.3): an id that no longer exists is
-        ``deleted``, one that still exists is ``not_deleted``. A batch answered with 20201
-        (some comment does not exist) is split in halves until each missing id stands alone
-        in ``already_gone``. More than 20 distinct ids: BatchTooLargeError, no call.
+        ``deleted``, one that still exists is ``not_deleted``.
+
+        Error answers about some ids of a batch do not stop the others:
+
+        - 20201 (some comment does not exist) on several ids: one ``show_batch`` call tells
+          the gone ones (``already_gone``) and the rest is sent again in one call (halves,
+          should ``show_batch`` fail or contradict the answer);
+        - 20203 (not your own comment) on several ids: the batch is split in halves until
+          each such id stands alone in ``not_own``, every other id going through.
+
+        More than 20 distinct ids: BatchTooLargeError, no call.
         """
         batch = _distinct_cids(cids)
         if len(batch) > MAX_BATCH:
@@ -247,12 +265,13 @@ class WeiboClient:
             )
         deleted: list[str] = []
         gone: list[str] = []
+        not_own: list[str] = []
         unconfirmed: list[str] = []
         shapes: set[str] = set()
         calls = 0
-
-        def send(part: list[str]) -> None:
-            nonlocal calls
+        pending = [batch] if batch else []
+        while pending:
+            part = pending.pop()
             calls += 1
             try:
                 answer = self._call(
@@ -263,36 +282,88 @@ class WeiboClient:
                 )
             except AlreadyDoneError as err:
                 if len(part) == 1:
-                    _log.info(
-                        "weibo.already_done", account=self.name, endpoint=c.B_DESTROY,
-                        errcode=err.code, outcome="already_done",
-                    )
+                    self._log_single(part[0], err, "already_done")
                     gone.append(part[0])
                     shapes.add("already_gone")
-                    return
-                middle = len(part) // 2
-                send(part[:middle])
-                send(part[middle:])
-                return
+                    continue
+                calls += 1
+                existing = self._existing_or_none(part)
+                if existing is None or len(existing) == len(part):
+                    pending.extend(_halves(part))  # no check, or the check says all exist
+                    continue
+                gone.extend(cid for cid in part if cid not in existing)
+                shapes.add("already_gone")
+                if existing:
+                    pending.append(existing)
+                continue
+            except PermanentError as err:
+                if err.code != c.NOT_OWN_COMMENT:
+                    raise
+                if len(part) == 1:
+                    self._log_single(part[0], err, "not_own")
+                    not_own.append(part[0])
+                    continue
+                pending.extend(_halves(part))
+                continue
             shape, confirmed = self._destroyed(answer, part)
             shapes.add(shape)
             deleted.extend(confirmed)
             unconfirmed.extend(cid for cid in part if cid not in confirmed)
-
-        if batch:
-            send(batch)
         if unconfirmed:
             calls += 1
             deleted.extend(self._verified_gone(unconfirmed))
-        done = set(deleted) | set(gone)
+        done = set(deleted) | set(gone) | set(not_own)
         order = {cid: i for i, cid in enumerate(batch)}
         return DestroyResult(
             deleted=sorted(set(deleted), key=order.__getitem__),
             already_gone=sorted(set(gone) - set(deleted), key=order.__getitem__),
             not_deleted=[cid for cid in batch if cid not in done],
+            not_own=sorted(set(not_own), key=order.__getitem__),
             shape=shapes.pop() if len(shapes) == 1 else ("mixed" if shapes else "none"),
             calls=calls,
         )
+
+    def delete_comment(self, cid: int | str) -> ActionResult:
+        """Delete one comment (``destroy_batch`` with one id): ``already_done`` when it was
+        gone (20201). PermanentError (20203) when it is not under the account's posts;
+        TransientError when the platform answered without error but kept it (retry)."""
+        result = self.destroy_comments([cid])
+        if result.deleted:
+            return ActionResult()
+        if result.already_gone:
+            return ActionResult(already_done=True, code=GONE_COMMENT)
+        if result.not_own:
+            raise PermanentError(
+                f"comment {result.not_own[0]} is not under this account's posts",
+                platform=self.platform, endpoint=c.B_DESTROY, account=self.name,
+                code=c.NOT_OWN_COMMENT,
+            )
+        raise TransientError(
+            f"comment {result.not_deleted[0]} still exists after destroy_batch",
+            platform=self.platform, endpoint=c.B_DESTROY, account=self.name,
+        )
+
+    def _log_single(self, cid: str, err: PlatformError, outcome: str) -> None:
+        _log.info(
+            "weibo.destroy_refused" if outcome == "not_own" else "weibo.already_done",
+            account=self.name, endpoint=c.B_DESTROY, comment_id=cid, errcode=err.code,
+            outcome=outcome,
+        )
+
+    def _existing_or_none(self, cids: list[str]) -> list[str] | None:
+        """``existing_comment_ids(cids)``, or None when that call failed for a reason that
+        does not stop destroy calls too (quota and auth errors propagate)."""
+        try:
+            return self.existing_comment_ids(cids)
+        except (QuotaError, AuthError):
+            raise
+        except PlatformError as err:
+            _log.warning(
+                "weibo.gone_check_failed", account=self.name, endpoint=err.endpoint,
+                errcode=err.code, error=type(err).__name__, ids=len(cids),
+                detail="splitting the batch instead",
+            )
+            return None
 
     def _verified_gone(self, cids: list[str]) -> list[str]:
         """The ids of ``cids`` that ``show_batch`` no longer finds. When the check itself
@@ -357,6 +428,12 @@ class WeiboClient:
                 returned = set(weibo_comment_ids(wrapped))
                 return "list", [cid for cid in part if cid in returned]
         raise self._transport.malformed(c.B_DESTROY, answer, "not a destroy answer")
+
+
+def _halves(part: list[str]) -> list[list[str]]:
+    """``part`` split in two, the first half last (it is sent first from a stack)."""
+    middle = len(part) // 2
+    return [part[middle:], part[:middle]]
 
 
 def _distinct_cids(cids: Iterable[int | str]) -> list[str]:

@@ -12,6 +12,11 @@ The pipeline (each step switchable through :class:`NormalizeOptions`), applied i
    left in place (they are still separators): keeping them out keeps the hot regex fast.
    Lone surrogates (which a JSON decoder can produce) are always replaced by U+FFFD, whatever
    the options: no encoder downstream (RE2, Aho-Corasick) accepts them.
+   ``fold_accents`` runs in the same pass (one search finds what either step changes): Latin
+   letters lose their diacritics (``wēi xìn`` -> ``wei xin``, ``Café`` -> ``Cafe``), a
+   precomposed Latin letter mapping to its base letter one for one, and the combining
+   diacritical marks U+0300-U+036F are dropped wherever they are (so a decomposed ``e`` +
+   U+0304 folds too); precomposed letters of other scripts keep theirs.
 3. ``confusables``: letters of other scripts and symbol blocks that look like a Latin letter
    or digit and that NFKC leaves alone (Cyrillic ``х``, Greek ``ν``, negative squared ``🅥``)
    become that ASCII character, one for one, from ``worker/data/confusables_latin.txt``
@@ -127,6 +132,7 @@ class NormalizeOptions:
     skip_separators: bool = True
     traditional_to_simplified: bool = False
     collapse_repeats: int | None = None  # N >= 1: a run of one character longer than N -> N
+    fold_accents: bool = True  # ē, ì, ǎ, é -> e, i, a, e: pinyin with tones meets plain Latin
     confusables: bool = True
     numerals: bool = False
 
@@ -239,10 +245,13 @@ def _drop_slow_separators(match: re.Match[str]) -> str:
 
 
 @functools.cache
-def _rare_re(strip_invisible: bool, confusables: bool, numerals: bool) -> re.Pattern[str]:
-    """Characters that need fixing after NFKC: surrogates, invisibles when stripping,
-    look-alikes and numerals when folding them (one search for all: each is rare in a
-    comment, and a substitution of the few found is cheaper than a ``translate``).
+def _rare_re(
+    strip_invisible: bool, fold_accents: bool, confusables: bool, numerals: bool
+) -> re.Pattern[str]:
+    """Characters that need fixing after NFKC: surrogates, invisibles when stripping, accented
+    Latin letters and combining diacritics when folding accents, look-alikes and numerals
+    when folding them (one search finds them all: most comments have none, and then this is
+    the only cost; a substitution of the few found is cheaper than a ``translate``).
 
     The look-alikes beyond the BMP are covered by one range (a class of many astral ranges
     makes ``re`` test each against every character, and emoji are common); the few other
@@ -251,6 +260,8 @@ def _rare_re(strip_invisible: bool, confusables: bool, numerals: bool) -> re.Pat
     body = "\\ud800-\\udfff"
     if strip_invisible:
         body += _class_body(_tables()[1])
+    if fold_accents:
+        body += _ACCENT_BLOCKS
     if confusables:
         codepoints = sorted(_confusables()[0])
         bmp = [cp for cp in codepoints if cp < 0x10000]
@@ -265,8 +276,12 @@ def _rare_re(strip_invisible: bool, confusables: bool, numerals: bool) -> re.Pat
 
 @functools.cache
 def _rare_fixer(
-    strip_invisible: bool, confusables: bool, numerals: bool
+    strip_invisible: bool, fold_accents: bool, confusables: bool, numerals: bool
 ) -> Callable[[re.Match[str]], str]:
+    """What each character :func:`_rare_re` finds becomes: a lone surrogate U+FFFD, a
+    look-alike or numeral its ASCII character, an accented Latin letter its base (a
+    diacritic nothing), an invisible character nothing; anything else (inside the astral
+    range that covers the look-alikes) stays."""
     invisible = _tables()[0] if strip_invisible else frozenset()
     table = dict(_confusables()[0]) if confusables else {}
     if numerals:
@@ -276,10 +291,13 @@ def _rare_fixer(
         ch = match.group()
         if "\ud800" <= ch <= "\udfff":
             return "\ufffd"
-        folded = table.get(ord(ch))
+        cp = ord(ch)
+        folded = table.get(cp)
         if folded is not None:
             return folded
-        return "" if ord(ch) in invisible else ch
+        if fold_accents and (0xC0 <= cp <= 0x24F or 0x300 <= cp <= 0x36F or 0x1E00 <= cp <= 0x1EFF):
+            return _accents().get(cp, ch)  # U+034F, invisible and a diacritic, goes either way
+        return "" if cp in invisible else ch
 
     return fix
 
@@ -350,6 +368,30 @@ NUMERALS: dict[str, str] = {
 }
 
 
+# The blocks accented Latin letters and combining diacritics come from (a superset of
+# _accents(): three ranges test faster than its ~500).
+_ACCENT_BLOCKS = "\\u00c0-\\u024f\\u0300-\\u036f\\u1e00-\\u1eff"
+
+
+@functools.cache
+def _accents() -> dict[int, str]:
+    """Accented Latin letters -> base letter, combining diacritical marks -> nothing.
+
+    Dropping a mark wherever it stands (not only after a Latin letter) keeps the step
+    character by character, so spans stay exact even when NFKC is off and marks stand alone.
+    """
+    table: dict[int, str] = {}
+    for cp in itertools.chain(range(0x00C0, 0x0250), range(0x1E00, 0x1F00)):
+        decomposed = unicodedata.normalize("NFD", chr(cp))
+        base, marks = decomposed[0], decomposed[1:]
+        if marks and base.isascii() and base.isalpha() and all(
+            0x300 <= ord(mark) <= 0x36F for mark in marks
+        ):
+            table[cp] = base
+    table.update(dict.fromkeys(range(0x300, 0x370), ""))
+    return table
+
+
 _CHAR_CACHE_SIZE = 1 << 16
 
 
@@ -414,8 +456,12 @@ class Normalizer:
         opts = self.options
         self._nfkc = opts.nfkc
         self._char_cache: dict[str, str] = {}
-        self._rare_re = _rare_re(opts.strip_invisible, opts.confusables, opts.numerals)
-        self._rare_fix = _rare_fixer(opts.strip_invisible, opts.confusables, opts.numerals)
+        self._rare_re = _rare_re(
+            opts.strip_invisible, opts.fold_accents, opts.confusables, opts.numerals
+        )
+        self._rare_fix = _rare_fixer(
+            opts.strip_invisible, opts.fold_accents, opts.confusables, opts.numerals
+        )
         self._case: Callable[[str], str] = str.casefold if opts.casefold else _lower_simple
         self._sep_re = _separator_re() if opts.skip_separators else None
         self._slow_re = _slow_astral_re()

@@ -15,7 +15,7 @@ from typing import Any
 
 from worker.sandbox import wechat, weibo
 from worker.sandbox.calls import CallLog, CallRecord, loggable_body
-from worker.sandbox.faults import Faults
+from worker.sandbox.faults import DAMAGE_KINDS, Faults
 from worker.sandbox.protocol import (
     WECHAT_CONTENT_TYPE,
     WEIBO_CONTENT_TYPE,
@@ -36,6 +36,10 @@ HTML_502 = (
     b"</body>\r\n</html>\r\n"
 )
 _NOT_JSON = b"upstream connect error or disconnect/reset before headers. reset reason: overflow"
+_BAD_UTF8 = b'{"errcode":0,"errmsg":"\xff\xfe ok"}'
+_NOT_OBJECT = b'"ok"'
+_DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
+_OVERSIZED_BYTES = 9 * 1024 * 1024  # above the client's 8 MiB cap
 
 
 class Dispatcher:
@@ -82,9 +86,11 @@ class Dispatcher:
             )
             self._record(req, platform, endpoint, response, None, self._clock())
             return response
-        malformed = kind == "malformed" or self._faults.roll(self._faults.malformed_probability)
+        damage = kind if kind in DAMAGE_KINDS else None
+        if damage is None and self._faults.roll(self._faults.malformed_probability):
+            damage = "malformed"
         ctx = CallContext(
-            endpoint=endpoint, now=0.0, injected=kind if kind not in (None, "malformed") else None
+            endpoint=endpoint, now=0.0, injected=kind if damage is None else None
         )
         with self._lock:
             ctx.now = self._clock()
@@ -92,8 +98,8 @@ class Dispatcher:
                 response = self._answer_wechat(req, ctx)
             else:
                 response = self._answer_weibo(req, ctx)
-        if malformed:
-            response = self._damage(response)
+        if damage is not None:
+            response = self._damage(response, str(damage))
         self._record(req, platform, endpoint, response, ctx.scope, ctx.now)
         return response
 
@@ -131,9 +137,18 @@ class Dispatcher:
             status=200, body=dump_json(payload), content_type=WEIBO_CONTENT_TYPE, errcode=0
         )
 
-    def _damage(self, response: Response) -> Response:
-        """The same answer, truncated to half or replaced by a non-JSON line."""
-        if self._faults.choice(2) == 0 and len(response.body) > 1:
+    def _damage(self, response: Response, kind: str) -> Response:
+        """The same answer damaged: ``malformed`` truncates it to half or replaces it by a
+        non-JSON line (at random); the other :data:`DAMAGE_KINDS` as they say."""
+        if kind == "bad_utf8":
+            body = _BAD_UTF8
+        elif kind == "not_object":
+            body = _NOT_OBJECT
+        elif kind == "deep_json":
+            body = _DEEP_JSON
+        elif kind == "oversized":
+            body = b'{"pad":"' + b"x" * _OVERSIZED_BYTES + b'"}'
+        elif self._faults.choice(2) == 0 and len(response.body) > 1:
             body = response.body[: len(response.body) // 2]
         else:
             body = _NOT_JSON
@@ -142,7 +157,7 @@ class Dispatcher:
             body=body,
             content_type=response.content_type,
             errcode=response.errcode,
-            fault="malformed",
+            fault=kind,
         )
 
     def _record(

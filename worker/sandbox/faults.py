@@ -16,7 +16,9 @@ Where each fault strikes, in request order:
    (45011 / Weibo ``weibo_minute_code``), ``quota`` (45009 / Weibo ``weibo_quota_code``),
    an injected error code, ``busy`` (-1 / Weibo 10001); none of these has any effect;
 3. ``malformed``: the operation **does** take effect and only its answer is damaged
-   (truncated JSON or a non-JSON line), the way a dropped connection looks to a client.
+   (truncated JSON or a non-JSON line), the way a dropped connection looks to a client. The
+   one-shot kinds ``bad_utf8``, ``not_object``, ``deep_json`` and ``oversized`` damage it in
+   their own way (see :data:`DAMAGE_KINDS`).
 """
 
 from __future__ import annotations
@@ -29,14 +31,25 @@ from typing import Any, Literal
 
 DestroyShape = Literal["array", "result", "single"]
 WeiboCodeType = Literal["string", "number", "alternate"]
-FaultKind = Literal["busy", "html_5xx", "malformed"]
+FaultKind = Literal[
+    "busy", "html_5xx", "malformed", "bad_utf8", "not_object", "deep_json", "oversized"
+]
 Verdict = Literal["minute", "quota"]
 
 DESTROY_SHAPES: tuple[DestroyShape, ...] = ("array", "result", "single")
+DestroyMode = Literal["partial", "atomic", "keep"]
+DESTROY_MODES: tuple[DestroyMode, ...] = ("partial", "atomic", "keep")
 ListOrder = Literal["newest", "oldest"]
 LIST_ORDERS: tuple[ListOrder, ...] = ("newest", "oldest")
 WEIBO_CODE_TYPES: tuple[WeiboCodeType, ...] = ("string", "number", "alternate")
-FAULT_KINDS: tuple[FaultKind, ...] = ("busy", "html_5xx", "malformed")
+FAULT_KINDS: tuple[FaultKind, ...] = (
+    "busy", "html_5xx", "malformed", "bad_utf8", "not_object", "deep_json", "oversized"
+)
+#: One-shot damages of an answer whose operation took effect (like ``malformed``): invalid
+#: UTF-8, a JSON scalar instead of an object, 100,000 nested arrays, a 9 MiB JSON object.
+DAMAGE_KINDS: tuple[FaultKind, ...] = (
+    "malformed", "bad_utf8", "not_object", "deep_json", "oversized"
+)
 WEIBO_RATE_CODES = (10022, 10023, 10024)
 
 
@@ -82,9 +95,10 @@ class Faults:
         self._latency = 0.0
         self._quota: dict[str, int] = {}
         self._minute_limit: dict[str, int] = {}
-        self._destroy_shape: DestroyShape = "array"
+        self._destroy_shape: DestroyShape = "single"
+        self._destroy_mode: DestroyMode = "partial"
         self._wechat_list_order: ListOrder = "newest"
-        self._weibo_code_type: WeiboCodeType = "string"
+        self._weibo_code_type: WeiboCodeType = "number"
         self._weibo_quota_code = 10023
         self._weibo_minute_code = 10022
         self._injections: list[_Injection] = []
@@ -165,8 +179,9 @@ class Faults:
 
     @property
     def destroy_shape(self) -> DestroyShape:
-        """Weibo destroy_batch success answer: ``array`` of deleted comments (the default),
-        ``result`` (``{"result": true}``) or ``single`` (the first deleted comment object)."""
+        """Weibo destroy_batch success answer: ``single``, the first deleted comment object
+        (the default: the seed document 004's example), ``array`` of deleted comments or
+        ``result`` (``{"result": true}``), the shapes the page's history shows."""
         return self._destroy_shape
 
     @destroy_shape.setter
@@ -174,6 +189,22 @@ class Faults:
         if value not in DESTROY_SHAPES:
             raise ValueError(f"destroy_shape must be one of {DESTROY_SHAPES}, got {value!r}")
         self._destroy_shape = value
+
+    @property
+    def destroy_mode(self) -> DestroyMode:
+        """How Weibo destroy_batch treats a batch with ids it cannot delete (the documents
+        are silent): ``partial`` (the default) deletes the others and answers success (an
+        error only when none could be deleted); ``atomic`` deletes nothing and answers 20203
+        when some id is under another user's post, else 20201 when some id does not exist;
+        ``keep`` deletes nothing and answers ``[]`` (the v1 page's answer when none was
+        deleted), a platform that quietly keeps comments."""
+        return self._destroy_mode
+
+    @destroy_mode.setter
+    def destroy_mode(self, value: str) -> None:
+        if value not in DESTROY_MODES:
+            raise ValueError(f"destroy_mode must be one of {DESTROY_MODES}, got {value!r}")
+        self._destroy_mode = value
 
     @property
     def wechat_list_order(self) -> ListOrder:
@@ -189,8 +220,9 @@ class Faults:
 
     @property
     def weibo_error_code_type(self) -> WeiboCodeType:
-        """How Weibo errors carry ``error_code``: ``string`` (the official example, default),
-        ``number`` (what the destroy_batch page shows) or ``alternate`` (string, number, ...)."""
+        """How Weibo errors carry ``error_code``: ``number`` (the seed document 004's error
+        shape, the default), ``string`` (the official error-code page's example) or
+        ``alternate`` (string, number, ...)."""
         return self._weibo_code_type
 
     @weibo_error_code_type.setter
@@ -226,10 +258,11 @@ class Faults:
     ) -> None:
         """Make the next ``times`` platform calls (to ``endpoint``, or to any) fail.
 
-        ``kind`` is ``"busy"``, ``"html_5xx"``, ``"malformed"`` or an error code to answer
-        with (after authentication), e.g. ``45011``, ``40001`` or Weibo ``10023``. Each
-        matching request uses one up, even one that fails earlier (bad token) and so never
-        reaches the injected fault. Injections are used in the order they were added.
+        ``kind`` is ``"busy"``, ``"html_5xx"``, one of :data:`DAMAGE_KINDS` or an error
+        code to answer with (after authentication), e.g. ``45011``, ``40001`` or Weibo
+        ``10023``. Each matching request uses one up, even one that fails earlier (bad
+        token) and so never reaches the injected fault. Injections are used in the order
+        they were added.
         """
         if isinstance(kind, bool) or not (isinstance(kind, int) or kind in FAULT_KINDS):
             raise ValueError(f"kind must be one of {FAULT_KINDS} or an error code, got {kind!r}")
@@ -244,9 +277,10 @@ class Faults:
             self._busy = self._html_5xx = self._malformed = self._latency = 0.0
             self._quota = {}
             self._minute_limit = {}
-            self._destroy_shape = "array"
+            self._destroy_shape = "single"
+            self._destroy_mode = "partial"
             self._wechat_list_order = "newest"
-            self._weibo_code_type = "string"
+            self._weibo_code_type = "number"
             self._weibo_quota_code = 10023
             self._weibo_minute_code = 10022
             self._injections.clear()
@@ -267,6 +301,7 @@ class Faults:
         "quota",
         "minute_limit",
         "destroy_shape",
+        "destroy_mode",
         "wechat_list_order",
         "weibo_error_code_type",
         "weibo_quota_code",
@@ -306,6 +341,7 @@ class Faults:
             "quota": dict(self._quota),
             "minute_limit": dict(self._minute_limit),
             "destroy_shape": self._destroy_shape,
+            "destroy_mode": self._destroy_mode,
             "wechat_list_order": self._wechat_list_order,
             "weibo_error_code_type": self._weibo_code_type,
             "weibo_quota_code": self._weibo_quota_code,

@@ -1,9 +1,11 @@
 """The Weibo endpoints: ``GET /2/comments/show.json``,
 ``POST /2/comments/destroy_batch/own/biz.json`` and ``GET /2/comments/show_batch/biz.json``.
 
-Errors have the documented shape ``{"request": "/comments/show.json", "error_code": "20201",
-"error": "..."}``; ``error_code`` is a string by default (the official error-code page) and
-a number when ``faults.weibo_error_code_type`` says so (the destroy_batch page shows one).
+Errors have the documented shape ``{"request": "/comments/show.json", "error_code": 20201,
+"error": "..."}``; ``error_code`` is a number by default (the destroy_batch page, seed 004)
+and a string when ``faults.weibo_error_code_type`` says so (the official error-code page's
+example). destroy_batch's success is the single comment object of seed 004 by default; the
+array and ``{"result": true}`` shapes are ``faults.destroy_shape``.
 HTTP status: 500 for 10001 (system error), 403 for the rate limits 10022-10024, 400 for
 every other error.
 
@@ -17,7 +19,9 @@ Choices where the documents are silent:
   ids) ..."), the documented generic code for a parameter out of range;
 - destroy deletes what it can: unknown or already deleted ids are skipped, and so are ids
   of comments under another user's posts. When nothing was deleted the answer is 20203 if
-  any id was someone else's, else 20201;
+  any id was someone else's, else 20201. With ``faults.destroy_mode = "atomic"`` one such
+  id fails the whole batch (20203 first, then 20201) and nothing is deleted; with
+  ``"keep"`` nothing is deleted and the answer is ``[]``;
 - ``comments/show`` lists comments of any existing post (it is a public API), newest first;
   ``count`` is clamped to 1..200 (default 50), ``page`` starts at 1; ``next_cursor`` is the
   id of the next older comment (use it as ``max_id``), 0 at the end;
@@ -217,22 +221,31 @@ class WeiboApi:
         return found
 
     def _destroy(self, params: dict[str, str], uid: int) -> Any:
-        deleted: list[WeiboComment] = []
-        foreign = False
+        deletable: list[WeiboComment] = []
+        foreign = missing = False
         for cid in _cids(params, self._destroy_max):
             comment = self._state.comments.get(cid)
             if comment is None or comment.deleted:
+                missing = True
                 continue
             post = self._state.posts[comment.status_id]
             if post.deleted:
+                missing = True
                 continue
             if post.owner_uid != uid:
                 foreign = True
                 continue
+            deletable.append(comment)
+        mode = self._faults.destroy_mode
+        if mode == "keep":
+            return []
+        atomic = mode == "atomic"
+        if not deletable or (atomic and (foreign or missing)):
+            raise ApiError(20203 if foreign else 20201)
+        deleted: list[WeiboComment] = []
+        for comment in deletable:
             self._state.delete_comment(comment)
             deleted.append(comment)
-        if not deleted:
-            raise ApiError(20203 if foreign else 20201)
         shape = self._faults.destroy_shape
         if shape == "result":
             return {"result": True}
