@@ -217,7 +217,7 @@ def audit_row(record: Mapping[str, Any]) -> list[str]:
         rules = record.get("rules")
         rule = ",".join(map(str, rules)) if isinstance(rules, list) else ""
         action = ",".join(_planned(a) for a in record.get("actions") or [])
-        detail = record.get("content")
+        detail = record.get("detail") or record.get("content")  # why it failed, if it did
     else:
         rule = record.get("rule") or ""
         action = record.get("action") or ""

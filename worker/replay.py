@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import math
 import os
 import sys
 import time
@@ -28,6 +29,7 @@ from worker.config import did_you_mean
 from worker.errors import InputError
 from worker.models import Comment
 from worker.rules import InMemoryOffenseCounter, RuleSet, is_offense
+from worker.textclean import without_lone_surrogates
 
 _FLUSH_EVERY = 512
 _PROGRESS_EVERY = 0.1  # seconds between progress bar redraws
@@ -60,6 +62,19 @@ _quote = json.encoder.encode_basestring
 
 
 def parse_line(raw: bytes, line_number: int) -> Comment:
+    """The comment of one input line; :class:`LineError` (never anything else) when the line
+    cannot be used, so one bad line is skipped, not the run aborted."""
+    try:
+        return _parse_line(raw, line_number)
+    except LineError:
+        raise
+    except RecursionError as exc:
+        raise LineError("nested too deeply") from exc
+    except (ValueError, OverflowError) as exc:  # e.g. a number of more than 4,300 digits
+        raise LineError(f"unusable value: {exc}") from exc
+
+
+def _parse_line(raw: bytes, line_number: int) -> Comment:
     try:
         data: Any = _decode(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -73,28 +88,48 @@ def parse_line(raw: bytes, line_number: int) -> Comment:
         raise LineError("'content' must be a string" if "content" in data else "no 'content'")
     platform = data.get("platform", "wechat")
     if platform not in ("wechat", "weibo"):
-        raise LineError(f"'platform' must be wechat or weibo, got {platform!r}")
-    created_at = data.get("created_at")
-    if created_at is not None and (
-        isinstance(created_at, bool) or not isinstance(created_at, int | float)
-    ):
-        raise LineError(f"'created_at' must be Unix seconds, got {created_at!r}")
+        raise LineError(f"'platform' must be wechat or weibo, got {_shown(platform)}")
+    seconds = _unix_seconds(data.get("created_at"))
     for flag in ("elected", "replied"):
         if flag in data and not isinstance(data[flag], bool):
-            raise LineError(f"{flag!r} must be true or false, got {data[flag]!r}")
+            raise LineError(f"{flag!r} must be true or false, got {_shown(data[flag])}")
+    comment_id = str(data.get("id", line_number))
+    if without_lone_surrogates(comment_id) != comment_id:
+        # An output line must name its input: an id cannot be written out altered.
+        raise LineError(f"'id' holds a lone surrogate: {ascii(comment_id)[:80]}")
     author = data.get("author")
     account = data.get("account")
-    raw_id = data.get("id", line_number)
     return Comment(
         platform=platform,
-        id=str(raw_id),
-        content=content,
-        account=str(account) if account is not None else None,
-        author=str(author) if author not in (None, "") else None,
-        created_at=float(created_at) if created_at is not None else None,
+        id=comment_id,
+        # As the daemon sees platform text: a lone surrogate (a cut emoji) becomes U+FFFD.
+        content=without_lone_surrogates(content),
+        account=without_lone_surrogates(str(account)) if account is not None else None,
+        author=without_lone_surrogates(str(author)) if author not in (None, "") else None,
+        created_at=seconds,
         elected=bool(data.get("elected", False)),
         replied=bool(data.get("replied", False)),
     )
+
+
+def _unix_seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise LineError(f"'created_at' must be Unix seconds, got {_shown(value)}")
+    try:
+        seconds = float(value)
+    except OverflowError as exc:
+        raise LineError("'created_at' is too large to be Unix seconds") from exc
+    if not math.isfinite(seconds):
+        raise LineError(f"'created_at' must be Unix seconds, got {seconds}")
+    return seconds
+
+
+def _shown(value: Any) -> str:
+    """A value quoted in a message: its repr, cut, ASCII only (stderr may not take the rest)."""
+    shown = ascii(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 def _open(source: Path) -> tuple[BinaryIO, int | None]:

@@ -44,7 +44,7 @@ import re2
 
 from worker.errors import PatternError
 from worker.rules.normalize import NUMERALS, NormalizedText, Normalizer
-from worker.rules.regex import compile_regex, re2_options
+from worker.rules.regex import RegexBudget, re2_options
 from worker.rules.sounds_like import has_han, sound_of
 from worker.rules.spaced import spaced_runs
 
@@ -103,8 +103,10 @@ class _Regex:
 class MatcherBuilder:
     """Collects terms and regexes; :meth:`build` compiles them into a :class:`Matcher`."""
 
-    def __init__(self, normalizer: Normalizer) -> None:
+    def __init__(self, normalizer: Normalizer, *, budget: RegexBudget | None = None) -> None:
+        """``budget``: shared by every builder of one rule set (one of its own by default)."""
         self.normalizer = normalizer
+        self.budget = budget if budget is not None else RegexBudget()
         self._literals: list[_Literal] = []
         self._literal_ids: dict[tuple[str, str, frozenset[int]], int] = {}
         self._regexes: list[_Regex] = []
@@ -175,8 +177,8 @@ class MatcherBuilder:
         if pattern == "":
             raise PatternError("an empty regex matches every comment; remove it or write a pattern")
         compiled = self._compiled.get(pattern)
-        if compiled is None:
-            compiled = compile_regex(pattern, literal=self._literal_normalizer)
+        if compiled is None:  # the same pattern with other allow terms reuses it (and budget)
+            compiled = self.budget.compile(pattern, literal=self._literal_normalizer)
             self._compiled[pattern] = compiled
         ident = len(self._regexes)
         self._regexes.append(_Regex(pattern, compiled.pattern, compiled, allow))
