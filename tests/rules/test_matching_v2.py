@@ -478,3 +478,14 @@ def test_the_pinyin_table_is_pypinyins() -> None:
 
     assert _pinyin_dict() == pinyin_dict
     assert syllables(sound_of("微信绿")) == "wei xin lv"
+
+
+def test_comments_without_a_terms_first_syllable_skip_the_sound() -> None:
+    from worker.rules.sounds_like import needed_finder
+
+    finder = needed_finder([sound_of("微信"), sound_of("加v")])
+    assert finder is not None
+    assert finder.search("为") and finder.search("家") and finder.search("威")
+    assert not finder.search("信") and not finder.search("你好吗")  # 信 is not a first syllable
+    # many terms: nearly every comment would need the sound, so no check is made
+    assert needed_finder([sound_of("微信")], max_share=0.0) is None

@@ -45,7 +45,7 @@ import re2
 from worker.errors import PatternError
 from worker.rules.normalize import NUMERALS, NormalizedText, Normalizer
 from worker.rules.regex import RegexBudget, re2_options
-from worker.rules.sounds_like import has_han, sound_of
+from worker.rules.sounds_like import has_han, needed_finder, sound_of
 from worker.rules.spaced import spaced_runs
 
 __all__ = [
@@ -256,6 +256,9 @@ class Matcher:
         for index, term in enumerate(sound_terms):
             skel_terms.setdefault(term, []).append((_SOUND, index))
         self._sounds = bool(sound_terms)
+        # With a few terms, most comments hold no character read as a term's first syllable:
+        # they skip the sound (None: too many such characters for the check to pay).
+        self._sound_needed = needed_finder(list(sound_terms)) if sound_terms else None
         # includes_word runs on kept, but a term found in kept is also found, separators
         # removed, in the skeleton (without collapse_repeats, the skeleton is kept filtered);
         # so is a spaced-out run. So the skeleton automaton also carries each word term's
@@ -312,7 +315,10 @@ class Matcher:
             # Every sounds_like term has a Han character: an ASCII skeleton sounds like none.
             scanned = (
                 f"{skeleton}\0{sound_of(skeleton)}"
-                if self._sounds and not skeleton.isascii() else skeleton
+                if self._sounds and not skeleton.isascii() and (
+                    self._sound_needed is None or self._sound_needed.search(skeleton)
+                )
+                else skeleton
             )
             hits = self._skel_ac.find_matches_as_indexes(scanned, overlapping=True)
             if hits:

@@ -20,10 +20,11 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import re
 import unicodedata
 from pathlib import Path
 
-__all__ = ["has_han", "sound_of", "sound_table", "syllables"]
+__all__ = ["has_han", "needed_finder", "sound_of", "sound_table", "syllables"]
 
 _FIRST_MARK = 0xE000
 # Tone marks (the diaeresis of ü is kept, then written v).
@@ -97,6 +98,23 @@ def has_han(text: str) -> bool:
 def sound_of(skeleton: str) -> str:
     """The sound of an (already normalised, separator-free) text: as long as the text."""
     return skeleton.translate(sound_table())
+
+
+def needed_finder(sounds: list[str], max_share: float = 0.25) -> re.Pattern[str] | None:
+    """A regex that finds, in a skeleton, a character some term's sound cannot do without.
+
+    Each term's first syllable must be in the comment for the term to match, so a skeleton
+    with no character read as one of those syllables needs no sound at all. None when those
+    characters are more than ``max_share`` of all Han characters (many terms): then nearly
+    every comment has one and the search would only add its cost.
+    """
+    marks = set(_marks().values())
+    first = {next(ch for ch in sound if ch in marks) for sound in sounds}
+    table = sound_table()
+    chars = [cp for cp, mark in enumerate(table) if cp != mark and chr(mark) in first]
+    if not chars or len(chars) > max_share * len(_readings()):
+        return None
+    return re.compile("[" + "".join(chr(cp) for cp in chars) + "]")
 
 
 def syllables(sound: str) -> str:
