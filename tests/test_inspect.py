@@ -245,7 +245,7 @@ def test_an_unreachable_redis_url_is_reported_without_its_password(
     config = _config(tmp_path, "redis://:hunter2@127.0.0.1:1/0")
     assert main(["stats", "-c", config]) == 3
     err = capsys.readouterr().err
-    assert "cannot reach Redis at redis://:***@127.0.0.1:1/0" in err
+    assert "cannot reach Redis at redis://***@127.0.0.1:1/0" in err
     assert "hunter2" not in err
 
 
@@ -355,6 +355,21 @@ def test_stats_table_on_a_terminal(
     assert lines[-1].startswith("DEAD: ")
 
 
+def test_stats_show_shadow_hits_after_an_enforced_stop(
+    config: str, redis_client: redis.Redis, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stats = RuleStats(redis=redis_client)
+    stats.record_hit("praise", "shadow", at=1_700_000_000.0)
+    stats.record_hit("praise", "shadow", at=1_700_000_001.0, after_stop=True)
+    praise = {r["id"]: r for r in _stats(config, capsys)["rules"]}["praise"]
+    assert praise["hits"]["shadow"] == 2 and praise["after_stop"] == 1
+    _on_terminal(monkeypatch, 160)
+    assert main(["stats", "-c", config]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("praise"))
+    assert line.split()[:6] == ["praise", "shadow", "0", "2", "(1", "after"]
+
+
 def test_stats_when_the_rules_do_not_load(
     tmp_path: Path, redis_server: EmbeddedRedis, redis_client: redis.Redis,
     capsys: pytest.CaptureFixture[str],
@@ -385,5 +400,5 @@ def test_render_table_gives_the_free_text_column_way_first() -> None:
 
 
 def test_redact_url() -> None:
-    assert redact_url("redis://user:pw@host:6379/0") == "redis://user:***@host:6379/0"
+    assert redact_url("redis://user:pw@host:6379/0") == "redis://***@host:6379/0"
     assert redact_url("unix:///tmp/redis.sock?db=0") == "unix:///tmp/redis.sock?db=0"
