@@ -148,6 +148,10 @@ class WeiboTarget:
 
 Target = WechatTarget | WeiboTarget
 
+#: The target key of a Weibo account's whole listing (``listing: account``): one "target"
+#: that lists comments/to_me/biz; each comment is moderated under its own post.
+ACCOUNT_LISTING = "*"
+
 
 @dataclass(frozen=True, kw_only=True)
 class AccountConfig:

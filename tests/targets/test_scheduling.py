@@ -9,13 +9,12 @@ from itertools import pairwise
 import pytest
 import redis
 
-from worker.config import Config, QuotaConfig, load_config_text
+from worker.config import ACCOUNT_LISTING, Config, QuotaConfig, load_config_text
 from worker.pipeline.keys import Keys
 from worker.pipeline.seen import SeenComments
 from worker.platforms import WechatClient, WeiboClient, make_client
 from worker.sandbox import Sandbox
 from worker.targets.scheduling import TargetScheduling
-from worker.targets.store import ACCOUNT_LISTING
 from worker.targets.tracking import record_poll
 
 APP, SECRET, TOKEN = "wxsched", "secret-sched", "2.00sched"

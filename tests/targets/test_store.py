@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import redis
 
-from worker.config import load_config_text
+from worker.config import ACCOUNT_LISTING, load_config_text
 from worker.pipeline.keys import Keys
 from worker.targets.book import PollBook
 from worker.targets.budget import Budget
 from worker.targets.planner import AccountBudget
 from worker.targets.policy import PollPolicy, Temperature, after_poll
-from worker.targets.store import ACCOUNT_LISTING, TargetStore, watched
+from worker.targets.store import TargetStore, watched
 
 ENV = {"S": "secret", "T": "2.00token"}
 CONFIG = load_config_text(

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 import redis
 
-from worker.config import AccountConfig, Config
+from worker.config import ACCOUNT_LISTING, AccountConfig, Config
 from worker.errors import InputError
 from worker.inspect import (
     EXIT_CONFIG,
@@ -46,7 +46,7 @@ from worker.pipeline.seen import SeenComments
 from worker.targets.book import PollBook
 from worker.targets.parse import parse_target
 from worker.targets.policy import PollPolicy
-from worker.targets.store import ACCOUNT_LISTING, TargetStore, watched
+from worker.targets.store import TargetStore, watched
 
 HEADERS = ("account", "target", "source", "state", "last poll", "seen", "next poll")
 

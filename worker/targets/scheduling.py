@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import structlog
 
 from worker import metrics
-from worker.config import AccountConfig, Config
+from worker.config import ACCOUNT_LISTING, AccountConfig, Config
 from worker.errors import PlatformError
 from worker.pipeline.keys import Keys
 from worker.platforms.quota import next_local_hour, next_local_midnight
@@ -40,7 +40,7 @@ from worker.targets.budget import Budget
 from worker.targets.discovery import discover
 from worker.targets.planner import AccountBudget, Planner, PlanTarget
 from worker.targets.policy import PollPolicy
-from worker.targets.store import ACCOUNT_LISTING, TargetStore, WatchedTarget, watched
+from worker.targets.store import TargetStore, WatchedTarget, watched
 
 log = structlog.get_logger("worker.scheduler")
 

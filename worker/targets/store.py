@@ -21,14 +21,11 @@ from typing import Any, Literal
 
 import redis as redis_lib
 
-from worker.config import AccountConfig, Config
+from worker.config import ACCOUNT_LISTING, AccountConfig, Config
 from worker.pipeline.keys import Keys, target_key
 
 Source = Literal["config", "added", "discovered"]
 
-#: The key of a Weibo account's whole listing (``listing: account``): one "target" that lists
-#: comments/to_me/biz; each comment is moderated under its own post.
-ACCOUNT_LISTING = "*"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
