@@ -55,7 +55,7 @@ def scheduling(sandbox: Sandbox, redis_client: redis.Redis) -> Iterator[TargetSc
 
     seen = SeenComments(redis=redis_client, keys=Keys(prefix="mw"))
     yield TargetScheduling.for_redis(config=config, redis=redis_client, client=client,
-                                     is_gone=seen.is_target_gone)
+                                     gone=seen.gone_targets)
     for made in clients.values():
         made.close()
 
@@ -107,3 +107,20 @@ def test_a_small_daily_limit_holds_polls_back(
     for step in range(0, 3600, 10):
         sent += sum(1 for d in scheduling.due(now + step) if d.target.account == "oa")
     assert 1 <= sent <= 10
+
+
+def test_gone_targets_are_not_polled_and_said_once(
+    sandbox: Sandbox, scheduling: TargetScheduling, redis_client: redis.Redis
+) -> None:
+    from structlog.testing import capture_logs
+
+    from worker.pipeline.keys import target_key
+
+    seen = SeenComments(redis=redis_client, keys=Keys(prefix="mw"))
+    seen.mark_target_gone(target_key(platform="wechat", account="oa", target="9:0"), "88001")
+    now = sandbox.now()
+    with capture_logs() as logs:
+        first = {d.target.key for d in scheduling.due(now)}
+        scheduling.due(now + 3600)
+    assert "9:0" not in first
+    assert [e["event"] for e in logs].count("target_not_polled") == 1

@@ -24,7 +24,7 @@ goes on with the last budget measured (or none: intervals as the temperatures as
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,7 +33,7 @@ import structlog
 from worker import metrics
 from worker.config import ACCOUNT_LISTING, AccountConfig, Config
 from worker.errors import PlatformError
-from worker.pipeline.keys import Keys
+from worker.pipeline.keys import Keys, target_key
 from worker.platforms.quota import next_local_hour, next_local_midnight
 from worker.targets.book import PollBook
 from worker.targets.budget import Budget
@@ -81,12 +81,12 @@ class TargetScheduling:
         book: PollBook,
         store: TargetStore,
         client: Callable[[str], object],
-        is_gone: Callable[[str], bool],
+        gone: Callable[[], Collection[str]],
     ) -> None:
         self.book = book
         self.store = store
         self._client = client
-        self._is_gone = is_gone
+        self._gone = gone
         self._targets: list[WatchedTarget] = []
         self._targets_read_at = float("-inf")
         self._next_discovery: dict[str, float] = {}
@@ -97,11 +97,13 @@ class TargetScheduling:
     @classmethod
     def for_redis(
         cls, *, config: Config, redis: Any, client: Callable[[str], object],
-        is_gone: Callable[[str], bool],
+        gone: Callable[[], Collection[str]],
     ) -> TargetScheduling:
+        """``client``: an account's platform client; ``gone``: the target keys the platform
+        said are gone (:meth:`~worker.pipeline.seen.SeenComments.gone_targets`)."""
         keys = Keys(prefix=config.redis.key_prefix)
         return cls(config=config, book=PollBook(redis=redis, keys=keys),
-                   store=TargetStore(redis=redis, keys=keys), client=client, is_gone=is_gone)
+                   store=TargetStore(redis=redis, keys=keys), client=client, gone=gone)
 
     def set_config(self, config: Config) -> None:
         """Take a reloaded config (its targets; the rest needs a restart)."""
@@ -124,8 +126,9 @@ class TargetScheduling:
             self._targets = self._polled_targets()
             self._targets_read_at = now
         by_account: dict[str, list[WatchedTarget]] = {}
+        gone = self._gone()
         for target in self._targets:
-            if self._is_gone(target.tkey):
+            if target.tkey in gone:
                 if target.tkey not in self._gone_reported:
                     self._gone_reported.add(target.tkey)
                     log.warning("target_not_polled", account=target.account,
@@ -231,10 +234,8 @@ class TargetScheduling:
         self._next_discovery[account.name] = now + DAY
         added, dropped = self.store.set_discovered(account.name, found, now=now)
         for key in added:
-            tkey = next((t.tkey for t in watched(self.config, self.store)
-                         if t.account == account.name and t.key == key), None)
-            if tkey is not None:
-                self.book.revive(tkey, self.policy, now=now)
+            tkey = target_key(platform=account.platform, account=account.name, target=key)
+            self.book.revive(tkey, self.policy, now=now)
         self._targets_read_at = float("-inf")
         log.info("discovered", account=account.name, articles=len(found), added=added,
                  aged_out=dropped, duration_ms=round((time.perf_counter() - started) * 1000))
