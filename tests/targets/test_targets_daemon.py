@@ -49,20 +49,16 @@ def write_config(directory: Path, url: str, *, wechat: str = "", weibo: str = ""
     (rules / "rules.yaml").write_text(RULES, encoding="utf-8")
     accounts = ""
     if wechat is not None:
-        accounts += textwrap.dedent(f"""
-          - name: oa
-            platform: wechat
-            app_id: {APP_ID}
-            app_secret: ${{TEST_WX_SECRET}}
-            api_base: {url}
-        """) + textwrap.indent(textwrap.dedent(wechat), "    ")
+        accounts += (
+            f"\n  - name: oa\n    platform: wechat\n    app_id: {APP_ID}\n"
+            f"    app_secret: ${{TEST_WX_SECRET}}\n    api_base: {url}\n"
+            + textwrap.indent(textwrap.dedent(wechat), "    ")
+        )
     if weibo is not None:
-        accounts += textwrap.dedent(f"""
-          - name: wb
-            platform: weibo
-            access_token: ${{TEST_WB_TOKEN}}
-            api_base: {url}
-        """) + textwrap.indent(textwrap.dedent(weibo), "    ")
+        accounts += (
+            f"\n  - name: wb\n    platform: weibo\n    access_token: ${{TEST_WB_TOKEN}}\n"
+            f"    api_base: {url}\n" + textwrap.indent(textwrap.dedent(weibo), "    ")
+        )
     config = directory / "config.yaml"
     config.write_text(
         f"redis: {{url: null}}\nstate_dir: {directory / 'var'}\nrules: [rules/]\n"
@@ -175,7 +171,8 @@ def test_targets_add_while_running_survives_a_restart_and_remove_stops_polling(
     sandbox.add_article(APP_ID, msg_data_id=7001)
     sandbox.add_follower(APP_ID, "oSpamA", "oSpamB")
     config = write_config(tmp_path, sandbox.url, wechat="targets: [{msg_data_id: 7001}]\n",
-                          weibo=None)  # type: ignore[arg-type]
+                          weibo=None,  # type: ignore[arg-type]
+                          polling="interval: 1s, max_interval: 3s")
     daemon = start_daemon(config, tmp_path / "daemon.log")
     try:
         wait_until(lambda: bool(list_calls(sandbox, 7001)), timeout=60, what="first poll",
@@ -203,11 +200,12 @@ def test_targets_add_while_running_survives_a_restart_and_remove_stops_polling(
         kept = sandbox.add_wechat_comment(APP_ID, 7002, 0, content=SPAM, openid="oSpamB")
         wait_until(lambda: len(list_calls(sandbox, 7001)) >= 4, timeout=60,
                    what="a few more polls of the other target", daemon=daemon)
+        removed = listed_targets(config)["7002:0"]
     finally:
         stopped(daemon)
     assert not list_calls(sandbox, 7002), "a removed target is not polled"
     assert not sandbox.wechat_comment(APP_ID, 7002, 0, kept)["deleted"]
-    assert listed_targets(config)["7002:0"]["comments_seen"] == 1  # history kept
+    assert removed["comments_seen"] == 1 and removed["source"] == "added"  # history kept
 
 
 def test_a_small_daily_limit_is_never_exhausted_and_actions_still_get_quota(
