@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from worker.errors import ConfigError, Problem
+from worker.platform_specs import PLATFORM_NAMES
 from worker.units import parse_duration
 from worker.yamlsrc import SourceList, SourceMap, load_yaml_file, load_yaml_text
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from worker.rules.normalize import NormalizeOptions
 
 Platform = Literal["wechat", "weibo"]
-PLATFORMS: tuple[Platform, ...] = ("wechat", "weibo")
+PLATFORMS: tuple[str, ...] = PLATFORM_NAMES  # the specs' names (worker.platform_specs)
 
 
 class Secret:

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
@@ -48,7 +47,8 @@ from worker.pipeline.done import Lease
 from worker.pipeline.heartbeat import LEASE_SECONDS, Heartbeat
 from worker.pipeline.keys import ActionKey, target_key
 from worker.pipeline.runtime import Runtime
-from worker.platforms import ActionResult, CommentPage, WechatClient, WeiboClient
+from worker.platform_specs import Action, platform_spec
+from worker.platforms import ActionResult, BatchOutcome
 from worker.platforms.codes import W_STABLE_TOKEN, W_TOKEN
 from worker.rules import RuleSet, offense_rule
 from worker.textclean import printable
@@ -59,12 +59,6 @@ POLL_RETRIES = 2
 TOKEN_ENDPOINTS = frozenset({W_STABLE_TOKEN, W_TOKEN})  # WeChat's access token endpoints
 TOKEN_WAIT_MS = 5_000  # as long as a failed token fetch is shared with every caller
 CALLING_SECONDS = 86400  # how long a "may have reached the platform" mark outlives its call
-
-# Single actions whose repeat the platform answers with a plain success (markelect of an
-# elected comment, unmarkelect of a normal one), mapped to the elected state they leave: a
-# repeated call cannot be told from a first one, so when an earlier call may have reached the
-# platform unanswered, the comment's state is read instead (see _reconciled).
-RECONCILED = {"elect": True, "unelect": False}
 
 _runtime: Runtime | None = None
 _actors: Actors | None = None
@@ -117,11 +111,8 @@ def poll(account: str, target: str) -> None:
         return
     started = time.perf_counter()
     try:
-        client = rt.client(account)
-        if isinstance(client, WechatClient):
-            sent = _poll_wechat(rt, client, account, target, tkey)
-        else:
-            sent = _poll_weibo(rt, client, account, target, tkey)
+        sink = _PollSink(rt, account, target, tkey)
+        sent = rt.client(account).poll(target, sink, rt.config.polling)
     except TargetGoneError as exc:
         rt.seen.mark_target_gone(tkey, f"{exc.code}: {exc.platform_message}")
         bound.warning("target_gone", errcode=exc.code, detail=exc.platform_message,
@@ -163,115 +154,41 @@ def _keep_polling_marker(rt: Runtime, tkey: str) -> None:
 
 
 def _seen_id(comment: Comment) -> str:
-    # WeChat comments change state (elected, replied) in place: the state is part of what was
-    # seen, so a changed comment is moderated again (the ledger keeps actions single).
-    if comment.platform == "wechat":
+    # On a platform whose comments change state (elected, replied) in place, the state is part
+    # of what was seen, so a changed comment is moderated again (the ledger keeps actions single).
+    if platform_spec(comment.platform).seen_by_state:
         return f"{comment.id}#{int(comment.elected)}{int(comment.replied)}"
     return comment.id
 
 
-def _send_new(rt: Runtime, account: str, target: str, tkey: str, comments: list[Comment]) -> int:
-    ids = [_seen_id(c) for c in comments]
-    new = set(rt.seen.filter_new(tkey, ids))
-    fresh = [c.to_dict() for c, i in zip(comments, ids, strict=True) if i in new]
-    if fresh:
-        actors().moderate.send(account, target, fresh)
-        rt.seen.mark_seen(tkey, [i for i in ids if i in new])
-    return len(fresh)
+class _PollSink:
+    """Where a poll puts what it lists: new comments go on to ``moderate``, a page per message,
+    and are marked seen only after their message is enqueued."""
 
+    def __init__(self, rt: Runtime, account: str, target: str, tkey: str) -> None:
+        self.rt, self.account, self.target, self.tkey = rt, account, target, tkey
 
-MAX_PAGES = 10_000
+    def send(self, comments: list[Comment]) -> int:
+        rt = self.rt
+        ids = [_seen_id(c) for c in comments]
+        new = set(rt.seen.filter_new(self.tkey, ids))
+        fresh = [c.to_dict() for c, i in zip(comments, ids, strict=True) if i in new]
+        if fresh:
+            actors().moderate.send(self.account, self.target, fresh)
+            rt.seen.mark_seen(self.tkey, [i for i in ids if i in new])
+        return len(fresh)
 
+    def keep_alive(self) -> None:
+        _keep_polling_marker(self.rt, self.tkey)
 
-def _poll_wechat(
-    rt: Runtime, client: WechatClient, account: str, target: str, tkey: str
-) -> int:
-    """Page by offset. Comments deleted meanwhile (by us, most often) shift the list up under
-    the offset: when ``total`` shrank since the last page, step back by as much, so no comment
-    is jumped over (the seen set drops the ones listed twice).
+    def cursor(self) -> str | None:
+        return self.rt.seen.get_cursor(self.tkey)
 
-    Between full passes only the new end of the list is read. Which end that is, WeChat does
-    not document (api-notes §1.4): the first page tells, by its creation times.
-    """
-    now = time.time()
-    cursor = rt.seen.get_cursor(tkey)
-    full = cursor is None or now - float(cursor) >= rt.config.polling.full_pass_interval
-    size = rt.config.polling.page_size
-    page = client.list_comments(target, begin=0, count=size)
-    if not full and _oldest_first(page.comments):
-        return _poll_wechat_tail(rt, client, account, target, tkey, page)
-    sent = 0
-    last_total: int | None = None
-    for _ in range(MAX_PAGES):
-        if last_total is not None and page.total < last_total and page.begin > 0:
-            step = min(last_total - page.total, page.begin)
-            last_total = page.total
-            page = client.list_comments(target, begin=page.begin - step, count=size)
-            continue
-        last_total = page.total
-        _keep_polling_marker(rt, tkey)
-        new = _send_new(rt, account, target, tkey, page.comments)
-        sent += new
-        if not new and not full and page.comments:
-            break  # newest first: a page of known comments means the rest are known too
-        if not page.has_more:
-            break
-        page = client.list_comments(target, begin=page.next_begin, count=size)
-    if full:
-        rt.seen.set_cursor(tkey, now)
-    return sent
+    def set_cursor(self, value: float) -> None:
+        self.rt.seen.set_cursor(self.tkey, value)
 
-
-def _oldest_first(comments: Sequence[Comment]) -> bool:
-    """Whether a page lists oldest first: by creation time (whole seconds), then by
-    ``user_comment_id``, which counts up per article."""
-    if len(comments) < 2:
-        return False
-
-    def age(comment: Comment) -> tuple[float, int]:
-        number = int(comment.id) if comment.id.isdigit() else 0
-        return (comment.created_at or 0.0, number)
-
-    return age(comments[0]) < age(comments[-1])
-
-
-def _poll_wechat_tail(
-    rt: Runtime, client: WechatClient, account: str, target: str, tkey: str, first: CommentPage
-) -> int:
-    """Oldest first: new comments are at the end. Page back from it until a page holds a known
-    comment (those before it are known too). Deletes shift comments toward the start, into the
-    pages still to read: none is jumped over."""
-    size = rt.config.polling.page_size
-    _keep_polling_marker(rt, tkey)
-    sent = _send_new(rt, account, target, tkey, first.comments)
-    end = first.total
-    for _ in range(MAX_PAGES):
-        if end <= size:
-            break  # the first page, read already
-        begin = max(size, end - size)
-        page = client.list_comments(target, begin=begin, count=end - begin)
-        _keep_polling_marker(rt, tkey)
-        new = _send_new(rt, account, target, tkey, page.comments)
-        sent += new
-        if new < len(page.comments):
-            break
-        end = begin
-    return sent
-
-
-def _poll_weibo(rt: Runtime, client: WeiboClient, account: str, target: str, tkey: str) -> int:
-    cursor = rt.seen.get_cursor(tkey)
-    since = int(cursor) if cursor else None
-    highest = since or 0
-    sent = 0
-    for page in client.iter_comment_pages(target, since_id=since):
-        _keep_polling_marker(rt, tkey)
-        sent += _send_new(rt, account, target, tkey, page.comments)
-        for comment in page.comments:
-            highest = max(highest, int(comment.id))
-    if highest and highest != since:
-        rt.seen.advance_cursor(tkey, highest)  # only after every page was enqueued
-    return sent
+    def advance_cursor(self, value: int) -> None:
+        self.rt.seen.advance_cursor(self.tkey, value)
 
 
 # -- moderate ------------------------------------------------------------------------------
@@ -450,11 +367,11 @@ class _BatchOrigin:
 
 
 def _batched_item(platform: str, action: str, comment: Comment) -> str | None:
-    if platform == "wechat" and action == "blacklist":
-        return comment.author
-    if platform == "weibo" and action == "delete":
-        return comment.id
-    return None
+    """What goes into the batch buffer for ``action`` (None: it is a single action)."""
+    spec = platform_spec(platform)
+    if action != spec.batch_action:
+        return None
+    return comment.author if spec.batches_by == "author" else comment.id
 
 
 def _audit_action(
@@ -516,7 +433,7 @@ def act(
         with heartbeat:
             result = _reconciled(rt, key, account, target, context)
             if result is None:
-                result = _call(rt, account, target, comment_id, action, text)
+                result = rt.client(account).perform(Action(action), target, comment_id, text)
     except QuotaError as exc:
         rt.ledger.release(lease)
         _audit_action(rt, context, action, rule, "deferred", errcode=exc.code, attempt=attempt,
@@ -577,7 +494,7 @@ def act(
     duration = round((time.perf_counter() - started) * 1000, 1)
     outcome = "already_done" if result.already_done else "ok"
     recorded = _recorded(rt, key, outcome, lease, heartbeat, context)
-    if action in RECONCILED:
+    if action in rt.client(account).spec.reconciled:
         rt.redis.delete(_calling_key(rt, key))
     if recorded:
         _audit_action(rt, context, action, rule, outcome, errcode=result.code,
@@ -648,52 +565,19 @@ def _reconciled(
     expired and this delivery claimed the action. The platform would answer a repeat with a
     plain success, so the comment's state says whether the earlier call happened.
     """
-    elected_after = RECONCILED.get(key.action)
-    if elected_after is None:
+    client = rt.client(account)
+    action = Action(key.action)
+    if action not in client.spec.reconciled:
         return None
     calling = _calling_key(rt, key)
     if rt.redis.exists(calling):
-        client = rt.client(account)
-        if not isinstance(client, WechatClient):
-            raise PermanentError(f"{key.action} is not possible on Weibo", platform="weibo",
-                                 endpoint=key.action, account=account)
-        elected = any(
-            comment.id == key.comment
-            for page in client.iter_comment_pages(target, comment_type=2)
-            for comment in page.comments
-        )
-        log.info("action_reconciled", **context, action=key.action, elected=elected,
+        holds = client.effect_holds(action, target, key.comment)
+        log.info("action_reconciled", **context, action=key.action, effect_holds=holds,
                  detail="an earlier call may have reached the platform; read its state")
-        if elected == elected_after:
+        if holds:
             return ActionResult(already_done=True)
     rt.redis.set(calling, "1", ex=CALLING_SECONDS)
     return None
-
-
-def _call(rt: Runtime, account: str, target: str, comment_id: str, action: str,
-          text: str | None) -> Any:
-    client = rt.client(account)
-    if isinstance(client, WeiboClient):
-        if action == "delete":  # only when the batch path is bypassed
-            return client.delete_comment(comment_id)
-        raise PermanentError(f"{action} is not possible on Weibo", platform="weibo",
-                             endpoint=action, account=account)
-    if action == "delete":
-        return client.delete_comment(target, comment_id)
-    if action == "reply":
-        return client.reply(target, comment_id, text or "")
-    if action == "delete_reply":
-        return client.delete_reply(target, comment_id)
-    if action == "elect":
-        return client.elect(target, comment_id)
-    if action == "unelect":
-        return client.unelect(target, comment_id)
-    if action == "close_comments":
-        return client.close_comments(target)
-    if action == "open_comments":
-        return client.open_comments(target)
-    raise PermanentError(f"unknown action {action}", platform="wechat", endpoint=action,
-                         account=account)
 
 
 # -- flush ---------------------------------------------------------------------------------
@@ -742,9 +626,9 @@ def _send_batch(rt: Runtime, account: str, batch_id: str, ids: list[str], owner:
     """Send one claimed batch, its lease renewed by a heartbeat while the calls run."""
     buffer = rt.buffer(account)
     acc = rt.account(account)
-    action = "blacklist" if acc.platform == "wechat" else "delete"
+    action = platform_spec(acc.platform).batch_action
     origins = {i: _BatchOrigin.decode(raw) for i, raw in buffer.origins(ids).items()}
-    sent = _BatchCalls()
+    sent = BatchOutcome()
     started = time.perf_counter()
     if rt.ledger.is_disabled(account, action):  # no call: the platform refused it already
         sent.failed = list(ids)
@@ -785,65 +669,37 @@ def _send_batch(rt: Runtime, account: str, batch_id: str, ids: list[str], owner:
 def _give_up_batch(rt: Runtime, account: str, batch: Batch, owner: str) -> None:
     """Fail every id of a batch taken over too many times (its sends kept failing without
     a platform answer, or its senders kept dying)."""
-    action = "blacklist" if rt.account(account).platform == "wechat" else "delete"
+    action = platform_spec(rt.account(account).platform).batch_action
     ids = list(batch.ids)
     origins = {i: _BatchOrigin.decode(raw) for i, raw in rt.buffer(account).origins(ids).items()}
     reason = (f"gave up after {batch.attempts - 1} attempts without a platform answer "
               "(the sender failed, see batch_error, or died)")
-    sent = _BatchCalls(failed=ids, reasons=dict.fromkeys(ids, reason))
+    sent = BatchOutcome(failed=ids, reasons=dict.fromkeys(ids, reason))
     _finish_batch(rt, account, action, batch.batch_id, owner, ids, sent, origins,
                   time.perf_counter())
 
 
-@dataclass(slots=True)
-class _BatchCalls:
-    """What the calls of one batch found out so far: ids done, ids failed and why."""
-
-    done: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    reasons: dict[str, str] = field(default_factory=dict)
-
-
-def _call_batch(rt: Runtime, account: str, ids: list[str], sent: _BatchCalls) -> None:
+def _call_batch(rt: Runtime, account: str, ids: list[str], sent: BatchOutcome) -> None:
     """The platform calls of one batch; ``sent`` is filled in as answers arrive (so that a
-    failure midway keeps what was done before it)."""
+    failure midway keeps what was done before it). Ids already in the attempted set may have
+    reached the platform before a crash or a failed answer: the client reconciles them."""
     client = rt.client(account)
     attempted = rt.keys.attempted(account)
     uncertain = [i for i, hit in zip(ids, rt.redis.smismember(attempted, ids), strict=True)
                  if hit]
-    to_send = ids
-    if uncertain and isinstance(client, WechatClient):
-        # These may have reached the platform before a crash or a failed answer: ask it.
-        already = set(client.iter_blacklist()) & set(uncertain)
-        sent.done.extend(already)
-        to_send = [i for i in ids if i not in already]
-    if to_send:
-        rt.redis.sadd(attempted, *to_send)
-    if isinstance(client, WechatClient):
-        if to_send:
-            result = client.blacklist(to_send)
-            sent.done.extend(result.blacklisted)
-            sent.failed.extend(result.invalid)
-            sent.reasons.update({i: "invalid openid (40003/49003)" for i in result.invalid})
-    elif to_send:
-        destroyed = client.destroy_comments(to_send)
-        sent.done.extend(destroyed.deleted)
-        sent.done.extend(destroyed.already_gone)
-        sent.failed.extend(destroyed.not_own)
-        sent.reasons.update(dict.fromkeys(destroyed.not_own, "not your own comment (20203)"))
-        # Still there after an answer without error: resent with the next batch, but not
-        # forever (a platform that quietly keeps a comment would cost two calls a flush).
-        given_up = _given_up(rt, account, destroyed.not_deleted)
-        sent.failed.extend(given_up)
-        tries = 1 + rt.config.actions.max_retries
-        sent.reasons.update(dict.fromkeys(
-            given_up, f"kept by the platform after {tries} destroy_batch call(s)"
-        ))
+    if ids:
+        rt.redis.sadd(attempted, *ids)
+    client.send_batch(ids, uncertain=uncertain, into=sent)
+    # Still there after an answer without error: resent with the next batch, but not
+    # forever (a platform that quietly keeps an id would cost two calls a flush).
+    given_up = _given_up(rt, account, sent.kept)
+    tries = 1 + rt.config.actions.max_retries
+    sent.fail(given_up, f"kept by the platform after {tries} {client.spec.batch_call} call(s)")
 
 
 def _finish_batch(
     rt: Runtime, account: str, action: str, batch_id: str, owner: str, ids: list[str],
-    sent: _BatchCalls, origins: dict[str, _BatchOrigin], started: float,
+    sent: BatchOutcome, origins: dict[str, _BatchOrigin], started: float,
 ) -> None:
     """Complete the batch in Redis (its outcomes are then recorded: the ids leave the
     attempted set), log it, and audit each id against the rule and comment that asked.
@@ -863,7 +719,7 @@ def _finish_batch(
                     detail="reclaimed by another flush while its calls ran; that one reports it")
         return
     rt.redis.srem(rt.keys.attempted(account), *ids)
-    if platform == "weibo" and (done or failed):
+    if done or failed:  # their refusal counts (see _given_up) are over
         rt.redis.hdel(rt.keys.refused(account), *done, *failed)
     log.info("batch_sent", platform=platform, account=account, action=action, size=len(ids),
              done=len(done), failed=len(failed), requeued=completion.requeued,
@@ -884,7 +740,7 @@ def _batch_context(
     context: dict[str, Any] = {"platform": platform, "account": account}
     if origin is not None:
         context["target"] = origin.target
-    if action == "blacklist":
+    if platform_spec(platform).batches_by == "author":
         context["openid"] = item
         if origin is not None:
             context["comment_id"] = origin.comment_id
