@@ -160,5 +160,5 @@ def test_derived_tables_agree_with_the_specs() -> None:
 
 
 def test_an_unknown_platform_is_named() -> None:
-    with pytest.raises(UnknownPlatformError, match="'mastodon'.*wechat, weibo"):
+    with pytest.raises(UnknownPlatformError, match=r"'mastodon'.*wechat, weibo"):
         platform_spec("mastodon")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+
 import redis as redis_lib
 
 from worker.config import AccountConfig, Config

@@ -71,12 +71,6 @@ from worker.platforms.wechat_poll import poll_article
 
 _log = structlog.get_logger()
 
-#: Single actions on one comment, and on the whole article, by endpoint.
-_COMMENT_ACTIONS = {
-    Action.DELETE: c.W_DELETE, Action.DELETE_REPLY: c.W_REPLY_DELETE,
-    Action.ELECT: c.W_MARKELECT, Action.UNELECT: c.W_UNMARKELECT,
-}
-_ARTICLE_ACTIONS = {Action.CLOSE_COMMENTS: c.W_CLOSE, Action.OPEN_COMMENTS: c.W_OPEN}
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 # comment/list ``count``: the Chinese doc says ">= 50 is refused" (88010), the English one
@@ -321,14 +315,21 @@ class WechatClient:
         self, action: Action, target: str, comment_id: str, text: str | None = None
     ) -> ActionResult:
         """One single action of :data:`~worker.platform_specs.WECHAT` (blacklist is batched)."""
-        if action is Action.REPLY:
-            return self.reply(target, comment_id, text or "")
-        endpoint = _COMMENT_ACTIONS.get(action)
-        if endpoint is not None:
-            return self._action(endpoint, self._comment_body(target, comment_id))
-        endpoint = _ARTICLE_ACTIONS.get(action)
-        if endpoint is not None:
-            return self._action(endpoint, self._comment_body(target))
+        match action:
+            case Action.DELETE:
+                return self.delete_comment(target, comment_id)
+            case Action.REPLY:
+                return self.reply(target, comment_id, text or "")
+            case Action.DELETE_REPLY:
+                return self.delete_reply(target, comment_id)
+            case Action.ELECT:
+                return self.elect(target, comment_id)
+            case Action.UNELECT:
+                return self.unelect(target, comment_id)
+            case Action.CLOSE_COMMENTS:
+                return self.close_comments(target)
+            case Action.OPEN_COMMENTS:
+                return self.open_comments(target)
         raise PermanentError(f"{action} is not a single action on WeChat", platform="wechat",
                              endpoint=str(action), account=self.name)
 
