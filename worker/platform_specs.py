@@ -17,6 +17,9 @@ from typing import Literal
 
 from worker.errors import UnknownPlatformError
 
+#: Every platform's name, for type checking (a test holds it to :data:`SPECS`).
+Platform = Literal["wechat", "weibo"]
+
 
 class Action(StrEnum):
     """An action a rule can ask for. A ``str`` (its value is the rule language's name), so

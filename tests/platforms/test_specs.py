@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import get_args
 
 import pytest
 import redis
 
-from worker.config import AccountConfig, PollingConfig, QuotaConfig
+from worker.config import ACCOUNT_KEYS, AccountConfig, PollingConfig, QuotaConfig
 from worker.errors import PermanentError, UnknownPlatformError
 from worker.models import Comment
 from worker.platform_specs import (
@@ -18,6 +19,7 @@ from worker.platform_specs import (
     PLATFORM_NAMES,
     SPECS,
     Action,
+    Platform,
     PlatformSpec,
     platform_spec,
 )
@@ -150,7 +152,8 @@ def test_poll_lists_every_comment_once(sb: Sandbox, redis_client: redis.Redis, n
 
 
 def test_derived_tables_agree_with_the_specs() -> None:
-    assert PLATFORM_NAMES == RULE_PLATFORM_NAMES == tuple(SPECS)
+    assert PLATFORM_NAMES == RULE_PLATFORM_NAMES == tuple(SPECS) == get_args(Platform)
+    assert set(ACCOUNT_KEYS) == set(SPECS), "config.yaml needs the keys of every platform"
     for spec in SPECS.values():
         assert spec.batch_action in spec.actions
         assert spec.reconciled <= spec.actions - {spec.batch_action}

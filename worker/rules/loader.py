@@ -17,8 +17,8 @@ from typing import Any, cast
 
 from worker.config import did_you_mean as _close_match
 from worker.errors import ConfigError, PatternError, Problem
-from worker.models import Platform
 from worker.platform_specs import PLATFORM_NAMES as SPEC_PLATFORM_NAMES
+from worker.platform_specs import Platform
 from worker.rules.engine import RuleSet
 from worker.rules.matcher import LiteralKind, MatcherBuilder
 from worker.rules.model import (
