@@ -54,7 +54,7 @@ def act(
     attempt = current_attempt()
     if rt.ledger.is_disabled(account, action):
         audit_action(rt, context, action, rule, "failed", attempt=attempt,
-                      detail=DISABLED_DETAIL)
+                     detail=DISABLED_DETAIL)
         return
     key = ActionKey(platform=acc.platform, account=account, target=target, comment=comment_id,
                     action=action)
@@ -90,7 +90,7 @@ def act(
         rt.redis.delete(calling_key(rt, key))
     if recorded:
         audit_action(rt, context, action, rule, outcome, errcode=result.code,
-                      attempt=attempt, duration_ms=duration)
+                     attempt=attempt, duration_ms=duration)
 
 
 def _dispose(
@@ -175,7 +175,7 @@ def _give_up(
                     detail=f"another holder has the action; this one {detail}")
         return
     audit_action(rt, context, key.action, rule, "failed", errcode=errcode, attempt=attempt,
-                  detail=detail)
+                 detail=detail)
 
 
 def _release_quietly(rt: Runtime, lease: Lease, context: dict[str, Any]) -> None:

@@ -186,4 +186,4 @@ def _finish_batch(
             context = batch_context(platform, account, item, origin)
             detail = f"batch {batch_id}" if outcome == "ok" else sent.reasons.get(item)
             audit_action(rt, context, action, origin.rule if origin else None, outcome,
-                          detail=detail)
+                         detail=detail)

@@ -170,8 +170,8 @@ def _moderate_comment(p: Pipeline, page: _Page, position: int, data: dict[str, A
                 page.flush_needed = page.flush_needed or buffer.pending_count() >= 20
             else:
                 audit_action(rt, batch_context(acc.platform, account, batched_item, origin),
-                              action.type, action.rule, "already_done",
-                              detail="already buffered, in flight or done for this account")
+                             action.type, action.rule, "already_done",
+                             detail="already buffered, in flight or done for this account")
             continue
         p.actors.act.send(account, target, comment.id, action.type, action.text, action.rule)
 
