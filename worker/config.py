@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from worker.errors import ConfigError, Problem
+from worker.platform_specs import PLATFORM_NAMES, Platform
 from worker.units import parse_duration
 from worker.yamlsrc import SourceList, SourceMap, load_yaml_file, load_yaml_text
 
 if TYPE_CHECKING:
     from worker.rules.normalize import NormalizeOptions
 
-Platform = Literal["wechat", "weibo"]
-PLATFORMS: tuple[Platform, ...] = ("wechat", "weibo")
+PLATFORMS: tuple[str, ...] = PLATFORM_NAMES  # the specs' names (worker.platform_specs)
 
 
 class Secret:
@@ -393,6 +393,10 @@ _WECHAT_KEYS = {
 _WEIBO_KEYS = {
     "name", "platform", "access_token", "api_base", "targets", "calls_per_minute", "listing",
 }
+#: An account's keys, by platform: every platform spec has an entry (a test holds it).
+ACCOUNT_KEYS: dict[str, set[str]] = {"wechat": _WECHAT_KEYS, "weibo": _WEIBO_KEYS}
+#: Keys of another platform's accounts that get a message of their own instead of "unknown".
+_OTHER_PLATFORMS_KEYS: dict[str, set[str]] = {"wechat": {"listing"}, "weibo": {"discover"}}
 
 #: Every key config.yaml may hold, by section (config.example.yaml documents each one).
 KNOWN_KEYS: dict[str, frozenset[str]] = {
@@ -404,8 +408,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
     "quota": frozenset(_QUOTA_KEYS),
     "metrics": frozenset(_METRICS_KEYS),
     "audit": frozenset(_AUDIT_KEYS),
-    "accounts.wechat": frozenset(_WECHAT_KEYS),
-    "accounts.weibo": frozenset(_WEIBO_KEYS),
+    **{f"accounts.{platform}": frozenset(keys) for platform, keys in ACCOUNT_KEYS.items()},
 }
 
 DEFAULT_RULES = "rules/"
@@ -795,7 +798,7 @@ def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
             )
             continue
         # discover on Weibo and listing on WeChat get their own message below
-        allowed = _WECHAT_KEYS | {"listing"} if platform == "wechat" else _WEIBO_KEYS | {"discover"}
+        allowed = ACCOUNT_KEYS[platform] | _OTHER_PLATFORMS_KEYS.get(platform, set())
         reader.known_keys(node, allowed, where)
         api_base = node.get("api_base")
         if api_base is not None:
@@ -832,7 +835,7 @@ def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
                     token=token_mode, calls_per_minute=calls_per_minute, discover=discover,
                 )
             )
-        else:
+        elif platform == "weibo":
             token = reader.env(node.get("access_token"), node, "access_token", where)
             if "access_token" not in node:
                 reader.problem(
@@ -867,7 +870,7 @@ def _targets(reader: _Reader, node: SourceMap, platform: str, where: str) -> tup
             article = reader.get(tnode, "index", _non_negative_int, 0, twhere)
             if msg_data_id is not None:
                 targets.append(WechatTarget(msg_data_id=msg_data_id, index=article))
-        else:
+        elif platform == "weibo":
             reader.known_keys(tnode, {"status_id"}, twhere)
             if "status_id" not in tnode:
                 reader.problem("a Weibo target needs status_id", tnode, None, twhere)
