@@ -32,7 +32,7 @@ import httpx
 import redis as redis_lib
 import structlog
 
-from worker.config import AccountConfig, PollingConfig, QuotaConfig, WeiboTarget
+from worker.config import ACCOUNT_LISTING, AccountConfig, PollingConfig, QuotaConfig, WeiboTarget
 from worker.errors import (
     AlreadyDoneError,
     AuthError,
@@ -198,12 +198,17 @@ class WeiboClient:
 
     def poll(self, target: str, sink: PollSink, polling: PollingConfig) -> int:
         """Pages newer than the cursor (the highest id enqueued), newest first; the cursor
-        moves only after every page went into the sink."""
+        moves only after every page went into the sink. ``ACCOUNT_LISTING`` lists every post
+        of the account (``comments/to_me/biz``), each comment's target its post."""
         cursor = sink.cursor()
         since = int(cursor) if cursor else None
         highest = since or 0
         sent = 0
-        for page in self.iter_comment_pages(target, since_id=since):
+        pages = (
+            self.iter_comments_to_me(since_id=since) if target == ACCOUNT_LISTING
+            else self.iter_comment_pages(target, since_id=since)
+        )
+        for page in pages:
             sink.keep_alive()
             sent += sink.send(page.comments)
             for comment in page.comments:
