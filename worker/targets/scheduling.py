@@ -30,7 +30,6 @@ from typing import Any, Protocol
 
 import structlog
 
-from worker import metrics
 from worker.config import ACCOUNT_LISTING, AccountConfig, Config
 from worker.errors import PlatformError
 from worker.pipeline.keys import Keys, target_key
@@ -191,8 +190,6 @@ class TargetScheduling:
                  poll_calls=round(budget.budget.poll_calls, 1),
                  per_hour=round(budget.budget.rate() * 3600, 1),
                  reset_at=budget.budget.reset_at)
-        metrics.set_poll_budget(account.name, limit=budget.budget.limit,
-                                remaining=budget.budget.poll_calls)
         return budget
 
     def _measure(self, account: AccountConfig, now: float) -> Budget | None:

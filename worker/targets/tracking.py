@@ -30,6 +30,13 @@ def record_poll(
     if calls > 1:
         book.spend(account, calls - 1)
     metrics.count_poll(account, new_comments=new)
+    if metrics.active() is not None:  # the scheduler's process does not count: say it here
+        measured = book.budget(account)
+        if measured is not None:
+            metrics.set_poll_budget(
+                account, limit=measured.budget.limit,
+                remaining=max(0.0, measured.budget.poll_calls - measured.spent),
+            )
     if temperature.retired and not before.retired:
         log.info("target_retired", account=account, target=tkey,
                  last_new=temperature.last_new,
