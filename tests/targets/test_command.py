@@ -99,6 +99,7 @@ def run(tmp_path: Path, redis_url: str, *argv: str) -> int:
         (("add", "--account", "oa", "12:x"), "MSG_DATA_ID[:INDEX]"),
         (("add", "--account", "wb", "12:0"), "a Weibo target is a status id"),
         (("add", "--account", "wb", LINK), "WeChat article"),
+        (("add", "--account", "oa", "4890123456789012"), "looks like a Weibo status id"),
         (("add", "1"), "needs --account"),
         (("remove", "--account", "oa"), "at least one TARGET"),
     ],

@@ -28,9 +28,16 @@ def test_wechat_targets(text: str, expected: WechatTarget) -> None:
     assert parse_target(text, platform="wechat", account="oa") == expected
 
 
-def test_weibo_status_id() -> None:
-    assert parse_target("4890123456789012", platform="weibo", account="wb") == WeiboTarget(
-        status_id=4890123456789012
+def test_weibo_status_id_and_post_links() -> None:
+    expected = WeiboTarget(status_id=4890123456789012)
+    for text in ("4890123456789012", "https://m.weibo.cn/status/4890123456789012",
+                 "m.weibo.cn/detail/4890123456789012"):
+        assert parse_target(text, platform="weibo", account="wb") == expected
+
+
+def test_a_sixteen_digit_wechat_id_is_taken_with_an_index() -> None:
+    assert parse_target("4890123456789012:0", platform="wechat", account="oa") == WechatTarget(
+        msg_data_id=4890123456789012, index=0
     )
 
 
@@ -47,6 +54,9 @@ def test_weibo_status_id() -> None:
         ("12:0", "weibo", "status id"),
         (LINK, "weibo", "WeChat article"),
         ("-5", "weibo", "status id"),
+        ("4890123456789012", "wechat", "looks like a Weibo status id"),
+        ("https://m.weibo.cn/status/4890123456789012", "wechat", "Weibo post link"),
+        ("https://weibo.com/1404376560/NAbCdEf", "weibo", "no numeric status id"),
     ],
 )
 def test_bad_targets_name_the_input_and_account(text: str, platform: str, needle: str) -> None:

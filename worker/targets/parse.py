@@ -5,17 +5,26 @@ WeChat: ``MSG_DATA_ID[:INDEX]`` (the index 0-based, as in config.yaml) or an art
 ``(M, N - 1)``: the link's ``mid`` is the article's ``msg_data_id`` and its ``idx`` counts
 from 1. That reading comes from the link format (the same numbers as datacube's ``msgid``),
 not from an API document (api-notes §4). Short links (``/s/XXXX``) carry no ids and are
-refused. Weibo: a status id.
+refused. Weibo: a status id, or a post link that carries it (``m.weibo.cn/status/<id>``,
+``.../detail/<id>``).
+
+A bare number of 16 digits from 3 to 5 on a WeChat account is refused as a Weibo status id
+(their form since 2012; msg_data_ids are usually 10 digits): write ``MSG_DATA_ID:0`` if it
+really is an article.
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 from worker.config import Target, WechatTarget, WeiboTarget
 from worker.errors import InputError
 
 ARTICLE_HOST = "mp.weixin.qq.com"
+WEIBO_HOSTS = ("weibo.com", "weibo.cn")
+_WEIBO_POST = re.compile(r"/(?:status|detail)/(\d+)/?$")
+_STATUS_ID = re.compile(r"^[345]\d{15}$")
 
 
 def parse_target(text: str, *, platform: str, account: str) -> Target:
@@ -25,11 +34,27 @@ def parse_target(text: str, *, platform: str, account: str) -> Target:
     where = f"target {text!r} of account {account!r} ({platform})"
     if not value:
         raise InputError(f"{where}: empty")
-    if "://" in value or value.startswith(ARTICLE_HOST):
+    if "://" in value or value.startswith((ARTICLE_HOST, *WEIBO_HOSTS, "m.weibo")):
+        link = value if "://" in value else f"https://{value}"
+        host = urlsplit(link).hostname or ""
+        if host == "weibo.com" or host.endswith((".weibo.com", ".weibo.cn", "weibo.cn")):
+            if platform != "weibo":
+                raise InputError(f"{where}: a Weibo post link on a WeChat account")
+            post = _WEIBO_POST.search(urlsplit(link).path)
+            if post is None:
+                raise InputError(f"{where}: no numeric status id in the link (use the "
+                                 "m.weibo.cn/status/<id> form, or the id itself)")
+            return WeiboTarget(status_id=int(post.group(1)))
         if platform != "wechat":
             raise InputError(f"{where}: a link names a WeChat article; give a Weibo status id")
         return _article_link(value, where)
     if platform == "wechat":
+        if _STATUS_ID.match(value):
+            raise InputError(
+                f"{where}: this looks like a Weibo status id (16 digits); WeChat targets are "
+                "MSG_DATA_ID[:INDEX] or an article link (write MSG_DATA_ID:0 if it really is "
+                "an article)"
+            )
         head, sep, tail = value.partition(":")
         if not _digits(head) or (sep and not _digits(tail)):
             raise InputError(
