@@ -241,3 +241,34 @@ def test_a_small_daily_limit_is_never_exhausted_and_actions_still_get_quota(
     assert len(lists) <= 12 + 1  # half of 24, and the one quota/get-free first measurement
     deletes = sandbox.calls("comment/delete")
     assert deletes and all(c.errcode == 0 for c in deletes), "actions had quota"
+
+
+def test_config_targets_reload_on_sighup_other_keys_need_a_restart(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    import signal
+
+    for mid in (9101, 9102):
+        sandbox.add_article(APP_ID, msg_data_id=mid)
+    config = write_config(tmp_path, sandbox.url, wechat="targets: [{msg_data_id: 9101}]\n",
+                          weibo=None)  # type: ignore[arg-type]
+    daemon = start_daemon(config, tmp_path / "daemon.log")
+    try:
+        wait_until(lambda: bool(list_calls(sandbox, 9101)), timeout=60, what="first poll",
+                   daemon=daemon)
+        text = config.read_text(encoding="utf-8")
+        config.write_text(
+            text.replace("targets: [{msg_data_id: 9101}]",
+                         "targets: [{msg_data_id: 9101}, {msg_data_id: 9102}]")
+                .replace("interval: 1s", "interval: 2s"),
+            encoding="utf-8",
+        )
+        daemon.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: bool(list_calls(sandbox, 9102)), timeout=30,
+                   what="the target added to config.yaml polled without a restart",
+                   daemon=daemon)
+        wait_until(lambda: "config_change_needs_restart" in daemon.log(), timeout=10,
+                   what="the changed interval logged as needing a restart", daemon=daemon)
+    finally:
+        stopped(daemon)
+    assert '"keys": ["polling"]' in daemon.log()
