@@ -42,7 +42,7 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
-def write_config(directory: Path, url: str, *, wechat: str = "", weibo: str = "",
+def write_config(directory: Path, url: str, *, wechat: str | None = "", weibo: str | None = "",
                  polling: str = "interval: 1s", quota: str = "") -> Path:
     rules = directory / "rules"
     rules.mkdir(exist_ok=True)
@@ -103,7 +103,7 @@ def test_weibo_account_listing_moderates_every_post_none_configured(
     spam = [sandbox.add_weibo_comment(posts[i % 3], text=SPAM, uid=7000 + i) for i in range(60)]
     ordinary = [sandbox.add_weibo_comment(posts[i % 3], text="学习了", uid=8000 + i)
                 for i in range(6)]
-    config = write_config(tmp_path, sandbox.url, wechat=None, weibo="")  # type: ignore[arg-type]
+    config = write_config(tmp_path, sandbox.url, wechat=None, weibo="")
     daemon = start_daemon(config, tmp_path / "daemon.log")
     try:
         wait_until(lambda: all(sandbox.weibo_comment(c)["deleted"] for c in spam),
@@ -140,7 +140,7 @@ def test_discovery_finds_recent_articles_and_targets_add_watches_todays(
     older = sandbox.add_wechat_comment(APP_ID, 5002, 0, content=SPAM, openid="oSpam2")
     sandbox.add_wechat_comment(APP_ID, 5003, 0, content=SPAM, openid="oSpam3")
     sandbox.add_follower(APP_ID, "oSpam1", "oSpam2", "oSpam3", "oSpam4")
-    config = write_config(tmp_path, sandbox.url, wechat="discover: 3d\n", weibo=None)  # type: ignore[arg-type]
+    config = write_config(tmp_path, sandbox.url, wechat="discover: 3d\n", weibo=None)
     daemon = start_daemon(config, tmp_path / "daemon.log")
     try:
         wait_until(lambda: sandbox.wechat_comment(APP_ID, 5001, 1, second)["deleted"]
@@ -171,7 +171,7 @@ def test_targets_add_while_running_survives_a_restart_and_remove_stops_polling(
     sandbox.add_article(APP_ID, msg_data_id=7001)
     sandbox.add_follower(APP_ID, "oSpamA", "oSpamB")
     config = write_config(tmp_path, sandbox.url, wechat="targets: [{msg_data_id: 7001}]\n",
-                          weibo=None,  # type: ignore[arg-type]
+                          weibo=None,
                           polling="interval: 1s, max_interval: 3s")
     daemon = start_daemon(config, tmp_path / "daemon.log")
     try:
@@ -218,7 +218,7 @@ def test_a_small_daily_limit_is_never_exhausted_and_actions_still_get_quota(
     config = write_config(
         tmp_path, sandbox.url,
         wechat="targets: [{msg_data_id: 8001}, {msg_data_id: 8002}, {msg_data_id: 8003}]\n",
-        weibo=None,  # type: ignore[arg-type]
+        weibo=None,
         quota="poll_share: 0.5, refresh: 1s",
     )
     daemon = start_daemon(config, tmp_path / "daemon.log")
@@ -251,7 +251,7 @@ def test_config_targets_reload_on_sighup_other_keys_need_a_restart(
     for mid in (9101, 9102):
         sandbox.add_article(APP_ID, msg_data_id=mid)
     config = write_config(tmp_path, sandbox.url, wechat="targets: [{msg_data_id: 9101}]\n",
-                          weibo=None)  # type: ignore[arg-type]
+                          weibo=None)
     daemon = start_daemon(config, tmp_path / "daemon.log")
     try:
         wait_until(lambda: bool(list_calls(sandbox, 9101)), timeout=60, what="first poll",
