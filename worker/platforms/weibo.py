@@ -44,6 +44,7 @@ from worker.errors import (
     TransientError,
 )
 from worker.logging import register_secret
+from worker.models import Comment
 from worker.platform_specs import WEIBO, Action
 from worker.platforms import codes as c
 from worker.platforms.guard import CallGuard
@@ -265,15 +266,8 @@ class WeiboClient:
             if isinstance(item, Mapping)
             and (comment := weibo_comment(item, account=self.name, target=key)) is not None
         ]
-        ids = [int(x.id) for x in comments]
-        full = len(items) >= count
-        floor = as_int(since_id) if since_id is not None else None
-        next_max_id = min(ids) - 1 if full and ids else None
-        if next_max_id is not None and floor is not None and next_max_id <= floor:
-            next_max_id = None
-        return WeiboCommentPage(
-            comments=comments, total=as_int(body.get("total_number")), next_max_id=next_max_id
-        )
+        return _page(comments, listed=len(items), count=count, since_id=since_id,
+                     total=body.get("total_number"))
 
     def iter_comment_pages(
         self,
@@ -325,15 +319,8 @@ class WeiboClient:
             comment = weibo_comment(item, account=self.name, target=post or "")
             if comment is not None:
                 comments.append(comment)
-        ids = [int(x.id) for x in comments]
-        full = isinstance(items, list) and len(items) >= count
-        floor = as_int(since_id) if since_id is not None else None
-        next_max_id = min(ids) - 1 if full and ids else None
-        if next_max_id is not None and floor is not None and next_max_id <= floor:
-            next_max_id = None
-        return WeiboCommentPage(
-            comments=comments, total=as_int(body.get("total_number")), next_max_id=next_max_id
-        )
+        return _page(comments, listed=len(items) if isinstance(items, list) else 0,
+                     count=count, since_id=since_id, total=body.get("total_number"))
 
     def iter_comments_to_me(
         self, *, since_id: int | str | None, count: int = DEFAULT_PAGE_SIZE,
@@ -540,6 +527,20 @@ class WeiboClient:
                 returned = set(weibo_comment_ids(wrapped))
                 return "list", [cid for cid in part if cid in returned]
         raise self._transport.malformed(c.B_DESTROY, answer, "not a destroy answer")
+
+
+def _page(
+    comments: list[Comment], *, listed: int, count: int, since_id: int | str | None,
+    total: Any,
+) -> WeiboCommentPage:
+    """A listing page: a full one (``listed`` items of ``count``) asks for the next older
+    page below its lowest id, unless that is at or below ``since_id``."""
+    ids = [int(x.id) for x in comments]
+    floor = as_int(since_id) if since_id is not None else None
+    next_max_id = min(ids) - 1 if listed >= count and ids else None
+    if next_max_id is not None and floor is not None and next_max_id <= floor:
+        next_max_id = None
+    return WeiboCommentPage(comments=comments, total=as_int(total), next_max_id=next_max_id)
 
 
 def _halves(part: list[str]) -> list[list[str]]:
