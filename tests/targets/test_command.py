@@ -144,5 +144,5 @@ def test_budget_rows_for_stats(redis_client: redis.Redis, config: Config) -> Non
     assert row["per_hour"] == 40.0
     out = io.StringIO()
     write_budgets([row], out)
-    assert "oa: 200 of 1000 calls this day used" in out.getvalue()
+    assert "oa: 200 of 1000 calls of the quota window used" in out.getvalue()
     assert "30 polls, 370 more allowed" in out.getvalue()

@@ -89,6 +89,7 @@ W_GETBLACKLIST = "tags/members/getblacklist"
 WECHAT_TOKEN_ENDPOINTS = frozenset({W_TOKEN, W_STABLE_TOKEN})
 W_ARTICLE_SUMMARY = "datacube/getarticlesummary"  # at /datacube/..., not under /cgi-bin/
 W_QUOTA_GET = "openapi/quota/get"
+W_LIST_CGI_PATH = "/cgi-bin/comment/list"  # openapi/quota/get's name of the listing
 # Not a path: the quota-pause scope of ``stable_token`` calls with ``force_refresh=true``.
 # Forced refreshes have their own daily limit (20, api-notes §2.2), so a 45009 answered to
 # one pauses forced refreshes only; normal ``stable_token`` fetches go on.

@@ -56,8 +56,8 @@ from worker.platforms import codes as c
 from worker.platforms.guard import CallGuard
 from worker.platforms.http import Answer, Transport, new_http_client
 from worker.platforms.parsing import as_int, as_timestamp, wechat_comment_list
-from worker.platforms.protocol import BatchOutcome, PollSink
-from worker.platforms.quota import QuotaPauses
+from worker.platforms.protocol import BatchOutcome, PollSink, QuotaReading
+from worker.platforms.quota import QuotaPauses, next_local_midnight
 from worker.platforms.ratelimit import Rate, RateLimiter
 from worker.platforms.results import (
     ActionResult,
@@ -68,6 +68,7 @@ from worker.platforms.results import (
 )
 from worker.platforms.tokens import SECRET_GRACE, AccessToken, SharedToken
 from worker.platforms.wechat_poll import poll_article
+from worker.targets.discovery import discover
 
 _log = structlog.get_logger()
 
@@ -582,6 +583,18 @@ class WechatClient:
         if not isinstance(body, Mapping) or not isinstance(body.get("list", []), list):
             raise self._transport.malformed(c.W_ARTICLE_SUMMARY, answer, "no list")
         return [item for item in body.get("list", []) if isinstance(item, Mapping)]
+
+    def poll_quota(self, now: float) -> QuotaReading:
+        """``comment/list``'s daily limit and use (``openapi/quota/get``); the day resets at
+        midnight in ``quota.reset_timezone``."""
+        limit, used = self.api_quota(c.W_LIST_CGI_PATH)
+        return QuotaReading(limit=limit, used=used,
+                            reset_at=next_local_midnight(now, self.quotas.config.reset_timezone))
+
+    def discover_targets(self, *, now: float, window: float) -> dict[str, float]:
+        """The articles mass-sent in the last ``window`` seconds (datacube, one call a day;
+        :mod:`worker.targets.discovery`)."""
+        return discover(self.article_summary, now=now, window=window)
 
     def api_quota(self, cgi_path: str) -> tuple[int, int]:
         """``(daily_limit, used)`` of one API today, from ``openapi/quota/get``."""

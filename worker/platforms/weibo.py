@@ -50,8 +50,8 @@ from worker.platforms import codes as c
 from worker.platforms.guard import CallGuard
 from worker.platforms.http import Answer, Transport, new_http_client
 from worker.platforms.parsing import as_int, id_string, weibo_comment, weibo_comment_ids
-from worker.platforms.protocol import BatchOutcome, PollSink
-from worker.platforms.quota import QuotaPauses
+from worker.platforms.protocol import BatchOutcome, PollSink, QuotaReading
+from worker.platforms.quota import QuotaPauses, next_local_hour
 from worker.platforms.ratelimit import Rate, RateLimiter
 from worker.platforms.results import ActionResult, DestroyResult, WeiboCommentPage
 
@@ -286,6 +286,13 @@ class WeiboClient:
             if page.next_max_id is None:
                 return
             max_id = page.next_max_id
+
+    def poll_quota(self, now: float) -> QuotaReading:
+        """The commercial APIs' hourly limit (listing and destroying share it, per caller
+        IP); Weibo has no call that tells the use, so none is assumed: the budget counts the
+        polls themselves. The hour resets on the hour in ``quota.reset_timezone``."""
+        return QuotaReading(limit=COMMERCIAL_RATE.limit, used=0,
+                            reset_at=next_local_hour(now, self.quotas.config.reset_timezone))
 
     def list_comments_to_me(
         self,

@@ -215,9 +215,8 @@ def write_budgets(rows: Sequence[dict[str, Any]], out: TextIO) -> None:
         return
     out.write("poll budgets (polling may use quota.poll_share of what remains):\n")
     for r in rows:
-        window = "day" if r["platform"] == "wechat" else "hour"
         out.write(
-            f"  {r['account']}: {r['used']} of {r['limit']} calls this {window} used when "
+            f"  {r['account']}: {r['used']} of {r['limit']} calls of the quota window used when "
             f"measured at {format_time(r['measured_at'])}; {r['polled_in_window']:g} polls, "
             f"{r['poll_calls_left']:g} more allowed until {format_time(r['reset_at'])} "
             f"(about {r['per_hour']:g} an hour)\n"

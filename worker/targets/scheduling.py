@@ -9,12 +9,14 @@ keeps what needs Redis and the platforms:
   that; targets the platform said are gone are skipped; a Weibo account with
   ``listing: account`` is polled as one target (:data:`~worker.targets.store.ACCOUNT_LISTING`)
   that covers every post of the account;
-- discovery (``discover:`` on a WeChat account): at start and once a day, datacube's
-  mass-sent articles of the window replace the discovered targets;
-- the budgets: each WeChat account's ``comment/list`` limit and use, read with
-  ``openapi/quota/get`` every ``quota.refresh`` and spread to the next local midnight; each
-  Weibo account's part of the 50,000 calls an hour the commercial APIs allow one IP, spread
-  to the next full hour;
+- discovery (``discover:``, a client that is a
+  :class:`~worker.platforms.protocol.TargetDiscovery`; WeChat: datacube): at start and once
+  a day, what it finds in the window replaces the discovered targets;
+- the budgets (a client that is a :class:`~worker.platforms.protocol.PollQuota`): its
+  listing's limit and use in the quota window, read every ``quota.refresh`` and spread to the
+  window's reset (WeChat: ``comment/list``'s daily limit from ``openapi/quota/get``, to the
+  next local midnight; Weibo: 50,000 calls an hour per IP, split between the Weibo accounts,
+  to the next full hour);
 - the poll bookkeeping: when each poll was sent and is next due.
 
 Platform failures (a quota/get or datacube call) are logged and tried again later; polling
@@ -24,19 +26,18 @@ goes on with the last budget measured (or none: intervals as the temperatures as
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from worker.config import ACCOUNT_LISTING, AccountConfig, Config
 from worker.errors import PlatformError
 from worker.pipeline.keys import Keys, target_key
-from worker.platforms.quota import next_local_hour, next_local_midnight
+from worker.platforms.protocol import PollQuota, TargetDiscovery
 from worker.targets.book import PollBook
 from worker.targets.budget import Budget
-from worker.targets.discovery import discover
 from worker.targets.planner import AccountBudget, Planner, PlanTarget
 from worker.targets.policy import PollPolicy
 from worker.targets.store import TargetStore, WatchedTarget, watched
@@ -48,22 +49,6 @@ TARGETS_REFRESH = 2.0
 #: A failed discovery is tried again after this many seconds.
 DISCOVERY_RETRY = 600.0
 DAY = 86400.0
-#: Weibo's commercial APIs: calls an hour per caller IP (api-notes §6.3), shared by accounts.
-WEIBO_HOURLY_LIMIT = 50_000
-#: The WeChat API whose daily quota polling spends.
-LIST_CGI_PATH = "/cgi-bin/comment/list"
-
-
-class QuotaSource(Protocol):
-    def api_quota(self, cgi_path: str) -> tuple[int, int]:
-        """``(daily_limit, used)`` of one API today."""
-        ...
-
-
-class SummarySource(Protocol):
-    def article_summary(self, day: str) -> list[Mapping[str, Any]]:
-        """datacube/getarticlesummary of one day (``YYYY-MM-DD``)."""
-        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,7 +104,7 @@ class TargetScheduling:
     def due(self, now: float) -> list[DuePoll]:
         """The polls to send at ``now``, recorded as sent (the caller sends them)."""
         for account in self.config.accounts:
-            if account.platform == "wechat" and account.discover is not None:
+            if account.discover is not None:
                 self._maybe_discover(account, now)
         if now - self._targets_read_at >= TARGETS_REFRESH:
             self._targets = self._polled_targets()
@@ -143,10 +128,7 @@ class TargetScheduling:
 
     def _polled_targets(self) -> list[WatchedTarget]:
         targets = watched(self.config, self.store)
-        listing = {
-            a.name for a in self.config.accounts
-            if a.platform == "weibo" and a.listing == "account"
-        }
+        listing = {a.name for a in self.config.accounts if a.listing == "account"}
         # one account listing covers every post of its account
         return [t for t in targets if t.account not in listing or t.key == ACCOUNT_LISTING]
 
@@ -193,36 +175,32 @@ class TargetScheduling:
         return budget
 
     def _measure(self, account: AccountConfig, now: float) -> Budget | None:
-        share = self.config.quota.poll_share
-        tz = self.config.quota.reset_timezone
-        if account.platform == "weibo":
-            weibo = sum(1 for a in self.config.accounts if a.platform == "weibo")
-            return Budget(limit=WEIBO_HOURLY_LIMIT // max(1, weibo), used=0, measured_at=now,
-                          reset_at=next_local_hour(now, tz), share=share)
         client = self._client(account.name)
-        if not hasattr(client, "api_quota"):
+        if not isinstance(client, PollQuota):
             return None
-        source: QuotaSource = client
         try:
-            limit, used = source.api_quota(LIST_CGI_PATH)
+            reading = client.poll_quota(now)
         except PlatformError as exc:
             log.warning("poll_budget_unknown", account=account.name, errcode=exc.code,
                         detail=str(exc), note="polling on with the last budget measured")
             return None
-        return Budget(limit=limit, used=used, measured_at=now,
-                      reset_at=next_local_midnight(now, tz), share=share)
+        # a limit several accounts share (Weibo's per-IP hour) is split between them
+        sharing = sum(1 for a in self.config.accounts if a.platform == account.platform)
+        shared = reading.used == 0 and sharing > 1
+        return Budget(limit=reading.limit // sharing if shared else reading.limit,
+                      used=reading.used, measured_at=now, reset_at=reading.reset_at,
+                      share=self.config.quota.poll_share)
 
     # -- discovery -------------------------------------------------------------------------
     def _maybe_discover(self, account: AccountConfig, now: float) -> None:
         if now < self._next_discovery.get(account.name, float("-inf")):
             return
         client = self._client(account.name)
-        if not hasattr(client, "article_summary") or account.discover is None:
+        if not isinstance(client, TargetDiscovery) or account.discover is None:
             return
-        source: SummarySource = client
         started = time.perf_counter()
         try:
-            found = discover(source.article_summary, now=now, window=account.discover)
+            found = client.discover_targets(now=now, window=account.discover)
         except PlatformError as exc:
             self._next_discovery[account.name] = now + DISCOVERY_RETRY
             log.warning("discovery_failed", account=account.name, errcode=exc.code,

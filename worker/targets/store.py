@@ -163,7 +163,7 @@ def account_targets(
             added_at=entry.at if entry is not None else None, removed=removed,
         ))
 
-    if account.platform == "weibo" and account.listing == "account":
+    if account.listing == "account":
         emit(ACCOUNT_LISTING, "config", entries.get(ACCOUNT_LISTING))
     for target in account.targets:
         emit(target.key, "config", entries.get(target.key))
