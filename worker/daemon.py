@@ -34,6 +34,7 @@ import structlog
 from worker import metrics
 from worker.config import Config, load_config
 from worker.errors import ConfigError, EmbeddedRedisError
+from worker.listener import Listener
 from worker.logging import configure_logging
 from worker.pipeline.actors import declare_actors, set_runtime
 from worker.pipeline.broker import make_broker
@@ -136,7 +137,7 @@ class Daemon:
             redis_url = self.embedded.url
             log.info("embedded_redis_started", state_dir=str(self.config.state_dir),
                      pid=self.embedded.pid)
-        exposition: metrics.Exposition | None = None
+        exposition: Listener | None = None
         try:
             exposition = metrics.serve_daemon(self.config)  # sets the env the workers inherit
             return self._run(redis_url)

@@ -34,6 +34,7 @@ Key families (``<p>`` is the prefix):
 - ``<p>:fresh:t:<target>`` hash: a target's last successful poll, last new comment, failures.
 - ``<p>:fresh:index`` set: target keys with a freshness record.
 - ``<p>:fresh:credentials`` hash: account -> last verdict on its credentials (JSON).
+- ``<p>:daemons`` hash: ``<host>:<pid>`` -> the daemon's last beat (JSON, worker.health).
 
 ``<target>`` is a target key (:func:`target_key`: ``platform:account:target``), ``<action>``
 an :class:`ActionKey` (``platform:account:target:comment:action``) and ``<group>`` a batch
@@ -225,6 +226,9 @@ class Keys:
 
     def credentials(self) -> str:
         return f"{self.prefix}:fresh:credentials"
+
+    def daemons(self) -> str:
+        return f"{self.prefix}:daemons"
 
     def reserved(self, family: str) -> str:
         """Base name of a family owned elsewhere: ``token``, ``rl``/``rate``, ``quota``,
