@@ -19,6 +19,7 @@ from worker.errors import (
     TransientError,
 )
 from worker.logging import configure_logging
+from worker.pipeline.audit import AuditLog
 from worker.pipeline.freshness import Freshness
 from worker.pipeline.keys import Keys
 from worker.pipeline.poll_outcomes import PollOutcomes, failure_reason
@@ -94,3 +95,25 @@ def test_a_retried_transient_failure_is_info(redis_client: redis.Redis,
     [event] = _events(lines)
     assert (event["event"], event["level"], event["reason"]) == ("poll_failed", "info",
                                                                  "transient")
+
+
+def test_the_audit_gets_failed_polls_and_those_with_news_not_idle_ones(
+    redis_client: redis.Redis, lines: io.StringIO,
+) -> None:
+    audit = AuditLog(redis=redis_client)
+    outcomes = PollOutcomes(Freshness(redis=redis_client, keys=Keys()), audit)
+    def ok(new: int) -> None:
+        outcomes.succeeded(account="brand", platform="weibo", target="42", new_comments=new,
+                           duration_ms=1.0)
+
+    ok(0)  # idle: not audited
+    outcomes.failed(account="brand", platform="weibo", target="42", error=REVOKED,
+                    next_step="polled again at the next interval")
+    ok(0)  # ends a failure
+    ok(2)  # found comments
+    records = audit.read(kind="poll")
+    assert [(r["outcome"], r.get("new_comments")) for r in records] == [
+        ("ok", 2), ("ok", 0), ("failed", None)
+    ]
+    assert records[1]["detail"] == "after 1 failed poll(s)"
+    assert records[2]["reason"] == "credentials" and records[2]["errcode"] == 21332

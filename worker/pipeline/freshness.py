@@ -118,19 +118,22 @@ class Freshness:
     def poll_succeeded(
         self, *, account: str, platform: str, target: str, new_comments: int,
         at: float | None = None,
-    ) -> None:
-        """A poll of ``target`` ended well, having listed ``new_comments`` new comments."""
+    ) -> int:
+        """A poll of ``target`` ended well, having listed ``new_comments`` new comments.
+        Returns the number of consecutive failures this success ends (0: none)."""
         now = self._clock() if at is None else at
         tkey = target_key(platform=platform, account=account, target=target)
         key = self.keys.freshness(tkey)
         pipe = self._redis.pipeline(transaction=True)
+        pipe.hget(key, "failures")
         pipe.hset(key, mapping={"account": account, "platform": platform, "target": target,
                                 "last_ok": repr(now), "failures": 0})
         if new_comments > 0:
             pipe.hset(key, "last_comment", repr(now))
             pipe.hincrby(key, "comments_seen", new_comments)
         pipe.sadd(self.keys.freshness_index(), tkey)
-        pipe.execute()
+        previous = pipe.execute()[0]
+        return int(previous or 0)
 
     def poll_failed(
         self, *, account: str, platform: str, target: str, reason: FailureReason,

@@ -24,6 +24,7 @@ from worker.errors import (
     QuotaError,
     TargetGoneError,
 )
+from worker.pipeline.audit import AuditLog
 from worker.pipeline.freshness import FailureReason, Freshness
 from worker.platforms.codes import W_STABLE_TOKEN, W_TOKEN
 
@@ -63,15 +64,26 @@ def credentials_refused(error: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class PollOutcomes:
-    """Records and tells how polls end (one per worker process, shared by its threads)."""
+    """Records and tells how polls end (one per worker process, shared by its threads).
+
+    The audit gets a ``poll`` record for every failed poll and for a successful one that found
+    new comments or ended a run of failures; idle polls are in the freshness records only
+    (an audit record a minute per target would crowd the decisions out of the stream)."""
 
     freshness: Freshness
+    audit: AuditLog | None = None
 
     def succeeded(self, *, account: str, platform: str, target: str, new_comments: int,
                   duration_ms: float) -> None:
-        self.freshness.poll_succeeded(account=account, platform=platform, target=target,
-                                      new_comments=new_comments)
+        failing = self.freshness.poll_succeeded(account=account, platform=platform,
+                                                target=target, new_comments=new_comments)
         self.credentials_accepted(account=account, platform=platform)
+        if self.audit is not None and (new_comments or failing):
+            self.audit.append({"kind": "poll", "platform": platform, "account": account,
+                               "target": target, "outcome": "ok", "new_comments": new_comments,
+                               "duration_ms": duration_ms,
+                               **({"detail": f"after {failing} failed poll(s)"}
+                                  if failing else {})})
         log.info("polled", account=account, platform=platform, target=target,
                  new_comments=new_comments, duration_ms=duration_ms)
 
@@ -85,6 +97,12 @@ class PollOutcomes:
             errcode=error.code, detail=detail,
         )
         metrics.count_poll_failure(account, reason)
+        if self.audit is not None:
+            self.audit.append({"kind": "poll", "platform": platform, "account": account,
+                               "target": target,
+                               "outcome": "deferred" if reason == "quota" else "failed",
+                               "reason": reason, "errcode": error.code,
+                               "detail": f"{detail}; next: {next_step}"})
         if reason == "credentials":
             self.credentials_refused(account=account, platform=platform, error=error)
         fields: dict[str, Any] = {

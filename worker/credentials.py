@@ -1,0 +1,86 @@
+"""Credentials checked before they are needed (``modworker check --online``, ``run`` at start).
+
+For each account: fetch its token (WeChat) and make one read-only call: ``comment/list`` with
+``count=1`` on its first target (WeChat; ``tags/members/getblacklist`` when it has none),
+``comments/show`` with ``count=1`` on its first post (Weibo; the token is the configured
+one). The verdict:
+
+- ``accepted``: the call was answered (a target that is gone still proves the credentials);
+- ``rejected``: the platform refused the secret, app id or token, or the caller's IP;
+- ``unreachable``: the platform could not be asked (network, busy, quota): no verdict;
+- ``skipped``: a Weibo account without a target to ask about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import redis as redis_lib
+
+from worker.config import AccountConfig, Config
+from worker.errors import PlatformError, TargetGoneError
+from worker.pipeline.poll_outcomes import credentials_refused
+from worker.platforms import WechatClient, make_client
+
+Verdict = Literal["accepted", "rejected", "unreachable", "skipped"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CredentialCheck:
+    account: str
+    platform: str
+    verdict: Verdict
+    endpoint: str | None = None
+    errcode: int | None = None
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        code = f" ({self.errcode})" if self.errcode is not None else ""
+        where = f" on {self.endpoint}" if self.endpoint else ""
+        return f"account '{self.account}' ({self.platform}): {self.verdict}{where}{code}" + (
+            f": {self.detail}" if self.detail else ""
+        )
+
+
+def check_account(account: AccountConfig, *, config: Config,
+                  redis: redis_lib.Redis) -> CredentialCheck:
+    """One account's verdict (see the module docstring). Never raises a PlatformError."""
+    client = make_client(account, redis=redis, quota=config.quota,
+                         key_prefix=config.redis.key_prefix)
+    target = account.targets[0].key if account.targets else None
+    try:
+        if isinstance(client, WechatClient):
+            if target is not None:
+                client.list_comments(target, begin=0, count=1)
+                endpoint = "comment/list"
+            else:
+                client.get_blacklist()
+                endpoint = "tags/members/getblacklist"
+        else:
+            if target is None:
+                return CredentialCheck(account=account.name, platform=account.platform,
+                                       verdict="skipped",
+                                       detail="no target to check the token against")
+            client.list_comments(target, count=1)
+            endpoint = "comments/show"
+    except TargetGoneError as exc:
+        return CredentialCheck(account=account.name, platform=account.platform,
+                               verdict="accepted", endpoint=exc.endpoint, errcode=exc.code,
+                               detail=f"target {target} is gone: {exc.platform_message}")
+    except PlatformError as exc:
+        verdict: Verdict = "rejected" if credentials_refused(exc) else "unreachable"
+        return CredentialCheck(account=account.name, platform=account.platform,
+                               verdict=verdict, endpoint=exc.endpoint, errcode=exc.code,
+                               detail=exc.platform_message)
+    finally:
+        client.close()
+    return CredentialCheck(account=account.name, platform=account.platform,
+                           verdict="accepted", endpoint=endpoint)
+
+
+def check_accounts(config: Config, *, redis: redis_lib.Redis) -> list[CredentialCheck]:
+    return [check_account(a, config=config, redis=redis) for a in config.accounts]
