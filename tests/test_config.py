@@ -37,6 +37,7 @@ def test_the_example_config_loads(repo_root: Path) -> None:
     assert config.polling.interval == 60 and config.polling.page_size == 49
     assert config.rules == ((repo_root / "rules").resolve(),)
     assert config.redis.url is None
+    assert config.audit.retention == 7 * 86400
 
 
 def test_secrets_never_print() -> None:
@@ -188,6 +189,7 @@ def test_redis_urls_redis_py_accepts_load(url: str) -> None:
         ("metrics:\n  port: '9464'\n", 2, "metrics.port", "from 1 to 65535"),
         ("polling:\n  page_size: 0\n", 2, "polling.page_size", "positive whole number"),
         ("polling:\n  jitter: 1\n", 2, "polling.jitter", "below 1"),
+        ("audit:\n  retention: 0\n", 2, "audit.retention", "expected a duration above 0"),
     ],
 )
 def test_out_of_range_numbers_are_located_problems(

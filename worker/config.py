@@ -90,6 +90,11 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AuditConfig:
+    retention: float = 7 * 86400.0  # audit records older than this are dropped
+
+
+@dataclass(frozen=True, kw_only=True)
 class WechatTarget:
     msg_data_id: int  # may exceed 32 bits
     index: int = 0  # 0-based article index within a multi-article send
@@ -138,6 +143,7 @@ class Config:
     actions: ActionsConfig = field(default_factory=ActionsConfig)
     quota: QuotaConfig = field(default_factory=QuotaConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
     accounts: tuple[AccountConfig, ...] = ()
     normalize: NormalizeOptions | None = None  # defaults for every rule file; None: built-in
     warnings: tuple[Problem, ...] = ()  # e.g. unset secrets when loaded with require_secrets=False
@@ -319,13 +325,14 @@ def load_config_text(
 
 _ROOT_KEYS = {
     "redis", "state_dir", "dry_run", "rules", "normalize", "polling", "actions", "quota",
-    "metrics", "accounts",
+    "metrics", "accounts", "audit",
 }
 _REDIS_KEYS = {"url", "key_prefix"}
 _POLLING_KEYS = {"interval", "jitter", "full_pass_interval", "page_size"}
 _ACTIONS_KEYS = {"max_retries", "min_backoff", "max_backoff", "batch_max_wait"}
 _QUOTA_KEYS = {"reset_timezone", "pause"}
 _METRICS_KEYS = {"enabled", "host", "port"}
+_AUDIT_KEYS = {"retention"}
 _WECHAT_KEYS = {
     "name", "platform", "app_id", "app_secret", "token", "api_base", "targets", "calls_per_minute",
 }
@@ -339,6 +346,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
     "actions": frozenset(_ACTIONS_KEYS),
     "quota": frozenset(_QUOTA_KEYS),
     "metrics": frozenset(_METRICS_KEYS),
+    "audit": frozenset(_AUDIT_KEYS),
     "accounts.wechat": frozenset(_WECHAT_KEYS),
     "accounts.weibo": frozenset(_WEIBO_KEYS),
 }
@@ -367,6 +375,7 @@ def parse_config(
     actions = _actions(reader, root)
     quota = _quota(reader, root)
     metrics = _metrics(reader, root)
+    audit = _audit(reader, root)
     rule_paths = _rules(reader, root, base_dir)
     normalize = _normalize(reader, root)
     state_dir = reader.get(root, "state_dir", str, "./var", "config")
@@ -386,6 +395,7 @@ def parse_config(
         actions=actions,
         quota=quota,
         metrics=metrics,
+        audit=audit,
         accounts=accounts,
         warnings=tuple(reader.warnings),
     )
@@ -460,6 +470,14 @@ def _metrics(reader: _Reader, root: SourceMap) -> MetricsConfig:
         enabled=reader.get(node, "enabled", _boolean, False, "metrics"),
         host=reader.get(node, "host", str, "127.0.0.1", "metrics"),
         port=reader.get(node, "port", _port, 9464, "metrics"),
+    )
+
+
+def _audit(reader: _Reader, root: SourceMap) -> AuditConfig:
+    node = reader.mapping(root.get("audit"), "audit")
+    reader.known_keys(node, _AUDIT_KEYS, "audit")
+    return AuditConfig(
+        retention=reader.get(node, "retention", _duration_above_zero, 7 * 86400.0, "audit"),
     )
 
 

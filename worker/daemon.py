@@ -38,11 +38,11 @@ from worker.listener import Listener
 from worker.logging import configure_logging
 from worker.pipeline.actors import declare_actors, set_runtime
 from worker.pipeline.broker import make_broker
-from worker.pipeline.runtime import Runtime
+from worker.pipeline.rules_holder import RulesHolder
+from worker.pipeline.runtime import Runtime, rules_snapshot_path
 from worker.pipeline.scheduler import Scheduler
 from worker.procutil import die_with_parent
 from worker.redis_server import EmbeddedRedis
-from worker.rules import load_rules
 
 log = structlog.get_logger("worker.daemon")
 
@@ -225,9 +225,11 @@ def run_daemon(options: RunOptions) -> int:
     configure_logging(level=options.log_level, json=options.json_logs)
     try:
         config = load_config(options.config_path)
-        # Refuse to start with rules that do not load; workers load them again themselves.
-        load_rules(config.rules, accounts={a.name: a.platform for a in config.accounts},
-                   normalize=config.normalize)
+        # Refuse to start with rules that do not load and no last good rule set to start from
+        # (logged as rules_reload_failed); workers load them again themselves.
+        RulesHolder(paths=config.rules, snapshot=rules_snapshot_path(config),
+                    accounts={a.name: a.platform for a in config.accounts},
+                    normalize=config.normalize)
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("config_problem", problem=str(problem), file=problem.file,

@@ -8,6 +8,7 @@ and redis-py clients are thread-safe).
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Literal
 
 import redis as redis_lib
@@ -30,6 +31,11 @@ BatchKind = Literal["blacklist", "destroy"]
 BATCH_KIND = {"wechat": "blacklist", "weibo": "destroy"}
 
 
+def rules_snapshot_path(config: Config) -> Path:
+    """Where the last rule set that loaded is kept, for workers that start while one is broken."""
+    return config.state_dir / "rules-last-good.json"
+
+
 class Runtime:
     def __init__(self, *, config: Config, redis_url: str, load_rules: bool = True) -> None:
         self.config = config
@@ -39,8 +45,15 @@ class Runtime:
         )
         self.keys = Keys(prefix=config.redis.key_prefix)
         self.ledger = ActionLedger(redis=self.redis, keys=self.keys)
-        self.seen = SeenComments(redis=self.redis, keys=self.keys)
-        self.audit = AuditLog(redis=self.redis, keys=self.keys)
+        polling = config.polling
+        self.seen = SeenComments(
+            redis=self.redis, keys=self.keys,
+            # Twice the time between two full listings, at least 3 h: an id listed this
+            # recently is still on the article's list and never trimmed from the seen set.
+            listed_window=max(3 * 3600.0, 2 * (polling.full_pass_interval + polling.interval)),
+        )
+        self.audit = AuditLog(redis=self.redis, keys=self.keys,
+                              retention=config.audit.retention)
         self.offenses = RedisOffenseCounter(redis=self.redis, keys=self.keys)
         self.stats = RuleStats(redis=self.redis, keys=self.keys)
         self.rules: RulesHolder | None = None
@@ -49,6 +62,7 @@ class Runtime:
                 paths=config.rules,
                 accounts={a.name: a.platform for a in config.accounts},
                 normalize=config.normalize,
+                snapshot=rules_snapshot_path(config),
             )
         self._lock = threading.Lock()
         self._clients: dict[str, PlatformClient] = {}
