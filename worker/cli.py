@@ -100,28 +100,14 @@ def load_config_and_rules(path: str, *, require_secrets: bool = True) -> tuple[C
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    try:
-        config, rules = load_config_and_rules(args.config, require_secrets=False)
-    except ConfigError as exc:
-        _print_problems(exc, sys.stderr)
-        return EXIT_CONFIG
-    for warning in config.warnings:
-        print(f"warning: {warning} (needed by `modworker run`)")
-    for note in rules.notes:
-        print(f"note: {note}")
-    if args.strict and rules.warnings:
-        _print_problems(ConfigError(list(rules.warnings)), sys.stderr)
-        return EXIT_CONFIG
-    for problem in rules.warnings:
-        print(f"warning: {problem}")
-    samples = sum(len(rule.samples) for rule in rules.rules)
-    shadow = sum(1 for rule in rules.rules if rule.mode == "shadow")
-    disabled = sum(1 for rule in rules.rules if not rule.enabled)
-    print(
-        f"ok: {len(config.accounts)} account(s), {len(rules)} rule(s) in {len(rules.files)} "
-        f"file(s) ({shadow} shadow, {disabled} disabled), {samples} test sample(s) passed"
-    )
-    return EXIT_OK
+    from worker.check import report, run_check
+
+    if args.online:  # the clients' own lines: on stderr, only when worth reading
+        from worker.logging import configure_logging
+
+        configure_logging(level="WARNING", stream=sys.stderr)
+    result = run_check(args.config, online=args.online)
+    return report(result, strict=args.strict, as_json=args.json, out=sys.stdout, err=sys.stderr)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -182,7 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("-c", "--config", required=True, help="path to config.yaml")
     check.add_argument("--strict", action="store_true",
-                       help="treat rule warnings (an enforced rule without tests, ...) as errors")
+                       help="warnings fail (for CI): an unset environment variable, a secret "
+                       "written in the file, a target listed twice, an untested enforced rule")
+    check.add_argument("--json", action="store_true",
+                       help="every finding as a JSON line on stdout, then a summary line")
+    check.add_argument("--online", action="store_true",
+                       help="also try each account's credentials against its platform (one "
+                       "token fetch and one read-only call per account)")
     check.set_defaults(func=cmd_check)
 
     replay = commands.add_parser(
