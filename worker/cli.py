@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--action")
     audit.add_argument("--outcome",
                        choices=["ok", "already_done", "dry_run", "failed", "deferred"])
-    audit.add_argument("--kind", choices=["decision", "action"])
+    audit.add_argument("--kind", choices=["decision", "action", "poll"])
     audit.add_argument("--since", type=_duration_text,
                        help="a duration back from now (30m, 2h, 7d)")
     audit.add_argument("--until", type=_duration_text, help="a duration back from now")
@@ -245,6 +245,28 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("-c", "--config", required=True, help="path to config.yaml")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=_lazy("worker.inspect", "cmd_stats"))
+
+    health = commands.add_parser(
+        "health", help="is moderation working: Redis, scheduler, workers, credentials "
+        "(exit 0 healthy, 6 unhealthy, 3 Redis unreachable)"
+    )
+    health.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    health.add_argument("--live", action="store_true",
+                        help="liveness only (/healthz): leave credentials out")
+    health.add_argument("--json", action="store_true",
+                        help="JSON even on a terminal (the default elsewhere)")
+    health.set_defaults(func=_lazy("worker.operations", "cmd_health"))
+
+    tokens = commands.add_parser("tokens", help="manage cached access tokens")
+    token_commands = tokens.add_subparsers(dest="tokens_command", required=True,
+                                           metavar="SUBCOMMAND")
+    drop = token_commands.add_parser(
+        "drop", help="forget an account's cached token: the next call fetches one with the "
+        "secret configured now (after rotating a secret)"
+    )
+    drop.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    drop.add_argument("--account", required=True, help="the account's name")
+    drop.set_defaults(func=_lazy("worker.operations", "cmd_tokens_drop"))
 
     unblacklist = commands.add_parser(
         "unblacklist", help="lift a WeChat blacklisting (batchunblacklist) and forget it"

@@ -58,7 +58,7 @@ from worker.platforms.results import (
     CommentPage,
     UnblacklistResult,
 )
-from worker.platforms.tokens import SECRET_GRACE, AccessToken, SharedToken
+from worker.platforms.tokens import SECRET_GRACE, AccessToken, SharedToken, wechat_token_key
 
 _log = structlog.get_logger()
 
@@ -143,7 +143,8 @@ class WechatClient:
         self._token_endpoint = c.W_STABLE_TOKEN if account.token == "stable" else c.W_TOKEN
         self.tokens = SharedToken(
             redis=redis,
-            key=f"{key_prefix}:token:wechat:{account.app_id}:{account.token}",
+            key=wechat_token_key(key_prefix=key_prefix, app_id=account.app_id,
+                                 mode=account.token),
             fetch=self._fetch_token,
             account=account.name,
             endpoint=self._token_endpoint,
