@@ -3,14 +3,22 @@ config problems an operator meets first (empty secret, secret in the file, tab, 
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from worker.cli import main
+from worker.config import load_config
+from worker.credentials import verify_at_start
+from worker.logging import configure_logging
+from worker.pipeline.freshness import Freshness
+from worker.pipeline.keys import Keys
 from worker.sandbox import Sandbox
 
 APP_ID = "wx0123456789abcdef"
@@ -146,3 +154,25 @@ def test_an_unreadable_rule_directory_says_permission_denied(
         (tmp_path / "rules").chmod(0o755)
     err = capsys.readouterr().err
     assert "permission denied" in err and "holds no rule file" not in err
+
+
+def test_run_at_start_records_and_names_each_refused_account(
+    tmp_path: Path, sb: Sandbox, monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis,
+) -> None:
+    monkeypatch.setenv("T_WECHAT_SECRET", "not-the-secret-at-all-000000000")
+    monkeypatch.setenv("T_WEIBO_TOKEN", WEIBO_TOKEN)
+    config = load_config(_write(tmp_path, _accounts(sb)))
+    fresh = Freshness(redis=redis_client, keys=Keys())
+    buf = io.StringIO()
+    configure_logging(level="INFO", stream=buf, json=True, journal=False)
+    try:
+        checks = verify_at_start(config, redis=redis_client, freshness=fresh)
+    finally:
+        configure_logging(level="INFO", stream=sys.stdout, json=True)
+    assert {c.account: c.verdict for c in checks} == {"main-oa": "rejected", "brand": "accepted"}
+    events = [json.loads(line) for line in buf.getvalue().splitlines()]
+    [rejected] = [e for e in events if e["event"] == "credentials_rejected"]
+    assert rejected == {**rejected, "level": "error", "account": "main-oa", "errcode": 40125,
+                        "config": str(tmp_path / "config.yaml"), "field": "accounts[main-oa]"}
+    states = fresh.credentials()
+    assert (states["main-oa"].status, states["brand"].status) == ("rejected", "accepted")

@@ -17,11 +17,15 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import redis as redis_lib
+import structlog
 
 from worker.config import AccountConfig, Config
 from worker.errors import PlatformError, TargetGoneError
+from worker.pipeline.freshness import Freshness
 from worker.pipeline.poll_outcomes import credentials_refused
 from worker.platforms import WechatClient, make_client
+
+log = structlog.get_logger("worker.credentials")
 
 Verdict = Literal["accepted", "rejected", "unreachable", "skipped"]
 
@@ -84,3 +88,30 @@ def check_account(account: AccountConfig, *, config: Config,
 
 def check_accounts(config: Config, *, redis: redis_lib.Redis) -> list[CredentialCheck]:
     return [check_account(a, config=config, redis=redis) for a in config.accounts]
+
+
+def verify_at_start(config: Config, *, redis: redis_lib.Redis,
+                    freshness: Freshness) -> list[CredentialCheck]:
+    """``modworker run`` at start: every account checked through the deployment's Redis (its
+    shared tokens), each verdict recorded for ``/readyz`` and told: a refused account is one
+    ``credentials_rejected`` error naming the config file and the account; the others are
+    moderated as usual."""
+    checks = check_accounts(config, redis=redis)
+    where = str(config.path) if config.path is not None else "config"
+    for check in checks:
+        fields = {"account": check.account, "platform": check.platform,
+                  "endpoint": check.endpoint, "errcode": check.errcode,
+                  "config": where, "field": f"accounts[{check.account}]"}
+        if check.verdict == "accepted":
+            freshness.credentials_accepted(check.account)
+            log.info("credentials_accepted", **fields)
+        elif check.verdict == "rejected":
+            freshness.credentials_rejected(check.account, errcode=check.errcode,
+                                           detail=check.detail)
+            log.error("credentials_rejected", **fields, detail=check.detail,
+                      next="this account is not moderated until its credentials work; "
+                      "`modworker check --online` tells when they do")
+        else:
+            log.warning("credentials_unverified", **fields, detail=check.detail or check.verdict,
+                        next="polls will tell")
+    return checks
