@@ -99,3 +99,20 @@ def test_a_daemon_holding_the_state_whose_redis_does_not_answer_is_an_error(
     finally:
         os.close(fd)
     assert "a daemon owns" in capsys.readouterr().err
+
+
+def test_stats_on_a_terminal_flags_stale_targets_and_refused_credentials(
+    tmp_path: Path, stopped_daemon_state: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = _config(tmp_path)
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "160")
+    assert main(["stats", "-c", config]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    table = lines[lines.index("polling, per target:") + 1:]
+    assert table[0].split()[:2] == ["ACCOUNT", "TARGET"]
+    rows = {line.split()[0]: line for line in table[1:3]}
+    assert "STALE CREDENTIALS" in rows["brand"] and "credentials 21332" in rows["brand"]
+    assert "STALE" in rows["main-oa"] and "CREDENTIALS" not in rows["main-oa"]
+    assert table[-1].startswith("STALE: no successful poll for 60 s")

@@ -2,7 +2,9 @@
 
 Exit codes: 0 success (for ``run``: stopped by SIGTERM/SIGINT); 1 invalid configuration or
 rules (every problem printed as ``file:line: rule 'id': field: message``); 2 bad command-line
-usage or unreadable input; 3 Redis unavailable or the embedded Redis could not start.
+usage or unreadable input; 3 Redis unavailable or the embedded Redis could not start; 4 an
+unblacklist refused in part; 5 ``run``: a runtime resource unavailable (a busy metrics port);
+6 ``health``: unhealthy.
 """
 
 from __future__ import annotations

@@ -66,6 +66,9 @@ class PollingConfig:
     jitter: float = 0.1  # +- fraction of interval
     full_pass_interval: float = 900.0  # WeChat: a full listing pass to catch state changes
     page_size: int = WECHAT_MAX_PAGE_SIZE  # WeChat comment/list count
+    # No successful poll for this long: the target is stale (stats, /readyz notes). None:
+    # 3 intervals, at least 60 s (worker.pipeline.freshness.stale_after).
+    stale_after: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -344,7 +347,7 @@ _ROOT_KEYS = {
     "metrics", "accounts", "audit",
 }
 _REDIS_KEYS = {"url", "key_prefix"}
-_POLLING_KEYS = {"interval", "jitter", "full_pass_interval", "page_size"}
+_POLLING_KEYS = {"interval", "jitter", "full_pass_interval", "page_size", "stale_after"}
 _ACTIONS_KEYS = {"max_retries", "min_backoff", "max_backoff", "batch_max_wait"}
 _QUOTA_KEYS = {"reset_timezone", "pause"}
 _METRICS_KEYS = {"enabled", "host", "port"}
@@ -446,6 +449,7 @@ def _polling(reader: _Reader, root: SourceMap) -> PollingConfig:
             node, "full_pass_interval", parse_duration, 900.0, "polling"
         ),
         page_size=page_size,
+        stale_after=reader.get(node, "stale_after", _duration_above_zero, None, "polling"),
     )
 
 

@@ -220,7 +220,7 @@ class HealthProbe:
                      f"{len(self.config.accounts)} account(s) accepted by their platform")
 
     def _stale_targets(self, now: float) -> list[str]:
-        after = stale_after(self.config.polling.interval)
+        after = stale_after(self.config.polling.interval, self.config.polling.stale_after)
         configured = [(a.name, a.platform, t.key) for a in self.config.accounts
                       for t in a.targets]
         try:

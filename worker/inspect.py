@@ -348,7 +348,7 @@ def freshness_report(
 ) -> dict[str, Any]:
     """Per target: last successful poll, last new comment, failures, and ``stale`` (no
     successful poll for ``stale_after`` seconds); per account the credentials verdict."""
-    after = stale_after(config.polling.interval)
+    after = stale_after(config.polling.interval, config.polling.stale_after)
     configured = set(configured_targets(config))
     rows = []
     for record in targets:

@@ -52,8 +52,11 @@ return 0
 """
 
 
-def stale_after(poll_interval: float) -> float:
-    """Seconds without a successful poll after which a target counts as stale."""
+def stale_after(poll_interval: float, configured: float | None = None) -> float:
+    """Seconds without a successful poll after which a target counts as stale:
+    ``configured`` (``polling.stale_after``) or 3 intervals, at least a minute."""
+    if configured is not None:
+        return configured
     return max(STALE_MIN_SECONDS, STALE_INTERVALS * poll_interval)
 
 
