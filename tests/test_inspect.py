@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from worker.cli import main
+from worker.config import redact_url
 from worker.inspect import (
     cut,
     display_width,
@@ -21,7 +22,6 @@ from worker.inspect import (
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.rulestats import RuleStats
 from worker.redis_server import EmbeddedRedis
-from worker.state_access import redact_url
 
 RULES = """\
 version: 1
@@ -251,7 +251,7 @@ def test_an_unreachable_redis_url_is_reported_without_its_password(
     config = _config(tmp_path, "redis://:hunter2@127.0.0.1:1/0")
     assert main(["stats", "-c", config]) == 3
     err = capsys.readouterr().err
-    assert "cannot reach Redis at redis://:***@127.0.0.1:1/0" in err
+    assert "cannot reach Redis at redis://***@127.0.0.1:1/0" in err
     assert "hunter2" not in err
 
 
@@ -406,7 +406,6 @@ def test_render_table_gives_the_free_text_column_way_first() -> None:
     assert "x" * 30 in lines[1] and lines[1].endswith("…")
 
 
-
-
 def test_redact_url() -> None:
-    assert redact_url("redis://user:pw@host:6379/0") == "redis://user:***@host:6379/0"
+    assert redact_url("redis://user:pw@host:6379/0") == "redis://***@host:6379/0"
+    assert redact_url("unix:///tmp/redis.sock?db=0") == "unix:///tmp/redis.sock?db=0"

@@ -1,6 +1,6 @@
 """Reaching the deployment's Redis from a command (audit, stats, health, tokens drop, ...).
 
-- ``redis.url`` set: that Redis.
+- ``redis.url`` or ``redis.sentinel`` set: that Redis.
 - The embedded Redis, daemon running: its unix socket under ``state_dir``.
 - The embedded Redis, daemon stopped, reading (:func:`open_state` ``write=False``): a private
   ``redis-server`` on a copy of the append-only files in a temporary directory, on its own
@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -30,6 +29,8 @@ import redis
 
 from worker.config import Config
 from worker.errors import EmbeddedRedisError, StateUnavailableError
+from worker.logging import redact, register_secret
+from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.redis_server import EmbeddedRedis
 
 #: What an embedded Redis keeps in ``state_dir`` that a copy needs (Redis 6: one AOF file;
@@ -55,14 +56,6 @@ class State:
         return None
 
 
-_URL_PASSWORD = re.compile(r"(//[^:/@]*:)[^@/]*@")
-
-
-def redact_url(url: str) -> str:
-    """``redis://user:secret@host`` as ``redis://user:***@host``."""
-    return _URL_PASSWORD.sub(r"\1***@", url)
-
-
 def _ping(url: str) -> redis.Redis:
     client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
     try:
@@ -76,13 +69,18 @@ def _ping(url: str) -> redis.Redis:
 @contextlib.contextmanager
 def open_state(config: Config, *, write: bool = False) -> Iterator[State]:
     """The deployment's Redis, as the module docstring says. Raises StateUnavailableError."""
-    if config.redis.url is not None:
-        url = str(config.redis.url)
+    endpoint = RedisEndpoint.configured(config.redis)
+    if endpoint is not None:  # redis.url or redis.sentinel
+        for password in config.redis.secrets:
+            register_secret(password)
+        client = redis_client(endpoint, socket_timeout=10, socket_connect_timeout=5)
         try:
-            client = _ping(url)
+            client.ping()
         except (redis.RedisError, OSError) as exc:
-            raise StateUnavailableError(f"cannot reach Redis at {redact_url(url)}: {exc}") \
-                from None
+            client.close()
+            raise StateUnavailableError(
+                f"cannot reach Redis at {endpoint.describe()}: {redact(str(exc))}"
+            ) from None
         with contextlib.closing(client):
             yield State(client, "url")
         return

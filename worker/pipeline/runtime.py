@@ -17,6 +17,7 @@ from worker.config import AccountConfig, Config
 from worker.logging import register_secret
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.batches import BatchBuffer
+from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.pipeline.done import ActionLedger
 from worker.pipeline.keys import Keys
 from worker.pipeline.offenses import RedisOffenseCounter
@@ -36,13 +37,25 @@ def rules_snapshot_path(config: Config) -> Path:
     return config.state_dir / "rules-last-good.json"
 
 
+#: Connection options of every state client (the broker's too).
+CLIENT_OPTIONS = {
+    "socket_timeout": 30, "socket_connect_timeout": 5, "health_check_interval": 10,
+    "retry_on_timeout": True,
+}
+
+
 class Runtime:
-    def __init__(self, *, config: Config, redis_url: str, load_rules: bool = True) -> None:
+    """``endpoint`` says where Redis is; ``redis_url`` is the shorthand for a plain URL."""
+
+    def __init__(
+        self, *, config: Config, redis_url: str | None = None,
+        endpoint: RedisEndpoint | None = None, load_rules: bool = True,
+    ) -> None:
         self.config = config
-        self.redis = redis_lib.Redis.from_url(
-            redis_url, socket_timeout=30, socket_connect_timeout=5, health_check_interval=10,
-            retry_on_timeout=True,
-        )
+        for password in config.redis.secrets:
+            register_secret(password)
+        self.endpoint = endpoint or RedisEndpoint(url=redis_url)
+        self.redis: redis_lib.Redis = redis_client(self.endpoint, **CLIENT_OPTIONS)
         self.keys = Keys(prefix=config.redis.key_prefix)
         self.ledger = ActionLedger(redis=self.redis, keys=self.keys)
         polling = config.polling
