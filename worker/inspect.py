@@ -36,15 +36,11 @@ from typing import Any, TextIO
 import redis
 
 from worker.config import Config, load_config
-from worker.config import redact_url as config_redact_url
 from worker.errors import ConfigError, StateUnavailableError
-from worker.logging import redact, register_secret
 from worker.pipeline.audit import AuditLog
-from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.pipeline.freshness import CredentialState, Freshness, TargetFreshness, stale_after
 from worker.pipeline.keys import Keys
 from worker.pipeline.rulestats import RuleStats
-from worker.redis_server import EmbeddedRedis
 from worker.rules import RuleSet, load_rules
 from worker.state_access import State, open_state
 from worker.units import parse_duration
@@ -57,14 +53,6 @@ EXIT_REDIS = 3
 NOISY_MIN_HITS = 20
 NOISY_SHARE = 0.4
 DEFAULT_WIDTH = 120  # when the terminal does not say
-NOT_RUNNING = (
-    "the daemon is not running and redis.url is not set: start `modworker run` or point "
-    "redis.url at your Redis"
-)
-
-
-class RedisUnavailable(Exception):
-    """The config's Redis cannot be reached (``unblacklist``); the message says what to do."""
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -185,36 +173,6 @@ def _pipe_closed_ok() -> Iterator[None]:
 def _tell(state: State) -> None:
     if state.note is not None:
         print(f"note: {state.note}", file=sys.stderr)
-
-
-def connect(config: Config) -> redis.Redis:
-    """A client on the config's Redis (``redis.url``, ``redis.sentinel`` or the embedded
-    server's socket), checked with PING. Raises RedisUnavailable; its message holds no
-    password."""
-    endpoint = RedisEndpoint.configured(config.redis)
-    embedded = EmbeddedRedis(state_dir=config.state_dir) if endpoint is None else None
-    if embedded is not None:
-        if not embedded.socket_path.exists():
-            raise RedisUnavailable(NOT_RUNNING)
-        endpoint = RedisEndpoint(url=embedded.url)
-    assert endpoint is not None
-    for password in config.redis.secrets:
-        register_secret(password)
-    client = redis_client(endpoint, socket_timeout=10, socket_connect_timeout=5)
-    try:
-        client.ping()
-    except (redis.RedisError, OSError) as exc:
-        client.close()
-        if embedded is not None:  # a socket left by a daemon that died, or one we may not open
-            raise RedisUnavailable(f"{NOT_RUNNING} ({exc})") from None
-        raise RedisUnavailable(
-            f"cannot reach Redis at {endpoint.describe()}: {redact(str(exc))}"
-        ) from None
-    return client
-
-
-#: ``redis://user:secret@host`` as ``redis://***@host`` (one definition, in worker.config).
-redact_url = config_redact_url
 
 
 # -- audit ---------------------------------------------------------------------------------

@@ -75,10 +75,8 @@ each is one global lookup and a return, and prometheus_client is never imported.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,7 +87,6 @@ from dramatiq.middleware import Middleware
 from worker.errors import ModworkerError
 
 if TYPE_CHECKING:
-    from wsgiref.simple_server import WSGIServer
 
     import dramatiq
     from dramatiq.broker import MessageProxy
@@ -331,37 +328,11 @@ class MessageMetrics(Middleware):
 
 # -- processes and exposition --------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Exposition:
-    """A running metrics HTTP server (a daemon thread)."""
-
-    server: WSGIServer
-    thread: threading.Thread
-
-    @property
-    def host(self) -> str:
-        return str(self.server.server_address[0])
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}/metrics"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-def start_exposition(host: str, port: int, registry: CollectorRegistry) -> Exposition:
+def start_exposition(host: str, port: int, registry: CollectorRegistry) -> Listener:
     """Serve ``registry`` over HTTP on ``host:port`` (port 0: any free port). Raises OSError."""
-    import prometheus_client as prom
+    from worker.listener import start_listener
 
-    server, thread = prom.start_http_server(port, addr=host, registry=registry)
-    return Exposition(server=server, thread=thread)
+    return start_listener(host, port, registry=registry, probe=lambda: None)
 
 
 def metrics_dir(config: Config) -> Path:
