@@ -39,8 +39,9 @@ class Finding:
     account: str | None = None
     verdict: str | None = None
 
-    def text(self) -> str:
-        return f"{self.severity}: {self.problem if self.problem is not None else self.message}"
+    def body(self) -> str:
+        """The located problem (``file:line: field: message``), or the message."""
+        return str(self.problem) if self.problem is not None else self.message
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"severity": self.severity, "message": self.message}
@@ -142,10 +143,10 @@ def report(result: CheckResult, *, strict: bool, as_json: bool, out: TextIO,
                if f.severity == "error" or (strict and f.severity == "warning")]
     for finding in result.findings:
         if finding not in failing:
-            out.write(finding.text() + "\n")
+            out.write(f"{finding.severity}: {finding.body()}\n")
     if failing:
         for finding in failing:
-            err.write(f"error: {finding.text().partition(': ')[2]}\n")
+            err.write(f"error: {finding.body()}\n")
         err.write(f"{len(failing)} problem{'s' if len(failing) != 1 else ''} found\n")
         return EXIT_FAILED
     summary = _summary(result, failed=failed)

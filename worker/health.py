@@ -228,9 +228,10 @@ class HealthProbe:
         except (redis_lib.RedisError, OSError):
             return []
         since = self.local().started_at if self.local is not None else None
+        wanted = set(configured)
         return [
             f"stale: {r.account} {r.target}: no successful poll for more than {after:.0f} s"
             for r in records
-            if (r.account, r.platform, r.target) in set(configured)
+            if (r.account, r.platform, r.target) in wanted
             and r.is_stale(now=now, after=after, since=since)
         ]
