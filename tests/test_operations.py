@@ -115,5 +115,5 @@ def test_tokens_drop_makes_a_wrong_new_secret_show_at_once(
     assert main(["tokens", "drop", "-c", config_path, "--account", "main-oa"]) == 0
     assert "nothing to drop" in capsys.readouterr().out
     assert main(["tokens", "drop", "-c", config_path, "--account", "brand"]) == 0
-    assert "never cached" in capsys.readouterr().out
+    assert "no cached access token" in capsys.readouterr().out
     assert main(["tokens", "drop", "-c", config_path, "--account", "nobody"]) == 1

@@ -1,9 +1,9 @@
 """Credentials checked before they are needed (``modworker check --online``, ``run`` at start).
 
-For each account: fetch its token (WeChat) and make one read-only call: ``comment/list`` with
-``count=1`` on its first target (WeChat; ``tags/members/getblacklist`` when it has none),
-``comments/show`` with ``count=1`` on its first post (Weibo; the token is the configured
-one). The verdict:
+For each account: one read-only call that needs working credentials, through the client's
+``verify_credentials`` (WeChat fetches its token, then ``comment/list`` with ``count=1`` on the
+first target, or ``tags/members/getblacklist`` without one; Weibo ``comments/show`` with
+``count=1`` on its first post, with the configured token). The verdict:
 
 - ``accepted``: the call was answered (a target that is gone still proves the credentials);
 - ``rejected``: the platform refused the secret, app id or token, or the caller's IP;
@@ -23,7 +23,7 @@ from worker.config import AccountConfig, Config
 from worker.errors import PlatformError, TargetGoneError
 from worker.pipeline.freshness import Freshness
 from worker.pipeline.poll_outcomes import credentials_refused
-from worker.platforms import WechatClient, make_client
+from worker.platforms import make_client
 
 log = structlog.get_logger("worker.credentials")
 
@@ -57,20 +57,11 @@ def check_account(account: AccountConfig, *, config: Config,
                          key_prefix=config.redis.key_prefix)
     target = account.targets[0].key if account.targets else None
     try:
-        if isinstance(client, WechatClient):
-            if target is not None:
-                client.list_comments(target, begin=0, count=1)
-                endpoint = "comment/list"
-            else:
-                client.get_blacklist()
-                endpoint = "tags/members/getblacklist"
-        else:
-            if target is None:
-                return CredentialCheck(account=account.name, platform=account.platform,
-                                       verdict="skipped",
-                                       detail="no target to check the token against")
-            client.list_comments(target, count=1)
-            endpoint = "comments/show"
+        endpoint = client.verify_credentials(target)
+        if endpoint is None:
+            return CredentialCheck(account=account.name, platform=account.platform,
+                                   verdict="skipped",
+                                   detail="no target to check the credentials against")
     except TargetGoneError as exc:
         return CredentialCheck(account=account.name, platform=account.platform,
                                verdict="accepted", endpoint=exc.endpoint, errcode=exc.code,

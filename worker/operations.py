@@ -6,9 +6,10 @@ would answer, from any shell on a host that reaches that Redis: exit 0 healthy, 
 (3 when Redis cannot be reached), the report as JSON on stdout (a short text on a terminal).
 It never starts the embedded Redis: a daemon that is down is unhealthy.
 
-``tokens drop --account A`` forgets A's cached WeChat access token, so that the next call
-fetches one with the secret configured now (a cached token hides a wrong new secret until it
-expires, up to 2 h). A Weibo token is the configured one, never cached: nothing to drop.
+``tokens drop --account A`` forgets A's cached access token (the client's
+``drop_cached_token``), so that the next call fetches one with the secret configured now (a
+cached WeChat token hides a wrong new secret until it expires, up to 2 h). A Weibo token is
+the configured one, never cached: nothing to drop.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import redis
 from worker.config import Config, load_config
 from worker.errors import ConfigError, StateUnavailableError
 from worker.health import HealthProbe, HealthReport
-from worker.platforms import WechatClient, make_client
+from worker.platforms import make_client
 from worker.redis_server import EmbeddedRedis
 from worker.state_access import open_state
 
@@ -84,16 +85,12 @@ def cmd_tokens_drop(args: argparse.Namespace) -> int:
     except KeyError:
         print(f"error: no account named {args.account!r} in {args.config}", file=sys.stderr)
         return EXIT_CONFIG
-    if account.platform != "wechat":
-        print(f"{account.name}: a Weibo access token is the configured one, never cached: "
-              "nothing to drop (a new token takes effect when the daemon restarts)")
-        return EXIT_OK
     try:
         with open_state(config, write=True) as state:
             client = make_client(account, redis=state.client, quota=config.quota,
                                  key_prefix=config.redis.key_prefix)
             try:
-                dropped = isinstance(client, WechatClient) and client.tokens.drop()
+                dropped = client.drop_cached_token()
             finally:
                 client.close()
     except StateUnavailableError as exc:
@@ -103,8 +100,9 @@ def cmd_tokens_drop(args: argparse.Namespace) -> int:
         print(f"error: dropping the token failed: {exc}", file=sys.stderr)
         return EXIT_REDIS
     if dropped:
-        print(f"{account.name}: dropped the cached access token of {account.app_id}; the next "
-              "call fetches a new one with the configured secret")
+        print(f"{account.name}: dropped the cached access token; the next call fetches a new "
+              "one with the configured secret")
     else:
-        print(f"{account.name}: no cached access token of {account.app_id}: nothing to drop")
+        print(f"{account.name}: no cached access token: nothing to drop (a configured token, "
+              "as Weibo's, takes effect when the daemon restarts)")
     return EXIT_OK

@@ -18,12 +18,14 @@ from typing import Any, cast
 
 from worker.config import did_you_mean as _close_match
 from worker.errors import ConfigError, PatternError, Problem
-from worker.models import Platform
+from worker.platform_specs import PLATFORM_NAMES as SPEC_PLATFORM_NAMES
+from worker.platform_specs import Platform
 from worker.rules.engine import RuleSet
 from worker.rules.matcher import LiteralKind, MatcherBuilder
 from worker.rules.model import (
     ACTION_PLATFORMS,
     Action,
+    ActionType,
     AllOf,
     AnyOf,
     AuthorIn,
@@ -79,7 +81,7 @@ SAMPLE_KEYS = {
     "content", "platform", "account", "author", "created_at", "age", "elected", "replied",
     "offenses",
 }
-PLATFORM_NAMES: tuple[Platform, ...] = ("wechat", "weibo")
+PLATFORM_NAMES: tuple[str, ...] = SPEC_PLATFORM_NAMES
 #: Words moderators type for a key or value that has another name here.
 MODERATOR_WORDS = {
     "weixin": "wechat", "wx": "wechat", "微信": "wechat", "sina": "weibo", "微博": "weibo",
@@ -893,7 +895,7 @@ class _Loader:
             elif argument is not None:
                 self.problem(f"action {name} takes no value", file, line=line, rule=rid, fld=where)
                 continue
-            actions.append(Action(type=cast(Any, name), template=template))
+            actions.append(Action(type=ActionType(name), template=template))
         return tuple(actions)
 
     def reply_template(
@@ -998,7 +1000,8 @@ class _Loader:
             value = item["platform"]
             if value not in PLATFORM_NAMES:
                 bad("platform", f"unknown platform {value!r}"
-                    f"{did_you_mean(str(value), set(PLATFORM_NAMES))}; use wechat or weibo")
+                    f"{did_you_mean(str(value), set(PLATFORM_NAMES))}; "
+                    f"use {' or '.join(PLATFORM_NAMES)}")
             elif platform is not None and value != platform:
                 bad("platform", f"account {account!r} is on {platform}, not {value}")
             else:

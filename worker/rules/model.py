@@ -11,29 +11,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from worker.models import Comment, Platform
+from worker.models import Comment
+from worker.platform_specs import ACTION_PLATFORMS as SPEC_ACTION_PLATFORMS
+from worker.platform_specs import Action as SpecAction
+from worker.platform_specs import Platform
 
 if TYPE_CHECKING:
     from worker.rules.matcher import ScanResult
     from worker.rules.normalize import NormalizeOptions
 
 Mode = Literal["enforce", "shadow"]
-ActionType = Literal[
-    "delete", "reply", "delete_reply", "elect", "unelect",
-    "close_comments", "open_comments", "blacklist",
-]
+#: The action names rules use: the platforms' typed enum (worker.platform_specs.Action).
+ActionType = SpecAction
 
-#: Which platform can carry out which action (rules-spec.md, "Actions").
-ACTION_PLATFORMS: Mapping[str, frozenset[Platform]] = {
-    "delete": frozenset({"wechat", "weibo"}),
-    "reply": frozenset({"wechat"}),
-    "delete_reply": frozenset({"wechat"}),
-    "elect": frozenset({"wechat"}),
-    "unelect": frozenset({"wechat"}),
-    "close_comments": frozenset({"wechat"}),
-    "open_comments": frozenset({"wechat"}),
-    "blacklist": frozenset({"wechat"}),
-}
+#: Which platform can carry out which action (rules-spec.md, "Actions"): from the specs.
+ACTION_PLATFORMS: Mapping[str, frozenset[str]] = SPEC_ACTION_PLATFORMS
 
 #: Actions a planned deletion makes pointless (rules-spec.md, "Evaluation").
 SUPPRESSED_BY_DELETE: frozenset[str] = frozenset({"reply", "elect", "unelect"})
