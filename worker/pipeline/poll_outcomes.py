@@ -17,24 +17,12 @@ from typing import Any
 import structlog
 
 from worker import metrics
-from worker.errors import (
-    AuthError,
-    PermanentError,
-    PlatformError,
-    QuotaError,
-    TargetGoneError,
-)
+from worker.errors import PermanentError, PlatformError, QuotaError, TargetGoneError
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.freshness import FailureReason, Freshness
-from worker.platforms.codes import W_STABLE_TOKEN, W_TOKEN
+from worker.platforms.codes import refuses_credentials
 
 log = structlog.get_logger("worker.pipeline")
-
-#: WeChat answers that say the app's credentials or its caller are not accepted: invalid
-#: appid, invalid or missing secret, IP not whitelisted, API revoked for the app.
-CREDENTIAL_CODES = frozenset({40013, 40125, 41002, 41004, 40164, 48001})
-TOKEN_ENDPOINTS = frozenset({W_STABLE_TOKEN, W_TOKEN})
-
 
 def failure_reason(error: BaseException) -> FailureReason:
     """The error class a poll failure is counted and told under."""
@@ -50,16 +38,9 @@ def failure_reason(error: BaseException) -> FailureReason:
 
 
 def credentials_refused(error: BaseException) -> bool:
-    """Whether ``error`` says the account's credentials are not (or no longer) accepted.
-
-    An :class:`AuthError` reaching a caller is one the client could not fix by fetching a new
-    token (for Weibo's configured token, none can); a permanent error of a token endpoint is a
-    wrong secret or app id."""
-    if isinstance(error, AuthError):
-        return True
-    if isinstance(error, PermanentError) and not isinstance(error, TargetGoneError):
-        return error.endpoint in TOKEN_ENDPOINTS or error.code in CREDENTIAL_CODES
-    return False
+    """Whether ``error`` says the account's credentials are refused (the platform package
+    knows which answers do: :func:`worker.platforms.codes.refuses_credentials`)."""
+    return isinstance(error, PlatformError) and refuses_credentials(error)
 
 
 @dataclass(frozen=True)
