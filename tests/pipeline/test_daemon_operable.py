@@ -221,3 +221,19 @@ def test_healthz_while_a_worker_is_restarting(tmp_path: Path) -> None:
             code = daemon.stop()
         assert code == 0
         assert any("restarting" in p for p in body["problems"]), body
+
+
+def test_a_busy_metrics_port_is_exit_5_not_a_bad_config(tmp_path: Path) -> None:
+    from .daemon_harness import APP_SECRET
+
+    with sandbox_with(wechat_secret=APP_SECRET) as sandbox, socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_config(tmp_path, sandbox.url, extra=(
+            f"metrics: {{enabled: true, host: 127.0.0.1, port: {port}}}\n"))
+        daemon = start_daemon(config, tmp_path / "daemon.log")
+        code = daemon.process.wait(60)
+    assert code == 5, daemon.log()[-2000:]
+    [event] = _events(daemon, "metrics_unavailable")
+    assert event["exit_code"] == 5 and f"127.0.0.1:{port}" in event["detail"]
