@@ -70,7 +70,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.limit < 1:
         print("error: --limit must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    config = _load_config(args.config)
+    config = load_config_reporting(args.config)
     if config is None:
         return EXIT_CONFIG
     try:
@@ -99,7 +99,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    config = _load_config(args.config)
+    config = load_config_reporting(args.config)
     if config is None:
         return EXIT_CONFIG
     rules: RuleSet | None
@@ -139,9 +139,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_config(path: str) -> Config | None:
+def load_config_reporting(path: str, *, require_secrets: bool = False) -> Config | None:
+    """The config, or None after printing every problem on stderr (the command exits 1)."""
     try:
-        return load_config(path, require_secrets=False)
+        return load_config(path, require_secrets=require_secrets)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)

@@ -21,9 +21,9 @@ from typing import TextIO
 
 import redis
 
-from worker.config import Config, load_config
-from worker.errors import ConfigError, StateUnavailableError
+from worker.errors import StateUnavailableError
 from worker.health import HealthProbe, HealthReport
+from worker.inspect import load_config_reporting
 from worker.platforms import make_client
 from worker.redis_server import EmbeddedRedis
 from worker.state_access import open_state
@@ -34,19 +34,10 @@ EXIT_REDIS = 3
 EXIT_UNHEALTHY = 6
 
 
-def _config(path: str, *, require_secrets: bool = False) -> Config | None:
-    try:
-        return load_config(path, require_secrets=require_secrets)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        return None
-
-
 # -- health --------------------------------------------------------------------------------
 
 def cmd_health(args: argparse.Namespace) -> int:
-    config = _config(args.config)
+    config = load_config_reporting(args.config)
     if config is None:
         return EXIT_CONFIG
     url = config.redis.url or EmbeddedRedis(state_dir=config.state_dir).url
@@ -77,7 +68,7 @@ def write_report(report: HealthReport, out: TextIO, *, as_json: bool) -> None:
 # -- tokens drop ---------------------------------------------------------------------------
 
 def cmd_tokens_drop(args: argparse.Namespace) -> int:
-    config = _config(args.config, require_secrets=True)
+    config = load_config_reporting(args.config, require_secrets=True)
     if config is None:
         return EXIT_CONFIG
     try:

@@ -13,23 +13,20 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from worker.cli import main
-from worker.sandbox import Sandbox
 
 from .daemon_harness import (
     APP_ID,
     ARTICLE_A,
     STATUS_ID,
-    TARGETS,
     WEIBO_TOKEN,
     Daemon,
+    make_sandbox,
     ok_calls,
     start_daemon,
     wait_until,
@@ -44,19 +41,6 @@ def _metrics() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"metrics: {{enabled: true, host: 127.0.0.1, port: {port}}}\n"
-
-
-@contextmanager
-def sandbox_with(*, wechat_secret: str) -> Iterator[Sandbox]:
-    """The harness's world, with the app registered under ``wechat_secret`` (the daemon is
-    configured with the harness's APP_SECRET: a different value here is a wrong secret)."""
-    with Sandbox(port=0, seed=11) as sandbox:
-        sandbox.add_wechat_app(app_id=APP_ID, app_secret=wechat_secret)
-        for msg_data_id, index in TARGETS:
-            sandbox.add_article(APP_ID, msg_data_id=msg_data_id, index=index)
-        sandbox.add_weibo_token(access_token=WEIBO_TOKEN, uid=1001)
-        sandbox.add_weibo_post(WEIBO_TOKEN, status_id=STATUS_ID)
-        yield sandbox
 
 
 def _events(daemon: Daemon, name: str) -> list[dict[str, Any]]:
@@ -86,7 +70,7 @@ def _get(url: str) -> tuple[int, Any]:
 
 
 def test_refused_credentials_are_named_at_start(tmp_path: Path) -> None:
-    with sandbox_with(wechat_secret="the-secret-the-platform-has-0000") as sandbox:
+    with make_sandbox(wechat_secret="the-secret-the-platform-has-0000") as sandbox:
         sandbox.expire_weibo_token(WEIBO_TOKEN)
         config = write_config(tmp_path, sandbox.url, extra=_metrics())
         daemon = start_daemon(config, tmp_path / "daemon.log")
@@ -116,9 +100,7 @@ def test_refused_credentials_are_named_at_start(tmp_path: Path) -> None:
 def test_a_token_revoked_mid_run_is_told_once_and_the_other_account_goes_on(
     tmp_path: Path,
 ) -> None:
-    from .daemon_harness import APP_SECRET
-
-    with sandbox_with(wechat_secret=APP_SECRET) as sandbox:
+    with make_sandbox() as sandbox:
         config = write_config(tmp_path, sandbox.url, interval="1s", extra=_metrics())
         polling = "polling: {interval: 1s, full_pass_interval: 2s"
         assert polling in config.read_text()
@@ -195,9 +177,7 @@ def _gauge_age(exposition: str, account: str, target: str, scraped_at: float) ->
 
 
 def test_healthz_while_a_worker_is_restarting(tmp_path: Path) -> None:
-    from .daemon_harness import APP_SECRET
-
-    with sandbox_with(wechat_secret=APP_SECRET) as sandbox:
+    with make_sandbox() as sandbox:
         config = write_config(tmp_path, sandbox.url, extra=_metrics())
         daemon = start_daemon(config, tmp_path / "daemon.log", processes=2)
         try:
@@ -224,9 +204,7 @@ def test_healthz_while_a_worker_is_restarting(tmp_path: Path) -> None:
 
 
 def test_a_busy_metrics_port_is_exit_5_not_a_bad_config(tmp_path: Path) -> None:
-    from .daemon_harness import APP_SECRET
-
-    with sandbox_with(wechat_secret=APP_SECRET) as sandbox, socket.socket() as taken:
+    with make_sandbox() as sandbox, socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
