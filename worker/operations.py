@@ -24,6 +24,8 @@ import redis
 from worker.errors import StateUnavailableError
 from worker.health import HealthProbe, HealthReport
 from worker.inspect import load_config_reporting
+from worker.logging import register_secret
+from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.platforms import make_client
 from worker.redis_server import EmbeddedRedis
 from worker.state_access import open_state
@@ -40,8 +42,12 @@ def cmd_health(args: argparse.Namespace) -> int:
     config = load_config_reporting(args.config)
     if config is None:
         return EXIT_CONFIG
-    url = config.redis.url or EmbeddedRedis(state_dir=config.state_dir).url
-    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    # The daemon's Redis (url, sentinel or the embedded socket), never a Redis started here.
+    endpoint = RedisEndpoint.configured(config.redis) or RedisEndpoint(
+        url=EmbeddedRedis(state_dir=config.state_dir).url)
+    for password in config.redis.secrets:
+        register_secret(password)
+    client = redis_client(endpoint, socket_timeout=5, socket_connect_timeout=5)
     try:
         probe = HealthProbe(config=config, redis=client)
         report = probe.live() if args.live else probe.ready()
