@@ -27,6 +27,7 @@ import redis as redis_lib
 
 from worker import __version__
 from worker.config import Config
+from worker.logging import redact
 from worker.pipeline._redis import text
 from worker.pipeline.freshness import Freshness, stale_after
 from worker.pipeline.keys import Keys
@@ -145,7 +146,7 @@ class HealthProbe:
         try:
             self.redis.ping()
         except (redis_lib.RedisError, OSError) as exc:
-            checks.append(Check("redis", False, f"unreachable: {exc}"))
+            checks.append(Check("redis", False, f"unreachable: {redact(str(exc))}"))
             if self.local is not None:
                 checks.extend(self._local_checks(self.local()))
             return checks, notes
@@ -154,7 +155,8 @@ class HealthProbe:
             holder = self.redis.get(self.keys.scheduler_lock())
             beats = read_beats(self.redis, self.keys, now=now)
         except (redis_lib.RedisError, OSError) as exc:
-            checks.append(Check("redis", False, f"reading the daemons' state failed: {exc}"))
+            checks.append(Check("redis", False,
+                                f"reading the daemons' state failed: {redact(str(exc))}"))
             return checks, notes
         if self.local is not None:
             local = self.local()
@@ -205,7 +207,7 @@ class HealthProbe:
         try:
             states = Freshness(redis=self.redis, keys=self.keys).credentials()
         except (redis_lib.RedisError, OSError) as exc:
-            return Check("credentials", False, f"reading them failed: {exc}")
+            return Check("credentials", False, f"reading them failed: {redact(str(exc))}")
         problems = []
         for account in self.config.accounts:
             state = states.get(account.name)
