@@ -11,6 +11,10 @@ stops polling and keeps the target's history (seen comments, audit).
 (hot / cold / retired / gone / removed), last poll, comments seen (over the target's life)
 and next poll; a table on a terminal, JSON lines otherwise (or with ``--json``).
 
+``list`` reads a copy of the embedded Redis when the daemon is stopped; ``add`` and
+``remove`` open it under its lock (:mod:`worker.state_access`), so a publishing script may
+add today's article before the daemon starts.
+
 Exit codes: 0 success, 1 invalid configuration, 2 bad usage (an unknown account, a bad
 target), 3 Redis unavailable.
 """
@@ -27,22 +31,22 @@ from typing import Any, TextIO
 import redis
 
 from worker.config import ACCOUNT_LISTING, AccountConfig, Config
-from worker.errors import InputError
+from worker.errors import InputError, StateUnavailableError
 from worker.inspect import (
     EXIT_CONFIG,
     EXIT_OK,
     EXIT_REDIS,
     EXIT_USAGE,
-    RedisUnavailable,
-    _load_config,
     _pipe_closed_ok,
+    _tell,
     _terminal_width,
-    connect,
     format_time,
+    load_config_reporting,
     render_table,
 )
 from worker.pipeline.keys import Keys, target_key
 from worker.pipeline.seen import SeenComments
+from worker.state_access import open_state
 from worker.targets.book import PollBook
 from worker.targets.parse import parse_target
 from worker.targets.policy import PollPolicy
@@ -138,7 +142,7 @@ def write_rows(rows: Sequence[dict[str, Any]], out: TextIO, *, table: bool) -> N
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
-    config = _load_config(args.config)
+    config = load_config_reporting(args.config)
     if config is None:
         return EXIT_CONFIG
     account: AccountConfig | None = None
@@ -158,29 +162,35 @@ def cmd_targets(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        client = connect(config)
-    except RedisUnavailable as exc:
+        # add and remove work with the daemon stopped too (its Redis opened under its lock)
+        with open_state(config, write=args.verb != "list") as state:
+            _tell(state)
+            _run(args, config, account, state.client)
+    except StateUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REDIS
-    try:
-        now = time.time()
-        if args.verb == "add" and account is not None:
-            for key in add_targets(client, config, account, args.targets, now=now):
-                print(f"{account.name}: watching {key}")
-        elif args.verb == "remove" and account is not None:
-            for key in remove_targets(client, config, account, args.targets, now=now):
-                print(f"{account.name}: stopped {key} (its history is kept)")
-        else:
-            rows = list_rows(client, config, args.account)
-            out = sys.stdout
-            with _pipe_closed_ok():
-                write_rows(rows, out, table=out.isatty() and not args.json)
     except redis.RedisError as exc:
         print(f"error: Redis failed: {exc}", file=sys.stderr)
         return EXIT_REDIS
-    finally:
-        client.close()
     return EXIT_OK
+
+
+def _run(
+    args: argparse.Namespace, config: Config, account: AccountConfig | None,
+    client: redis.Redis,
+) -> None:
+    now = time.time()
+    if args.verb == "add" and account is not None:
+        for key in add_targets(client, config, account, args.targets, now=now):
+            print(f"{account.name}: watching {key}")
+    elif args.verb == "remove" and account is not None:
+        for key in remove_targets(client, config, account, args.targets, now=now):
+            print(f"{account.name}: stopped {key} (its history is kept)")
+    else:
+        rows = list_rows(client, config, args.account)
+        out = sys.stdout
+        with _pipe_closed_ok():
+            write_rows(rows, out, table=out.isatty() and not args.json)
 
 
 def budget_rows(client: redis.Redis, config: Config) -> list[dict[str, Any]]:
