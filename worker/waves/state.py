@@ -1,0 +1,135 @@
+"""What one comment sees of its waves: the near-duplicates and the author's comments around it.
+
+:class:`WaveState` is recorded and queried in one step per comment, so every comment counts
+for every later one whatever its rules decide. Two implementations: Redis in the daemon
+(:mod:`worker.waves.redis_state`, shared by every worker and host) and memory in replay and
+``check`` (:class:`MemoryWaveState`). Both order comments by ``created_at``; the windows are
+around the comment (``[t - within, t + within]``), so two workers deciding a wave's copies out
+of order both count each other.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from worker.models import Comment
+from worker.waves.minhash import LshIndex, grams
+
+#: Most near-duplicates and author comments one query returns (the newest): bounds the cost
+#: per comment in a large wave; ``at_least`` above it is refused at load.
+MAX_NEIGHBOURS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """Another comment of the same account, as recorded when it was observed."""
+
+    id: str
+    target: str | None
+    author: str | None
+    created_at: float
+    content: str
+    similarity: float = 1.0
+
+    def comment(self, platform: str, account: str | None) -> Comment:
+        return Comment(
+            platform=platform,  # type: ignore[arg-type]  # recorded from a Comment's platform
+            id=self.id, content=self.content, account=account, target=self.target,
+            author=self.author, created_at=self.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WaveQuery:
+    """What the rules need to know: the longest windows and the lowest similarity they ask."""
+
+    repeated_within: float | None = None
+    similarity: float = 1.0
+    burst_within: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """The other comments a comment's ``repeated``/``burst`` conditions count."""
+
+    created_at: float
+    near: tuple[Member, ...] = ()  # near-duplicates (>= the query's similarity), newest first
+    author_times: tuple[float, ...] = ()  # the author's other comments' creation times
+    members: dict[str, tuple[Member, ...]] = field(default_factory=dict)  # rule -> its wave
+
+    def repeated(self, *, within: float, similarity: float) -> list[Member]:
+        low, high = self.created_at - within, self.created_at + within
+        return [m for m in self.near if m.similarity >= similarity and low <= m.created_at <= high]
+
+    def burst(self, *, within: float) -> int:
+        low, high = self.created_at - within, self.created_at + within
+        return 1 + sum(1 for t in self.author_times if low <= t <= high)
+
+
+class WaveState(Protocol):
+    def observe(self, comment: Comment, text: str, query: WaveQuery, *, now: float) -> Observation:
+        """Record ``comment`` (its fully normalised ``text``) and return what it sees."""
+        ...
+
+
+def when_written(comment: Comment, now: float) -> float:
+    return comment.created_at if comment.created_at is not None else now
+
+
+@dataclass
+class _Space:
+    index: LshIndex = field(default_factory=LshIndex)
+    members: dict[str, tuple[Member, frozenset[str]]] = field(default_factory=dict)
+    by_time: list[tuple[float, str]] = field(default_factory=list)  # heap
+    authors: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+class MemoryWaveState:
+    """Waves in memory, trimmed by the comments' own times (replay, ``check``'s ``history:``)."""
+
+    def __init__(self) -> None:
+        self._spaces: dict[tuple[str, str | None], _Space] = {}
+
+    def observe(self, comment: Comment, text: str, query: WaveQuery, *, now: float) -> Observation:
+        at = when_written(comment, now)
+        space = self._spaces.setdefault((comment.platform, comment.account), _Space())
+        near: list[Member] = []
+        if query.repeated_within is not None:
+            self._trim(space, at - query.repeated_within)
+            gram_set = grams(text)
+            for key, sim in space.index.similar(gram_set, query.similarity).items():
+                if key == comment.id:
+                    continue
+                member = space.members[key][0]
+                if abs(member.created_at - at) <= query.repeated_within:
+                    near.append(_with_similarity(member, sim))
+            if comment.id not in space.members:
+                member = Member(comment.id, comment.target, comment.author, at, comment.content)
+                space.members[comment.id] = (member, gram_set)
+                space.index.add(comment.id, gram_set)
+                heapq.heappush(space.by_time, (at, comment.id))
+        times: list[float] = []
+        if query.burst_within is not None and comment.author is not None:
+            seen = space.authors.setdefault(comment.author, {})
+            for key, t in list(seen.items()):
+                if t < at - query.burst_within:
+                    del seen[key]
+                elif key != comment.id and t <= at + query.burst_within:
+                    times.append(t)
+            seen[comment.id] = at
+        near.sort(key=lambda m: -m.created_at)
+        return Observation(at, tuple(near[:MAX_NEIGHBOURS]), tuple(times))
+
+    @staticmethod
+    def _trim(space: _Space, before: float) -> None:
+        while space.by_time and space.by_time[0][0] < before:
+            _, key = heapq.heappop(space.by_time)
+            space.members.pop(key, None)
+            space.index.remove(key)
+
+
+def _with_similarity(member: Member, similarity: float) -> Member:
+    return Member(member.id, member.target, member.author, member.created_at, member.content,
+                  similarity)
