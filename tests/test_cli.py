@@ -38,6 +38,26 @@ def test_check_fails_with_located_problems(
     assert "did you mean 'delete'" in err and "1 problem found" in err
 
 
+def test_check_warns_of_an_untested_enforced_rule_and_strict_refuses_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "rules").mkdir()
+    rule_file = tmp_path / "rules" / "r.yaml"
+    rule_file.write_text(
+        "version: 1\nrules:\n  - id: r\n    when: {content: {includes: [x]}}\n"
+        "    then: [delete]\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text("rules: [rules/]\n", encoding="utf-8")
+    message = (f"{rule_file}:3: rule 'r': tests: an enforced rule without tests: give it "
+               "tests: {match: [...], no_match: [...]} so that `check` proves what it removes")
+    assert main(["check", "-c", str(config)]) == 0
+    assert f"warning: {message}" in capsys.readouterr().out.splitlines()
+    assert main(["check", "--strict", "-c", str(config)]) == 1
+    assert capsys.readouterr().err.splitlines() == [f"error: {message}", "1 problem found"]
+
+
 def _replay_setup(tmp_path: Path) -> Path:
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "r.yaml").write_text(
@@ -85,12 +105,15 @@ def test_replay_streams_decisions_and_survives_bad_lines(
         "spans": {"thanks": [0, 2, "谢谢"]},
     }
     assert lines[2]["id"] == "d" and lines[2]["actions"] == [{"type": "delete", "rule": "spam"}]
+    assert lines[2]["skipped"] == [
+        {"type": "blacklist", "rule": "spam", "reason": "blacklist is not possible on weibo"}]
     assert len(lines) == 3
     assert f"{source}:2: skipped: invalid JSON" in captured.err
     assert f"{source}:5: skipped: 'content' must be a string" in captured.err
     assert "2 malformed line(s) skipped" in captured.err
     summary = [line.split() for line in captured.err.splitlines() if line.startswith("spam ")]
-    assert summary == [["spam", "enforce", "2", "blacklist", "1,", "delete", "2"]]
+    assert summary == [["spam", "enforce", "2", "blacklist", "1,", "delete", "2", "(skipped:",
+                        "blacklist", "1)"]]
 
 
 def test_replay_reads_standard_input_through_the_console_script(tmp_path: Path) -> None:

@@ -355,6 +355,21 @@ def test_stats_table_on_a_terminal(
     assert lines[-1].startswith("DEAD: ")
 
 
+def test_stats_show_shadow_hits_after_an_enforced_stop(
+    config: str, redis_client: redis.Redis, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stats = RuleStats(redis=redis_client)
+    stats.record_hit("praise", "shadow", at=1_700_000_000.0)
+    stats.record_hit("praise", "shadow", at=1_700_000_001.0, after_stop=True)
+    praise = {r["id"]: r for r in _stats(config, capsys)["rules"]}["praise"]
+    assert praise["hits"]["shadow"] == 2 and praise["after_stop"] == 1
+    _on_terminal(monkeypatch, 160)
+    assert main(["stats", "-c", config]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("praise"))
+    assert line.split()[:6] == ["praise", "shadow", "0", "2", "(1", "after"]
+
+
 def test_stats_when_the_rules_do_not_load(
     tmp_path: Path, redis_server: EmbeddedRedis, redis_client: redis.Redis,
     capsys: pytest.CaptureFixture[str],

@@ -95,7 +95,7 @@ def load_config_and_rules(path: str, *, require_secrets: bool = True) -> tuple[C
     """Config plus its compiled rules; ConfigError lists every problem in either."""
     config = load_config(path, require_secrets=require_secrets)
     accounts = {account.name: account.platform for account in config.accounts}
-    rules = load_rules(config.rules, accounts=accounts)
+    rules = load_rules(config.rules, accounts=accounts, normalize=config.normalize)
     return config, rules
 
 
@@ -109,6 +109,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"warning: {warning} (needed by `modworker run`)")
     for note in rules.notes:
         print(f"note: {note}")
+    if args.strict and rules.warnings:
+        _print_problems(ConfigError(list(rules.warnings)), sys.stderr)
+        return EXIT_CONFIG
+    for problem in rules.warnings:
+        print(f"warning: {problem}")
     samples = sum(len(rule.samples) for rule in rules.rules)
     shadow = sum(1 for rule in rules.rules if rule.mode == "shadow")
     disabled = sum(1 for rule in rules.rules if not rule.enabled)
@@ -123,10 +128,21 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from worker.replay import replay
 
     try:
-        _config, rules = load_config_and_rules(args.config, require_secrets=False)
+        config = load_config(args.config, require_secrets=False)
+        accounts = {account.name: account.platform for account in config.accounts}
+        rules = load_rules(config.rules, accounts=accounts, run_tests=False,
+                           normalize=config.normalize)
+        failures = rules.run_tests()
+        if failures and not args.allow_failing_tests:
+            raise ConfigError(failures)
     except ConfigError as exc:
         _print_problems(exc, sys.stderr)
         return EXIT_CONFIG
+    if failures:
+        for problem in failures:
+            print(f"failing test: {problem}", file=sys.stderr)
+        print(f"{len(failures)} failing test sample(s); replaying anyway "
+              "(--allow-failing-tests)", file=sys.stderr)
     try:
         replay(
             rules,
@@ -136,6 +152,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             now=args.now,
             progress=sys.stderr.isatty() if args.progress is None else args.progress,
             spans=args.spans,
+            accounts=accounts,
         )
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -164,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="validate the config and rules and run every rule's tests"
     )
     check.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    check.add_argument("--strict", action="store_true",
+                       help="treat rule warnings (an enforced rule without tests, ...) as errors")
     check.set_defaults(func=cmd_check)
 
     replay = commands.add_parser(
@@ -181,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--spans", action="store_true",
         help="add to each line the original text every rule matched ([start, end, text])",
+    )
+    replay.add_argument(
+        "--allow-failing-tests", action="store_true",
+        help="replay even when rule tests fail (a draft); the failures are printed first",
     )
     progress = replay.add_mutually_exclusive_group()
     progress.add_argument("--progress", dest="progress", action="store_true", default=None,

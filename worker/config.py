@@ -13,12 +13,15 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from worker.errors import ConfigError, Problem
 from worker.units import parse_duration
 from worker.yamlsrc import SourceList, SourceMap, load_yaml_file, load_yaml_text
+
+if TYPE_CHECKING:
+    from worker.rules.normalize import NormalizeOptions
 
 Platform = Literal["wechat", "weibo"]
 PLATFORMS: tuple[Platform, ...] = ("wechat", "weibo")
@@ -136,6 +139,7 @@ class Config:
     quota: QuotaConfig = field(default_factory=QuotaConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     accounts: tuple[AccountConfig, ...] = ()
+    normalize: NormalizeOptions | None = None  # defaults for every rule file; None: built-in
     warnings: tuple[Problem, ...] = ()  # e.g. unset secrets when loaded with require_secrets=False
 
     def account(self, name: str) -> AccountConfig:
@@ -314,7 +318,8 @@ def load_config_text(
 
 
 _ROOT_KEYS = {
-    "redis", "state_dir", "dry_run", "rules", "polling", "actions", "quota", "metrics", "accounts",
+    "redis", "state_dir", "dry_run", "rules", "normalize", "polling", "actions", "quota",
+    "metrics", "accounts",
 }
 _REDIS_KEYS = {"url", "key_prefix"}
 _POLLING_KEYS = {"interval", "jitter", "full_pass_interval", "page_size"}
@@ -363,6 +368,7 @@ def parse_config(
     quota = _quota(reader, root)
     metrics = _metrics(reader, root)
     rule_paths = _rules(reader, root, base_dir)
+    normalize = _normalize(reader, root)
     state_dir = reader.get(root, "state_dir", str, "./var", "config")
     dry_run = reader.get(root, "dry_run", _boolean, False, "config")
     accounts = _accounts(reader, root)
@@ -375,6 +381,7 @@ def parse_config(
         state_dir=(base_dir / state_dir).resolve(),
         dry_run=dry_run,
         rules=rule_paths,
+        normalize=normalize,
         polling=polling,
         actions=actions,
         quota=quota,
@@ -480,6 +487,22 @@ def _rules(reader: _Reader, root: SourceMap, base_dir: Path) -> tuple[Path, ...]
         )
         return ()
     return _rule_paths(reader, value, value, None, base_dir)
+
+
+def _normalize(reader: _Reader, root: SourceMap) -> NormalizeOptions | None:
+    """``normalize:``: the normalisation defaults of every rule file (rules-spec.md v1.2)."""
+    if root.get("normalize") is None:
+        return None
+    # Imported here: worker.rules imports this module.
+    from worker.rules.normalize import NormalizeOptions
+    from worker.rules.steps import STEPS, read_steps
+
+    node = reader.mapping(root["normalize"], "normalize")
+    reader.known_keys(node, set(STEPS), "normalize")
+    options, problems = read_steps(node, NormalizeOptions())
+    for key, message in problems:
+        reader.problem(message, node, key, f"normalize.{key}")
+    return options
 
 
 def _rule_paths(

@@ -225,7 +225,8 @@ def run_daemon(options: RunOptions) -> int:
     try:
         config = load_config(options.config_path)
         # Refuse to start with rules that do not load; workers load them again themselves.
-        load_rules(config.rules, accounts={a.name: a.platform for a in config.accounts})
+        load_rules(config.rules, accounts={a.name: a.platform for a in config.accounts},
+                   normalize=config.normalize)
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("config_problem", problem=str(problem), file=problem.file,

@@ -150,7 +150,8 @@ def load_example(path: Path) -> ExampleSetup:
         names[account.platform] = account.name
     try:
         rules = load_rules(config.rules, accounts={names["wechat"]: "wechat",
-                                                   names["weibo"]: "weibo"})
+                                                   names["weibo"]: "weibo"},
+                           normalize=config.normalize)
     except ConfigError as exc:
         problems = "\n".join(f"  {p}" for p in exc.problems)
         raise DemoError(f"the example rules do not load (`modworker check -c {path}`):\n"
@@ -826,7 +827,8 @@ def _examples(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ("phone", lambda d: first_rule(d) == "contact-spam"
          and re.search(r"1[3-9]\d[- ]\d{4}[- ]\d{4}", content(d)) is not None),
         ("link", lambda d: first_rule(d) == "contact-spam" and "://" in content(d)),
-        ("no openid", lambda d: bool(d.get("skipped"))),
+        ("no openid", lambda d: any("openid" in str(s.get("reason"))
+                                    for s in d.get("skipped") or [])),
         ("gambling", lambda d: first_rule(d) == "gambling-ads" and d.get("platform") == "wechat"),
         ("weibo", lambda d: d.get("platform") == "weibo" and first_rule(d) == "gambling-ads"),
         ("abuse", lambda d: first_rule(d) == "abuse" and d.get("platform") == "wechat"

@@ -116,7 +116,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     try:
         rules = load_rules(
             config.rules, accounts={a.name: a.platform for a in config.accounts},
-            run_tests=False,
+            run_tests=False, normalize=config.normalize,
         )
     except ConfigError as exc:
         rules = None
@@ -217,7 +217,7 @@ def audit_row(record: Mapping[str, Any]) -> list[str]:
         rules = record.get("rules")
         rule = ",".join(map(str, rules)) if isinstance(rules, list) else ""
         action = ",".join(_planned(a) for a in record.get("actions") or [])
-        detail = record.get("content")
+        detail = record.get("detail") or record.get("content")  # why it failed, if it did
     else:
         rule = record.get("rule") or ""
         action = record.get("action") or ""
@@ -302,6 +302,7 @@ def stats_report(snapshot: Mapping[str, Any], rules: RuleSet | None) -> dict[str
             "status": status,
             "removed": rules is not None and rule is None,
             "hits": dict(entry["hits"]),
+            "after_stop": int(entry.get("after_stop", 0)),
             "total": total,
             "share": round(share, 4),
             "actions": entry["actions"],
@@ -334,7 +335,8 @@ def write_stats_table(report: Mapping[str, Any], out: TextIO, *, width: int) -> 
             entry["id"],
             entry["status"] or "?",
             str(entry["hits"].get("enforce", 0)),
-            str(entry["hits"].get("shadow", 0)),
+            str(entry["hits"].get("shadow", 0))
+            + (f" ({entry['after_stop']} after stop)" if entry.get("after_stop") else ""),
             f"{entry['share']:.0%}" if report["total_hits"] else "-",
             format_time(entry["last_hit"]) if entry["last_hit"] is not None else "never",
             " ".join(flags),

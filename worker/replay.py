@@ -4,28 +4,38 @@ Input: one JSON object a line with at least ``content``; optional ``id`` (defaul
 number), ``platform`` (``wechat``), ``account``, ``author``, ``created_at`` (Unix seconds),
 ``elected``, ``replied``. Output: one JSON line a comment with ``id``, ``matched`` and
 ``actions`` (plus ``skipped`` when there are any, and with ``spans=True`` the original text
-each rule matched). Memory stays constant
-whatever the input size: lines are read, decided and written one at a time. A malformed line
-is reported on stderr with its line number and skipped.
+each rule matched). Comments are decided in ``created_at`` order (so ``author.offenses``
+counts what an author had done by then), sorted within a bounded window of lines; a file
+further out of order gets one warning. Memory stays bounded whatever the input size. A
+malformed line is reported on stderr with its line number and skipped; an account the config
+does not name, once.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
+import math
 import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
+from worker.config import did_you_mean
 from worker.errors import InputError
 from worker.models import Comment
 from worker.rules import InMemoryOffenseCounter, RuleSet, is_offense
+from worker.textclean import without_lone_surrogates
 
 _FLUSH_EVERY = 512
 _PROGRESS_EVERY = 0.1  # seconds between progress bar redraws
+#: Comments held back to be decided in ``created_at`` order: a recording listed newest first,
+#: or merged from several targets, is put in time order within this many lines.
+ORDER_WINDOW = 10_000
 
 
 @dataclass
@@ -35,8 +45,11 @@ class ReplayStats:
     malformed: int = 0
     hits: Counter[str] = field(default_factory=Counter)
     shadow_hits: Counter[str] = field(default_factory=Counter)
+    after_stop: Counter[str] = field(default_factory=Counter)  # shadow hits after an enforced stop
     actions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, action)
     skipped: Counter[tuple[str, str]] = field(default_factory=Counter)
+    unknown_accounts: set[str] = field(default_factory=set)
+    out_of_order: bool = False  # a comment older than one already decided, beyond the window
     seconds: float = 0.0
 
 
@@ -49,6 +62,19 @@ _quote = json.encoder.encode_basestring
 
 
 def parse_line(raw: bytes, line_number: int) -> Comment:
+    """The comment of one input line; :class:`LineError` (never anything else) when the line
+    cannot be used, so one bad line is skipped, not the run aborted."""
+    try:
+        return _parse_line(raw, line_number)
+    except LineError:
+        raise
+    except RecursionError as exc:
+        raise LineError("nested too deeply") from exc
+    except (ValueError, OverflowError) as exc:  # e.g. a number of more than 4,300 digits
+        raise LineError(f"unusable value: {exc}") from exc
+
+
+def _parse_line(raw: bytes, line_number: int) -> Comment:
     try:
         data: Any = _decode(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -62,28 +88,48 @@ def parse_line(raw: bytes, line_number: int) -> Comment:
         raise LineError("'content' must be a string" if "content" in data else "no 'content'")
     platform = data.get("platform", "wechat")
     if platform not in ("wechat", "weibo"):
-        raise LineError(f"'platform' must be wechat or weibo, got {platform!r}")
-    created_at = data.get("created_at")
-    if created_at is not None and (
-        isinstance(created_at, bool) or not isinstance(created_at, int | float)
-    ):
-        raise LineError(f"'created_at' must be Unix seconds, got {created_at!r}")
+        raise LineError(f"'platform' must be wechat or weibo, got {_shown(platform)}")
+    seconds = _unix_seconds(data.get("created_at"))
     for flag in ("elected", "replied"):
         if flag in data and not isinstance(data[flag], bool):
-            raise LineError(f"{flag!r} must be true or false, got {data[flag]!r}")
+            raise LineError(f"{flag!r} must be true or false, got {_shown(data[flag])}")
+    comment_id = str(data.get("id", line_number))
+    if without_lone_surrogates(comment_id) != comment_id:
+        # An output line must name its input: an id cannot be written out altered.
+        raise LineError(f"'id' holds a lone surrogate: {ascii(comment_id)[:80]}")
     author = data.get("author")
     account = data.get("account")
-    raw_id = data.get("id", line_number)
     return Comment(
         platform=platform,
-        id=str(raw_id),
-        content=content,
-        account=str(account) if account is not None else None,
-        author=str(author) if author not in (None, "") else None,
-        created_at=float(created_at) if created_at is not None else None,
+        id=comment_id,
+        # As the daemon sees platform text: a lone surrogate (a cut emoji) becomes U+FFFD.
+        content=without_lone_surrogates(content),
+        account=without_lone_surrogates(str(account)) if account is not None else None,
+        author=without_lone_surrogates(str(author)) if author not in (None, "") else None,
+        created_at=seconds,
         elected=bool(data.get("elected", False)),
         replied=bool(data.get("replied", False)),
     )
+
+
+def _unix_seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise LineError(f"'created_at' must be Unix seconds, got {_shown(value)}")
+    try:
+        seconds = float(value)
+    except OverflowError as exc:
+        raise LineError("'created_at' is too large to be Unix seconds") from exc
+    if not math.isfinite(seconds):
+        raise LineError(f"'created_at' must be Unix seconds, got {seconds}")
+    return seconds
+
+
+def _shown(value: Any) -> str:
+    """A value quoted in a message: its repr, cut, ASCII only (stderr may not take the rest)."""
+    shown = ascii(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 def _open(source: Path) -> tuple[BinaryIO, int | None]:
@@ -100,6 +146,45 @@ def _open(source: Path) -> tuple[BinaryIO, int | None]:
     return handle, size
 
 
+class _TimeOrder:
+    """Comments released in ``created_at`` order, holding back at most ``window`` of them.
+
+    A comment without ``created_at`` keeps its place after the comment read before it. One
+    older than a comment already released cannot be put in order any more: it is released
+    at once and :attr:`late_line` names the first such line.
+    """
+
+    def __init__(self, window: int) -> None:
+        self._window = window
+        self._heap: list[tuple[float, int, Comment]] = []
+        self._seq = 0
+        self._last_read = float("-inf")
+        self._released = float("-inf")
+        self.late_line: int | None = None
+
+    def push(self, comment: Comment, line: int) -> Comment | None:
+        """Hold ``comment``; the earliest held one when more than the window are held."""
+        at = comment.created_at if comment.created_at is not None else self._last_read
+        self._last_read = at
+        if at < self._released and self.late_line is None:
+            self.late_line = line
+        self._seq += 1
+        if len(self._heap) < self._window:
+            heapq.heappush(self._heap, (at, self._seq, comment))
+            return None
+        at, _, earliest = heapq.heappushpop(self._heap, (at, self._seq, comment))
+        self._released = max(self._released, at)
+        return earliest
+
+    def drain(self) -> list[Comment]:
+        return [self._pop() for _ in range(len(self._heap))]
+
+    def _pop(self) -> Comment:
+        at, _, comment = heapq.heappop(self._heap)
+        self._released = max(self._released, at)
+        return comment
+
+
 def replay(
     rules: RuleSet,
     *,
@@ -109,7 +194,14 @@ def replay(
     now: float | None = None,
     progress: bool = False,
     spans: bool = False,
+    accounts: Mapping[str, str] | None = None,
+    order_window: int = ORDER_WINDOW,
 ) -> ReplayStats:
+    """Decide every comment of ``source``; ``accounts`` (name -> platform) are the config's.
+
+    Comments are decided (and written) in ``created_at`` order within ``order_window`` lines,
+    so ``author.offenses`` counts what each author had done by then, as the daemon would have.
+    """
     stats = ReplayStats()
     offenses = InMemoryOffenseCounter()
     evaluate_at = time.time() if now is None else now
@@ -120,6 +212,29 @@ def replay(
     read_bytes = 0
     pending: list[str] = []
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+    order = _TimeOrder(order_window)
+
+    def decide(comment: Comment) -> None:
+        decision = rules.evaluate(comment, offenses=offenses, now=evaluate_at)
+        stats.comments += 1
+        for match in decision.matches:
+            (stats.shadow_hits if match.mode == "shadow" else stats.hits)[match.rule] += 1
+            if match.after_stop:
+                stats.after_stop[match.rule] += 1
+        for action in decision.actions:
+            stats.actions[(action.rule, action.type)] += 1
+        for skipped in decision.skipped:
+            stats.skipped[(skipped.rule, skipped.type)] += 1
+        if comment.author and is_offense(decision):
+            offenses.record(
+                platform=comment.platform, account=comment.account, author=comment.author,
+                at=comment.created_at if comment.created_at is not None else evaluate_at,
+            )
+        if decision.matches or decision.skipped:
+            pending.append(dumps(decision.to_dict(spans=spans)))
+        else:  # most comments: no need to build and encode a dict
+            pending.append(f'{{"id": {_quote(comment.id)}, "matched": [], "actions": []}}')
+
     try:
         for stats.lines, raw in enumerate(handle, start=1):
             read_bytes += len(raw)
@@ -131,23 +246,19 @@ def replay(
                 stats.malformed += 1
                 err.write(f"{name}:{stats.lines}: skipped: {exc}\n")
                 continue
-            decision = rules.evaluate(comment, offenses=offenses, now=evaluate_at)
-            stats.comments += 1
-            for match in decision.matches:
-                (stats.shadow_hits if match.mode == "shadow" else stats.hits)[match.rule] += 1
-            for action in decision.actions:
-                stats.actions[(action.rule, action.type)] += 1
-            for skipped in decision.skipped:
-                stats.skipped[(skipped.rule, skipped.type)] += 1
-            if comment.author and is_offense(decision):
-                offenses.record(
-                    platform=comment.platform, account=comment.account, author=comment.author,
-                    at=comment.created_at if comment.created_at is not None else evaluate_at,
+            if accounts is not None and comment.account is not None:
+                _check_account(comment, accounts, stats, err, f"{name}:{stats.lines}")
+            late_before = order.late_line
+            ready = order.push(comment, stats.lines)
+            if ready is not None:
+                decide(ready)
+            if order.late_line is not None and late_before is None:
+                stats.out_of_order = True
+                err.write(
+                    f"{name}:{order.late_line}: warning: the file is not in created_at order "
+                    f"(this comment is older than one {order_window:,} lines or more before "
+                    "it); author.offenses counts such comments in file order\n"
                 )
-            if decision.matches or decision.skipped:
-                pending.append(dumps(decision.to_dict(spans=spans)))
-            else:  # most comments: no need to build and encode a dict
-                pending.append(f'{{"id": {_quote(comment.id)}, "matched": [], "actions": []}}')
             if len(pending) >= _FLUSH_EVERY:
                 out.write("\n".join(pending) + "\n")
                 pending.clear()
@@ -156,6 +267,8 @@ def replay(
                     if moment - last_draw >= _PROGRESS_EVERY:
                         last_draw = moment
                         _draw_progress(err, read_bytes, size, stats.comments, moment - started)
+        for ready in order.drain():
+            decide(ready)
     finally:
         if pending:
             out.write("\n".join(pending) + "\n")
@@ -168,6 +281,21 @@ def replay(
         err.write("\n")
     _summary(rules, stats, err)
     return stats
+
+
+def _check_account(
+    comment: Comment, accounts: Mapping[str, str], stats: ReplayStats, err: TextIO, where: str
+) -> None:
+    """Say once per name that a line names an account the config does not have."""
+    account = comment.account
+    if account is None or account in accounts or account in stats.unknown_accounts:
+        return
+    stats.unknown_accounts.add(account)
+    err.write(
+        f"{where}: warning: account {account!r} is not in the config"
+        f"{did_you_mean(account, set(accounts))}; rules that name accounts do not apply to "
+        "its comments (reported once)\n"
+    )
 
 
 def _draw_progress(
@@ -192,7 +320,7 @@ def _summary(rules: RuleSet, stats: ReplayStats, err: TextIO) -> None:
         + "\n"
     )
     width = max([len(r.id) for r in rules.rules] + [4])
-    err.write(f"{'rule':<{width}}  {'mode':<7}  {'hits':>8}  actions\n")
+    err.write(f"{'rule':<{width}}  {'mode':<8}  {'hits':>8}  actions\n")
     for rule in rules.rules:
         hits = stats.hits[rule.id] + stats.shadow_hits[rule.id]
         actions = ", ".join(
@@ -205,4 +333,9 @@ def _summary(rules: RuleSet, stats: ReplayStats, err: TextIO) -> None:
         )
         if skipped:
             actions += f" (skipped: {skipped})"
-        err.write(f"{rule.id:<{width}}  {rule.mode:<7}  {hits:>8,}  {actions or '-'}\n")
+        if stats.after_stop[rule.id]:
+            actions += f" ({stats.after_stop[rule.id]:,} after an enforced stop)"
+        if not rule.enabled:
+            err.write(f"{rule.id:<{width}}  {'disabled':<8}  {'-':>8}  -\n")
+            continue
+        err.write(f"{rule.id:<{width}}  {rule.mode:<8}  {hits:>8,}  {actions or '-'}\n")

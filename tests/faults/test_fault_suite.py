@@ -14,8 +14,9 @@ Redis dies for 4 s, and the last daemon must recover by itself.
 Then nothing may be lost and nothing doubled (:func:`assert_exactly_once`), no secret may be
 in the logs, and a summary of what was injected, counted from the sandbox's call log, the
 daemon's log and the test's own counters, goes to the terminal (stderr, which pytest-xdist
-shows too). It takes about 2.5 minutes, most of it waiting for the act leases (120 s) of
-calls whose answers a crash or an outage swallowed.
+shows too). It takes about 80 s (2.5 minutes with the 120 s act leases of before the
+heartbeat), part of it waiting for the act leases (30 s) of calls whose answers a crash or an
+outage swallowed.
 
 The other files here pin down, quickly and one at a time, what this run found: what a Redis
 SIGKILL loses and what it does not, dramatiq messages lost to a Redis outage, and an elect

@@ -385,3 +385,17 @@ def test_processes_never_share_an_id(
     assert batch is not None and list(batch.ids) == died[0]["ids"]
     assert buffer.complete(batch.batch_id, batch.ids, owner=batch.owner) is not None
     assert buffer.done_count() == 1000 and buffer.inflight_count() == 0
+
+
+def test_lapse_lets_the_next_flush_take_the_batch_over_at_once(
+    buffer: BatchBuffer, clock: FakeClock
+) -> None:
+    buffer.add_many(ids(3))
+    batch = buffer.claim(force=True)
+    assert batch is not None
+    assert not buffer.lapse(batch.batch_id, owner="someone else")
+    assert buffer.expired_batches() == []
+    assert buffer.lapse(batch.batch_id, owner=batch.owner)
+    assert [b.batch_id for b in buffer.expired_batches()] == [batch.batch_id]
+    again = buffer.reclaim(batch.batch_id)
+    assert again is not None and again.ids == batch.ids and again.attempts == 2

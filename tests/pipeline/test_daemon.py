@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from worker.pipeline.actors import LEASE_SECONDS
 from worker.pipeline.audit import AuditLog
+from worker.pipeline.heartbeat import LEASE_SECONDS
 from worker.pipeline.keys import Keys
 from worker.redis_server import EmbeddedRedis
 

@@ -24,6 +24,7 @@ def test_hits_outcomes_and_last_hit(stats: RuleStats, clock: FakeClock) -> None:
     assert snap["since"] == 100.0
     assert snap["rules"]["spam"] == {
         "hits": {"enforce": 2, "shadow": 1},
+        "after_stop": 0,
         "total": 3,
         "last_hit": 300.5,
         "actions": {"delete": {"ok": 2, "failed": 1}, "blacklist": {"deferred": 1}},
@@ -34,11 +35,20 @@ def test_dead_rules_are_listed_with_zero_hits(stats: RuleStats) -> None:
     stats.record_hit("noisy", "shadow", at=1.0)
     snap = stats.snapshot(["noisy", "dead"])
     assert snap["rules"]["dead"] == {
-        "hits": {"enforce": 0, "shadow": 0}, "total": 0, "last_hit": None, "actions": {},
+        "hits": {"enforce": 0, "shadow": 0}, "after_stop": 0, "total": 0, "last_hit": None,
+        "actions": {},
     }
     assert snap["rules"]["noisy"]["total"] == 1
     # A rule removed from the files keeps its counters until reset.
     assert set(stats.snapshot([])["rules"]) == {"noisy"}
+
+
+def test_shadow_hits_after_an_enforced_stop_are_counted_apart(stats: RuleStats) -> None:
+    stats.record_hit("trial", "shadow", at=1.0)
+    stats.record_hit("trial", "shadow", at=2.0, after_stop=True)
+    entry = stats.snapshot()["rules"]["trial"]
+    assert entry["hits"] == {"enforce": 0, "shadow": 2}
+    assert entry["after_stop"] == 1 and entry["total"] == 2
 
 
 def test_bad_mode_and_reset(stats: RuleStats) -> None:

@@ -165,3 +165,31 @@ def test_parse_target() -> None:
         parse_target("abc:0")
     with pytest.raises(ValueError):
         parse_target("1:-1")
+
+
+def test_lone_surrogates_become_replacement_characters_and_the_rest_is_kept() -> None:
+    # As the platform sends it: an emoji cut in half by UTF-16 truncation, a whole one as an
+    # escaped pair, and a cut one in the openid.
+    body = json.loads(
+        '{"comment": [{"user_comment_id": 1,'
+        ' "content": "cut \\ud83d, whole \\ud83d\\ude00 \\ud83d",'
+        ' "openid": "o\\udc00x", "create_time": 1}], "total": 1}'
+    )
+    comments, _, _ = wechat_comment_list(body, account="oa", target="1:0")
+    assert comments[0].content == "cut \ufffd, whole \U0001f600 \ufffd"
+    assert comments[0].author == "o\ufffdx"
+    weibo = weibo_comment({"id": 5, "text": "\udc00末尾"}, account="wb", target="9")
+    assert weibo is not None and weibo.content == "\ufffd末尾"
+
+
+@pytest.mark.parametrize("bad_id", ["²", "1" * 5000, "--5", "\ud83d"])
+def test_an_unusable_comment_id_skips_that_comment_only(bad_id: str) -> None:
+    body = {"comment": [{"user_comment_id": bad_id, "content": "x"},
+                        {"user_comment_id": 2, "content": "y"}], "total": 2}
+    comments, _, _ = wechat_comment_list(body, account="oa", target="1:0")
+    assert [c.id for c in comments] == ["2"]
+
+
+@pytest.mark.parametrize("value", [10**400, "1e400", float("nan"), "-inf", "9" * 100])
+def test_a_time_beyond_any_calendar_counts_as_absent(value: object) -> None:
+    assert as_timestamp(value) is None

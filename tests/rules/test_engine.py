@@ -104,7 +104,7 @@ def test_a_shadow_delete_does_not_stop_an_enforced_reply(tmp_path: Path) -> None
     """)
     decision = rules.evaluate(comment("好"))
     planned = [(a.type, a.mode) for a in decision.actions]
-    assert planned == [("delete", "shadow"), ("reply", "enforce")]
+    assert planned == [("reply", "enforce"), ("delete", "shadow")]  # enforced actions first
 
 
 def test_blacklist_needs_an_openid(tmp_path: Path) -> None:
@@ -135,6 +135,9 @@ def test_actions_only_on_platforms_that_support_them(tmp_path: Path) -> None:
     decision = rules.evaluate(comment("博彩", platform="weibo", author="123"))
     assert decision.matched == ["r"]
     assert [a.type for a in decision.actions] == ["delete"]
+    assert [s.to_dict() for s in decision.skipped] == [
+        {"type": "blacklist", "rule": "r", "reason": "blacklist is not possible on weibo"},
+    ]
 
 
 def test_accounts_restrict_a_rule(tmp_path: Path) -> None:

@@ -4,14 +4,16 @@ Delivery is at least once, so every effect is idempotent:
 
 - ``poll`` marks comments seen only after their ``moderate`` message is enqueued (a crash in
   between re-sends them; the ledger makes that harmless) and moves the Weibo cursor last;
-- ``act`` takes a lease on the action key, checks the done marker, calls, and marks done; the
-  platform's own "already done" answers count as done;
+- ``act`` takes a lease on the action key (renewed by a heartbeat while the call runs; 30 s
+  without one and a dead holder's action is free), checks the done marker, calls, and marks
+  done; the platform's own "already done" answers count as done;
 - ``flush`` claims batches atomically from Redis; a batch whose sender died is reclaimed whole,
   and a blacklist batch that may have reached the platform is first reconciled against the
   platform's blacklist, so no openid is sent twice.
 
 Retry policy per error class: transient errors raise (dramatiq's Retries: bounded count,
-exponential backoff), the last attempt is audited ``failed``; quota errors re-send the message
+exponential backoff), and so does any other exception (its lease released first); the last
+attempt is audited ``failed``; quota errors re-send the message
 with a delay until the pause ends, burning no retry (``deferred``); permanent errors are audited
 ``failed`` and never retried; 88000/48001 also disable that action for the account.
 """
@@ -21,11 +23,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import dramatiq
+import redis
 import structlog
+from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import CurrentMessage
 
 from worker import metrics
@@ -40,15 +44,18 @@ from worker.errors import (
 )
 from worker.models import Comment
 from worker.pipeline.audit import AuditLog
+from worker.pipeline.batches import Batch
+from worker.pipeline.done import Lease
+from worker.pipeline.heartbeat import LEASE_SECONDS, Heartbeat
 from worker.pipeline.keys import ActionKey, target_key
 from worker.pipeline.runtime import Runtime
 from worker.platforms import ActionResult, CommentPage, WechatClient, WeiboClient
 from worker.platforms.codes import W_STABLE_TOKEN, W_TOKEN
-from worker.rules import is_offense
+from worker.rules import RuleSet, offense_rule
+from worker.textclean import printable
 
 log = structlog.get_logger("worker.pipeline")
 
-LEASE_SECONDS = 120.0
 POLL_RETRIES = 2
 TOKEN_ENDPOINTS = frozenset({W_STABLE_TOKEN, W_TOKEN})  # WeChat's access token endpoints
 TOKEN_WAIT_MS = 5_000  # as long as a failed token fetch is shared with every caller
@@ -271,70 +278,160 @@ def _poll_weibo(rt: Runtime, client: WeiboClient, account: str, target: str, tke
 # -- moderate ------------------------------------------------------------------------------
 
 def moderate(account: str, target: str, comments: list[dict[str, Any]]) -> None:
-    """Decide each comment and turn decisions into action messages and batch entries."""
+    """Decide each comment and turn decisions into action messages and batch entries.
+
+    Comments are isolated from each other: one that cannot be processed (a malformed entry, a
+    string Redis cannot store) is audited as a ``failed`` decision with the reason, and the
+    rest of the page goes on. Only a Redis failure (other than bad data) fails the whole
+    message, to be retried: it says nothing about the comment at hand.
+    """
     rt = runtime()
     rules = rt.rules.rules if rt.rules is not None else None
     if rules is None:
         raise RuntimeError("moderate needs a process with rules loaded")
-    acc = rt.account(account)
-    dry_run = rt.config.dry_run
-    now = time.time()
-    flush_needed = False
-    # Decision records are queued on one pipeline and sent together: one round trip for the
-    # clean comments of a page instead of one each. The queue is sent before anything else a
-    # comment does (rule stats, offense record, actions), so every Redis effect happens in the
-    # same order as before; moderate never reads what is queued (evaluate reads offenses only).
-    queued = rt.redis.pipeline(transaction=False)
-    audit = AuditLog(redis=queued, keys=rt.keys, maxlen=rt.audit.maxlen,
-                     approximate=rt.audit.approximate)
-    for data in comments:
-        comment = Comment.from_dict(data)
-        decision = rules.evaluate(comment, offenses=rt.offenses, now=now)
-        context = {"platform": comment.platform, "account": account, "target": target,
-                   "comment_id": comment.id}
-        audit.append({
-            "kind": "decision", **context, "rules": decision.matched,
-            "actions": [a.to_dict() for a in decision.actions],
-            "skipped": [s.to_dict() for s in decision.skipped],
-            "author": comment.author, "content": comment.content[:200],
-        })
-        if not decision.matches:
-            continue
-        queued.execute()
-        for match in decision.matches:
-            rt.stats.record_hit(match.rule, match.mode, at=now)
-            metrics.count_rule_hit(match.rule, match.mode)
-        log.info("decided", **context, rules=decision.matched,
-                 actions=[a.type for a in decision.actions])
-        if comment.author and is_offense(decision):
-            rt.offenses.record(
-                platform=comment.platform, account=account, author=comment.author,
-                at=comment.created_at if comment.created_at is not None else now,
-                rule_id=decision.matched[0], comment_id=comment.id,
-            )
-        for action in decision.actions:
-            if action.mode == "shadow" or dry_run:
-                detail = "shadow rule" if action.mode == "shadow" else "dry_run is on"
-                _audit_action(rt, context, action.type, action.rule, "dry_run", detail=detail)
-                continue
-            batched_item = _batched_item(acc.platform, action.type, comment)
-            if batched_item is not None:
-                buffer = rt.buffer(account)
-                origin = _BatchOrigin(rule=action.rule, target=target, comment_id=comment.id)
-                if buffer.add(batched_item, origin=origin.encode()):
-                    log.info("batched", **context, action=action.type, rule=action.rule,
-                             item=batched_item)
-                    flush_needed = flush_needed or buffer.pending_count() >= 20
-                else:
-                    _audit_action(rt, _batch_context(acc.platform, account, action.type,
-                                                     batched_item, origin),
-                                  action.type, action.rule, "already_done",
-                                  detail="already buffered, in flight or done for this account")
-                continue
-            actors().act.send(account, target, comment.id, action.type, action.text, action.rule)
-    queued.execute()
-    if flush_needed:
+    page = _Page(rt=rt, rules=rules, account=account, target=target, now=time.time())
+    for position, data in enumerate(comments):
+        try:
+            _moderate_comment(page, position, data)
+        except Exception as exc:
+            if _environmental(exc):
+                raise
+            page.failed(position, data, exc)
+    page.send_decisions()
+    if page.flush_needed:
         actors().flush.send(account)
+
+
+def _environmental(exc: BaseException) -> bool:
+    """A failure of the surroundings (Redis unreachable, read-only, out of memory), not of the
+    comment being processed: the message is retried rather than the comment given up."""
+    if isinstance(exc, BrokerConnectionError):  # an act or flush message not sent
+        return True
+    return isinstance(exc, redis.RedisError) and not isinstance(exc, redis.DataError)
+
+
+class _Page:
+    """One ``moderate`` message in progress: its queued decision records and failures.
+
+    Decision records are queued on one pipeline and sent together: one round trip for the
+    clean comments of a page instead of one each. The queue is sent before anything else a
+    comment does (rule stats, offense record, actions), so every Redis effect happens in the
+    same order as if each record were sent at once; moderate never reads what is queued
+    (evaluate reads offenses only). Should the batch fail on a record (one Redis cannot
+    store), the records are sent one at a time and only the comments whose own record fails
+    are given up.
+    """
+
+    def __init__(self, *, rt: Runtime, rules: RuleSet, account: str, target: str,
+                 now: float) -> None:
+        self.rt = rt
+        self.rules = rules
+        self.account = account
+        self.target = target
+        self.platform = rt.account(account).platform
+        self.now = now
+        self.flush_needed = False
+        self._queued: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+
+    def queue_decision(self, position: int, data: dict[str, Any],
+                       record: dict[str, Any]) -> None:
+        self._queued.append((position, data, record))
+
+    def send_decisions(self, *, current: int | None = None) -> None:
+        """Send the queued records; a comment whose record cannot be stored is audited
+        failed, except the ``current`` one, whose error is raised for its caller to handle."""
+        queued, self._queued = self._queued, []
+        if not queued:
+            return
+        rt = self.rt
+        pipe = rt.redis.pipeline(transaction=False)
+        audit = AuditLog(redis=pipe, keys=rt.keys, maxlen=rt.audit.maxlen,
+                         approximate=rt.audit.approximate)
+        try:
+            for _, _, record in queued:
+                audit.append(record)
+            pipe.execute()
+            return
+        except Exception as exc:
+            if _environmental(exc):
+                raise
+        own: Exception | None = None
+        for position, data, record in queued:
+            try:
+                rt.audit.append(record)
+            except Exception as exc:
+                if _environmental(exc):
+                    raise
+                if position == current:
+                    own = exc
+                else:
+                    self.failed(position, data, exc)
+        if own is not None:
+            raise own
+
+    def failed(self, position: int, data: Any, exc: Exception) -> None:
+        """Audit a comment that could not be processed, with the reason, and log it."""
+        raw_id = data.get("id") if isinstance(data, dict) else None
+        comment_id = printable(raw_id) if raw_id is not None else f"#{position + 1} of the page"
+        reason = printable(f"{type(exc).__name__}: {exc}")
+        context = {"platform": self.platform, "account": self.account, "target": self.target,
+                   "comment_id": comment_id}
+        self.rt.audit.append({"kind": "decision", **context, "outcome": "failed",
+                              "rules": [], "actions": [], "detail": reason})
+        log.error("comment_failed", **context, outcome="failed", detail=reason,
+                  note="this comment is given up; the rest of its page goes on")
+
+
+def _moderate_comment(page: _Page, position: int, data: dict[str, Any]) -> None:
+    rt = page.rt
+    account, target, now = page.account, page.target, page.now
+    comment = Comment.from_dict(data)
+    decision = page.rules.evaluate(comment, offenses=rt.offenses, now=now)
+    context = {"platform": comment.platform, "account": account, "target": target,
+               "comment_id": comment.id}
+    page.queue_decision(position, data, {
+        "kind": "decision", **context, "rules": decision.matched,
+        **({"after_stop": decision.after_stop} if decision.after_stop else {}),
+        "actions": [a.to_dict() for a in decision.actions],
+        "skipped": [s.to_dict() for s in decision.skipped],
+        "author": comment.author, "content": comment.content[:200],
+    })
+    if not decision.matches:
+        return
+    page.send_decisions(current=position)
+    for match in decision.matches:
+        rt.stats.record_hit(match.rule, match.mode, at=now, after_stop=match.after_stop)
+        metrics.count_rule_hit(match.rule, match.mode)
+    log.info("decided", **context, rules=decision.matched,
+             actions=[a.type for a in decision.actions])
+    offender_rule = offense_rule(decision)
+    if comment.author and offender_rule is not None:
+        rt.offenses.record(
+            platform=comment.platform, account=account, author=comment.author,
+            at=comment.created_at if comment.created_at is not None else now,
+            rule_id=offender_rule, comment_id=comment.id,
+        )
+    acc = rt.account(account)
+    for action in decision.actions:
+        if action.mode == "shadow" or rt.config.dry_run:
+            detail = "shadow rule" if action.mode == "shadow" else "dry_run is on"
+            _audit_action(rt, context, action.type, action.rule, "dry_run", detail=detail)
+            continue
+        batched_item = _batched_item(acc.platform, action.type, comment)
+        if batched_item is not None:
+            buffer = rt.buffer(account)
+            origin = _BatchOrigin(rule=action.rule, target=target, comment_id=comment.id)
+            if buffer.add(batched_item, origin=origin.encode()):
+                log.info("batched", **context, action=action.type, rule=action.rule,
+                         item=batched_item)
+                page.flush_needed = page.flush_needed or buffer.pending_count() >= 20
+            else:
+                _audit_action(rt, _batch_context(acc.platform, account, action.type,
+                                                 batched_item, origin),
+                              action.type, action.rule, "already_done",
+                              detail="already buffered, in flight or done for this account")
+            continue
+        actors().act.send(account, target, comment.id, action.type, action.text, action.rule)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -383,11 +480,19 @@ def _audit_action(
 def act(
     account: str, target: str, comment_id: str, action: str, text: str | None, rule: str
 ) -> None:
-    """Carry out one single (unbatched) action, at most once."""
+    """Carry out one single (unbatched) action, at most once.
+
+    The lease is renewed by a heartbeat while the call runs, however long its waits; every
+    attempt counts towards ``max_retries``, whatever it raised (a message sent again to wait
+    for a lease, a token, a rate limit or a quota keeps its count). An outcome is audited by
+    whoever writes the action's done marker first: a stale holder (its lease expired during
+    the call and was taken over) audits nothing another holder has recorded.
+    """
     rt = runtime()
     acc = rt.account(account)
     context = {"platform": acc.platform, "account": account, "target": target,
                "comment_id": comment_id}
+    args = (account, target, comment_id, action, text, rule)
     attempt = _attempt()
     if rt.ledger.is_disabled(account, action):
         _audit_action(rt, context, action, rule, "failed", attempt=attempt,
@@ -402,45 +507,42 @@ def act(
                      outcome="already_done", detail="done marker present")
             return
         # Another delivery holds the lease right now: look again later, burn no retry.
-        actors().act.send_with_options(
-            args=(account, target, comment_id, action, text, rule), delay=5_000
-        )
+        _act_again(args, delay=5_000)
         return
     lease = claim.lease
     assert lease is not None  # a won claim carries its lease
     started = time.perf_counter()
+    heartbeat = Heartbeat(lambda: rt.ledger.renew(lease, ttl=LEASE_SECONDS),
+                          name=f"act:{key.encode()}", every=LEASE_SECONDS / 3)
     try:
-        result = _reconciled(rt, key, account, target, context)
-        if result is None:
-            result = _call(rt, account, target, comment_id, action, text)
+        with heartbeat:
+            result = _reconciled(rt, key, account, target, context)
+            if result is None:
+                result = _call(rt, account, target, comment_id, action, text)
     except QuotaError as exc:
         rt.ledger.release(lease)
         _audit_action(rt, context, action, rule, "deferred", errcode=exc.code, attempt=attempt,
                       detail=f"quota: resumes at {exc.resume_at}")
-        actors().act.send_with_options(
-            args=(account, target, comment_id, action, text, rule), delay=_delay_ms(exc.resume_at)
-        )
+        _act_again(args, delay=_delay_ms(exc.resume_at))
         return
     except RateLimitedError as exc:
         rt.ledger.release(lease)
         # Our own limiter's pacing, not a failure: debug, or a backlog would flood the log.
         log.debug("action_postponed", **context, action=action, rule=rule,
                   retry_at=exc.retry_at, detail=str(exc))
-        actors().act.send_with_options(
-            args=(account, target, comment_id, action, text, rule),
-            delay=_delay_ms(exc.retry_at, fallback=5.0),
-        )
+        _act_again(args, delay=_delay_ms(exc.retry_at, fallback=5.0))
         return
     except ActionDisabledError as exc:
         rt.ledger.disable_action(account, action, f"{exc.code}: {exc.platform_message}")
-        rt.ledger.mark_done(key, "failed", lease=lease, detail={"error": str(exc)})
-        _audit_action(rt, context, action, rule, "failed", errcode=exc.code, attempt=attempt,
-                      detail=f"{exc.platform_message}; {action} disabled for {account}")
+        if _recorded(rt, key, "failed", lease, heartbeat, context, detail={"error": str(exc)}):
+            _audit_action(rt, context, action, rule, "failed", errcode=exc.code,
+                          attempt=attempt,
+                          detail=f"{exc.platform_message}; {action} disabled for {account}")
         return
     except PermanentError as exc:
-        rt.ledger.mark_done(key, "failed", lease=lease, detail={"error": str(exc)})
-        _audit_action(rt, context, action, rule, "failed", errcode=exc.code, attempt=attempt,
-                      detail=exc.platform_message)
+        if _recorded(rt, key, "failed", lease, heartbeat, context, detail={"error": str(exc)}):
+            _audit_action(rt, context, action, rule, "failed", errcode=exc.code,
+                          attempt=attempt, detail=exc.platform_message)
         return
     except PlatformError as exc:  # transient and auth: retried with backoff, bounded
         rt.ledger.release(lease)
@@ -452,24 +554,84 @@ def act(
             # action's retries within seconds (the fault suite lost 139 actions that way).
             log.warning("action_waiting_for_token", **context, action=action, rule=rule,
                         errcode=exc.code, detail=str(exc))
-            actors().act.send_with_options(
-                args=(account, target, comment_id, action, text, rule), delay=TOKEN_WAIT_MS
-            )
+            _act_again(args, delay=TOKEN_WAIT_MS)
             return
         if attempt > rt.config.actions.max_retries:
-            _audit_action(rt, context, action, rule, "failed", errcode=exc.code,
-                          attempt=attempt, detail=f"gave up: {exc}")
+            _give_up(rt, key, context, rule, attempt, errcode=exc.code, detail=f"gave up: {exc}")
             return
         log.warning("action_retry", **context, action=action, rule=rule, errcode=exc.code,
                     attempt=attempt, detail=str(exc))
         raise
+    except Exception as exc:
+        # Not the platform's answer (an unexpected answer, a Redis error, a bug): the lease
+        # is given back so that the retry can claim it, and the attempt counts like any other.
+        _release_quietly(rt, lease, context)
+        detail = printable(f"{type(exc).__name__}: {exc}")
+        if attempt > rt.config.actions.max_retries:
+            _give_up(rt, key, context, rule, attempt, errcode=None, detail=f"gave up: {detail}")
+            return
+        log.warning("action_retry", **context, action=action, rule=rule, attempt=attempt,
+                    detail=detail, exc_info=True)
+        raise
+    except BaseException:  # interrupted (time limit, shutdown): free the action at once
+        _release_quietly(rt, lease, context)
+        raise
     duration = round((time.perf_counter() - started) * 1000, 1)
     outcome = "already_done" if result.already_done else "ok"
-    rt.ledger.mark_done(key, outcome, lease=lease)
+    recorded = _recorded(rt, key, outcome, lease, heartbeat, context)
     if action in RECONCILED:
         rt.redis.delete(_calling_key(rt, key))
-    _audit_action(rt, context, action, rule, outcome, errcode=result.code, attempt=attempt,
-                  duration_ms=duration)
+    if recorded:
+        _audit_action(rt, context, action, rule, outcome, errcode=result.code,
+                      attempt=attempt, duration_ms=duration)
+
+
+def _act_again(args: tuple[Any, ...], *, delay: int) -> None:
+    """Send this act message again after ``delay`` ms, keeping its retry count: a message
+    sent again to wait does not start its retries over."""
+    actors().act.send_with_options(args=args, delay=delay, retries=_attempt() - 1)
+
+
+def _recorded(
+    rt: Runtime, key: ActionKey, outcome: str, lease: Lease, heartbeat: Heartbeat,
+    context: dict[str, Any], *, detail: dict[str, Any] | None = None,
+) -> bool:
+    """Write the done marker; whether this holder wrote it first (and so reports it).
+
+    A holder whose lease was lost during the call still writes the marker (the platform
+    confirmed the outcome), but when another holder recorded the action first, that one
+    reports it: this one audits nothing.
+    """
+    wrote = rt.ledger.mark_done(key, outcome, lease=lease, detail=detail)
+    if heartbeat.lost:
+        log.warning("action_lease_lost", **context, action=key.action, outcome=outcome,
+                    recorded=wrote,
+                    detail="the lease expired during the call" + (
+                        "" if wrote else "; another holder recorded the action first"))
+    return wrote
+
+
+def _give_up(
+    rt: Runtime, key: ActionKey, context: dict[str, Any], rule: str, attempt: int, *,
+    errcode: int | None, detail: str,
+) -> None:
+    """Audit an action failed after its last attempt, unless another holder has taken it
+    over meanwhile (its lease is live or it is done): that holder reports it."""
+    if rt.ledger.is_taken(key):
+        log.warning("action_lease_lost", **context, action=key.action, attempt=attempt,
+                    detail=f"another holder has the action; this one {detail}")
+        return
+    _audit_action(rt, context, key.action, rule, "failed", errcode=errcode, attempt=attempt,
+                  detail=detail)
+
+
+def _release_quietly(rt: Runtime, lease: Lease, context: dict[str, Any]) -> None:
+    """Give a lease back after a failure; if Redis is what failed, it expires by itself."""
+    try:
+        rt.ledger.release(lease)
+    except redis.RedisError as exc:
+        log.warning("action_lease_release_failed", **context, action=lease.key.action,
+                    detail=f"{exc}; it expires within {LEASE_SECONDS:.0f} s")
 
 
 def _calling_key(rt: Runtime, key: ActionKey) -> str:
@@ -539,7 +701,12 @@ def _call(rt: Runtime, account: str, target: str, comment_id: str, action: str,
 # -- flush ---------------------------------------------------------------------------------
 
 def flush(account: str) -> None:
-    """Send the account's due batches (blacklist openids / Weibo comment ids), 20 ids a call."""
+    """Send the account's due batches (blacklist openids / Weibo comment ids), 20 ids a call.
+
+    A batch is taken over (reclaimed) when its sender died, or failed without a platform
+    answer; each takeover counts as an attempt, and after ``max_retries`` of them its ids
+    are audited ``failed`` instead of sent again.
+    """
     rt = runtime()
     buffer = rt.buffer(account)
     owner = f"flush-{time.time_ns()}"
@@ -549,6 +716,9 @@ def flush(account: str) -> None:
             log.warning("batch_reclaimed", platform=rt.account(account).platform,
                         account=account, batch=batch.batch_id,
                         size=len(batch.ids), attempts=batch.attempts)
+            if batch.attempts > 1 + rt.config.actions.max_retries:
+                _give_up_batch(rt, account, batch, owner)
+                continue
             _send_batch(rt, account, batch.batch_id, list(batch.ids), owner)
     while True:
         batch = buffer.claim(max_wait=rt.config.actions.batch_max_wait, owner=owner)
@@ -571,52 +741,22 @@ def _given_up(rt: Runtime, account: str, still_there: list[str]) -> list[str]:
 
 
 def _send_batch(rt: Runtime, account: str, batch_id: str, ids: list[str], owner: str) -> None:
+    """Send one claimed batch, its lease renewed by a heartbeat while the calls run."""
     buffer = rt.buffer(account)
-    client = rt.client(account)
     acc = rt.account(account)
     action = "blacklist" if acc.platform == "wechat" else "delete"
-    attempted = rt.keys.attempted(account)
     origins = {i: _BatchOrigin.decode(raw) for i, raw in buffer.origins(ids).items()}
-    done: list[str] = []
-    failed: list[str] = []
-    reasons: dict[str, str] = {}
+    sent = _BatchCalls()
     started = time.perf_counter()
     if rt.ledger.is_disabled(account, action):  # no call: the platform refused it already
-        reasons = dict.fromkeys(ids, DISABLED_DETAIL)
-        _finish_batch(rt, account, action, batch_id, owner, ids, done, ids, reasons, origins,
-                      started)
+        sent.failed = list(ids)
+        sent.reasons = dict.fromkeys(ids, DISABLED_DETAIL)
+        _finish_batch(rt, account, action, batch_id, owner, ids, sent, origins, started)
         return
     try:
-        uncertain = [i for i, hit in zip(ids, rt.redis.smismember(attempted, ids), strict=True)
-                     if hit]
-        to_send = ids
-        if uncertain and isinstance(client, WechatClient):
-            # These may have reached the platform before a crash or a failed answer: ask it.
-            already = set(client.iter_blacklist()) & set(uncertain)
-            done.extend(already)
-            to_send = [i for i in ids if i not in already]
-        if to_send:
-            rt.redis.sadd(attempted, *to_send)
-        if isinstance(client, WechatClient):
-            if to_send:
-                result = client.blacklist(to_send)
-                done.extend(result.blacklisted)
-                failed.extend(result.invalid)
-                reasons.update({i: "invalid openid (40003/49003)" for i in result.invalid})
-        elif to_send:
-            destroyed = client.destroy_comments(to_send)
-            done.extend(destroyed.deleted)
-            done.extend(destroyed.already_gone)
-            failed.extend(destroyed.not_own)
-            reasons.update(dict.fromkeys(destroyed.not_own, "not your own comment (20203)"))
-            # Still there after an answer without error: resent with the next batch, but not
-            # forever (a platform that quietly keeps a comment would cost two calls a flush).
-            given_up = _given_up(rt, account, destroyed.not_deleted)
-            failed.extend(given_up)
-            tries = 1 + rt.config.actions.max_retries
-            reasons.update(dict.fromkeys(
-                given_up, f"kept by the platform after {tries} destroy_batch call(s)"
-            ))
+        with Heartbeat(lambda: buffer.renew(batch_id, owner=owner) is not None,
+                       name=f"batch:{account}:{batch_id}", every=LEASE_SECONDS / 3):
+            _call_batch(rt, account, ids, sent)
     except QuotaError as exc:
         buffer.requeue(batch_id, owner=owner)
         log.warning("batch_deferred", platform=acc.platform, account=account, action=action,
@@ -627,36 +767,114 @@ def _send_batch(rt: Runtime, account: str, batch_id: str, ids: list[str], owner:
     except (ActionDisabledError, PermanentError) as exc:
         if isinstance(exc, ActionDisabledError):
             rt.ledger.disable_action(account, action, f"{exc.code}: {exc.platform_message}")
-        failed = [i for i in ids if i not in done]
-        reasons = {i: f"{exc.code}: {exc.platform_message}" for i in failed}
+        sent.failed = [i for i in ids if i not in sent.done]
+        sent.reasons = {i: f"{exc.code}: {exc.platform_message}" for i in sent.failed}
     except PlatformError:
         buffer.requeue(batch_id, owner=owner)  # the attempted set makes the resend safe
         raise
-    _finish_batch(rt, account, action, batch_id, owner, ids, done, failed, reasons, origins,
-                  started)
+    except Exception as exc:
+        # Not the platform's answer (an unexpected answer, a bug): the batch stays claimed,
+        # its lease lapsed at once, so the next flush takes it over as after a crash; each
+        # takeover counts (see flush), so this cannot go on forever.
+        buffer.lapse(batch_id, owner=owner)
+        log.error("batch_error", platform=acc.platform, account=account, action=action,
+                  batch=batch_id, size=len(ids),
+                  detail=printable(f"{type(exc).__name__}: {exc}"), exc_info=True)
+        raise
+    _finish_batch(rt, account, action, batch_id, owner, ids, sent, origins, started)
+
+
+def _give_up_batch(rt: Runtime, account: str, batch: Batch, owner: str) -> None:
+    """Fail every id of a batch taken over too many times (its sends kept failing without
+    a platform answer, or its senders kept dying)."""
+    action = "blacklist" if rt.account(account).platform == "wechat" else "delete"
+    ids = list(batch.ids)
+    origins = {i: _BatchOrigin.decode(raw) for i, raw in rt.buffer(account).origins(ids).items()}
+    reason = (f"gave up after {batch.attempts - 1} attempts without a platform answer "
+              "(the sender failed, see batch_error, or died)")
+    sent = _BatchCalls(failed=ids, reasons=dict.fromkeys(ids, reason))
+    _finish_batch(rt, account, action, batch.batch_id, owner, ids, sent, origins,
+                  time.perf_counter())
+
+
+@dataclass(slots=True)
+class _BatchCalls:
+    """What the calls of one batch found out so far: ids done, ids failed and why."""
+
+    done: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+def _call_batch(rt: Runtime, account: str, ids: list[str], sent: _BatchCalls) -> None:
+    """The platform calls of one batch; ``sent`` is filled in as answers arrive (so that a
+    failure midway keeps what was done before it)."""
+    client = rt.client(account)
+    attempted = rt.keys.attempted(account)
+    uncertain = [i for i, hit in zip(ids, rt.redis.smismember(attempted, ids), strict=True)
+                 if hit]
+    to_send = ids
+    if uncertain and isinstance(client, WechatClient):
+        # These may have reached the platform before a crash or a failed answer: ask it.
+        already = set(client.iter_blacklist()) & set(uncertain)
+        sent.done.extend(already)
+        to_send = [i for i in ids if i not in already]
+    if to_send:
+        rt.redis.sadd(attempted, *to_send)
+    if isinstance(client, WechatClient):
+        if to_send:
+            result = client.blacklist(to_send)
+            sent.done.extend(result.blacklisted)
+            sent.failed.extend(result.invalid)
+            sent.reasons.update({i: "invalid openid (40003/49003)" for i in result.invalid})
+    elif to_send:
+        destroyed = client.destroy_comments(to_send)
+        sent.done.extend(destroyed.deleted)
+        sent.done.extend(destroyed.already_gone)
+        sent.failed.extend(destroyed.not_own)
+        sent.reasons.update(dict.fromkeys(destroyed.not_own, "not your own comment (20203)"))
+        # Still there after an answer without error: resent with the next batch, but not
+        # forever (a platform that quietly keeps a comment would cost two calls a flush).
+        given_up = _given_up(rt, account, destroyed.not_deleted)
+        sent.failed.extend(given_up)
+        tries = 1 + rt.config.actions.max_retries
+        sent.reasons.update(dict.fromkeys(
+            given_up, f"kept by the platform after {tries} destroy_batch call(s)"
+        ))
 
 
 def _finish_batch(
     rt: Runtime, account: str, action: str, batch_id: str, owner: str, ids: list[str],
-    done: list[str], failed: list[str], reasons: dict[str, str],
-    origins: dict[str, _BatchOrigin], started: float,
+    sent: _BatchCalls, origins: dict[str, _BatchOrigin], started: float,
 ) -> None:
     """Complete the batch in Redis (its outcomes are then recorded: the ids leave the
-    attempted set), log it, and audit each id against the rule and comment that asked."""
+    attempted set), log it, and audit each id against the rule and comment that asked.
+
+    A stale owner (the batch was reclaimed by another flush while this one's calls ran)
+    changes and audits nothing: the new owner sends the batch again (its ids are still in the
+    attempted set, so a blacklist is reconciled first) and reports it.
+    """
     platform = rt.account(account).platform
+    done, failed = sent.done, sent.failed
     completion = rt.buffer(account).complete(batch_id, done, failed, owner=owner)
+    duration = round((time.perf_counter() - started) * 1000, 1)
+    if completion is None:
+        log.warning("batch_lost", platform=platform, account=account, action=action,
+                    batch=batch_id, size=len(ids), done=len(done), failed=len(failed),
+                    duration_ms=duration,
+                    detail="reclaimed by another flush while its calls ran; that one reports it")
+        return
     rt.redis.srem(rt.keys.attempted(account), *ids)
     if platform == "weibo" and (done or failed):
         rt.redis.hdel(rt.keys.refused(account), *done, *failed)
-    duration = round((time.perf_counter() - started) * 1000, 1)
     log.info("batch_sent", platform=platform, account=account, action=action, size=len(ids),
-             done=len(done), failed=len(failed),
-             requeued=completion.requeued if completion else None, duration_ms=duration)
+             done=len(done), failed=len(failed), requeued=completion.requeued,
+             duration_ms=duration)
     for outcome, items in (("ok", done), ("failed", failed)):
         for item in items:
             origin = origins.get(item)
             context = _batch_context(platform, account, action, item, origin)
-            detail = f"batch {batch_id}" if outcome == "ok" else reasons.get(item)
+            detail = f"batch {batch_id}" if outcome == "ok" else sent.reasons.get(item)
             _audit_action(rt, context, action, origin.rule if origin else None, outcome,
                           detail=detail)
 

@@ -16,7 +16,9 @@ at most one of three places, and only the scripts below move it:
   until the id is done or failed, so the outcome can be told against the rule that wanted it.
 - ``claim`` moves up to 20 ids, oldest first, into a new batch with a fresh batch id, owner
   token and lease deadline, when 20 are buffered or the oldest waited ``max_wait``.
-- A batch whose owner died (its lease deadline passed) is found by ``expired_batches`` and
+- The owner renews its lease while its calls run (``renew``, from a
+  :class:`~worker.pipeline.heartbeat.Heartbeat`). A batch whose owner died (its lease
+  deadline passed) is found by ``expired_batches`` and
   taken over by ``reclaim``: same batch id, same ids, new owner token and deadline. The ids
   are resent (the platform calls are idempotent), never split into two batches or lost.
 - ``complete``/``requeue``/``renew`` check the owner token: a stale owner that wakes up after
@@ -39,6 +41,7 @@ import redis
 
 from worker.errors import BatchTooLargeError
 from worker.pipeline._redis import Clock, LuaScript, new_token, text, wall_clock
+from worker.pipeline.heartbeat import LEASE_SECONDS
 from worker.pipeline.keys import BatchGroupKeys, Keys
 
 MAX_BATCH = 20
@@ -230,7 +233,7 @@ class BatchBuffer:
         kind: str,
         keys: Keys | None = None,
         max_wait: float = 5.0,
-        lease: float = 60.0,
+        lease: float = LEASE_SECONDS,
         done_retention: float | Literal[_Default.TOKEN] | None = _Default.TOKEN,
         clock: Clock = wall_clock,
     ) -> None:
@@ -343,6 +346,13 @@ class BatchBuffer:
         k = self.keys
         ok = self._renew([k.leases, k.batch(batch_id)], [batch_id, owner, repr(deadline)])
         return deadline if ok else None
+
+    def lapse(self, batch_id: str, *, owner: str, now: float | None = None) -> bool:
+        """End the lease of a batch still owned, at once: the next ``expired_batches`` lists
+        it, and a reclaim takes it over (one more attempt). False if not the owner."""
+        at = self._now(now)
+        k = self.keys
+        return bool(self._renew([k.leases, k.batch(batch_id)], [batch_id, owner, repr(at)]))
 
     def complete(
         self,

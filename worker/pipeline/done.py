@@ -2,7 +2,7 @@
 
 dramatiq delivers at least once, so the act actor does, for an :class:`ActionKey`::
 
-    result = ledger.claim(key, ttl=60)
+    result = ledger.claim(key, ttl=30)   # renewed by a heartbeat while the call runs
     if result.status == "done":   -> audit already_done, ack
     if result.status == "busy":   -> another delivery is calling the API right now: retry later
     try: call the API
@@ -11,7 +11,8 @@ dramatiq delivers at least once, so the act actor does, for an :class:`ActionKey
     else: ledger.mark_done(key, "ok", lease=result.lease)
 
 The lease (``SET NX PX``) keeps two deliveries of one message from calling the API at the
-same time; if its holder is SIGKILLed, it expires after ``ttl`` and a redelivery proceeds.
+same time; its holder renews it while the call runs (:mod:`worker.pipeline.heartbeat`); if
+its holder is SIGKILLed, it expires after ``ttl`` and a redelivery proceeds.
 The done marker, written once the API confirmed the effect, outlives the lease by the
 retention (default 30 days): a redelivery after that is caught by the platforms' own "already
 done" answers.
@@ -129,6 +130,10 @@ class ActionLedger:
 
     def is_done(self, key: ActionKey) -> bool:
         return bool(self._redis.exists(self._keys.done(key)))
+
+    def is_taken(self, key: ActionKey) -> bool:
+        """Whether the action is done or someone holds its lease."""
+        return bool(self._redis.exists(self._keys.done(key), self._keys.lease(key)))
 
     def get_done(self, key: ActionKey) -> DoneRecord | None:
         raw = self._redis.get(self._keys.done(key))

@@ -18,6 +18,7 @@ import structlog
 from worker.errors import ConfigError
 from worker.models import Platform
 from worker.rules import RuleSet, load_rules
+from worker.rules.normalize import NormalizeOptions
 
 log = structlog.get_logger("worker.rules")
 
@@ -46,14 +47,16 @@ class RulesHolder:
         *,
         paths: Sequence[Path],
         accounts: Mapping[str, Platform] | None = None,
+        normalize: NormalizeOptions | None = None,
         check_interval: float = 2.0,
     ) -> None:
         self.paths = tuple(paths)
         self.accounts = dict(accounts) if accounts is not None else None
+        self.normalize = normalize  # config.yaml's defaults: fixed for the process's life
         self.check_interval = check_interval
         self._lock = threading.Lock()
         self._fingerprint = fingerprint(self.paths)
-        self._rules = load_rules(self.paths, accounts=self.accounts)  # raises: no rules at all
+        self._rules = self._load()  # raises: no rules at all
         self._next_check = time.monotonic() + check_interval
         self._reload_requested = False
         self.generation = 1
@@ -79,9 +82,12 @@ class RulesHolder:
         """Reload on next use (safe to call from a signal handler)."""
         self._reload_requested = True
 
+    def _load(self) -> RuleSet:
+        return load_rules(self.paths, accounts=self.accounts, normalize=self.normalize)
+
     def _reload(self) -> None:
         try:
-            rules = load_rules(self.paths, accounts=self.accounts)
+            rules = self._load()
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("rules_reload_problem", problem=str(problem), file=problem.file,

@@ -1,6 +1,7 @@
 """Per-rule counters for ``modworker stats``: which rules never fire, which fire too much.
 
-One hash per rule: ``hits:enforce``, ``hits:shadow``, ``last_hit`` (the latest hit time, kept
+One hash per rule: ``hits:enforce``, ``hits:shadow`` (of which ``hits:after_stop`` matched after
+an enforced rule's ``stop``), ``last_hit`` (the latest hit time, kept
 as a maximum so out-of-order records cannot move it back) and ``out:<action>:<outcome>``. A
 set indexes the rules that have counters; ``since`` is when counting started (first record
 after a reset).
@@ -21,11 +22,14 @@ from worker.pipeline.keys import Keys
 Mode = Literal["enforce", "shadow"]
 MODES: tuple[Mode, ...] = ("enforce", "shadow")
 
-# KEYS: rule hash, index, since. ARGV: rule id, mode field, at.
-# Increments the mode's hit counter, raises last_hit to at if later, indexes the rule and
-# sets since once.
+# KEYS: rule hash, index, since. ARGV: rule id, mode field, at, after_stop ("1" or "0").
+# Increments the mode's hit counter (and hits:after_stop), raises last_hit to at if later,
+# indexes the rule and sets since once.
 _RECORD_HIT = """
 redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+if ARGV[4] == '1' then
+  redis.call('HINCRBY', KEYS[1], 'hits:after_stop', 1)
+end
 local last = redis.call('HGET', KEYS[1], 'last_hit')
 if not last or tonumber(last) < tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[1], 'last_hit', ARGV[3])
@@ -45,14 +49,16 @@ class RuleStats:
         self._clock = clock
         self._record_hit = LuaScript(redis, _RECORD_HIT)
 
-    def record_hit(self, rule_id: str, mode: Mode, at: float | None = None) -> None:
+    def record_hit(
+        self, rule_id: str, mode: Mode, at: float | None = None, *, after_stop: bool = False
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         when = self._clock() if at is None else at
         k = self._keys
         self._record_hit(
             [k.rulestats(rule_id), k.rulestats_index(), k.rulestats_since()],
-            [rule_id, f"hits:{mode}", repr(when)],
+            [rule_id, f"hits:{mode}", repr(when), "1" if after_stop else "0"],
         )
 
     def record_outcome(self, rule_id: str, action: str, outcome: str) -> None:
@@ -66,9 +72,10 @@ class RuleStats:
     def snapshot(self, rule_ids: Iterable[str] | None = None) -> dict[str, Any]:
         """``{"since": t | None, "rules": {rule_id: {...}}}``.
 
-        Each rule: ``{"hits": {"enforce": n, "shadow": n}, "total": n, "last_hit": t | None,
-        "actions": {action: {outcome: n}}}``. ``rule_ids`` (the loaded rules) are listed
-        even with no counters, so a dead rule shows zero hits; rules with counters that are
+        Each rule: ``{"hits": {"enforce": n, "shadow": n}, "after_stop": n, "total": n,
+        "last_hit": t | None, "actions": {action: {outcome: n}}}`` (``after_stop``: the shadow
+        hits that came after an enforced rule's ``stop``). ``rule_ids`` (the loaded rules) are
+        listed even with no counters, so a dead rule shows zero hits; rules with counters that are
         no longer loaded are listed too.
         """
         k = self._keys
@@ -102,6 +109,7 @@ def _rule_entry(fields: dict[str, str]) -> dict[str, Any]:
     last = fields.get("last_hit")
     return {
         "hits": hits,
+        "after_stop": int(fields.get("hits:after_stop", 0)),
         "total": sum(hits.values()),
         "last_hit": None if last is None else float(last),
         "actions": actions,

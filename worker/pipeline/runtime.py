@@ -48,6 +48,7 @@ class Runtime:
             self.rules = RulesHolder(
                 paths=config.rules,
                 accounts={a.name: a.platform for a in config.accounts},
+                normalize=config.normalize,
             )
         self._lock = threading.Lock()
         self._clients: dict[str, PlatformClient] = {}

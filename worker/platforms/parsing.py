@@ -5,16 +5,23 @@ Pure functions, no I/O. Tolerated quirks (api-notes §1.2, §6.4, §7): WeChat `
 a string (a non-numeric one such as ``"CREATE_TIME"`` gives None), ids as numbers or strings;
 Weibo ids as numbers or ``idstr`` strings, ``user.id`` a number, ``created_at`` like
 ``"Wed Jun 01 00:50:25 +0800 2011"``.
+
+Text (content, openids) is cleaned here, once: lone surrogates become U+FFFD (see
+:mod:`worker.textclean`), so one cut emoji cannot make every later step refuse its page. A
+field of the wrong shape (an id such as ``"²"`` or 5,000 digits, a time beyond any calendar)
+counts as absent instead of raising.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from worker.models import Comment
+from worker.textclean import without_lone_surrogates
 
 _MONTHS = {
     m: i
@@ -28,6 +35,9 @@ _WEIBO_TIME = re.compile(
 )
 
 
+_MAX_DIGITS = 40  # far beyond any id; int() of 4,300+ digits raises
+
+
 def as_int(value: Any) -> int | None:
     """An integer from a JSON number or a decimal string; None otherwise."""
     if isinstance(value, bool):
@@ -36,23 +46,29 @@ def as_int(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
+    if isinstance(value, str):
+        digits = value.strip()
+        unsigned = digits[1:] if digits.startswith("-") else digits
+        if unsigned.isascii() and unsigned.isdigit() and len(unsigned) <= _MAX_DIGITS:
+            return int(digits)
     return None
 
 
 def as_timestamp(value: Any) -> float | None:
-    """Unix seconds from a number or a numeric string; None for anything else."""
+    """Unix seconds from a number or a numeric string; None for anything else (including
+    NaN, infinities and integers too large for a float)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
+    try:
+        if isinstance(value, int | float):
+            seconds = float(value)
+        elif isinstance(value, str) and len(value) <= 64:
+            seconds = float(value.strip())
+        else:
             return None
-    return None
+    except (ValueError, OverflowError):
+        return None
+    return seconds if math.isfinite(seconds) else None
 
 
 def id_string(value: Any) -> str | None:
@@ -82,6 +98,10 @@ def parse_weibo_time(value: Any) -> float | None:
     return moment.timestamp()
 
 
+def _text(value: Any) -> str:
+    return without_lone_surrogates(value) if isinstance(value, str) else ""
+
+
 def wechat_comment(
     item: Mapping[str, Any], *, account: str | None, target: str
 ) -> Comment | None:
@@ -95,10 +115,10 @@ def wechat_comment(
     return Comment(
         platform="wechat",
         id=comment_id,
-        content=content if isinstance(content, str) else "",
+        content=_text(content),
         account=account,
         target=target,
-        author=openid if isinstance(openid, str) and openid else None,
+        author=without_lone_surrogates(openid) if isinstance(openid, str) and openid else None,
         created_at=as_timestamp(item.get("create_time")),
         elected=as_int(item.get("comment_type")) == 1,
         replied=isinstance(reply, Mapping) and bool(reply),
@@ -137,7 +157,7 @@ def weibo_comment(
     return Comment(
         platform="weibo",
         id=comment_id,
-        content=text if isinstance(text, str) else "",
+        content=_text(text),
         account=account,
         target=target,
         author=author,

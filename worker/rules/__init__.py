@@ -4,7 +4,7 @@
 :class:`Decision`. See README "Rules reference" and shared rules-spec.md.
 """
 
-from worker.rules.engine import RuleSet, is_offense
+from worker.rules.engine import RuleSet, is_offense, offense_rule
 from worker.rules.loader import load_rules
 from worker.rules.model import Decision, OffenseCounts, PlannedAction, RuleMatch
 from worker.rules.offenses import InMemoryOffenseCounter
@@ -18,4 +18,5 @@ __all__ = [
     "RuleSet",
     "is_offense",
     "load_rules",
+    "offense_rule",
 ]

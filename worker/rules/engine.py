@@ -83,15 +83,18 @@ class RuleSet:
         rules: Sequence[Rule],
         matchers: Sequence[Matcher],
         notes: Sequence[str] = (),
+        warnings: Sequence[Problem] = (),
         files: Sequence[object] = (),
     ) -> None:
         ordered = tuple(sorted(rules, key=lambda r: (-r.priority, r.order)))
         self.rules = ordered
         self.matchers = tuple(matchers)
         self.notes = tuple(notes)
+        self.warnings = tuple(warnings)  # what `check` warns about (`--strict`: errors)
         self.files = tuple(files)
         self._candidates = _Candidates.of(ordered)
         self._by_id = {r.id: r for r in ordered}
+        self._has_shadow = any(r.mode == "shadow" for r in ordered)
 
     def rule(self, rule_id: str) -> Rule:
         return self._by_id[rule_id]
@@ -120,30 +123,47 @@ class RuleSet:
             offenses=offenses,
         )
         matched: list[Rule] = []
+        after_stop: set[str] = set()
         held: dict[str, frozenset[Signal]] = {}
+        # Enforced and shadow rules run as two independent passes over the same order: a
+        # shadow rule's `stop` ends only the shadow rules after it, and an enforced `stop`
+        # ends only the enforced ones (shadow rules after it still run, marked after_stop),
+        # so enforcement is exactly what it would be without any shadow rule.
+        enforce_stopped = shadow_stopped = False
+        has_shadow = self._has_shadow
         for rule in candidates:
+            if enforce_stopped and (shadow_stopped or not has_shadow):
+                break
+            shadow = rule.mode == "shadow"
+            if shadow_stopped if shadow else enforce_stopped:
+                continue
             if not rule.applies_to(comment):
                 continue
             if rule.when is not None and not rule.when.holds(ctx):
                 continue
             matched.append(rule)
+            if shadow and enforce_stopped:
+                after_stop.add(rule.id)
             if rule.branching and rule.when is not None:
                 # Now, not when a span is asked for: the offense count may have moved by then.
                 held[rule.id] = held_signals(rule.when, ctx)
             if rule.stop:
-                break
+                if shadow:
+                    shadow_stopped = True
+                else:
+                    enforce_stopped = True
         decision = Decision(comment)
         if matched:
-            self._decide(decision, matched, scans, fired, held)
+            self._decide(decision, matched, after_stop, scans, fired, held)
         return decision
 
     def _decide(
-        self, decision: Decision, matched: list[Rule], scans: list[ScanResult],
-        fired: set[Signal], held: dict[str, frozenset[Signal]],
+        self, decision: Decision, matched: list[Rule], after_stop: set[str],
+        scans: list[ScanResult], fired: set[Signal], held: dict[str, frozenset[Signal]],
     ) -> None:
         comment = decision.comment
         by_id = {rule.id: rule for rule in matched}
-        decision.matches = [RuleMatch(r.id, r.mode) for r in matched]
+        decision.matches = [RuleMatch(r.id, r.mode, r.id in after_stop) for r in matched]
         decision.span_finder = lambda rule_id: _span_of(
             by_id[rule_id], scans, held.get(rule_id, fired)
         )
@@ -154,11 +174,19 @@ class RuleSet:
         enforce_delete = any(r.mode == "enforce" and deletes(r) for r in matched)
         shadow_delete = any(r.mode == "shadow" and deletes(r) for r in matched)
         planned: dict[str, PlannedAction] = {}
-        for rule in matched:
+        # Enforced rules plan first, so their actions come out as if no shadow rule existed;
+        # shadow rules then add what no enforced rule asked for.
+        enforced = [r for r in matched if r.mode == "enforce"]
+        for rule in enforced + [r for r in matched if r.mode == "shadow"]:
             for action in rule.then:
                 kind = action.type
                 if comment.platform not in ACTION_PLATFORMS[kind]:
-                    continue  # the rule names no platforms; this action exists elsewhere only
+                    # Only a rule that names no platforms gets here (the loader refuses the
+                    # others): the action exists elsewhere only, and the moderator is told.
+                    decision.skipped.append(SkippedAction(
+                        kind, rule.id, f"{kind} is not possible on {comment.platform}"
+                    ))
+                    continue
                 if kind in SUPPRESSED_BY_DELETE and (
                     enforce_delete or (rule.mode == "shadow" and shadow_delete)
                 ):
@@ -171,11 +199,8 @@ class RuleSet:
                         SkippedAction(kind, rule.id, "the comment has no author id (openid)")
                     )
                     continue
-                existing = planned.get(kind)
-                if existing is not None and not (
-                    existing.mode == "shadow" and rule.mode == "enforce"
-                ):
-                    continue  # planned already; an enforced rule replaces a shadow one in place
+                if kind in planned:
+                    continue  # planned already, by an enforced rule or an earlier shadow one
                 text: str | None = None
                 if kind == "reply":
                     span = decision.span(rule.id) if action.template.uses_match else None
@@ -192,7 +217,9 @@ class RuleSet:
                             kind, rule.id, f"reply renders {len(text)} characters; limit {limit}"
                         ))
                         continue
-                planned[kind] = PlannedAction(kind, rule.id, rule.mode, text)
+                planned[kind] = PlannedAction(
+                    kind, rule.id, rule.mode, text, after_stop=rule.id in after_stop
+                )
         decision.actions = list(planned.values())
 
     # -- rule tests ------------------------------------------------------------------------
@@ -206,7 +233,7 @@ class RuleSet:
                 if got == sample.expect_match:
                     continue
                 kind = "match" if sample.expect_match else "no_match"
-                verdict = "did not match" if sample.expect_match else f"matched{how}"
+                verdict = f"did not match{how}" if sample.expect_match else f"matched{how}"
                 failures.append(Problem(
                     f"tests.{kind} sample {sample.content!r} {verdict}",
                     file=rule.file, line=sample.line, rule=rule.id, field=f"tests.{kind}",
@@ -214,21 +241,48 @@ class RuleSet:
         return failures
 
     def _try_sample(self, rule: Rule, sample: RuleSample, now: float) -> tuple[bool, str]:
-        platform = sorted(rule.platforms)[0] if rule.platforms else "wechat"
-        account = sorted(rule.accounts)[0] if rule.accounts else None
+        """Whether ``rule`` matches ``sample``, and how (a span or why it does not apply)."""
+        platform = sample.platform or (sorted(rule.platforms)[0] if rule.platforms else "wechat")
+        account = sample.account or (sorted(rule.accounts)[0] if rule.accounts else None)
+        author = sample.author
+        if author is None and sample.offenses:
+            author = "test-author"  # offenses are someone's: the sample need not name them
+        if sample.created_at is not None:
+            created_at = sample.created_at
+        else:
+            created_at = now - (sample.age or 0.0)
         comment = Comment(
             platform=platform, id="test", content=sample.content, account=account,
-            author=sample.author, created_at=now - (sample.age or 0.0),
-            elected=sample.elected, replied=sample.replied,
+            author=author, created_at=created_at, elected=sample.elected, replied=sample.replied,
         )
+        if rule.platforms is not None and platform not in rule.platforms:
+            return False, f" (the rule applies only on {', '.join(sorted(rule.platforms))})"
+        if rule.accounts is not None and account not in rule.accounts:
+            return False, f" (the rule applies only to {', '.join(sorted(rule.accounts))})"
         scans = self.scan(sample.content)
-        ctx = EvalContext(comment=comment, scans=scans, now=now, offenses=None)
+        ctx = EvalContext(comment=comment, scans=scans, now=now,
+                          offenses=_SampleOffenses(sample.offenses or 0))
         holds = rule.when is None or rule.when.holds(ctx)
         if not holds:
             return False, ""
         fired = held_signals(rule.when, ctx) if rule.when is not None else _fired(scans)
         span = _span_of(rule, scans, fired)
         return True, (f" at {span.text!r}" if span else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _SampleOffenses:
+    """A test sample's ``offenses: N``: the author's prior offenses in whatever window."""
+
+    n: int
+
+    def count(
+        self, *, platform: str, account: str | None, author: str, within: float, now: float
+    ) -> int:
+        return self.n
+
+    def record(self, *, platform: str, account: str | None, author: str, at: float) -> None:
+        raise TypeError("a test sample's offense count is fixed")
 
 
 def _fired(scans: list[ScanResult]) -> set[Signal]:
@@ -264,6 +318,14 @@ def _span_of(
     return Span(best[0], best[1], best_scan.text.original[best[0]:best[1]])
 
 
+def offense_rule(decision: Decision) -> str | None:
+    """The enforced rule whose action makes the decision an offense of the author, if any."""
+    for action in decision.actions:
+        if action.mode == "enforce" and action.type in OFFENSE_ACTIONS:
+            return action.rule
+    return None
+
+
 def is_offense(decision: Decision) -> bool:
     """Whether the decision counts against the author for ``author.offenses``."""
-    return any(a.mode == "enforce" and a.type in OFFENSE_ACTIONS for a in decision.actions)
+    return offense_rule(decision) is not None

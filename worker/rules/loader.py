@@ -8,12 +8,14 @@ files with no problem at all, so a reload with a broken file can keep the old ru
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from worker.config import did_you_mean
+from worker.config import did_you_mean as _close_match
 from worker.errors import ConfigError, PatternError, Problem
 from worker.models import Platform
 from worker.rules.engine import RuleSet
@@ -29,6 +31,7 @@ from worker.rules.model import (
     CommentFlag,
     Condition,
     Length,
+    Letters,
     LiteralHit,
     Not,
     RegexHit,
@@ -39,11 +42,19 @@ from worker.rules.model import (
     required_signals,
 )
 from worker.rules.normalize import NormalizeOptions, Normalizer
+from worker.rules.steps import STEPS, read_steps
 from worker.rules.templates import REPLY_MAX_CHARS, ReplyTemplate, TemplateError
 from worker.units import parse_duration
 from worker.yamlsrc import SourceList, SourceMap, load_yaml_file
 
 RULE_SUFFIXES = (".yaml", ".yml")
+DEFAULTS_FILE = "defaults.yaml"  # in a rule directory: normalize: for every file
+DEFAULTS_KEYS = {"version", "normalize"}
+# How PyYAML (YAML 1.1) spells booleans and null, and a plain scalar on a line of YAML.
+_YAML_TRUE = frozenset({"yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"})
+_YAML_FALSE = frozenset({"no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"})
+_YAML_NULL = frozenset({"null", "Null", "NULL", "~"})
+_SCALAR = re.compile(r"(?:^|[\s\[,{:-])([^\s\[\],{}:#'\"]+)(?=$|[\s\],}#])")
 FILE_KEYS = {"version", "lists", "rules", "normalize"}
 RULE_KEYS = {
     "id", "description", "priority", "mode", "enabled", "platforms", "accounts",
@@ -52,17 +63,46 @@ RULE_KEYS = {
 CONDITION_KEYS = {"content", "author", "comment", "any", "not"}
 CONTENT_KEYS = {
     "includes", "includes_word", "starts_with", "ends_with", "full_exact", "regex",
-    "min_length", "max_length",
+    "min_length", "max_length", "min_letters", "max_letters",
 }
 AUTHOR_KEYS = {"in", "not_in", "offenses"}
 COMMENT_KEYS = {"elected", "replied", "age"}
-NORMALIZE_KEYS = {
-    "nfkc", "casefold", "strip_invisible", "skip_separators",
-    "traditional_to_simplified", "collapse_repeats",
-}
+NORMALIZE_KEYS = set(STEPS)
+_BOUND_KEYS = {"min_length", "max_length", "min_letters", "max_letters"}
 TEST_KEYS = {"match", "no_match"}
-SAMPLE_KEYS = {"content", "author", "elected", "replied", "age"}
+SAMPLE_KEYS = {
+    "content", "platform", "account", "author", "created_at", "age", "elected", "replied",
+    "offenses",
+}
 PLATFORM_NAMES: tuple[Platform, ...] = ("wechat", "weibo")
+#: Words moderators type for a key or value that has another name here.
+MODERATOR_WORDS = {
+    "weixin": "wechat", "wx": "wechat", "微信": "wechat", "sina": "weibo", "微博": "weibo",
+    "contains": "includes", "contains_word": "includes_word", "regexp": "regex",
+    "matches": "regex", "startswith": "starts_with", "endswith": "ends_with",
+}
+
+
+def did_you_mean(word: str, choices: set[str] | list[str]) -> str:
+    """`` (did you mean 'x'?)``, knowing the words moderators type (weixin -> wechat)."""
+    meant = MODERATOR_WORDS.get(word.strip().casefold())
+    if meant is not None and meant in choices:
+        return f" (did you mean {meant!r}?)"
+    return _close_match(word, choices)
+
+
+class _Term(str):
+    """A term that remembers where it was written, so a problem with it points at the entry
+    (a list's own line, or the line of a ``file:`` list), not where the list is used."""
+
+    file: Path
+    line: int | None
+    where: str  # "lists.name" for a list entry, the rule's field otherwise
+
+    def __new__(cls, text: str, file: Path, line: int | None, where: str) -> _Term:
+        term = super().__new__(cls, text)
+        term.file, term.line, term.where = file, line, where
+        return term
 
 
 @dataclass
@@ -86,10 +126,14 @@ class _Loader:
     accounts: Mapping[str, Platform] | None
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # errors under `check --strict`
     lists: dict[str, _ListDef] = field(default_factory=dict)
     groups: dict[NormalizeOptions, int] = field(default_factory=dict)
     group_list: list[_Group] = field(default_factory=list)
     rule_places: dict[str, str] = field(default_factory=dict)
+    reported_terms: set[tuple[str, int | None, str, str]] = field(default_factory=set)
+    source_lines: dict[Path, list[str]] = field(default_factory=dict)
+    uncollapsed: dict[int, Normalizer] = field(default_factory=dict)  # per group, for warnings
 
     # -- reporting -----------------------------------------------------------------------
     def problem(
@@ -155,6 +199,30 @@ class _Loader:
             documents.append((file, data))
         return documents
 
+    def defaults_file(
+        self, documents: list[tuple[Path, SourceMap]], base: NormalizeOptions
+    ) -> tuple[NormalizeOptions, list[tuple[Path, SourceMap]]]:
+        """Apply a ``defaults.yaml`` (``normalize:`` for every file); the other documents."""
+        others: list[tuple[Path, SourceMap]] = []
+        seen: Path | None = None
+        for file, data in documents:
+            if file.name != DEFAULTS_FILE:
+                others.append((file, data))
+                continue
+            if seen is not None:
+                self.problem(f"a second {DEFAULTS_FILE}; the rules already take their defaults "
+                             f"from {seen}", file, data)
+                continue
+            seen = file
+            for key in data:
+                if key not in DEFAULTS_KEYS and key in FILE_KEYS:
+                    self.problem(
+                        f"{DEFAULTS_FILE} holds only version and normalize (the defaults of "
+                        f"every rule file); move {key} to a rule file", file, data, key, fld=key,
+                    )
+            base = self.normalize_options(data.get("normalize"), base, file, None, "normalize")
+        return base, others
+
     def collect_lists(self, documents: list[tuple[Path, SourceMap]]) -> None:
         for file, data in documents:
             lists = data.get("lists")
@@ -214,11 +282,12 @@ class _Loader:
                 fld=f"{where}.file",
             )
             return []
+        shown = definition.file.parent / relative  # the path as the moderator would write it
         terms: list[str] = []
-        for raw in text.splitlines():
+        for number, raw in enumerate(text.splitlines(), start=1):
             term = raw.strip()
             if term and not term.startswith("#"):
-                terms.append(term)
+                terms.append(_Term(term, shown, number, f"{where} ({relative})"))
         return terms
 
     def terms(
@@ -239,8 +308,9 @@ class _Loader:
             item_line = node.line_of(index) if isinstance(node, SourceList) else line
             if isinstance(item, bool) or item is None or not isinstance(item, str | int | float):
                 self.problem(
-                    f"term {item!r} is not text; quote it (YAML reads yes/no/on/off and empty "
-                    "values as something else)", file, line=item_line, rule=rule, fld=where,
+                    f"term {self.as_written(item, file, item_line)} is not text; quote it "
+                    "(YAML reads yes/no/on/off and empty values as something else)",
+                    file, line=item_line, rule=rule, fld=where,
                 )
                 continue
             term = str(item)
@@ -259,8 +329,30 @@ class _Loader:
             if not term.strip():
                 self.problem("empty term", file, line=item_line, rule=rule, fld=where)
                 continue
-            result.append(term)
+            result.append(_Term(term, file, item_line, where))
         return result
+
+    def as_written(self, value: object, file: Path, line: int | None) -> str:
+        """A value quoted as the moderator wrote it: YAML reads ``no`` as false, ``~`` as null.
+
+        Booleans and nulls lose their spelling when YAML reads them, so it is looked up on
+        their line; a value whose spelling cannot be told apart there is shown as read.
+        """
+        if not (isinstance(value, bool) or value is None) or line is None:
+            return repr(value)
+        if file not in self.source_lines:
+            try:
+                self.source_lines[file] = file.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                self.problem(f"cannot read the file again to quote a value: {exc}", file)
+                self.source_lines[file] = []
+        lines = self.source_lines[file]
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        words = _YAML_TRUE if value is True else _YAML_FALSE if value is False else _YAML_NULL
+        found = {m.group(1) for m in _SCALAR.finditer(text) if m.group(1) in words}
+        if len(found) == 1:
+            return repr(found.pop())
+        return "(an empty value)" if value is None and not found else repr(value)
 
     # -- rules ---------------------------------------------------------------------------
     def normalize_options(
@@ -272,28 +364,10 @@ class _Loader:
             self.problem("normalize must be a mapping of step: value", file, rule=rule, fld=where)
             return base
         self.unknown_keys(node, NORMALIZE_KEYS, file, rule, where)
-        changes: dict[str, Any] = {}
-        for key, value in node.items():
-            if key not in NORMALIZE_KEYS:
-                continue
-            if key == "collapse_repeats":
-                if value is False or value is None:
-                    changes[key] = None
-                elif isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-                    changes[key] = value
-                else:
-                    self.problem(
-                        "collapse_repeats takes a whole number N >= 1 (runs longer than N "
-                        "collapse to N) or false", file, node, key, rule, f"{where}.{key}",
-                    )
-            elif isinstance(value, bool):
-                changes[key] = value
-            else:
-                self.problem(
-                    f"{key} takes true or false, got {value!r}", file, node, key, rule,
-                    f"{where}.{key}",
-                )
-        return replace(base, **changes)
+        options, problems = read_steps(node, base)
+        for key, message in problems:
+            self.problem(message, file, node, key, rule, f"{where}.{key}")
+        return options
 
     def group_for(self, options: NormalizeOptions) -> int:
         if options not in self.groups:
@@ -310,6 +384,12 @@ class _Loader:
             self.problem("each rule must be a mapping", file, line=line, fld=f"rules[{index}]")
             return None
         rule_id = node.get("id")
+        if isinstance(rule_id, bool | int | float):
+            self.problem(
+                f"id {self.as_written(rule_id, file, node.line_of('id'))} is not text to YAML; "
+                "quote it", file, node, "id", fld=f"rules[{index}].id",
+            )
+            return None
         if not isinstance(rule_id, str) or not rule_id.strip():
             self.problem(
                 "every rule needs an id (a stable name used in logs, audit and statistics)",
@@ -341,6 +421,11 @@ class _Loader:
             mode = "enforce"
         enabled = self.boolean(node, "enabled", True, file, rid)
         stop = self.boolean(node, "stop", False, file, rid)
+        if stop and mode == "shadow":
+            self.notes.append(
+                f"{file}:{node.line_of('stop')}: rule {rid!r}: a shadow rule's stop ends only "
+                "the shadow rules after it; enforced rules are evaluated as if it did not exist"
+            )
         platforms = self.platforms(node, file, rid)
         accounts = self.accounts_of(node, file, rid, platforms)
         options = self.normalize_options(node.get("normalize"), base, file, rid, "normalize")
@@ -360,6 +445,12 @@ class _Loader:
 
         if len(self.problems) > errors_before:
             return None
+        if mode == "enforce" and enabled and not samples:
+            self.warnings.append(Problem(
+                "an enforced rule without tests: give it tests: {match: [...], no_match: "
+                "[...]} so that `check` proves what it removes", file=str(file), line=node.line,
+                rule=rid, field="tests",
+            ))
         return Rule(
             id=rid, file=str(file), line=node.line, order=order,
             description=str(description or ""), priority=priority, mode=mode,
@@ -481,19 +572,17 @@ class _Loader:
             return None
         builder = self.group_list[group].builder
         parts: list[Condition] = []
-        minimum: int | None = None
-        maximum: int | None = None
+        bounds: dict[str, int] = {}
         for key, value in mapping.items():
             sub = f"{where}.{key}"
             key_line = mapping.line_of(key)
-            if key in ("min_length", "max_length"):
+            if key in _BOUND_KEYS:
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    self.problem(f"{key} takes a whole number >= 0, got {value!r}", file,
+                    self.problem(f"{key} takes a whole number >= 0, got "
+                                 f"{self.as_written(value, file, key_line)}", file,
                                  line=key_line, rule=rid, fld=sub)
-                elif key == "min_length":
-                    minimum = value
                 else:
-                    maximum = value
+                    bounds[key] = value
                 continue
             if key not in CONTENT_KEYS:
                 continue
@@ -510,31 +599,71 @@ class _Loader:
                         ids.add(builder.add_regex(term))
                     else:
                         ids.add(builder.add_literal(cast(LiteralKind, key), term))
+                        self.check_collapse(term, key, group, file, key_line, rid, sub)
                 except PatternError as exc:
-                    line_of_term = self._term_line(value, term, key_line)
-                    self.problem(f"'{term}': {exc}", file, line=line_of_term, rule=rid, fld=sub)
+                    self.bad_term(term, str(exc), file, key_line, rid, sub)
             if ids:
                 hit: Condition = (
                     RegexHit(group, frozenset(ids)) if key == "regex"
                     else LiteralHit(group, frozenset(ids))
                 )
                 parts.append(hit)
-        if minimum is not None and maximum is not None and minimum > maximum:
-            self.problem(f"min_length {minimum} is greater than max_length {maximum}", file,
-                         line=line, rule=rid, fld=where)
-        if minimum is not None or maximum is not None:
-            parts.append(Length(group, minimum, maximum))
+        for unit, condition in (("length", Length), ("letters", Letters)):
+            minimum, maximum = bounds.get(f"min_{unit}"), bounds.get(f"max_{unit}")
+            if minimum is not None and maximum is not None and minimum > maximum:
+                self.problem(f"min_{unit} {minimum} is greater than max_{unit} {maximum}", file,
+                             line=line, rule=rid, fld=where)
+            if minimum is not None or maximum is not None:
+                parts.append(condition(group, minimum, maximum))
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
-    @staticmethod
-    def _term_line(node: object, term: str, default: int | None) -> int | None:
-        if isinstance(node, SourceList):
-            for index, item in enumerate(node):
-                if str(item) == term:
-                    return node.line_of(index)
-        return default
+    def check_collapse(
+        self, term: str, key: str, group: int, file: Path, line: int | None, rid: str, where: str
+    ) -> None:
+        """Warn when ``collapse_repeats`` turns a term into another word (``ass`` -> ``as``)."""
+        options = self.group_list[group].options
+        if options.collapse_repeats is None:
+            return
+        skeleton = key != "includes_word"
+        collapsed = self.group_list[group].builder.normalizer.normalize_term(
+            term, skeleton=skeleton)
+        if group not in self.uncollapsed:
+            self.uncollapsed[group] = Normalizer(replace(options, collapse_repeats=None))
+        whole = self.uncollapsed[group].normalize_term(term, skeleton=skeleton)
+        if collapsed == whole:
+            return
+        if isinstance(term, _Term):
+            file, line = term.file, term.line
+        key_seen = (str(file), line, str(term), f"collapse {options.collapse_repeats}")
+        if key_seen in self.reported_terms:
+            return
+        self.reported_terms.add(key_seen)
+        self.warnings.append(Problem(
+            f"collapse_repeats: {options.collapse_repeats} turns the term '{term}' into "
+            f"'{collapsed}', which matches more than it says; write the term as it collapses, "
+            "or turn collapse_repeats off for this rule", file=str(file), line=line, rule=rid,
+            field=where,
+        ))
+
+    def bad_term(
+        self, term: str, message: str, file: Path, line: int | None, rid: str, where: str
+    ) -> None:
+        """A term or pattern that cannot be used, reported once, at its own entry, as written."""
+        if isinstance(term, _Term):
+            file, line = term.file, term.line
+            in_list = term.where.startswith("lists.")
+        else:
+            in_list = False
+        key = (str(file), line, str(term), message)
+        if key in self.reported_terms:
+            return  # a list entry used by several rules: one report
+        self.reported_terms.add(key)
+        if in_list and isinstance(term, _Term):
+            self.problem(f"'{term}': {message}", file, line=line, fld=term.where)
+        else:
+            self.problem(f"'{term}': {message}", file, line=line, rule=rid, fld=where)
 
     def author(
         self, node: object, file: Path, rid: str, where: str, line: int | None
@@ -730,31 +859,103 @@ class _Loader:
     def sample(
         self, item: object, expect: bool, file: Path, rid: str, where: str, line: int | None
     ) -> RuleSample | None:
+        """One test sample: a text, or a mapping giving every field a rule can read."""
         if isinstance(item, str | int | float) and not isinstance(item, bool):
             return RuleSample(content=str(item), expect_match=expect, line=line)
-        if isinstance(item, SourceMap):
-            self.unknown_keys(item, SAMPLE_KEYS, file, rid, where)
-            content = item.get("content")
-            if not isinstance(content, str):
-                self.problem("a test sample mapping needs content: TEXT", file, line=line,
-                             rule=rid, fld=where)
-                return None
-            age: float | None = None
-            if "age" in item:
-                try:
-                    age = parse_duration(item["age"])
-                except ValueError as exc:
-                    self.problem(str(exc), file, item, "age", rid, f"{where}.age")
-            author = item.get("author")
-            return RuleSample(
-                content=content, expect_match=expect, line=line,
-                author=str(author) if author is not None else None,
-                elected=bool(item.get("elected", False)), replied=bool(item.get("replied", False)),
-                age=age,
-            )
-        self.problem("a test sample is a text or a mapping with content", file, line=line,
-                     rule=rid, fld=where)
+        if not isinstance(item, SourceMap):
+            self.problem("a test sample is a text or a mapping with content", file, line=line,
+                         rule=rid, fld=where)
+            return None
+        before = len(self.problems)
+        for key in item:
+            if key not in SAMPLE_KEYS:
+                self.problem(
+                    f"unknown sample key {key!r}{did_you_mean(str(key), SAMPLE_KEYS)}; a sample "
+                    f"takes {', '.join(sorted(SAMPLE_KEYS))}", file, item, key, rid,
+                    f"{where}.{key}",
+                )
+        content = item.get("content")
+        if not isinstance(content, str):
+            self.problem("a test sample mapping needs content: TEXT", file, line=line,
+                         rule=rid, fld=where)
+            return None
+
+        def bad(key: str, message: str) -> None:
+            self.problem(message, file, item, key, rid, f"{where}.{key}")
+
+        platform: Platform | None = None
+        account = item.get("account")
+        if account is not None:
+            if not isinstance(account, str):
+                bad("account", f"account takes an account name, got {account!r}")
+                account = None
+            elif self.accounts is not None:
+                if account not in self.accounts:
+                    bad("account", f"unknown account {account!r}"
+                        f"{did_you_mean(account, set(self.accounts))}")
+                else:
+                    platform = self.accounts[account]
+        if "platform" in item:
+            value = item["platform"]
+            if value not in PLATFORM_NAMES:
+                bad("platform", f"unknown platform {value!r}"
+                    f"{did_you_mean(str(value), set(PLATFORM_NAMES))}; use wechat or weibo")
+            elif platform is not None and value != platform:
+                bad("platform", f"account {account!r} is on {platform}, not {value}")
+            else:
+                platform = cast(Platform, value)
+        author = item.get("author")
+        if author is not None and (isinstance(author, bool) or not isinstance(author, str | int)):
+            bad("author", f"author takes an openid or uid, got {author!r}")
+        flags: dict[str, bool] = {}
+        for key in ("elected", "replied"):
+            value = item.get(key, False)
+            if not isinstance(value, bool):
+                bad(key, f"{key} takes true or false, got "
+                    f"{self.as_written(value, file, item.line_of(key))}")
+            flags[key] = value is True
+        age: float | None = None
+        if "age" in item:
+            try:
+                age = parse_duration(item["age"])
+            except ValueError as exc:
+                bad("age", str(exc))
+        created_at: float | None = None
+        if "created_at" in item:
+            created_at = _unix_time(item["created_at"])
+            if created_at is None:
+                bad("created_at", "created_at takes Unix seconds or a date and time "
+                    f"(2024-06-11 08:30:00+08:00), got {item['created_at']!r}")
+            elif age is not None:
+                bad("created_at", "give created_at or age, not both")
+        offenses: int | None = None
+        if "offenses" in item:
+            value = item["offenses"]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                bad("offenses", "offenses takes the author's prior offense count within the "
+                    f"rule's window, a whole number >= 0, got {value!r}")
+            else:
+                offenses = value
+        if len(self.problems) > before:
+            return None
+        return RuleSample(
+            content=content, expect_match=expect, line=line, platform=platform,
+            account=account, author=str(author) if author is not None else None,
+            created_at=created_at, age=age, elected=flags["elected"],
+            replied=flags["replied"], offenses=offenses,
+        )
+
+
+def _unix_time(value: object) -> float | None:
+    """Unix seconds from a number or a YAML date and time (a naive one is read as UTC)."""
+    if isinstance(value, bool):
         return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware.timestamp()
+    return None
 
 
 def load_rules(
@@ -762,15 +963,20 @@ def load_rules(
     *,
     accounts: Mapping[str, Platform] | None = None,
     run_tests: bool = True,
+    normalize: NormalizeOptions | None = None,
 ) -> RuleSet:
     """Load, validate and compile rule files and directories.
 
     ``accounts`` (name -> platform), when given, lets ``accounts:`` in rules be checked.
+    ``normalize`` (config.yaml's) is the normalisation every file starts from; a
+    ``defaults.yaml`` among the rule files changes it for all of them, then each file's and
+    each rule's ``normalize:``.
     With ``run_tests`` every rule's ``tests`` samples are evaluated and a failing sample is a
     problem like any other. Raises ConfigError with every problem found.
     """
     loader = _Loader(accounts=accounts)
     documents = loader.read_files([Path(p) for p in paths])
+    defaults, documents = loader.defaults_file(documents, normalize or NormalizeOptions())
     loader.collect_lists(documents)
     for name in list(loader.lists):
         loader.resolve_list(name)
@@ -778,8 +984,7 @@ def load_rules(
     rules: list[Rule] = []
     order = 0
     for file, data in documents:
-        base = loader.normalize_options(data.get("normalize"), NormalizeOptions(), file, None,
-                                        "normalize")
+        base = loader.normalize_options(data.get("normalize"), defaults, file, None, "normalize")
         rules_node = data.get("rules")
         if rules_node is None:
             if "lists" not in data:
@@ -804,7 +1009,7 @@ def load_rules(
 
     matchers = [group.builder.build() for group in loader.group_list]
     ruleset = RuleSet(
-        rules=rules, matchers=matchers, notes=loader.notes,
+        rules=rules, matchers=matchers, notes=loader.notes, warnings=loader.warnings,
         files=tuple(file for file, _ in documents),
     )
     if run_tests:

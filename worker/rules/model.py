@@ -129,6 +129,29 @@ class Length:
 
 
 @dataclass(frozen=True, slots=True)
+class Letters:
+    """``min_letters`` / ``max_letters``: letters, digits and Han of the normalised text.
+
+    Punctuation, symbols, emoji and spaces do not count, so ``太棒了！！！！！！`` is 3, not 9.
+    """
+
+    group: int
+    minimum: int | None
+    maximum: int | None
+
+    def holds(self, ctx: EvalContext) -> bool:
+        count = letter_count(ctx.scans[self.group].text.kept)
+        if self.minimum is not None and count < self.minimum:
+            return False
+        return self.maximum is None or count <= self.maximum
+
+
+def letter_count(text: str) -> int:
+    """Letters (Han included: they are letters to Unicode) and digits of ``text``."""
+    return sum(1 for c in text if c.isalnum())
+
+
+@dataclass(frozen=True, slots=True)
 class AuthorIn:
     """``author.in`` (negate=False) / ``author.not_in`` (negate=True).
 
@@ -284,10 +307,14 @@ class RuleSample:
     content: str
     expect_match: bool
     line: int | None
+    platform: Platform | None = None  # None: the rule's first platform, else wechat
+    account: str | None = None  # None: the rule's first account, else none
     author: str | None = None
+    created_at: float | None = None  # Unix seconds; or:
+    age: float | None = None  # seconds before the test runs
     elected: bool = False
     replied: bool = False
-    age: float | None = None
+    offenses: int | None = None  # the author's prior offenses within the rule's window
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -331,6 +358,7 @@ class Span:
 class RuleMatch:
     rule: str
     mode: Mode
+    after_stop: bool = False  # a shadow rule that matched after an enforced rule's stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +367,7 @@ class PlannedAction:
     rule: str
     mode: Mode
     text: str | None = None  # rendered reply
+    after_stop: bool = False  # asked by a shadow rule that matched after an enforced stop
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
@@ -347,6 +376,8 @@ class PlannedAction:
         out["rule"] = self.rule
         if self.mode == "shadow":
             out["mode"] = "shadow"
+        if self.after_stop:
+            out["after_stop"] = True
         return out
 
 
@@ -379,6 +410,11 @@ class Decision:
     def matched(self) -> list[str]:
         return [m.rule for m in self.matches]
 
+    @property
+    def after_stop(self) -> list[str]:
+        """Shadow rules that matched after an enforced rule's ``stop`` (counted, never acting)."""
+        return [m.rule for m in self.matches if m.after_stop]
+
     def span(self, rule_id: str) -> Span | None:
         """The original text ``rule_id`` matched (None: no content condition fired)."""
         if rule_id not in self._spans:
@@ -395,6 +431,9 @@ class Decision:
             "matched": self.matched,
             "actions": [a.to_dict() for a in self.actions],
         }
+        after_stop = self.after_stop
+        if after_stop:
+            out["after_stop"] = after_stop
         if spans and self.matches:
             found = self.spans()
             if found:

@@ -12,6 +12,11 @@ The pipeline (each step switchable through :class:`NormalizeOptions`), applied i
    left in place (they are still separators): keeping them out keeps the hot regex fast.
    Lone surrogates (which a JSON decoder can produce) are always replaced by U+FFFD, whatever
    the options: no encoder downstream (RE2, Aho-Corasick) accepts them.
+   ``fold_accents`` runs in the same pass (one search finds what either step changes): Latin
+   letters lose their diacritics (``wēi xìn`` -> ``wei xin``, ``Café`` -> ``Cafe``), a
+   precomposed Latin letter mapping to its base letter one for one, and the combining
+   diacritical marks U+0300-U+036F are dropped wherever they are (so a decomposed ``e`` +
+   U+0304 folds too); precomposed letters of other scripts keep theirs.
 3. ``casefold``: full Unicode case folding (``str.casefold``: ``ß`` -> ``ss``, ``ς`` -> ``σ``).
    **With ``casefold: false`` matching is still case-insensitive** (the rule language says
    "all matching is case-insensitive"): the text is then lowercased one character at a time
@@ -119,6 +124,7 @@ class NormalizeOptions:
     skip_separators: bool = True
     traditional_to_simplified: bool = False
     collapse_repeats: int | None = None  # N >= 1: a run of one character longer than N -> N
+    fold_accents: bool = True  # ē, ì, ǎ, é -> e, i, a, e: pinyin with tones meets plain Latin
 
     def __post_init__(self) -> None:
         if self.collapse_repeats is not None and (
@@ -229,11 +235,15 @@ def _drop_slow_separators(match: re.Match[str]) -> str:
 
 
 @functools.cache
-def _rare_re(strip_invisible: bool) -> re.Pattern[str]:
-    """Characters that need fixing after NFKC: surrogates, and invisibles when stripping."""
+def _rare_re(strip_invisible: bool, fold_accents: bool) -> re.Pattern[str]:
+    """Characters that need fixing after NFKC: surrogates, invisibles when stripping, accented
+    Latin letters and combining diacritics when folding accents (one search finds them all:
+    most comments have none, and then this is the only cost)."""
     body = "\\ud800-\\udfff"
     if strip_invisible:
         body += _class_body(_tables()[1])
+    if fold_accents:
+        body += _ACCENT_BLOCKS
     return re.compile(f"[{body}]")
 
 
@@ -250,6 +260,30 @@ def _t2s() -> tuple[dict[int, str], re.Pattern[str]]:
         table[ord(line[0])] = line[1]
     pattern = re.compile("[" + _class_body(_ranges(sorted(table))) + "]")
     return table, pattern
+
+
+# The blocks accented Latin letters and combining diacritics come from (a superset of
+# _accents(): three ranges test faster than its ~500).
+_ACCENT_BLOCKS = "\\u00c0-\\u024f\\u0300-\\u036f\\u1e00-\\u1eff"
+
+
+@functools.cache
+def _accents() -> dict[int, str]:
+    """Accented Latin letters -> base letter, combining diacritical marks -> nothing.
+
+    Dropping a mark wherever it stands (not only after a Latin letter) keeps the step
+    character by character, so spans stay exact even when NFKC is off and marks stand alone.
+    """
+    table: dict[int, str] = {}
+    for cp in itertools.chain(range(0x00C0, 0x0250), range(0x1E00, 0x1F00)):
+        decomposed = unicodedata.normalize("NFD", chr(cp))
+        base, marks = decomposed[0], decomposed[1:]
+        if marks and base.isascii() and base.isalpha() and all(
+            0x300 <= ord(mark) <= 0x36F for mark in marks
+        ):
+            table[cp] = base
+    table.update(dict.fromkeys(range(0x300, 0x370), ""))
+    return table
 
 
 _CHAR_CACHE_SIZE = 1 << 16
@@ -286,8 +320,15 @@ def _may_join_previous() -> frozenset[str]:
 
 
 def _fix_rare(match: re.Match[str]) -> str:
+    """A lone surrogate -> U+FFFD, an accented Latin letter -> its base (a diacritic -> ""),
+    an invisible character -> "" (only what ``_rare_re`` was built to find gets here)."""
     ch = match.group()
-    return "\ufffd" if "\ud800" <= ch <= "\udfff" else ""
+    if "\ud800" <= ch <= "\udfff":
+        return "\ufffd"
+    cp = ord(ch)
+    if 0xC0 <= cp <= 0x24F or 0x300 <= cp <= 0x36F or 0x1E00 <= cp <= 0x1EFF:
+        return _accents().get(cp, ch)  # U+034F, invisible and a diacritic, goes either way
+    return ""
 
 
 def _lower_simple(text: str) -> str:
@@ -320,7 +361,7 @@ class Normalizer:
         opts = self.options
         self._nfkc = opts.nfkc
         self._char_cache: dict[str, str] = {}
-        self._rare_re = _rare_re(opts.strip_invisible)
+        self._rare_re = _rare_re(opts.strip_invisible, opts.fold_accents)
         self._case: Callable[[str], str] = str.casefold if opts.casefold else _lower_simple
         self._sep_re = _separator_re() if opts.skip_separators else None
         self._slow_re = _slow_astral_re()

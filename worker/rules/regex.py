@@ -88,12 +88,15 @@ def re2_options(*, max_mem: int | None = None) -> Any:
 
 
 def compile_regex(pattern: str, *, literal: Callable[[str], str] | None = None) -> Any:
-    """Translate and compile one rule regex with RE2; PatternError when it cannot run."""
+    """Translate and compile one rule regex with RE2; PatternError when it cannot run.
+
+    The error does not repeat the pattern: the loader prints it once, as written.
+    """
     translated = translate(pattern, literal=literal)
     try:
         return re2.compile(translated, re2_options())
     except re2.error as exc:
-        raise PatternError(f"the linear-time engine cannot run {pattern!r}: {exc}") from exc
+        raise PatternError(f"the linear-time engine cannot run it: {exc}") from exc
 
 
 def translate(pattern: str, *, literal: Callable[[str], str] | None = None) -> str:
@@ -107,14 +110,14 @@ def translate(pattern: str, *, literal: Callable[[str], str] | None = None) -> s
         tree = _parser.parse(pattern, 0)
     except re.error as exc:
         where = f" at position {exc.pos}" if exc.pos is not None else ""
-        raise PatternError(f"invalid regex {pattern!r}: {exc.msg}{where}") from exc
+        raise PatternError(f"invalid regex: {exc.msg}{where}") from exc
     except RecursionError as exc:
-        raise PatternError(f"invalid regex {pattern!r}: nested too deeply") from exc
+        raise PatternError("invalid regex: nested too deeply") from exc
     flags: int = tree.state.flags
     try:
         body = _Emitter(pattern, literal).sub(tree, flags)
     except RecursionError as exc:
-        raise PatternError(f"invalid regex {pattern!r}: nested too deeply") from exc
+        raise PatternError("invalid regex: nested too deeply") from exc
     return "(?i)" + body
 
 
@@ -200,7 +203,7 @@ class _Emitter:
         self.literal = literal
 
     def fail(self, what: str) -> PatternError:
-        return PatternError(f"regex {self.pattern!r} cannot be used: {what}")
+        return PatternError(f"cannot be used: {what}")
 
     # -- sequences ---------------------------------------------------------------------------
     def sub(self, items: Any, flags: int) -> str:

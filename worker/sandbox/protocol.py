@@ -73,8 +73,13 @@ class ApiError(Exception):
 
 
 def dump_json(payload: Any) -> bytes:
-    """Raw UTF-8 JSON, as both platforms send it (no ``\\uXXXX`` escapes)."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Raw UTF-8 JSON, as both platforms send it (no ``\\uXXXX`` escapes), except when a
+    string holds a lone surrogate (an emoji cut by UTF-16 truncation): UTF-8 cannot carry it,
+    so the answer is escaped, as the platforms' is."""
+    try:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(payload, separators=(",", ":")).encode("ascii")
 
 
 def json_response(

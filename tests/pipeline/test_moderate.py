@@ -1,0 +1,124 @@
+"""One bad comment does not poison its page: text cleaned at parse time, failures isolated per
+comment in ``moderate``.
+
+The real actors run in this process on a StubBroker; state is in a real Redis and the
+platform is the sandbox over loopback HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from dramatiq.brokers.stub import StubBroker
+
+from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime, wechat_sandbox
+from worker.inspect import audit_row
+from worker.pipeline import actors as actors_module
+from worker.pipeline.runtime import Runtime
+from worker.redis_server import EmbeddedRedis
+from worker.sandbox import Sandbox
+
+CUT_EMOJI = "\ud83d"  # the first half of 😀: what UTF-16 truncation leaves
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with wechat_sandbox() as box:
+        yield box
+
+
+@pytest.fixture
+def runtime(
+    tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, redis_client: Any,
+    stub_actors: StubBroker,
+) -> Iterator[Runtime]:
+    with wechat_runtime(tmp_path, sandbox, redis_server.url) as rt:
+        yield rt
+
+
+def comment(cid: int, content: str, **fields: Any) -> dict[str, Any]:
+    return {"platform": "wechat", "id": str(cid), "content": content, "account": "oa",
+            "target": TARGET, "author": f"o{cid:027d}", "created_at": 1_700_000_000.0,
+            **fields}
+
+
+def act_messages(broker: StubBroker) -> list[list[Any]]:
+    return [json.loads(m)["args"] for m in list(broker.queues["act"].queue)]
+
+
+def decisions(rt: Runtime) -> dict[str, dict[str, Any]]:
+    return {str(r["comment_id"]): r for r in rt.audit.read(kind="decision", limit=100)}
+
+
+def test_a_comment_that_cannot_be_stored_is_failed_and_the_rest_of_its_page_goes_on(
+    runtime: Runtime, stub_actors: StubBroker
+) -> None:
+    # A page sent before text was cleaned at parse time (still queued at an upgrade), and an
+    # entry without content: each is given up alone, with its reason.
+    page = [
+        comment(1, "加v：abc12345 first"),
+        comment(2, f"cut emoji {CUT_EMOJI}"),
+        {"platform": "wechat", "id": "3"},
+        comment(4, "加v：zzz998877 after the bad ones"),
+        comment(5, "写得真好"),
+    ]
+    actors_module.moderate("oa", TARGET, page)
+
+    records = decisions(runtime)
+    assert sorted(records) == ["1", "2", "3", "4", "5"]
+    assert records["2"]["outcome"] == "failed"
+    assert "UnicodeEncodeError" in records["2"]["detail"]
+    assert records["3"]["outcome"] == "failed"
+    assert records["3"]["detail"] == "KeyError: 'content'"
+    assert audit_row(records["3"])[-3:] == ["failed", "", "KeyError: 'content'"]  # the CLI row
+    assert records["1"]["rules"] == ["spam"] and records["4"]["rules"] == ["spam"]
+    assert records["5"]["rules"] == [] and "outcome" not in records["5"]
+    assert [(args[2], args[3]) for args in act_messages(stub_actors)] == [
+        ("1", "delete"), ("4", "delete"),
+    ]
+
+
+def test_a_failed_record_is_told_against_its_own_comment_not_the_next_match(
+    runtime: Runtime, stub_actors: StubBroker
+) -> None:
+    # The unstorable record is queued with clean ones and sent when a later comment matches:
+    # only its own comment is given up; the matching one still acts.
+    page = [comment(1, "写得真好"), comment(2, f"{CUT_EMOJI} hmm"), comment(3, "加v：abc12345")]
+    actors_module.moderate("oa", TARGET, page)
+
+    records = decisions(runtime)
+    assert [records[c].get("outcome") for c in ("1", "2", "3")] == [None, "failed", None]
+    assert [(args[2], args[3]) for args in act_messages(stub_actors)] == [("3", "delete")]
+
+
+def test_a_lone_surrogate_from_the_platform_is_replaced_and_its_page_moderated(
+    runtime: Runtime, sandbox: Sandbox, stub_actors: StubBroker
+) -> None:
+    sandbox.add_wechat_comment(APP, ARTICLE, content=f"加v：abc12345 {CUT_EMOJI}",
+                               openid="oCutEmoji")
+    sandbox.add_wechat_comment(APP, ARTICLE, content="whole emoji \U0001f600 stays",
+                               openid="oWhole")
+    spam = sandbox.add_wechat_comment(APP, ARTICLE, content="加v：zzz998877", openid="oSpam")
+
+    actors_module.poll("oa", TARGET)
+    queue = stub_actors.queues["moderate"]
+    while not queue.empty():
+        actors_module.moderate(*json.loads(queue.get_nowait())["args"])
+
+    contents = sorted(r["content"] for r in decisions(runtime).values())
+    assert contents == ["whole emoji \U0001f600 stays", "加v：abc12345 \ufffd", "加v：zzz998877"]
+    assert all("outcome" not in r for r in decisions(runtime).values())
+    assert str(spam) in {args[2] for args in act_messages(stub_actors)}
+
+
+def test_redis_unreachable_fails_the_whole_message_for_a_retry_not_each_comment(
+    tmp_path: Path, sandbox: Sandbox, stub_actors: StubBroker
+) -> None:
+    with (wechat_runtime(tmp_path, sandbox, "redis://127.0.0.1:1/0"),  # nothing listens
+          pytest.raises(redis.ConnectionError)):
+        actors_module.moderate("oa", TARGET, [comment(1, "加v：abc12345"), comment(2, "写得真好")])

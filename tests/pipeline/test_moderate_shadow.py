@@ -1,0 +1,110 @@
+"""The daemon's moderate actor with shadow rules: enforcement as if they did not exist, their
+hits after an enforced stop audited and counted as after_stop (rules-spec.md v1.2).
+
+The real actors run in this process on a StubBroker, state in a real Redis, WeChat is the
+sandbox over loopback HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dramatiq.brokers.stub import StubBroker
+
+from worker.config import AccountConfig, Config, Secret, WechatTarget
+from worker.pipeline import actors as actors_module
+from worker.pipeline.runtime import Runtime
+from worker.redis_server import EmbeddedRedis
+from worker.sandbox import Sandbox
+
+APP = "wxmoderateshadow"
+SECRET = "moderate-shadow-secret"
+ARTICLE = 310
+
+RULES = """\
+version: 1
+rules:
+  - id: trial-stop
+    priority: 100
+    mode: shadow
+    when: {content: {includes: [加v]}}
+    then: [delete]
+    stop: true
+  - id: spam
+    priority: 50
+    when: {content: {includes: [加v]}}
+    then: [delete]
+    stop: true
+  - id: trial-below
+    mode: shadow
+    when: {content: {includes: [领福利]}}
+    then: [blacklist]
+"""
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(port=0) as box:
+        box.add_wechat_app(app_id=APP, app_secret=SECRET)
+        box.add_article(APP, msg_data_id=ARTICLE, index=0)
+        yield box
+
+
+@pytest.fixture
+def runtime(
+    tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, stub_actors: StubBroker
+) -> Iterator[Runtime]:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    config = Config(rules=(rules,), accounts=(
+        AccountConfig(name="oa", platform="wechat", app_id=APP, app_secret=Secret(SECRET),
+                      api_base=sandbox.url, targets=(WechatTarget(msg_data_id=ARTICLE),)),
+    ))
+    rt = Runtime(config=config, redis_url=redis_server.url)
+    actors_module.set_runtime(rt)
+    yield rt
+    rt.close()
+
+
+def test_a_shadow_stop_leaves_the_spam_rule_acting_and_later_shadow_hits_are_marked(
+    runtime: Runtime, sandbox: Sandbox, stub_actors: StubBroker
+) -> None:
+    comment_id = sandbox.add_wechat_comment(APP, ARTICLE, content="加v：abc 领福利", openid="oA")
+    actors_module.poll("oa", f"{ARTICLE}:0")
+    queue = stub_actors.queues["moderate"]
+    while not queue.empty():
+        actors_module.moderate(*json.loads(queue.get_nowait())["args"])
+
+    acts = [json.loads(m)["args"] for m in list(stub_actors.queues["act"].queue)]
+    assert [(a[2], a[3], a[5]) for a in acts] == [(str(comment_id), "delete", "spam")]
+    (decision,) = runtime.audit.read(kind="decision", limit=10)
+    assert decision["rules"] == ["trial-stop", "spam"]  # trial-stop ended no enforced rule
+    assert "after_stop" not in decision  # and trial-below, a shadow rule, after it
+    stats = runtime.stats.snapshot()["rules"]
+    assert stats["spam"]["hits"]["enforce"] == 1
+    assert stats["trial-stop"]["hits"]["shadow"] == 1
+
+
+def test_shadow_hits_after_an_enforced_stop_are_audited_and_counted(
+    runtime: Runtime, sandbox: Sandbox, stub_actors: StubBroker, tmp_path: Path
+) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        RULES.replace("    stop: true\n  - id: spam", "  - id: spam", 1), encoding="utf-8")
+    runtime.rules.request_reload()  # type: ignore[union-attr]
+    sandbox.add_wechat_comment(APP, ARTICLE, content="加v：abc 领福利", openid="oA")
+    actors_module.poll("oa", f"{ARTICLE}:0")
+    queue = stub_actors.queues["moderate"]
+    while not queue.empty():
+        actors_module.moderate(*json.loads(queue.get_nowait())["args"])
+
+    (decision,) = runtime.audit.read(kind="decision", limit=10)
+    assert decision["rules"] == ["trial-stop", "spam", "trial-below"]
+    assert decision["after_stop"] == ["trial-below"]
+    assert {"type": "blacklist", "rule": "trial-below", "mode": "shadow",
+            "after_stop": True} in decision["actions"]
+    stats = runtime.stats.snapshot()["rules"]
+    assert stats["trial-below"]["hits"]["shadow"] == 1
+    assert stats["trial-below"]["after_stop"] == 1

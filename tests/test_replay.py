@@ -1,0 +1,55 @@
+"""``modworker replay`` skips any line it cannot use, with its line number, and goes on."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from worker.replay import replay
+from worker.rules import load_rules
+
+RULES = """\
+version: 1
+rules:
+  - id: spam
+    when: {content: {includes: [博彩]}}
+    then: [delete]
+"""
+
+
+def test_bad_lines_are_skipped_with_their_line_numbers_and_the_rest_decided(
+    tmp_path: Path,
+) -> None:
+    rules_file = tmp_path / "r.yaml"
+    rules_file.write_text(RULES, encoding="utf-8")
+    rules = load_rules([rules_file])
+    lines = [
+        '{"id": "first", "content": "博彩"}',
+        '{"id": "deep", "content": "x", "author": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"id": "huge-time", "content": "博彩", "created_at": ' + "9" * 400 + "}",
+        '{"id": "huge-id", "content": "x", "extra": ' + "1" * 5000 + "}",
+        '{"id": "nan-time", "content": "x", "created_at": NaN}',
+        '{"id": "cut\\ud83d", "content": "x"}',
+        '{"id": "cut-content", "content": "博彩 \\ud83d", "author": "o\\udc00"}',
+        '{"id": "last", "content": "博彩"}',
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+
+    stats = replay(rules, source=source, out=out, err=err, spans=True)
+
+    decided = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [d["id"] for d in decided] == ["first", "cut-content", "last"]
+    assert decided[1]["spans"] == {"spam": [0, 2, "博彩"]}
+    assert stats.malformed == 5 and stats.comments == 3
+    messages = err.getvalue()
+    assert f"{source}:2: skipped: nested too deeply" in messages
+    assert f"{source}:3: skipped: 'created_at' is too large to be Unix seconds" in messages
+    assert f"{source}:4: skipped: unusable value: Exceeds the limit" in messages
+    assert f"{source}:5: skipped: 'created_at' must be Unix seconds, got nan" in messages
+    assert f"{source}:6: skipped: 'id' holds a lone surrogate" in messages
+    # Written out, the output is valid UTF-8 (a lone surrogate would not encode).
+    out.getvalue().encode("utf-8")
+    err.getvalue().encode("utf-8")
