@@ -16,11 +16,12 @@ from worker.models import Comment, Platform
 if TYPE_CHECKING:
     from worker.rules.matcher import ScanResult
     from worker.rules.normalize import NormalizeOptions
+    from worker.waves.state import Member, Observation
 
 Mode = Literal["enforce", "shadow"]
 ActionType = Literal[
     "delete", "reply", "delete_reply", "elect", "unelect",
-    "close_comments", "open_comments", "blacklist",
+    "close_comments", "open_comments", "blacklist", "notify",
 ]
 
 #: Which platform can carry out which action (rules-spec.md, "Actions").
@@ -33,6 +34,7 @@ ACTION_PLATFORMS: Mapping[str, frozenset[Platform]] = {
     "close_comments": frozenset({"wechat"}),
     "open_comments": frozenset({"wechat"}),
     "blacklist": frozenset({"wechat"}),
+    "notify": frozenset({"wechat", "weibo"}),  # a message to moderators, not a platform call
 }
 
 #: Actions a planned deletion makes pointless (rules-spec.md, "Evaluation").
@@ -60,6 +62,7 @@ class EvalContext:
     scans: list[ScanResult]  # one per normalisation group, indexed by group
     now: float
     offenses: OffenseCounts | None
+    waves: Observation | None = None  # what `repeated` / `burst` count (worker/rules/waves.py)
 
 
 class Condition(Protocol):
@@ -295,9 +298,20 @@ def held_signals(cond: Condition, ctx: EvalContext) -> frozenset[Signal]:
 class Action:
     type: ActionType
     template: Any = None  # a ReplyTemplate for `reply`
+    channel: str | None = None  # the channel of `notify`
 
     def label(self) -> str:
-        return self.type
+        return self.type if self.channel is None else f"{self.type}:{self.channel}"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One earlier comment of a test sample's ``history:`` (same platform and account)."""
+
+    content: str
+    author: str
+    before: float = 0.0  # seconds before the sample was written; or
+    created_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +329,7 @@ class RuleSample:
     elected: bool = False
     replied: bool = False
     offenses: int | None = None  # the author's prior offenses within the rule's window
+    history: tuple[HistoryEntry, ...] = ()  # earlier comments, for `repeated` and `burst`
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -368,11 +383,14 @@ class PlannedAction:
     mode: Mode
     text: str | None = None  # rendered reply
     after_stop: bool = False  # asked by a shadow rule that matched after an enforced stop
+    channel: str | None = None  # `notify`'s channel
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
         if self.text is not None:
             out["text"] = self.text
+        if self.channel is not None:
+            out["channel"] = self.channel
         out["rule"] = self.rule
         if self.mode == "shadow":
             out["mode"] = "shadow"
@@ -405,6 +423,8 @@ class Decision:
     skipped: list[SkippedAction] = field(default_factory=list)
     span_finder: Callable[[str], Span | None] | None = None
     _spans: dict[str, Span | None] = field(default_factory=dict)
+    #: rule -> the earlier members of the wave its ``repeated`` condition found (newest first)
+    waves: dict[str, tuple[Member, ...]] = field(default_factory=dict)
 
     @property
     def matched(self) -> list[str]:
@@ -440,4 +460,6 @@ class Decision:
                 out["spans"] = {rule: [s.start, s.end, s.text] for rule, s in found.items()}
         if self.skipped:
             out["skipped"] = [s.to_dict() for s in self.skipped]
+        if self.waves:
+            out["waves"] = {rule: [m.id for m in members] for rule, members in self.waves.items()}
         return out
