@@ -141,10 +141,7 @@ class RedisWaveState:
         self, *, platform: str, account: str | None, rule: str, ids: Sequence[str],
         wave: str, within: float,
     ) -> tuple[str, list[str]]:
-        """Mark ``ids`` as acted on for ``rule``; returns the wave id and the ids newly marked.
-
-        A wave already holding one of ``ids`` lends its id; otherwise ``wave`` is the new id.
-        """
+        """See :meth:`worker.waves.state.WaveState.claim`; atomic across workers."""
         if not ids:
             return wave, []
         key = f"{self.space(platform, account)}:claimed:{escape(rule)}"

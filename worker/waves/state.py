@@ -11,6 +11,7 @@ of order both count each other.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -73,6 +74,27 @@ class WaveState(Protocol):
         """Record ``comment`` (its fully normalised ``text``) and return what it sees."""
         ...
 
+    def claim(
+        self, *, platform: str, account: str | None, rule: str, ids: Sequence[str],
+        wave: str, within: float,
+    ) -> tuple[str, list[str]]:
+        """Mark ``ids`` as acted on for ``rule``; the wave id and the ids newly marked (each id
+        is newly marked once, whoever asks). A wave holding one of ``ids`` lends its id."""
+        ...
+
+
+def new_claims(
+    state: WaveState, comment: Comment, rule: str, members: Sequence[Member], within: float
+) -> tuple[str, list[Member]]:
+    """Claim a wave for ``rule`` when its ``repeated`` first holds at ``comment``: the wave id
+    and the earlier members this comment's decision must also act on (none claimed before)."""
+    wave = f"{rule}:{comment.id}"
+    ids = [comment.id, *(m.id for m in members)]
+    wave, new = state.claim(platform=comment.platform, account=comment.account, rule=rule,
+                            ids=ids, wave=wave, within=within)
+    fresh = set(new)
+    return wave, [m for m in members if m.id in fresh]
+
 
 def when_written(comment: Comment, now: float) -> float:
     return comment.created_at if comment.created_at is not None else now
@@ -91,6 +113,18 @@ class MemoryWaveState:
 
     def __init__(self) -> None:
         self._spaces: dict[tuple[str, str | None], _Space] = {}
+        self._claimed: dict[tuple[str, str | None, str], dict[str, str]] = {}
+
+    def claim(
+        self, *, platform: str, account: str | None, rule: str, ids: Sequence[str],
+        wave: str, within: float,
+    ) -> tuple[str, list[str]]:
+        claimed = self._claimed.setdefault((platform, account, rule), {})
+        wave = next((claimed[i] for i in ids if i in claimed), wave)
+        new = [i for i in dict.fromkeys(ids) if i not in claimed]
+        for i in new:
+            claimed[i] = wave
+        return wave, new
 
     def observe(self, comment: Comment, text: str, query: WaveQuery, *, now: float) -> Observation:
         at = when_written(comment, now)
