@@ -30,8 +30,8 @@ from worker.errors import InputError
 from worker.models import Comment
 from worker.rules import InMemoryOffenseCounter, RuleSet, is_offense
 from worker.rules.model import Decision
-from worker.waves.state import MemoryWaveState, new_claims
 from worker.textclean import without_lone_surrogates
+from worker.waves.state import MemoryWaveState, new_claims
 
 _FLUSH_EVERY = 512
 _PROGRESS_EVERY = 0.1  # seconds between progress bar redraws
