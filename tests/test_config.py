@@ -37,6 +37,7 @@ def test_the_example_config_loads(repo_root: Path) -> None:
     assert config.polling.interval == 60 and config.polling.page_size == 49
     assert config.rules == ((repo_root / "rules").resolve(),)
     assert config.redis.url is None
+    assert config.audit.retention == 7 * 86400
 
 
 def test_secrets_never_print() -> None:
@@ -188,6 +189,7 @@ def test_redis_urls_redis_py_accepts_load(url: str) -> None:
         ("metrics:\n  port: '9464'\n", 2, "metrics.port", "from 1 to 65535"),
         ("polling:\n  page_size: 0\n", 2, "polling.page_size", "positive whole number"),
         ("polling:\n  jitter: 1\n", 2, "polling.jitter", "below 1"),
+        ("audit:\n  retention: 0\n", 2, "audit.retention", "expected a duration above 0"),
     ],
 )
 def test_out_of_range_numbers_are_located_problems(
@@ -310,3 +312,93 @@ def test_the_example_shows_the_defaults(repo_root: Path) -> None:
     assert config.quota == QuotaConfig()
     assert config.metrics == MetricsConfig()
     assert config.dry_run is False
+
+
+# -- Redis Sentinel, passwords, api_base ----------------------------------------------------
+
+def test_a_sentinel_section_is_read_with_its_passwords_from_the_environment() -> None:
+    config = load_config_text(
+        "redis:\n"
+        "  sentinel:\n"
+        "    hosts: [10.0.0.1:26379, 'sentinel-b:26380']\n"
+        "    master: mymaster\n"
+        "    password: ${REDIS_PASSWORD}\n"
+        "    sentinel_password: ${SENTINEL_PASSWORD}\n"
+        "    db: 2\n",
+        environ={"REDIS_PASSWORD": "redis-pass-1", "SENTINEL_PASSWORD": "sentinel-pass-2"},
+    )
+    sentinel = config.redis.sentinel
+    assert sentinel is not None and config.redis.url is None
+    assert sentinel.hosts == (("10.0.0.1", 26379), ("sentinel-b", 26380))
+    assert (sentinel.master, sentinel.db) == ("mymaster", 2)
+    assert sentinel.password is not None and sentinel.password.reveal() == "redis-pass-1"
+    assert "redis-pass-1" not in repr(config)
+    assert set(config.redis.secrets) == {"redis-pass-1", "sentinel-pass-2"}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "expected"),
+    [
+        ("redis:\n  sentinel:\n    master: m\n", 3, "redis.sentinel.hosts", "hosts must list"),
+        ("redis:\n  sentinel:\n    hosts: [a:1]\n", 3, "redis.sentinel.master",
+         "master must name"),
+        ("redis:\n  sentinel:\n    master: m\n    hosts:\n      - a:1\n      - b\n", 6,
+         "redis.sentinel.hosts[1]", "expected host:port"),
+        ("redis:\n  sentinel:\n    master: m\n    hosts: [a:1]\n    passwd: x\n", 5,
+         "redis.sentinel.passwd", "unknown key 'passwd' (did you mean 'password'?)"),
+        ("redis:\n  url: redis://h:6379\n  sentinel: {master: m, hosts: [a:1]}\n", 3,
+         "redis.sentinel", "either redis.url or redis.sentinel"),
+    ],
+)
+def test_sentinel_mistakes_are_located(text: str, line: int, field: str, expected: str) -> None:
+    problem = only_problem(text)
+    assert (problem.line, problem.field) == (line, field)
+    assert expected in problem.message
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://user:pa/ss@cache:6379/0", "redis://user:pa?ss9@cache:6379/0",
+     "redis://:hunter2@cache:6379/zero", "cache:hunter2@host"],
+)
+def test_no_part_of_a_redis_password_reaches_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config_text("redis: {url: '${REDIS_URL}'}\n", environ={"REDIS_URL": url})
+    text = str(caught.value)
+    password = url.split("@")[0].split(":", 2)[-1]
+    for piece in re.split(r"[:/]", password):
+        if len(piece) > 1:
+            assert piece not in text, text
+
+
+def test_the_redis_url_password_is_a_secret_to_redact() -> None:
+    config = load_config_text("redis: {url: 'redis://:hunter22@cache:6379/0'}\n")
+    assert config.redis.secrets == ("hunter22",)
+
+
+@pytest.mark.parametrize(
+    "api_base",
+    ["https://api.weixin.qq.com", "http://127.0.0.1:8900", "http://localhost:8900/",
+     "http://[::1]:8900", "http://127.3.2.1"],
+)
+def test_api_base_https_or_loopback_http_loads(api_base: str) -> None:
+    config = load_config_text(
+        "accounts:\n  - name: wb\n    platform: weibo\n    access_token: t0ken\n"
+        f"    api_base: '{api_base}'\n"
+    )
+    assert config.accounts[0].api_base == api_base
+
+
+@pytest.mark.parametrize(
+    ("api_base", "expected"),
+    [("http://api.weibo.com", "must use https://"), ("http://10.0.0.8:8900", "must use https://"),
+     ("ftp://example.com", "must be an https:// URL")],
+)
+def test_api_base_over_plain_http_to_another_host_is_refused(api_base: str,
+                                                            expected: str) -> None:
+    problem = only_problem(
+        "accounts:\n  - name: wb\n    platform: weibo\n    access_token: t0ken\n"
+        f"    api_base: '{api_base}'\n"
+    )
+    assert (problem.line, problem.field) == (5, "accounts[wb].api_base")
+    assert expected in problem.message

@@ -45,3 +45,23 @@ def test_unblacklist_undoes_the_platform_and_the_memory(
         assert "unblacklisted oBad1" in capsys.readouterr().out
         assert sandbox.blacklist("wxrecover") == ["oBad2"]
         assert buffer.add("oBad1")  # may be blacklisted again after a new offense
+
+
+def test_unblacklist_never_prints_the_redis_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "rules").mkdir()
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "redis: {url: '${REDIS_URL}'}\n"
+        "rules: [rules/]\n"
+        "accounts:\n"
+        "  - {name: oa, platform: wechat, app_id: wxrecover, app_secret: 'x-secret-1',\n"
+        "     api_base: 'http://127.0.0.1:9'}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("REDIS_URL", "redis://:hunter2-redis-pw@127.0.0.1:1/0")  # nothing there
+    assert main(["unblacklist", "-c", str(config), "--account", "oa", "oBad1"]) == 3
+    captured = capsys.readouterr()
+    assert "cannot reach Redis at redis://***@127.0.0.1:1/0" in captured.err
+    assert "hunter2" not in captured.err + captured.out

@@ -8,6 +8,7 @@ from it, and a missing variable is an error that names it. Secrets are wrapped i
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -55,9 +56,37 @@ class Secret:
 WECHAT_MAX_PAGE_SIZE = 49
 
 @dataclass(frozen=True, kw_only=True)
+class SentinelConfig:
+    """A Redis master found through Sentinel: clients ask the sentinels for its address and
+    ask again when it fails over."""
+
+    hosts: tuple[tuple[str, int], ...]  # the sentinels' host, port
+    master: str  # the name the sentinels monitor it under
+    password: Secret | None = None  # the master's (and its replicas') password
+    sentinel_password: Secret | None = None  # the sentinels' own, when they require one
+    db: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class RedisConfig:
-    url: str | None = None  # None: an embedded Redis server under state_dir
+    url: str | None = None  # None (and no sentinel): an embedded Redis server under state_dir
+    sentinel: SentinelConfig | None = None
     key_prefix: str = "mw"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The passwords in this section, to register for redaction."""
+        found: list[str] = []
+        if self.url is not None:
+            password = redis_url_password(self.url)
+            if password:
+                found.append(password)
+        if self.sentinel is not None:
+            found.extend(
+                s.reveal() for s in (self.sentinel.password, self.sentinel.sentinel_password)
+                if s is not None
+            )
+        return tuple(found)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +116,11 @@ class MetricsConfig:
     enabled: bool = False  # opt-in Prometheus exposition
     host: str = "127.0.0.1"
     port: int = 9464
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditConfig:
+    retention: float = 7 * 86400.0  # audit records older than this are dropped
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,6 +208,7 @@ class Config:
     quota: QuotaConfig = field(default_factory=QuotaConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
     accounts: tuple[AccountConfig, ...] = ()
     normalize: NormalizeOptions | None = None  # defaults for every rule file; None: built-in
     warnings: tuple[Problem, ...] = ()  # e.g. unset secrets when loaded with require_secrets=False
@@ -355,9 +390,10 @@ def load_config_text(
 
 _ROOT_KEYS = {
     "redis", "state_dir", "dry_run", "rules", "normalize", "polling", "actions", "quota",
-    "metrics", "accounts", "notify",
+    "metrics", "accounts", "notify", "audit",
 }
-_REDIS_KEYS = {"url", "key_prefix"}
+_REDIS_KEYS = {"url", "sentinel", "key_prefix"}
+_SENTINEL_KEYS = {"hosts", "master", "password", "sentinel_password", "db"}
 _POLLING_KEYS = {"interval", "jitter", "full_pass_interval", "page_size"}
 _ACTIONS_KEYS = {"max_retries", "min_backoff", "max_backoff", "batch_max_wait"}
 _QUOTA_KEYS = {"reset_timezone", "pause"}
@@ -365,6 +401,7 @@ _METRICS_KEYS = {"enabled", "host", "port"}
 _NOTIFY_KEYS = {"interval", "examples", "events"}  # every other key names a channel
 _NOTIFY_CHANNEL_KEYS = {"type", "url", "secret"}
 _NOTIFY_EVENTS_KEYS = {"channel", "on"}
+_AUDIT_KEYS = {"retention"}
 _WECHAT_KEYS = {
     "name", "platform", "app_id", "app_secret", "token", "api_base", "targets", "calls_per_minute",
 }
@@ -374,6 +411,7 @@ _WEIBO_KEYS = {"name", "platform", "access_token", "api_base", "targets", "calls
 KNOWN_KEYS: dict[str, frozenset[str]] = {
     "config": frozenset(_ROOT_KEYS),
     "redis": frozenset(_REDIS_KEYS),
+    "redis.sentinel": frozenset(_SENTINEL_KEYS),
     "polling": frozenset(_POLLING_KEYS),
     "actions": frozenset(_ACTIONS_KEYS),
     "quota": frozenset(_QUOTA_KEYS),
@@ -381,6 +419,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
     "notify": frozenset(_NOTIFY_KEYS),
     "notify.channel": frozenset(_NOTIFY_CHANNEL_KEYS),
     "notify.events": frozenset(_NOTIFY_EVENTS_KEYS),
+    "audit": frozenset(_AUDIT_KEYS),
     "accounts.wechat": frozenset(_WECHAT_KEYS),
     "accounts.weibo": frozenset(_WEIBO_KEYS),
 }
@@ -410,6 +449,7 @@ def parse_config(
     quota = _quota(reader, root)
     metrics = _metrics(reader, root)
     notify = _notify(reader, root)
+    audit = _audit(reader, root)
     rule_paths = _rules(reader, root, base_dir)
     normalize = _normalize(reader, root)
     state_dir = reader.get(root, "state_dir", str, "./var", "config")
@@ -430,6 +470,7 @@ def parse_config(
         quota=quota,
         metrics=metrics,
         notify=notify,
+        audit=audit,
         accounts=accounts,
         warnings=tuple(reader.warnings),
     )
@@ -445,7 +486,55 @@ def _redis(reader: _Reader, root: SourceMap) -> RedisConfig:
         except ValueError as exc:
             reader.problem(str(exc), node, "url", "redis.url")
             url = None
-    return RedisConfig(url=url, key_prefix=reader.get(node, "key_prefix", str, "mw", "redis"))
+    sentinel = _sentinel(reader, node) if node.get("sentinel") is not None else None
+    if sentinel is not None and node.get("url") is not None:
+        reader.problem("set either redis.url or redis.sentinel, not both", node, "sentinel",
+                       "redis.sentinel")
+    return RedisConfig(url=url, sentinel=sentinel,
+                       key_prefix=reader.get(node, "key_prefix", str, "mw", "redis"))
+
+
+def _sentinel(reader: _Reader, parent: SourceMap) -> SentinelConfig | None:
+    where = "redis.sentinel"
+    node = reader.mapping(parent.get("sentinel"), where)
+    reader.known_keys(node, _SENTINEL_KEYS, where)
+    problems_before = len(reader.problems)
+    raw_hosts = node.get("hosts")
+    hosts: list[tuple[str, int]] = []
+    if not isinstance(raw_hosts, list) or not raw_hosts:
+        reader.problem("hosts must list the sentinels as host:port (e.g. [10.0.0.1:26379])",
+                       node, "hosts", f"{where}.hosts")
+    else:
+        for index, item in enumerate(raw_hosts):
+            try:
+                hosts.append(_host_port(item))
+            except ValueError as exc:
+                reader.problem(str(exc), raw_hosts, index, f"{where}.hosts[{index}]")
+    master = node.get("master")
+    if not isinstance(master, str) or not master.strip():
+        reader.problem("master must name the master the sentinels monitor (e.g. mymaster)",
+                       node, "master", f"{where}.master")
+    password = reader.env(node.get("password"), node, "password", where)
+    sentinel_password = reader.env(
+        node.get("sentinel_password"), node, "sentinel_password", where
+    )
+    db = reader.get(node, "db", _non_negative_int, 0, where)
+    if len(reader.problems) != problems_before or not isinstance(master, str):
+        return None
+    return SentinelConfig(
+        hosts=tuple(hosts), master=master.strip(), db=db,
+        password=Secret(password) if password else None,
+        sentinel_password=Secret(sentinel_password) if sentinel_password else None,
+    )
+
+
+def _host_port(value: Any) -> tuple[str, int]:
+    text = str(value).strip() if isinstance(value, str | int) else ""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"expected host:port (e.g. 10.0.0.1:26379), got {value!r}")
+    return host, int(port)
 
 
 def _polling(reader: _Reader, root: SourceMap) -> PollingConfig:
@@ -573,6 +662,14 @@ def _notify(reader: _Reader, root: SourceMap) -> NotifyConfig:
     )
 
 
+def _audit(reader: _Reader, root: SourceMap) -> AuditConfig:
+    node = reader.mapping(root.get("audit"), "audit")
+    reader.known_keys(node, _AUDIT_KEYS, "audit")
+    return AuditConfig(
+        retention=reader.get(node, "retention", _duration_above_zero, 7 * 86400.0, "audit"),
+    )
+
+
 def _rules(reader: _Reader, root: SourceMap, base_dir: Path) -> tuple[Path, ...]:
     """Rule files and directories, resolved against the config's directory; each must exist."""
     if "rules" not in root:
@@ -639,12 +736,18 @@ _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def _check_redis_url(url: str) -> None:
-    """Raise ValueError, naming what is wrong, unless redis-py can connect with ``url``."""
+    """Raise ValueError, naming what is wrong, unless redis-py can connect with ``url``.
+
+    The message never holds the URL's password: the URL is shown redacted, and parts of it
+    (a port or database that does not parse may be a piece of a password holding ``/`` or
+    ``:``) are never echoed on their own.
+    """
+    shown = _redact_url(url)
     if not url.startswith(_REDIS_SCHEMES):
-        hint = f" (for a TCP server write redis://{_redact_url(url)})" if "://" not in url else ""
+        hint = f" (for a TCP server write redis://{shown})" if "://" not in url else ""
         raise ValueError(
-            "must start with redis://, rediss:// (TLS) or unix:// (a socket path), got "
-            f"{_redact_url(url)!r}{hint}"
+            f"must start with redis://, rediss:// (TLS) or unix:// (a socket path), got "
+            f"{shown!r}{hint}"
         )
     parts = urlsplit(url)
     if parts.scheme == "unix":
@@ -653,21 +756,45 @@ def _check_redis_url(url: str) -> None:
     else:
         try:
             port = parts.port
-        except ValueError as exc:
-            raise ValueError(f"invalid port: {exc}") from None
+        except ValueError:
+            raise ValueError(
+                f"invalid port in {shown!r}: expected a number from 1 to 65535 after the host"
+            ) from None
         if port == 0:
             raise ValueError("the port must be from 1 to 65535, got 0")
         database = parts.path.strip("/")
         if database and not database.isdigit():
-            raise ValueError(f"the database after the host must be a number, got {database!r}")
+            raise ValueError(f"the database after the host must be a number, in {shown!r}")
     import redis  # here: ``check`` and ``replay`` need no Redis client unless a URL is set
 
-    redis.ConnectionPool.from_url(url)  # its ValueError names the bad query argument
+    try:
+        redis.ConnectionPool.from_url(url)  # its ValueError names the bad query argument
+    except ValueError as exc:
+        message = str(exc)
+        password = redis_url_password(url)
+        if password:
+            message = message.replace(password, "***")
+        raise ValueError(message) from None
+
+
+def redis_url_password(url: str) -> str | None:
+    """The password in a Redis URL (``redis://[user]:password@host``), if any."""
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        match = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@]*:([^/@]*)@", url)
+        return match.group(1) if match else None
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``, for messages and logs."""
+    return _redact_url(url)
 
 
 def _redact_url(url: str) -> str:
     """``url`` with any ``user:password@`` replaced by ``***@``: it goes into error messages."""
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/@]*@", r"\1***@", url)
+    # up to the last @: a password may hold / or @ itself
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)?.*@", r"\1***@", url, flags=re.DOTALL)
 
 
 def _seconds(value: float) -> str:
@@ -682,6 +809,33 @@ def _timezone(value: Any) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown time zone {value!r}") from exc
     return str(value)
+
+
+def _check_api_base(url: str) -> None:
+    """An https URL, or http only to this host: tokens and secrets travel in its queries."""
+    if url.startswith("https://"):
+        return
+    if not url.startswith("http://"):
+        raise ValueError(f"api_base must be an https:// URL, got {_redact_url(url)!r}")
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""
+    if not _is_loopback(host):
+        raise ValueError(
+            f"api_base must use https:// (plain http:// would send access tokens and app "
+            f"secrets unencrypted); http:// is only accepted for a loopback host such as "
+            f"127.0.0.1, got {_redact_url(url)!r}"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
@@ -711,8 +865,11 @@ def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
             continue
         reader.known_keys(node, _WECHAT_KEYS if platform == "wechat" else _WEIBO_KEYS, where)
         api_base = node.get("api_base")
-        if api_base is not None and not str(api_base).startswith(("http://", "https://")):
-            reader.problem("api_base must be an http(s) URL", node, "api_base", f"{where}.api_base")
+        if api_base is not None:
+            try:
+                _check_api_base(str(api_base))
+            except ValueError as exc:
+                reader.problem(str(exc), node, "api_base", f"{where}.api_base")
         calls_per_minute = reader.get(node, "calls_per_minute", _positive_int, None, where)
         targets = _targets(reader, node, platform, where)
         if platform == "wechat":

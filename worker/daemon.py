@@ -9,8 +9,18 @@
 
 Signals: SIGTERM or SIGINT stop gracefully: the scheduler stops sending, workers finish the
 messages they are running (unstarted ones stay in Redis), then the embedded Redis stops.
-SIGHUP makes every worker reload the rules (a broken file keeps the old rules). A worker
-process that dies is restarted; its unacknowledged messages go back to the queue.
+SIGHUP makes every worker reload the rules (a broken file keeps the old rules); a worker is
+started with SIGHUP blocked and unblocks it once its handler is installed, so a SIGHUP that
+arrives while it starts is a reload, not its death.
+
+Supervision: the daemon watches everything it starts. A worker process that dies is restarted
+(its unacknowledged messages go back to the queue); a scheduler thread that ends without being
+asked to is restarted; an embedded Redis that dies is restarted on the same files, and when
+that fails the daemon stops with exit 3. Each is one JSON event.
+
+Workers get the daemon's parsed config (pickled into the spawned process): they never read
+config.yaml themselves, so an edited or broken file cannot give them a different config than
+the scheduler's. Only the rules are reloaded, on SIGHUP or when their files change.
 
 Exit codes: 0 stopped by a signal; 1 invalid configuration or rules; 3 Redis unavailable or
 the embedded Redis could not start.
@@ -29,19 +39,21 @@ from pathlib import Path
 from types import FrameType
 
 import dramatiq
+import redis as redis_lib
 import structlog
 
 from worker import metrics
 from worker.config import Config, load_config
 from worker.errors import ConfigError, EmbeddedRedisError
-from worker.logging import configure_logging
+from worker.logging import configure_logging, register_secret
 from worker.pipeline.actors import declare_actors, set_runtime
 from worker.pipeline.broker import make_broker
-from worker.pipeline.runtime import Runtime
+from worker.pipeline.connect import RedisEndpoint
+from worker.pipeline.rules_holder import RulesHolder
+from worker.pipeline.runtime import Runtime, rules_snapshot_path
 from worker.pipeline.scheduler import Scheduler
 from worker.procutil import die_with_parent
 from worker.redis_server import EmbeddedRedis
-from worker.rules import load_rules
 
 log = structlog.get_logger("worker.daemon")
 
@@ -63,30 +75,37 @@ class RunOptions:
 
 # -- worker process ------------------------------------------------------------------------
 
-def worker_process_main(options: RunOptions, redis_url: str, index: int) -> None:
-    """Entry point of one worker process (started with the spawn method)."""
+def worker_process_main(
+    options: RunOptions, config: Config, endpoint: RedisEndpoint, index: int
+) -> None:
+    """Entry point of one worker process (started with the spawn method, SIGHUP blocked)."""
+    reload_requested = threading.Event()  # a SIGHUP before the rules were loaded
+    runtime: Runtime | None = None
+
+    def on_hup(signum: int, frame: FrameType | None) -> None:
+        if runtime is not None and runtime.rules is not None:
+            runtime.rules.request_reload()
+        else:
+            reload_requested.set()
+
+    signal.signal(signal.SIGHUP, on_hup)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # blocked by the parent
     die_with_parent(signal.SIGTERM)  # a SIGKILLed daemon leaves no orphan worker
     configure_logging(level=options.log_level, json=options.json_logs)
     process = f"worker-{index}"
     structlog.contextvars.bind_contextvars(process=process)
     stop = threading.Event()
-    config = load_config(options.config_path)
     metrics.enable_in_worker(config)  # before make_broker: its middleware counts messages
-    runtime = Runtime(config=config, redis_url=redis_url)
+    runtime = Runtime(config=config, endpoint=endpoint)
     set_runtime(runtime)
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    def on_hup(signum: int, frame: FrameType | None) -> None:
-        if runtime.rules is not None:
-            runtime.rules.request_reload()
-
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    signal.signal(signal.SIGHUP, on_hup)
 
-    broker = make_broker(config, redis_url, process=process)
+    broker = make_broker(config, endpoint, process=process)
     actors = declare_actors(broker)
     broker.emit_after("process_boot")  # as dramatiq's CLI does: TimeLimit starts its timer here
     worker = dramatiq.Worker(broker, queues=actors.queues, worker_threads=options.threads,
@@ -94,6 +113,8 @@ def worker_process_main(options: RunOptions, redis_url: str, index: int) -> None
     worker.start()
     log.info("worker_started", threads=options.threads, pid=os.getpid())
     # Touch the rules now and then so that file changes are picked up even when idle.
+    if reload_requested.is_set() and runtime.rules is not None:
+        runtime.rules.request_reload()
     while not stop.wait(1.0):
         if runtime.rules is not None:
             _ = runtime.rules.rules
@@ -102,6 +123,15 @@ def worker_process_main(options: RunOptions, redis_url: str, index: int) -> None
     broker.close()
     runtime.close()
     log.info("worker_stopped")
+
+
+def _scheduler_main(scheduler: Scheduler, stop: threading.Event) -> None:
+    """The scheduler thread: anything that escapes its loop is one event, not a traceback on
+    stderr; the daemon sees the thread end and starts another."""
+    try:
+        scheduler.run(stop)
+    except Exception:
+        log.exception("scheduler_crashed", detail="the daemon restarts it")
 
 
 # -- main process --------------------------------------------------------------------------
@@ -113,54 +143,62 @@ class Daemon:
         self.stop = threading.Event()
         self.reload_requested = threading.Event()
         self.embedded: EmbeddedRedis | None = None
+        self.exposition: metrics.Exposition | None = None
         self.processes: dict[int, multiprocessing.process.BaseProcess] = {}
         self._context = multiprocessing.get_context("spawn")
 
-    def _start_worker(self, index: int, redis_url: str) -> None:
+    def _start_worker(self, index: int, endpoint: RedisEndpoint) -> None:
         process = self._context.Process(
-            target=worker_process_main, args=(self.options, redis_url, index),
+            target=worker_process_main, args=(self.options, self.config, endpoint, index),
             name=f"modworker-worker-{index}",
         )
-        process.start()
+        # The child inherits the blocked SIGHUP through fork and exec and unblocks it once
+        # its handler is installed: a reload sent meanwhile waits instead of killing it.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         self.processes[index] = process
 
     def run(self) -> int:
-        redis_url = self.config.redis.url
-        if redis_url is None:
+        endpoint = RedisEndpoint.configured(self.config.redis)
+        if endpoint is None:
             self.embedded = EmbeddedRedis(state_dir=self.config.state_dir)
             try:
                 self.embedded.start()
             except EmbeddedRedisError as exc:
                 log.error("embedded_redis_failed", detail=str(exc))
                 return EXIT_REDIS
-            redis_url = self.embedded.url
+            endpoint = RedisEndpoint(url=self.embedded.url)
             log.info("embedded_redis_started", state_dir=str(self.config.state_dir),
                      pid=self.embedded.pid)
-        exposition: metrics.Exposition | None = None
         try:
-            exposition = metrics.serve_daemon(self.config)  # sets the env the workers inherit
-            return self._run(redis_url)
+            self.exposition = metrics.serve_daemon(self.config)  # sets the workers' env
+            return self._run(endpoint)
         except metrics.ExpositionError as exc:
             log.error("metrics_unavailable", detail=str(exc))
             return EXIT_CONFIG
         finally:
-            if exposition is not None:
-                exposition.close()
+            if self.exposition is not None:
+                self.exposition.close()
             if self.embedded is not None:
                 self.embedded.stop()
                 log.info("embedded_redis_stopped")
 
-    def _run(self, redis_url: str) -> int:
-        runtime = Runtime(config=self.config, redis_url=redis_url, load_rules=False)
+    def _run(self, endpoint: RedisEndpoint) -> int:
+        runtime = Runtime(config=self.config, endpoint=endpoint, load_rules=False)
         try:
             runtime.redis.ping()
-        except Exception as exc:  # noqa: BLE001 - any failure to reach Redis ends here
-            log.error("redis_unavailable", detail=str(exc))
+            cleared = runtime.ledger.clear_disabled()  # 88000/48001 disable until a restart
+        except Exception as exc:  # noqa: BLE001 - any failure to use Redis at start ends here
+            log.error("redis_unavailable", redis=endpoint.describe(), error=type(exc).__name__,
+                      detail=str(exc), exit_code=EXIT_REDIS)
+            runtime.close()
             return EXIT_REDIS
-        cleared = runtime.ledger.clear_disabled()  # 88000/48001 disable until restart/reload
         if cleared:
             log.info("disabled_actions_cleared", count=cleared)
-        broker = make_broker(self.config, redis_url)
+        broker = make_broker(self.config, endpoint)
         actors = declare_actors(broker)
         scheduler = Scheduler(runtime=runtime, actors=actors)
 
@@ -181,19 +219,39 @@ class Daemon:
         signal.signal(signal.SIGHUP, on_hup)
 
         for index in range(self.options.processes):
-            self._start_worker(index, redis_url)
-        scheduler_thread = threading.Thread(
-            target=scheduler.run, args=(self.stop,), name="scheduler", daemon=True
-        )
-        scheduler_thread.start()
+            self._start_worker(index, endpoint)
+        scheduler_thread = self._start_scheduler(scheduler)
         log.info("daemon_started", processes=self.options.processes,
                  threads=self.options.threads, dry_run=self.config.dry_run,
-                 accounts=len(self.config.accounts))
+                 accounts=len(self.config.accounts), redis=endpoint.describe())
+        code = EXIT_OK
         restart_at: dict[int, float] = {}
+        scheduler_restart_at: float | None = None
         while not self.stop.wait(0.5):
-            if self.reload_requested.is_set():
-                self.reload_requested.clear()
-                runtime.ledger.clear_disabled()
+            embedded_died = self.embedded is not None and not self.embedded.alive
+            if embedded_died and not self._restart_embedded():
+                code = EXIT_REDIS
+                self.stop.set()
+                break
+            try:
+                if self.reload_requested.is_set():
+                    runtime.ledger.clear_disabled()
+                    self.reload_requested.clear()
+            except redis_lib.RedisError as exc:
+                log.warning("disabled_actions_not_cleared", error=type(exc).__name__,
+                            detail=str(exc), retry="on the next round")
+            if self.exposition is not None and not self.exposition.thread.is_alive():
+                log.error("metrics_stopped", detail="the metrics HTTP server thread ended; "
+                          "moderation goes on without /metrics until a restart")
+                self.exposition = None
+            if not scheduler_thread.is_alive():
+                now = time.monotonic()
+                if scheduler_restart_at is None:
+                    scheduler_restart_at = now + RESTART_BACKOFF
+                elif now >= scheduler_restart_at:
+                    log.error("scheduler_died", detail="restarting it")
+                    scheduler_restart_at = None
+                    scheduler_thread = self._start_scheduler(scheduler)
             for index, process in list(self.processes.items()):
                 if process.is_alive():
                     continue
@@ -202,7 +260,7 @@ class Daemon:
                     log.error("worker_died", index=index, exitcode=process.exitcode,
                               detail="restarting it; its unfinished messages are recovered")
                     restart_at.pop(index)
-                    self._start_worker(index, redis_url)
+                    self._start_worker(index, endpoint)
         scheduler_thread.join(timeout=10)
         for process in self.processes.values():
             if process.is_alive() and process.pid is not None:
@@ -216,17 +274,48 @@ class Daemon:
                 process.join()
         broker.close()
         runtime.close()
-        log.info("daemon_stopped")
-        return EXIT_OK
+        log.info("daemon_stopped", exit_code=code)
+        return code
+
+    def _start_scheduler(self, scheduler: Scheduler) -> threading.Thread:
+        thread = threading.Thread(
+            target=_scheduler_main, args=(scheduler, self.stop), name="scheduler", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _restart_embedded(self) -> bool:
+        """The embedded Redis died under us: start it again on its files, or say why not."""
+        assert self.embedded is not None
+        log.error("embedded_redis_died", exitcode=self.embedded.exitcode,
+                  detail="restarting it on the same files")
+        try:
+            self.embedded.restart()
+        except EmbeddedRedisError as exc:
+            log.error("embedded_redis_failed", detail=str(exc), exit_code=EXIT_REDIS)
+            return False
+        log.info("embedded_redis_restarted", pid=self.embedded.pid)
+        return True
+
+
+def _hup_while_starting(signum: int, frame: FrameType | None) -> None:
+    log.info("reload_requested", detail="while starting: the rules are being loaded anyway")
 
 
 def run_daemon(options: RunOptions) -> int:
+    # A reload (systemctl reload) that comes before the real handler must not kill the daemon.
+    # A Python handler, unlike SIG_IGN, is not inherited by the embedded Redis it starts.
+    signal.signal(signal.SIGHUP, _hup_while_starting)
     configure_logging(level=options.log_level, json=options.json_logs)
     try:
         config = load_config(options.config_path)
-        # Refuse to start with rules that do not load; workers load them again themselves.
-        load_rules(config.rules, accounts={a.name: a.platform for a in config.accounts},
-                   normalize=config.normalize)
+        for secret in config.redis.secrets:
+            register_secret(secret)
+        # Refuse to start with rules that do not load and no last good rule set to start from
+        # (logged as rules_reload_failed); workers load them again themselves.
+        RulesHolder(paths=config.rules, snapshot=rules_snapshot_path(config),
+                    accounts={a.name: a.platform for a in config.accounts},
+                    normalize=config.normalize)
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("config_problem", problem=str(problem), file=problem.file,

@@ -1,9 +1,9 @@
 """``modworker audit`` and ``modworker stats``: what the daemon recorded in Redis, read back.
 
-Both read the config (secrets not needed) and connect to its Redis: ``redis.url``, or the
-embedded server's unix socket under ``state_dir``, which exists only while ``modworker run``
-does. Output is a table when stdout is a terminal and JSON otherwise (or with ``--json``);
-Chinese stays unescaped.
+Both read the config (secrets not needed) and connect to its Redis: ``redis.url``,
+``redis.sentinel``, or the embedded server's unix socket under ``state_dir``, which exists
+only while ``modworker run`` does. Output is a table when stdout is a terminal and JSON
+otherwise (or with ``--json``); Chinese stays unescaped.
 
 ``stats`` flags two kinds of rules worth a moderator's look:
 
@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import shutil
 import sys
 import time
@@ -37,8 +36,11 @@ from typing import Any, TextIO
 import redis
 
 from worker.config import Config, load_config
+from worker.config import redact_url as config_redact_url
 from worker.errors import ConfigError
+from worker.logging import redact, register_secret
 from worker.pipeline.audit import AuditLog
+from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.pipeline.keys import Keys
 from worker.pipeline.rulestats import RuleStats
 from worker.redis_server import EmbeddedRedis
@@ -178,28 +180,33 @@ def _pipe_closed_ok() -> Iterator[None]:
 # -- Redis ---------------------------------------------------------------------------------
 
 def connect(config: Config) -> redis.Redis:
-    """A client on the config's Redis, checked with PING. Raises RedisUnavailable."""
-    embedded = EmbeddedRedis(state_dir=config.state_dir) if config.redis.url is None else None
-    if embedded is not None and not embedded.socket_path.exists():
-        raise RedisUnavailable(NOT_RUNNING)
-    url = embedded.url if embedded is not None else str(config.redis.url)
-    client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+    """A client on the config's Redis (``redis.url``, ``redis.sentinel`` or the embedded
+    server's socket), checked with PING. Raises RedisUnavailable; its message holds no
+    password."""
+    endpoint = RedisEndpoint.configured(config.redis)
+    embedded = EmbeddedRedis(state_dir=config.state_dir) if endpoint is None else None
+    if embedded is not None:
+        if not embedded.socket_path.exists():
+            raise RedisUnavailable(NOT_RUNNING)
+        endpoint = RedisEndpoint(url=embedded.url)
+    assert endpoint is not None
+    for password in config.redis.secrets:
+        register_secret(password)
+    client = redis_client(endpoint, socket_timeout=10, socket_connect_timeout=5)
     try:
         client.ping()
     except (redis.RedisError, OSError) as exc:
         client.close()
         if embedded is not None:  # a socket left by a daemon that died, or one we may not open
             raise RedisUnavailable(f"{NOT_RUNNING} ({exc})") from None
-        raise RedisUnavailable(f"cannot reach Redis at {redact_url(url)}: {exc}") from None
+        raise RedisUnavailable(
+            f"cannot reach Redis at {endpoint.describe()}: {redact(str(exc))}"
+        ) from None
     return client
 
 
-_URL_PASSWORD = re.compile(r"(//[^:/@]*:)[^@/]*@")
-
-
-def redact_url(url: str) -> str:
-    """``redis://user:secret@host`` as ``redis://user:***@host``."""
-    return _URL_PASSWORD.sub(r"\1***@", url)
+#: ``redis://user:secret@host`` as ``redis://***@host`` (one definition, in worker.config).
+redact_url = config_redact_url
 
 
 # -- audit ---------------------------------------------------------------------------------

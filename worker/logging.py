@@ -8,43 +8,15 @@ every line, ours or theirs, passes the redaction step: registered secret values 
 from __future__ import annotations
 
 import logging
-import re
 import sys
-import threading
 from collections.abc import Iterable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
 
-_TOKEN_QUERY = re.compile(
-    r"((?:access_token|secret|appsecret|app_secret|component_access_token)=)[^&\s\"']+",
-    re.IGNORECASE,
-)
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
-_secret_pattern: re.Pattern[str] | None = None
+from worker.redaction import redact, register_secret
 
-
-def register_secret(value: str | None) -> None:
-    """Never let ``value`` appear in a log line or exception text from now on."""
-    global _secret_pattern
-    if not value or len(value) < 4:
-        return
-    with _secrets_lock:
-        if value in _secrets:
-            return
-        _secrets.add(value)
-        alternatives = sorted(_secrets, key=len, reverse=True)
-        _secret_pattern = re.compile("|".join(re.escape(s) for s in alternatives))
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered secret and token-bearing query value replaced by ***."""
-    text = _TOKEN_QUERY.sub(r"\1***", text)
-    pattern = _secret_pattern
-    if pattern is not None:
-        text = pattern.sub("***", text)
-    return text
+__all__ = ["configure_logging", "get_logger", "redact", "register_secret"]
 
 
 def _redact_value(value: Any) -> Any:

@@ -10,16 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-import redis
-
 from worker.config import load_config
 from worker.errors import ConfigError, PlatformError
+from worker.inspect import RedisUnavailable, connect
 from worker.pipeline.batches import MAX_BATCH, BatchBuffer
 from worker.pipeline.keys import Keys
 from worker.platforms import WechatClient, make_client
 
 EXIT_OK = 0
 EXIT_CONFIG = 1
+EXIT_REDIS = 3
 EXIT_FAILED = 4
 
 
@@ -37,14 +37,11 @@ def cmd_unblacklist(args: argparse.Namespace) -> int:
     if account.platform != "wechat":
         print("error: blacklists exist on WeChat accounts only", file=sys.stderr)
         return EXIT_CONFIG
-    url = config.redis.url or f"unix://{config.state_dir / 'redis.sock'}?db=0"
-    client = redis.Redis.from_url(url)
     try:
-        client.ping()
-    except (redis.ConnectionError, FileNotFoundError) as exc:
-        print(f"error: cannot reach Redis at {url}: {exc}; start `modworker run` or set "
-              "redis.url", file=sys.stderr)
-        return 3
+        client = connect(config)  # the daemon's Redis: url, sentinel or the embedded socket
+    except RedisUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)  # never the URL's password
+        return EXIT_REDIS
     api = make_client(account, redis=client, quota=config.quota,
                       key_prefix=config.redis.key_prefix)
     assert isinstance(api, WechatClient)

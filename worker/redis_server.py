@@ -6,6 +6,13 @@ directory, with append-only persistence. The owner holds an exclusive ``flock`` 
 ``redis.lock`` for the server's whole life: a second process that tries to start a server on
 the same directory fails at once instead of starting a second server on the same data files
 (which would let two servers each deliver every message).
+
+The state directory holds the access tokens (in the append-only file): it is created (or
+narrowed to) mode 0700, and the server runs with umask 077, so its files are 0600. A
+``redis.pid`` left behind is only acted on when its process is proven to be this state
+directory's redis-server (its executable is a redis-server and its working directory is the
+state directory, or it answers on the state directory's socket with that pid): a pid reused
+by an unrelated process is never signalled.
 """
 
 from __future__ import annotations
@@ -24,6 +31,9 @@ import redis
 
 from worker.errors import EmbeddedRedisError
 from worker.procutil import die_with_parent_hook, pid_alive
+
+#: The files the server and its owner write in state_dir.
+_DATA_FILES = ("appendonly.aof", "dump.rdb", "redis.log", "redis.pid", "redis.lock")
 
 
 def find_redis_server() -> str:
@@ -71,9 +81,24 @@ class EmbeddedRedis:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    @property
+    def alive(self) -> bool:
+        """True while the server this object started runs."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._process.returncode if self._process is not None else None
+
     def start(self, timeout: float = 10.0) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._prepare_state_dir()
+        try:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise EmbeddedRedisError(
+                f"state_dir {self.state_dir} is unusable: cannot open {self._lock_path}: "
+                f"{exc.strerror or exc}"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -108,6 +133,7 @@ class EmbeddedRedis:
         self._process = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True, preexec_fn=die_with_parent_hook(),  # noqa: PLW1509
+            umask=0o077,  # its files (the append-only file holds access tokens) are 0600
         )
         deadline = time.monotonic() + timeout
         while True:
@@ -131,15 +157,40 @@ class EmbeddedRedis:
                 raise EmbeddedRedisError(f"redis-server did not answer within {timeout:.0f}s")
             time.sleep(0.02)
 
+    def _prepare_state_dir(self) -> None:
+        """Create ``state_dir`` 0700, or narrow an existing one and its data files to 0700/0600."""
+        try:
+            self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.state_dir, 0o700)
+            for name in _DATA_FILES:  # written by an older version, or under another umask
+                path = self.state_dir / name
+                if path.is_file() and not path.is_symlink():
+                    os.chmod(path, 0o600)
+            if not os.access(self.state_dir, os.W_OK | os.X_OK):
+                raise PermissionError(13, "not writable")
+        except OSError as exc:
+            raise EmbeddedRedisError(
+                f"state_dir {self.state_dir} is unusable: {exc.strerror or exc} "
+                "(it must be a directory this user owns and can write)"
+            ) from None
+
     def _wait_for_orphan(self, timeout: float) -> None:
         """A server of a previous owner that died may still be flushing: let it finish first.
 
         We hold the lock, so that server has no owner any more; it got SIGTERM when its owner
         died. Starting a second server on the same files before it exits would corrupt them.
+        A pid file whose process is not proven to be that server is stale: the pid may have
+        been reused by anything, which is left alone.
         """
         try:
             pid = int(self._pid_path.read_text().strip())
         except (FileNotFoundError, ValueError):
+            return
+        except OSError as exc:
+            raise EmbeddedRedisError(
+                f"cannot read {self._pid_path}: {exc.strerror or exc}"
+            ) from None
+        if pid <= 0 or pid == os.getpid() or not self._is_our_server(pid):
             return
         deadline = time.monotonic() + timeout
         signalled = False
@@ -149,10 +200,47 @@ class EmbeddedRedis:
                     raise EmbeddedRedisError(
                         f"the previous redis-server (pid {pid}) of {self.state_dir} will not exit"
                     )
-                os.kill(pid, signal.SIGTERM)
+                if not self._is_our_server(pid):
+                    return  # it exited and the pid was reused meanwhile
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    return
+                except PermissionError:
+                    raise EmbeddedRedisError(
+                        f"the previous redis-server (pid {pid}) of {self.state_dir} still runs "
+                        "and this user may not stop it"
+                    ) from None
                 signalled = True
                 deadline = time.monotonic() + timeout
             time.sleep(0.05)
+
+    def _is_our_server(self, pid: int) -> bool:
+        """Is ``pid`` the redis-server of this state directory? (Proven, never assumed.)"""
+        proc = Path("/proc") / str(pid)
+        try:
+            exe = Path(os.readlink(proc / "exe")).name
+            cwd = Path(os.readlink(proc / "cwd"))
+        except OSError:
+            pass  # gone, not ours to inspect, or no /proc: ask the socket instead
+        else:
+            return exe.startswith("redis-server") and cwd == self.state_dir
+        return self._socket_pid() == pid
+
+    def _socket_pid(self) -> int | None:
+        """The pid the server on this state directory's socket reports, if one answers."""
+        if not self.socket_path.exists():
+            return None
+        client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1,
+                             socket_connect_timeout=1)
+        try:
+            info = client.info("server")
+        except (redis.RedisError, OSError):
+            return None
+        finally:
+            client.close()
+        process_id = info.get("process_id")
+        return int(process_id) if isinstance(process_id, int) else None
 
     def stop(self, timeout: float = 10.0) -> None:
         process, self._process = self._process, None

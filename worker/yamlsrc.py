@@ -4,16 +4,36 @@ Rule and config errors must name a file and a line. PyYAML's safe loader forgets
 has built Python objects, so this loader builds :class:`SourceMap` and :class:`SourceList`, a
 dict and a list that also record the 1-based line of themselves and of each key or item.
 They behave as plain ``dict`` and ``list`` everywhere else.
+
+:class:`YamlLimits` bounds what a file may make the loader do: its size, how deeply it nests
+(5,000 nested ``[`` would overflow the recursive composer) and whether aliases are allowed
+(an alias bomb of a few hundred bytes expands into billions of nodes). Rule files are read
+with :data:`RULE_FILE_LIMITS`: no aliases at all.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from worker.errors import ConfigError, Problem
+from worker.textfile import read_regular_text
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class YamlLimits:
+    """What one YAML file may hold: bytes, nesting depth, aliases (``*name``)."""
+
+    max_bytes: int = 1 << 20
+    max_depth: int = 64
+    aliases: bool = True
+
+
+#: Rule files: 1 MiB, 64 levels, no aliases (nothing in the rule language needs them).
+RULE_FILE_LIMITS = YamlLimits(aliases=False)
 
 
 class SourceMap(dict[Any, Any]):
@@ -44,7 +64,31 @@ def line_of(node: object, default: int | None = None) -> int | None:
 
 
 class _SourceLoader(yaml.SafeLoader):
-    """SafeLoader building SourceMap/SourceList, refusing duplicate keys."""
+    """SafeLoader building SourceMap/SourceList, refusing duplicate keys, held to limits."""
+
+    limits: YamlLimits = YamlLimits()
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if not self.limits.aliases and self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed here; write the value out",
+                self._next_mark(),
+            )
+        self._depth += 1
+        try:
+            if self._depth > self.limits.max_depth:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {self.limits.max_depth} levels deep",
+                    self._next_mark(),
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def _next_mark(self) -> yaml.Mark | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        return getattr(event, "start_mark", None)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> SourceMap:
         self.flatten_mapping(node)
@@ -90,10 +134,18 @@ _SourceLoader.add_constructor(
 )
 
 
-def load_yaml_text(text: str, *, filename: str) -> Any:
+def load_yaml_text(text: str, *, filename: str, limits: YamlLimits | None = None) -> Any:
     """Parse YAML text; a syntax error becomes a ConfigError naming the file and line."""
+    limits = limits or YamlLimits()
+    if len(text) > limits.max_bytes:
+        raise ConfigError(Problem(
+            f"the file is {len(text):,} characters; at most {limits.max_bytes:,} are read",
+            file=filename,
+        ))
+    loader = _SourceLoader(text)
+    loader.limits = limits
     try:
-        return yaml.load(text, Loader=_SourceLoader)
+        return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -101,14 +153,12 @@ def load_yaml_text(text: str, *, filename: str) -> Any:
         raise ConfigError(Problem(f"invalid YAML: {reason}", file=filename, line=line)) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(Problem(f"invalid YAML: {exc}", file=filename)) from exc
+    finally:
+        loader.dispose()
 
 
-def load_yaml_file(path: Path) -> Any:
-    """Read and parse a YAML file, with errors that name it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(Problem(f"cannot read file: {exc.strerror}", file=str(path))) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(Problem(f"not UTF-8 text: {exc}", file=str(path))) from exc
-    return load_yaml_text(text, filename=str(path))
+def load_yaml_file(path: Path, *, limits: YamlLimits | None = None) -> Any:
+    """Read (a regular file, size-capped) and parse a YAML file, with errors that name it."""
+    limits = limits or YamlLimits()
+    text = read_regular_text(path, max_bytes=limits.max_bytes)
+    return load_yaml_text(text, filename=str(path), limits=limits)

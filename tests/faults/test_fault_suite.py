@@ -89,7 +89,7 @@ LOG_EVENTS = {
     "batches reclaimed after a crash": '"event": "batch_reclaimed"',
     "actions found already done": '"outcome": "already_done"',
     "action retries": '"event": "action_retry"',
-    "scheduler saw Redis unavailable": '"event": "scheduler_redis_unavailable"',
+    "scheduler saw Redis errors": '"event": "scheduler_redis_error"',
     "dramatiq consumer connection errors": "Consumer encountered a connection error",
     "dramatiq acks retried (Redis down)": "Failed to post_process_message",
 }

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -102,17 +103,19 @@ def test_read_pages_through_many_records(audit: AuditLog) -> None:
     assert got[-1]["comment_id"] == "0"
 
 
-def test_bounded_length(redis_client: redis.Redis) -> None:
-    exact = AuditLog(redis=redis_client, maxlen=50, approximate=False)
-    for i in range(120):
-        exact.append(decision(str(i)))
-    assert exact.length() == 50
-    assert exact.read(limit=1)[0]["comment_id"] == "119"
-    redis_client.flushdb()
-    approx = AuditLog(redis=redis_client, maxlen=10)
-    for i in range(1000):
-        approx.append(decision(str(i)))
-    assert approx.length() <= 10 + 100  # trimmed by whole nodes (100 entries each)
+def test_records_older_than_the_retention_are_dropped_however_many(
+    redis_client: redis.Redis,
+) -> None:
+    # By age, not by count: 150,000 records a day are all kept for the retention period, and
+    # a record past it goes (exact trimming here; in production whole nodes at a time).
+    audit = AuditLog(redis=redis_client, retention=1.0, approximate=False)
+    for i in range(300):
+        audit.append(decision(str(i)))
+    assert audit.length() == 300
+    time.sleep(1.2)  # the newest of them is now past the retention
+    audit.append(decision("new"))
+    assert [r["comment_id"] for r in audit.read()] == ["new"]
+    assert AuditLog(redis=redis_client).retention == 7 * 86400
 
 
 def test_invalid_records_are_refused(audit: AuditLog) -> None:

@@ -33,10 +33,11 @@ def test_crash_between_filter_and_mark_redelivers(seen: SeenComments) -> None:
     assert seen.filter_new(T1, ["1", "2"]) == new
 
 
-def test_trimmed_to_the_most_recently_listed(
+def test_trimmed_to_the_most_recently_listed_outside_the_listed_window(
     redis_client: redis.Redis, clock: FakeClock
 ) -> None:
-    seen = SeenComments(redis=redis_client, max_entries=5, max_age=86400.0, clock=clock)
+    seen = SeenComments(redis=redis_client, max_entries=5, max_age=86400.0, listed_window=0.5,
+                        clock=clock)
     for i in range(10):
         seen.mark_seen(T1, [str(i)])
         clock.advance(1)
@@ -95,3 +96,26 @@ def test_forget_target(seen: SeenComments) -> None:
     assert seen.filter_new(T1, ["1"]) == ["1"]
     assert seen.get_cursor(T1) is None
     assert not seen.is_target_gone(T1)
+
+
+def test_never_trimmed_below_what_is_still_listed(
+    redis_client: redis.Redis, clock: FakeClock
+) -> None:
+    # An article listing more comments than max_entries: a full pass marks them all within the
+    # listed window, so none is dropped and comes back as new on the next poll.
+    seen = SeenComments(redis=redis_client, max_entries=5, max_age=86400.0,
+                        listed_window=600.0, clock=clock)
+    listed = [str(i) for i in range(12)]
+    for i in range(0, 12, 3):  # a full pass, page by page
+        seen.mark_seen(T1, listed[i:i + 3])
+        clock.advance(1)
+    assert seen.seen_count(T1) == 12
+    assert seen.filter_new(T1, listed) == []
+    # Ids no longer listed (deleted) fall out beyond max_entries once the window has passed;
+    # the ones still listed are kept, whatever their number.
+    clock.advance(300)
+    seen.filter_new(T1, listed[:8])  # the next pass lists only 8 of them
+    clock.advance(400)
+    seen.mark_seen(T1, ["new"])
+    assert seen.seen_count(T1) == 9
+    assert seen.filter_new(T1, [*listed, "new"]) == listed[8:]

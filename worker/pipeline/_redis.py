@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
+from redis.sentinel import SentinelConnectionPool
 
 Clock = Callable[[], float]
 ScriptArg = str | int | float | bytes
@@ -56,10 +57,42 @@ def wall_clock() -> float:
 
 
 class LuaScript:
-    """A Lua script registered on one client (EVALSHA, reloaded after a server restart)."""
+    """A Lua script registered on one client (EVALSHA, reloaded after a server restart).
+
+    A demoted master's READONLY is handled as :class:`FollowingDemotion` says.
+    """
 
     def __init__(self, client: redis.Redis, source: str) -> None:
-        self._script = client.register_script(source)
+        self._script = FollowingDemotion(client, client.register_script(source))
 
     def __call__(self, keys: Sequence[str], args: Sequence[ScriptArg] = ()) -> Any:
         return self._script(keys=list(keys), args=list(args))
+
+
+class FollowingDemotion:
+    """A registered script that notices its master was demoted (a Sentinel failover).
+
+    A script that writes on a master demoted to a replica fails with ``ERR Error running
+    script ... -READONLY``, which redis-py's Sentinel client does not recognise as the
+    demotion it is (it does for a plain command's READONLY), so a connection that only runs
+    scripts would stay on the old master for good. On a Sentinel-managed client that error
+    drops the pool's connections, so that the next command asks the sentinels for the new
+    master, and is raised as a ConnectionError, which callers (dramatiq's consumers too)
+    treat as "Redis away for a moment".
+    """
+
+    def __init__(self, client: redis.Redis, script: Callable[..., Any]) -> None:
+        self._client = client
+        self._script = script
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._script(*args, **kwargs)
+        except redis.ResponseError as exc:
+            pool = self._client.connection_pool
+            if "READONLY" not in str(exc) or not isinstance(pool, SentinelConnectionPool):
+                raise
+            pool.disconnect()
+            raise redis.ConnectionError(
+                "the master was demoted to a replica (a script met READONLY)"
+            ) from exc

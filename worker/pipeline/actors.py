@@ -43,7 +43,6 @@ from worker.errors import (
     TransientError,
 )
 from worker.models import Comment
-from worker.pipeline.audit import AuditLog
 from worker.pipeline.batches import Batch
 from worker.pipeline.done import Lease
 from worker.pipeline.heartbeat import LEASE_SECONDS, Heartbeat
@@ -345,8 +344,7 @@ class _Page:
             return
         rt = self.rt
         pipe = rt.redis.pipeline(transaction=False)
-        audit = AuditLog(redis=pipe, keys=rt.keys, maxlen=rt.audit.maxlen,
-                         approximate=rt.audit.approximate)
+        audit = rt.audit.using(pipe)
         try:
             for _, _, record in queued:
                 audit.append(record)

@@ -1,9 +1,11 @@
-"""The audit stream: every decision and every action outcome, newest kept, bounded.
+"""The audit stream: every decision and every action outcome, kept for a time, bounded.
 
-One Redis stream (``XADD ... MAXLEN ~ 100000``: Redis trims whole nodes, so the length may
-briefly exceed the bound by up to one node, about 100 entries). Each record field is one
-stream field whose value is JSON (``ensure_ascii=False``: Chinese stays readable in
-``redis-cli`` too), so lists and numbers come back as they went in.
+One Redis stream, trimmed by age on every append (``XADD ... MINID ~ <now - retention>``):
+records older than ``retention`` (default 7 days, ``audit.retention``) go, whole nodes at a
+time, so a few records past the bound may stay a little longer. A count bound would keep a
+busy deployment's audit for less than a day (100,000 records) and a quiet one's for months.
+Each record field is one stream field whose value is JSON (``ensure_ascii=False``: Chinese
+stays readable in ``redis-cli`` too), so lists and numbers come back as they went in.
 
 Record fields (others are kept as given):
 
@@ -33,6 +35,7 @@ KINDS: frozenset[str] = frozenset({"decision", "action"})
 OUTCOMES: frozenset[str] = frozenset({"ok", "already_done", "dry_run", "failed", "deferred"})
 
 _SCAN_CHUNK = 500
+DEFAULT_RETENTION = 7 * 86400.0
 
 
 class AuditLog:
@@ -41,17 +44,23 @@ class AuditLog:
         *,
         redis: redis.Redis,
         keys: Keys | None = None,
-        maxlen: int = 100_000,
+        retention: float = DEFAULT_RETENTION,
         approximate: bool = True,
         clock: Clock = wall_clock,
     ) -> None:
-        if maxlen < 1:
-            raise ValueError("maxlen must be at least 1")
+        if retention <= 0:
+            raise ValueError("retention must be positive")
         self._redis = redis
-        self._key = (keys or Keys()).audit()
-        self.maxlen = maxlen
+        self._keys = keys or Keys()
+        self._key = self._keys.audit()
+        self.retention = retention
         self.approximate = approximate
         self._clock = clock
+
+    def using(self, client: redis.Redis | Any) -> AuditLog:
+        """The same audit log writing through ``client`` (e.g. a pipeline of the caller's)."""
+        return AuditLog(redis=client, keys=self._keys, retention=self.retention,
+                        approximate=self.approximate, clock=self._clock)
 
     def append(self, record: Mapping[str, Any]) -> str:
         """Add one record; returns its stream id. Raises ValueError on a bad kind/outcome."""
@@ -64,13 +73,15 @@ class AuditLog:
                 f"audit record outcome must be one of {sorted(OUTCOMES)}, got {outcome!r}"
             )
         fields: dict[str, Any] = dict(record)
-        fields.setdefault("ts", self._clock())
+        now = self._clock()
+        fields.setdefault("ts", now)
         encoded: dict[Any, Any] = {
             str(name): json.dumps(value, ensure_ascii=False, default=str)
             for name, value in fields.items()
         }
+        oldest_kept = max(0, int((now - self.retention) * 1000))
         stream_id = self._redis.xadd(
-            self._key, encoded, maxlen=self.maxlen, approximate=self.approximate
+            self._key, encoded, minid=oldest_kept, approximate=self.approximate
         )
         return text(stream_id)
 

@@ -26,6 +26,8 @@ from dramatiq.middleware import (
 
 from worker import metrics
 from worker.config import Config
+from worker.pipeline._redis import FollowingDemotion
+from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.pipeline.outage import DurableRedisBroker, DurableRetries
 
 MAINTENANCE_CHANCE = 50_000  # per million commands: small deployments recover dead workers fast
@@ -60,7 +62,11 @@ class LogContext(Middleware):
         structlog.contextvars.clear_contextvars()
 
 
-def make_broker(config: Config, redis_url: str, *, process: str | None = None) -> RedisBroker:
+def make_broker(
+    config: Config, redis: str | RedisEndpoint, *, process: str | None = None
+) -> RedisBroker:
+    """The broker on ``redis`` (a URL, or an endpoint: with Sentinel it follows a failover)."""
+    endpoint = RedisEndpoint(url=redis) if isinstance(redis, str) else redis
     actions = config.actions
     middleware = [
         AgeLimit(),
@@ -76,11 +82,15 @@ def make_broker(config: Config, redis_url: str, *, process: str | None = None) -
         *metrics.broker_middleware(),  # message counters, when this process counts
     ]
     broker = DurableRedisBroker(  # RedisBroker keeping its messages through a Redis outage
-        url=redis_url,
+        client=redis_client(endpoint),
         middleware=middleware,
         namespace=f"{config.redis.key_prefix}:dramatiq",
         maintenance_chance=MAINTENANCE_CHANCE,
         heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
     )
+    # dramatiq runs everything through scripts: make them follow a demoted master too.
+    broker.scripts = {
+        name: FollowingDemotion(broker.client, script) for name, script in broker.scripts.items()
+    }
     dramatiq.set_broker(broker)
     return broker

@@ -2,8 +2,12 @@
 
 Rule files are re-read when any file under the configured rule paths changes (checked at most
 every ``check_interval`` seconds, on use) or when :meth:`request_reload` is called (SIGHUP).
-A reload that fails, including an empty or truncated file, logs every problem and keeps the
-previous rules: the worker never runs with an empty rule set because a save went wrong.
+A load that fails for any reason (a problem in a file, an empty or truncated file, even an
+exception the loader did not foresee) logs one ``rules_reload_failed`` event with the located
+problems and keeps the previous rules: the worker never runs with an empty rule set because a
+save went wrong. Every rule set that loads is saved (:class:`RulesSnapshot`, under
+``state_dir``), so a worker that starts while a file is broken starts from the last good rules
+instead of dying and being restarted into the same failure.
 """
 
 from __future__ import annotations
@@ -15,14 +19,16 @@ from pathlib import Path
 
 import structlog
 
-from worker.errors import ConfigError
+from worker.errors import ConfigError, Problem
 from worker.models import Platform
+from worker.pipeline.rules_snapshot import RulesSnapshot
 from worker.rules import RuleSet, load_rules
 from worker.rules.normalize import NormalizeOptions
 
 log = structlog.get_logger("worker.rules")
 
 Fingerprint = tuple[tuple[str, int, int], ...]
+MAX_LOGGED_PROBLEMS = 50  # one event stays readable; the count says how many there were
 
 
 def fingerprint(paths: Sequence[Path]) -> Fingerprint:
@@ -49,17 +55,24 @@ class RulesHolder:
         accounts: Mapping[str, Platform] | None = None,
         normalize: NormalizeOptions | None = None,
         check_interval: float = 2.0,
+        snapshot: Path | None = None,
     ) -> None:
+        """``snapshot``: where the last good rule set is kept (None: nowhere). Raises
+        ConfigError when the rules do not load and no snapshot does either."""
         self.paths = tuple(paths)
         self.accounts = dict(accounts) if accounts is not None else None
         self.normalize = normalize  # config.yaml's defaults: fixed for the process's life
         self.check_interval = check_interval
+        self.snapshot = RulesSnapshot(snapshot) if snapshot is not None else None
         self._lock = threading.Lock()
         self._fingerprint = fingerprint(self.paths)
-        self._rules = self._load()  # raises: no rules at all
+        self.generation = 1
+        try:
+            self._rules = self._load()
+        except Exception as exc:  # noqa: BLE001 - any failure: start from the last good rules
+            self._rules = self._start_from_snapshot(exc)
         self._next_check = time.monotonic() + check_interval
         self._reload_requested = False
-        self.generation = 1
         log.info("rules_loaded", rules=len(self._rules), files=len(self._rules.files),
                  generation=self.generation)
 
@@ -83,19 +96,57 @@ class RulesHolder:
         self._reload_requested = True
 
     def _load(self) -> RuleSet:
-        return load_rules(self.paths, accounts=self.accounts, normalize=self.normalize)
+        sources: dict[Path, str] = {}
+        rules = load_rules(self.paths, accounts=self.accounts, normalize=self.normalize,
+                           sources=sources)
+        if self.snapshot is not None:
+            try:
+                self.snapshot.save(self.paths, sources)
+            except OSError as exc:
+                log.warning("rules_snapshot_failed", file=str(self.snapshot.path),
+                            detail=exc.strerror or str(exc))
+        return rules
+
+    def _start_from_snapshot(self, error: Exception) -> RuleSet:
+        problems = _problems_of(error)
+        if self.snapshot is None:
+            raise ConfigError(problems) from error
+        try:
+            saved = self.snapshot.load(accounts=self.accounts, normalize=self.normalize)
+        except ConfigError as exc:
+            raise ConfigError([*problems, *exc.problems]) from error
+        if saved is None:
+            raise ConfigError(problems) from error
+        _log_failure(problems, kept="last_good_snapshot", snapshot=str(self.snapshot.path),
+                     saved_at=saved.saved_at, kept_rules=len(saved.rules))
+        return saved.rules
 
     def _reload(self) -> None:
         try:
             rules = self._load()
-        except ConfigError as exc:
-            for problem in exc.problems:
-                log.error("rules_reload_problem", problem=str(problem), file=problem.file,
-                          line=problem.line, rule=problem.rule)
-            log.error("rules_reload_failed", problems=len(exc.problems),
-                      kept_generation=self.generation, kept_rules=len(self._rules))
+        except Exception as exc:  # noqa: BLE001 - any failure keeps the rules that run
+            _log_failure(_problems_of(exc), kept="running", kept_generation=self.generation,
+                         kept_rules=len(self._rules))
             return
         self._rules = rules
         self.generation += 1
         log.info("rules_reloaded", rules=len(rules), files=len(rules.files),
                  generation=self.generation)
+
+
+def _problems_of(error: Exception) -> list[Problem]:
+    if isinstance(error, ConfigError):
+        return error.problems
+    # Not foreseen by the loader (MemoryError, RecursionError, ...): its type and a short text.
+    text = str(error)
+    text = text[:200] + "..." if len(text) > 200 else text
+    return [Problem(f"loading failed: {type(error).__name__}: {text}")]
+
+
+def _log_failure(problems: list[Problem], **context: object) -> None:
+    log.error(
+        "rules_reload_failed",
+        problems=[str(p) for p in problems[:MAX_LOGGED_PROBLEMS]],
+        problem_count=len(problems),
+        **context,
+    )

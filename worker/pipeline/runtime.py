@@ -8,6 +8,7 @@ and redis-py clients are thread-safe).
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Literal
 
 import redis as redis_lib
@@ -16,6 +17,7 @@ from worker.config import AccountConfig, Config
 from worker.logging import register_secret
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.batches import BatchBuffer
+from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.pipeline.done import ActionLedger
 from worker.pipeline.keys import Keys
 from worker.pipeline.offenses import RedisOffenseCounter
@@ -30,17 +32,41 @@ BatchKind = Literal["blacklist", "destroy"]
 BATCH_KIND = {"wechat": "blacklist", "weibo": "destroy"}
 
 
+def rules_snapshot_path(config: Config) -> Path:
+    """Where the last rule set that loaded is kept, for workers that start while one is broken."""
+    return config.state_dir / "rules-last-good.json"
+
+
+#: Connection options of every state client (the broker's too).
+CLIENT_OPTIONS = {
+    "socket_timeout": 30, "socket_connect_timeout": 5, "health_check_interval": 10,
+    "retry_on_timeout": True,
+}
+
+
 class Runtime:
-    def __init__(self, *, config: Config, redis_url: str, load_rules: bool = True) -> None:
+    """``endpoint`` says where Redis is; ``redis_url`` is the shorthand for a plain URL."""
+
+    def __init__(
+        self, *, config: Config, redis_url: str | None = None,
+        endpoint: RedisEndpoint | None = None, load_rules: bool = True,
+    ) -> None:
         self.config = config
-        self.redis = redis_lib.Redis.from_url(
-            redis_url, socket_timeout=30, socket_connect_timeout=5, health_check_interval=10,
-            retry_on_timeout=True,
-        )
+        for password in config.redis.secrets:
+            register_secret(password)
+        self.endpoint = endpoint or RedisEndpoint(url=redis_url)
+        self.redis: redis_lib.Redis = redis_client(self.endpoint, **CLIENT_OPTIONS)
         self.keys = Keys(prefix=config.redis.key_prefix)
         self.ledger = ActionLedger(redis=self.redis, keys=self.keys)
-        self.seen = SeenComments(redis=self.redis, keys=self.keys)
-        self.audit = AuditLog(redis=self.redis, keys=self.keys)
+        polling = config.polling
+        self.seen = SeenComments(
+            redis=self.redis, keys=self.keys,
+            # Twice the time between two full listings, at least 3 h: an id listed this
+            # recently is still on the article's list and never trimmed from the seen set.
+            listed_window=max(3 * 3600.0, 2 * (polling.full_pass_interval + polling.interval)),
+        )
+        self.audit = AuditLog(redis=self.redis, keys=self.keys,
+                              retention=config.audit.retention)
         self.offenses = RedisOffenseCounter(redis=self.redis, keys=self.keys)
         self.stats = RuleStats(redis=self.redis, keys=self.keys)
         self.rules: RulesHolder | None = None
@@ -49,6 +75,7 @@ class Runtime:
                 paths=config.rules,
                 accounts={a.name: a.platform for a in config.accounts},
                 normalize=config.normalize,
+                snapshot=rules_snapshot_path(config),
             )
         self._lock = threading.Lock()
         self._clients: dict[str, PlatformClient] = {}

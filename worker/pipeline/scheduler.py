@@ -7,6 +7,11 @@ a batch whose sender died. Next poll times live in Redis, so a scheduler that ta
 the first one died continues the schedule instead of polling everything at once.
 
 A second daemon waits for the lock and takes over within the lock's TTL when the first dies.
+
+Every Redis error (connection lost, READONLY during a failover, OOM, MISCONF, LOADING, ...) is
+logged as one ``scheduler_redis_error`` event and the loop tries again after a backoff that
+doubles from :data:`RETRY_MIN` to :data:`RETRY_MAX`; the lock is released however the loop
+ends, so a standby daemon takes over at once instead of waiting for the TTL.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ log = structlog.get_logger("worker.scheduler")
 
 LOCK_TTL = 15.0
 TICK = 0.25
+RETRY_MIN = 0.5  # seconds before the first retry after a Redis error
+RETRY_MAX = 5.0  # short against LOCK_TTL: polling resumes soon after Redis answers again
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,27 +69,48 @@ class Scheduler:
         self._waiting_logged = False
 
     def run(self, stop: threading.Event) -> None:
-        """Loop until ``stop`` is set; survives Redis outages (logs and tries again)."""
-        while not stop.is_set():
-            try:
-                if not self.lock.held:
-                    if not self.lock.acquire(blocking=False):
-                        if not self._waiting_logged:
-                            log.info("scheduler_waiting", detail="another scheduler holds the "
-                                     "lock; taking over if it stops renewing it")
-                            self._waiting_logged = True
-                        stop.wait(1.0)
+        """Loop until ``stop`` is set; survives every Redis error (logs, backs off, retries)."""
+        retry_in = RETRY_MIN
+        try:
+            while not stop.is_set():
+                try:
+                    if not self._hold_lock(stop):
                         continue
-                    log.info("scheduler_started", targets=len(self.targets))
-                    self._waiting_logged = False
-                self.tick(time.time())
-            except (redis_lib.ConnectionError, redis_lib.TimeoutError) as exc:
-                log.warning("scheduler_redis_unavailable", detail=str(exc))
-                stop.wait(1.0)
-                continue
-            stop.wait(TICK)
+                    self.tick(time.time())
+                except redis_lib.RedisError as exc:
+                    log.warning("scheduler_redis_error", error=type(exc).__name__,
+                                detail=str(exc), retry_in=retry_in)
+                    stop.wait(retry_in)
+                    retry_in = min(retry_in * 2, RETRY_MAX)
+                    continue
+                retry_in = RETRY_MIN
+                stop.wait(TICK)
+        finally:
+            self._release_lock()
+
+    def _hold_lock(self, stop: threading.Event) -> bool:
+        """True when this scheduler holds the lock (taking it if free); else waits a moment."""
         if self.lock.held:
+            return True
+        if self.lock.acquire(blocking=False):
+            log.info("scheduler_started", targets=len(self.targets))
+            self._waiting_logged = False
+            return True
+        if not self._waiting_logged:
+            log.info("scheduler_waiting", detail="another scheduler holds the lock; taking "
+                     "over if it stops renewing it")
+            self._waiting_logged = True
+        stop.wait(1.0)
+        return False
+
+    def _release_lock(self) -> None:
+        """Stop renewing and delete the lock if it is still ours (Redis may be away: then it
+        expires by itself within its TTL)."""
+        try:
             self.lock.release()
+        except redis_lib.RedisError as exc:
+            log.warning("scheduler_lock_release_failed", error=type(exc).__name__,
+                        detail=str(exc), expires_in=LOCK_TTL)
 
     def interval(self) -> float:
         polling = self.runtime.config.polling

@@ -8,10 +8,13 @@ idempotent) instead of losing it.
 Memory is bounded per target: the seen set is a sorted set scored by the last time an id was
 *listed*. :meth:`filter_new` refreshes the score of every already-seen id it is shown, so a
 comment still on the platform's list never ages out and comes back as "new"; ids not listed for
-``max_age`` (default 30 days) are dropped, the set keeps at most ``max_entries`` (default
-20,000) most recently listed ids, and the whole key expires ``max_age`` after the target was
-last polled. A dropped id that reappears is moderated again: harmless, since every action is
-idempotent (done markers, the platforms' own "already done" answers).
+``max_age`` (default 30 days) are dropped, and the whole key expires ``max_age`` after the target
+was last polled. Beyond ``max_entries`` (default 20,000) the least recently listed ids are
+dropped too, but never one listed within ``listed_window`` (the time a full listing pass takes
+to come round again): the set never shrinks below what the article still lists, so an article
+with more comments than ``max_entries`` is not re-listed and re-moderated on every poll. A
+dropped id that reappears is moderated again: harmless, since every action is idempotent (done
+markers, the platforms' own "already done" answers).
 """
 
 from __future__ import annotations
@@ -43,6 +46,30 @@ if refreshed > 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[2])
 end
 return new
+"""
+
+# KEYS[1] seen zset; ARGV[1] now, ARGV[2] drop ids last listed before this, ARGV[3] max entries,
+# ARGV[4] ids last listed before this may go to keep max entries, ARGV[5] ttl, ARGV[6..] ids.
+# Records the ids as listed now, then trims: by age, then the oldest beyond max entries but
+# only among those not listed recently (ranks are in score order, so the first n ranks are the
+# n oldest). Returns how many ids the set holds.
+_MARK_SEEN = """
+for i = 6, #ARGV do
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[i])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
+local size = redis.call('ZCARD', KEYS[1])
+local excess = size - tonumber(ARGV[3])
+if excess > 0 then
+  local unlisted = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[4])
+  local n = math.min(excess, unlisted)
+  if n > 0 then
+    redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1)
+    size = size - n
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return size
 """
 
 # KEYS[1] cursor; ARGV[1] a canonical non-negative decimal integer. Moves the cursor forward
@@ -78,19 +105,27 @@ class SeenComments:
         keys: Keys | None = None,
         max_entries: int = 20_000,
         max_age: float = 30 * 86400.0,
+        listed_window: float = 3 * 3600.0,
         clock: Clock = wall_clock,
     ) -> None:
+        """``listed_window``: ids listed this recently are still on the platform's list and
+        are never trimmed for ``max_entries``; it must exceed the time between two listings of
+        the whole target (a full pass), with margin."""
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         if max_age <= 0:
             raise ValueError("max_age must be positive")
+        if listed_window < 0:
+            raise ValueError("listed_window must not be negative")
         self._redis = redis
         self._keys = keys or Keys()
         self.max_entries = max_entries
         self.max_age = max_age
+        self.listed_window = listed_window
         self._clock = clock
         self._filter_new = LuaScript(redis, _FILTER_NEW)
         self._advance = LuaScript(redis, _ADVANCE_CURSOR)
+        self._mark_seen = LuaScript(redis, _MARK_SEEN)
 
     def filter_new(
         self, target_key: str, ids: Iterable[str], *, now: float | None = None
@@ -114,13 +149,11 @@ class SeenComments:
         if not unique:
             return
         at = self._clock() if now is None else now
-        key = self._keys.seen(target_key)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.zadd(key, dict.fromkeys(unique, at))
-        pipe.zremrangebyscore(key, "-inf", f"({at - self.max_age!r}")
-        pipe.zremrangebyrank(key, 0, -(self.max_entries + 1))
-        pipe.expire(key, self._ttl())
-        pipe.execute()
+        self._mark_seen(
+            [self._keys.seen(target_key)],
+            [repr(at), repr(at - self.max_age), self.max_entries, repr(at - self.listed_window),
+             self._ttl(), *unique],
+        )
 
     def seen_count(self, target_key: str) -> int:
         return int(self._redis.zcard(self._keys.seen(target_key)))

@@ -39,6 +39,8 @@ from worker.platforms.codes import ERROR_CLASSES, Kind, make_error
 _log = structlog.get_logger()
 
 FORCE_REFRESH_PER_DAY = 20
+# An expired token is still masked in logs this long (late error texts), then forgotten.
+SECRET_GRACE = 3600.0
 FORCE_REFRESH_SPACING = 30  # seconds; closer force refreshes do not refresh (api-notes §2.2)
 
 _RELEASE = """
@@ -123,13 +125,13 @@ class SharedToken:
         except (KeyError, ValueError):
             _log.warning("wechat.token_unreadable", account=self.account, key=self.key)
             return None
-        register_secret(token.value)
+        register_secret(token.value, ttl=token.expires_at - time.time() + SECRET_GRACE)
         return token
 
     def _store(self, value: str, expires_in: float) -> AccessToken:
-        register_secret(value)
         now = time.time()
         expires_in = max(float(expires_in), 1.0)
+        register_secret(value, ttl=expires_in + SECRET_GRACE)
         token = AccessToken(
             value=value,
             fetched_at=now,

@@ -58,7 +58,7 @@ from worker.platforms.results import (
     CommentPage,
     UnblacklistResult,
 )
-from worker.platforms.tokens import AccessToken, SharedToken
+from worker.platforms.tokens import SECRET_GRACE, AccessToken, SharedToken
 
 _log = structlog.get_logger()
 
@@ -219,8 +219,9 @@ class WechatClient:
         expires_in = as_timestamp(body.get("expires_in")) if isinstance(body, Mapping) else None
         if not isinstance(token, str) or not token:
             raise self._transport.malformed(endpoint, answer, "no access_token")
-        register_secret(token)
-        return token, expires_in if expires_in is not None and expires_in > 0 else 7200.0
+        lifetime = expires_in if expires_in is not None and expires_in > 0 else 7200.0
+        register_secret(token, ttl=lifetime + SECRET_GRACE)
+        return token, lifetime
 
     # --- the one way every API call goes -----------------------------------------------------
 

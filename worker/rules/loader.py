@@ -43,12 +43,14 @@ from worker.rules.model import (
     required_signals,
 )
 from worker.rules.normalize import NormalizeOptions, Normalizer
+from worker.rules.regex import RegexBudget
 from worker.rules.steps import STEPS, read_steps
 from worker.rules.templates import REPLY_MAX_CHARS, ReplyTemplate, TemplateError
 from worker.rules.waves import AuthorBurst, Repeated
+from worker.textfile import read_regular_text
 from worker.units import parse_duration
 from worker.waves.state import MAX_NEIGHBOURS
-from worker.yamlsrc import SourceList, SourceMap, load_yaml_file
+from worker.yamlsrc import RULE_FILE_LIMITS, SourceList, SourceMap, load_yaml_text
 
 RULE_SUFFIXES = (".yaml", ".yml")
 DEFAULTS_FILE = "defaults.yaml"  # in a rule directory: normalize: for every file
@@ -108,6 +110,36 @@ class _Term(str):
         term = super().__new__(cls, text)
         term.file, term.line, term.where = file, line, where
         return term
+LIST_FILE_MAX_BYTES = 8 << 20  # a list file (file: path): 8 MiB, some 500,000 terms
+
+
+def source_root(path: Path) -> Path:
+    """A configured rule path as an absolute one: a directory resolved, a file's directory
+    resolved (the file itself may be a link). Rule files are keyed under it, list files by
+    their resolved path, which lies inside it."""
+    path = Path(path)
+    return path.resolve() if path.is_dir() else path.parent.resolve() / path.name
+
+
+class _FileTerm(_Term):
+    """A line of a list file. A problem with it names the file and line, and repeats the line
+    only when it is short (a term or a small pattern): ``file:`` may point at anything readable
+    inside the rule directory, a file holding a password included."""
+
+    def shown(self) -> bool:
+        return len(self) <= FILE_TERM_SHOWN
+
+
+FILE_TERM_SHOWN = 20  # characters of a list file's line a problem may repeat
+
+
+def _quoted(term: str, message: str) -> str:
+    """``'term': message``, or for a long line of a list file the message without the line."""
+    if not isinstance(term, _FileTerm) or term.shown():
+        return f"'{term}': {message}"
+    message = message.replace(repr(str(term)), "the term on this line")
+    message = message.replace(str(term), "the term on this line")
+    return message[:300] + "..." if len(message) > 300 else message
 
 
 @dataclass
@@ -137,6 +169,10 @@ class _Loader:
     groups: dict[NormalizeOptions, int] = field(default_factory=dict)
     group_list: list[_Group] = field(default_factory=list)
     rule_places: dict[str, str] = field(default_factory=dict)
+    roots: dict[Path, Path] = field(default_factory=dict)  # rule file -> its rule directory
+    keys: dict[Path, Path] = field(default_factory=dict)  # rule file -> its path under root
+    sources: dict[Path, str] = field(default_factory=dict)  # every file read -> its text
+    regex_budget: RegexBudget = field(default_factory=RegexBudget)
     reported_terms: set[tuple[str, int | None, str, str]] = field(default_factory=set)
     source_lines: dict[Path, list[str]] = field(default_factory=dict)
     uncollapsed: dict[int, Normalizer] = field(default_factory=dict)  # per group, for warnings
@@ -174,17 +210,25 @@ class _Loader:
                 if not found:
                     self.problem("directory holds no .yaml or .yml rule file", path)
                 files.extend(found)
-            elif path.is_file():
+                root = source_root(path)
+                self.roots.update({f: root for f in found})
+                self.keys.update({f: root / f.relative_to(path) for f in found})
+            elif path.exists():
                 files.append(path)
+                self.roots[path] = source_root(path).parent
+                self.keys[path] = source_root(path)
             else:
                 self.problem("no such file or directory", path)
         documents: list[tuple[Path, SourceMap]] = []
         for file in files:
             try:
-                data = load_yaml_file(file)
+                text = read_regular_text(file, max_bytes=RULE_FILE_LIMITS.max_bytes,
+                                         what="rule file")
+                data = load_yaml_text(text, filename=str(file), limits=RULE_FILE_LIMITS)
             except ConfigError as exc:
                 self.problems.extend(exc.problems)
                 continue
+            self.sources[self.keys[file]] = text
             if data is None:
                 self.problem(
                     "the file is empty; an empty rule file is refused so that a truncated save "
@@ -280,20 +324,27 @@ class _Loader:
             self.problem("a list from a file is written {file: path}", definition.file, node)
             return []
         path = (definition.file.parent / relative).resolve()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+        root = self.roots.get(definition.file, definition.file.resolve().parent)
+        if not path.is_relative_to(root):
             self.problem(
-                f"cannot read list file {relative}: {exc}", definition.file, node, "file",
-                fld=f"{where}.file",
+                f"list file {relative} is outside the rule directory {root}; list files must "
+                "be inside it", definition.file, node, "file", fld=f"{where}.file",
             )
             return []
-        shown = definition.file.parent / relative  # the path as the moderator would write it
+        try:
+            text = read_regular_text(path, max_bytes=LIST_FILE_MAX_BYTES, what="list file")
+        except ConfigError as exc:
+            for problem in exc.problems:
+                self.problem(f"{relative}: {problem.message}", definition.file, node, "file",
+                             fld=f"{where}.file")
+            return []
+        self.sources[path] = text
+        shown = definition.file.parent / relative  # as the moderator would write it
         terms: list[str] = []
         for number, raw in enumerate(text.splitlines(), start=1):
             term = raw.strip()
             if term and not term.startswith("#"):
-                terms.append(_Term(term, shown, number, f"{where} ({relative})"))
+                terms.append(_FileTerm(term, shown, number, f"{where} ({relative})"))
         return terms
 
     def terms(
@@ -378,7 +429,8 @@ class _Loader:
     def group_for(self, options: NormalizeOptions) -> int:
         if options not in self.groups:
             self.groups[options] = len(self.group_list)
-            self.group_list.append(_Group(options, MatcherBuilder(Normalizer(options))))
+            builder = MatcherBuilder(Normalizer(options), budget=self.regex_budget)
+            self.group_list.append(_Group(options, builder))
         return self.groups[options]
 
     def rule(
@@ -651,11 +703,13 @@ class _Loader:
         if key_seen in self.reported_terms:
             return
         self.reported_terms.add(key_seen)
+        turned = ("turns the term on this line into another word"
+                  if isinstance(term, _FileTerm) and not term.shown()
+                  else f"turns the term '{term}' into '{collapsed}'")
         self.warnings.append(Problem(
-            f"collapse_repeats: {options.collapse_repeats} turns the term '{term}' into "
-            f"'{collapsed}', which matches more than it says; write the term as it collapses, "
-            "or turn collapse_repeats off for this rule", file=str(file), line=line, rule=rid,
-            field=where,
+            f"collapse_repeats: {options.collapse_repeats} {turned}, which matches more than "
+            "it says; write the term as it collapses, or turn collapse_repeats off for this "
+            "rule", file=str(file), line=line, rule=rid, field=where,
         ))
 
     def bad_term(
@@ -671,10 +725,11 @@ class _Loader:
         if key in self.reported_terms:
             return  # a list entry used by several rules: one report
         self.reported_terms.add(key)
+        text = _quoted(term, message)
         if in_list and isinstance(term, _Term):
-            self.problem(f"'{term}': {message}", file, line=line, fld=term.where)
+            self.problem(text, file, line=line, fld=term.where)
         else:
-            self.problem(f"'{term}': {message}", file, line=line, rule=rid, fld=where)
+            self.problem(text, file, line=line, rule=rid, fld=where)
 
     def author(
         self, node: object, file: Path, rid: str, where: str, line: int | None
@@ -1100,6 +1155,7 @@ def load_rules(
     *,
     accounts: Mapping[str, Platform] | None = None,
     run_tests: bool = True,
+    sources: dict[Path, str] | None = None,
     normalize: NormalizeOptions | None = None,
     channels: Collection[str] | None = None,
 ) -> RuleSet:
@@ -1111,9 +1167,12 @@ def load_rules(
     ``defaults.yaml`` among the rule files changes it for all of them, then each file's and
     each rule's ``normalize:``.
     With ``run_tests`` every rule's ``tests`` samples are evaluated and a failing sample is a
-    problem like any other. Raises ConfigError with every problem found.
+    problem like any other. ``sources``, when given, receives the text of every file read
+    (rule and list files, by resolved path). Raises ConfigError with every problem found.
     """
     loader = _Loader(accounts=accounts, channels=channels)
+    if sources is not None:
+        loader.sources = sources
     documents = loader.read_files([Path(p) for p in paths])
     defaults, documents = loader.defaults_file(documents, normalize or NormalizeOptions())
     loader.collect_lists(documents)
@@ -1146,7 +1205,11 @@ def load_rules(
     if loader.problems:
         raise ConfigError(loader.problems)
 
-    matchers = [group.builder.build() for group in loader.group_list]
+    try:
+        matchers = [group.builder.build() for group in loader.group_list]
+    except PatternError as exc:  # the regex set: the budget makes this rare
+        raise ConfigError(Problem(str(exc), file=", ".join(str(f) for f, _ in documents),
+                                  field="regex")) from exc
     ruleset = RuleSet(
         rules=rules, matchers=matchers, notes=loader.notes, warnings=loader.warnings,
         files=tuple(file for file, _ in documents),

@@ -35,7 +35,7 @@ import re2
 
 from worker.errors import PatternError
 from worker.rules.normalize import NormalizedText, Normalizer
-from worker.rules.regex import compile_regex, re2_options
+from worker.rules.regex import RegexBudget, re2_options
 
 __all__ = [
     "LiteralKind",
@@ -78,8 +78,10 @@ class _Literal:
 class MatcherBuilder:
     """Collects terms and regexes; :meth:`build` compiles them into a :class:`Matcher`."""
 
-    def __init__(self, normalizer: Normalizer) -> None:
+    def __init__(self, normalizer: Normalizer, *, budget: RegexBudget | None = None) -> None:
+        """``budget``: shared by every builder of one rule set (one of its own by default)."""
         self.normalizer = normalizer
+        self.budget = budget if budget is not None else RegexBudget()
         self._literals: list[_Literal] = []
         self._literal_ids: dict[tuple[str, str], int] = {}
         self._regexes: list[tuple[str, str, Any]] = []  # (pattern, translated, compiled)
@@ -123,7 +125,7 @@ class MatcherBuilder:
         if pattern == "":
             raise PatternError("an empty regex matches every comment; remove it or write a pattern")
         literal = self._literal_normalizer
-        compiled = compile_regex(pattern, literal=literal)
+        compiled = self.budget.compile(pattern, literal=literal)
         ident = len(self._regexes)
         self._regexes.append((pattern, compiled.pattern, compiled))
         self._regex_ids[pattern] = ident

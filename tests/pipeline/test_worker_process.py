@@ -1,0 +1,87 @@
+"""Worker processes as the daemon starts them: its config, and SIGHUP while they boot."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import redis
+
+from tests.pipeline.daemon_harness import APP_SECRET, WEIBO_TOKEN, wait_until, write_config
+from worker.config import Config, load_config
+from worker.daemon import Daemon, RunOptions
+from worker.pipeline.connect import RedisEndpoint
+from worker.redis_server import EmbeddedRedis
+
+HEARTBEATS = "mw:dramatiq:__heartbeats__"  # dramatiq's consumers write it once they run
+
+
+def daemon_config(tmp_path: Path, redis_server: EmbeddedRedis) -> tuple[Path, Config]:
+    path = write_config(tmp_path, "http://127.0.0.1:9", redis_url=redis_server.url)
+    environ = dict(os.environ, TEST_WX_SECRET=APP_SECRET, TEST_WB_TOKEN=WEIBO_TOKEN)
+    return path, load_config(path, environ=environ)
+
+
+
+def stop_workers(daemon: Daemon) -> list[int | None]:
+    for process in daemon.processes.values():
+        if process.is_alive() and process.pid is not None:
+            os.kill(process.pid, signal.SIGTERM)
+    for process in daemon.processes.values():
+        process.join(90)
+    return [process.exitcode for process in daemon.processes.values()]
+
+
+def test_a_sighup_while_a_worker_starts_is_a_reload_not_its_death(
+    tmp_path: Path, redis_server: EmbeddedRedis, redis_client: redis.Redis
+) -> None:
+    path, config = daemon_config(tmp_path, redis_server)
+    daemon = Daemon(RunOptions(config_path=path, processes=1, threads=1), config)
+    daemon._start_worker(0, RedisEndpoint(url=redis_server.url))
+    process = daemon.processes[0]
+    try:
+        assert process.pid is not None
+        for _ in range(3):  # the new interpreter is still importing: no handler yet
+            os.kill(process.pid, signal.SIGHUP)
+        wait_until(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
+                   timeout=90, what="the worker to consume")
+        assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
+        os.kill(process.pid, signal.SIGHUP)  # and once its handler is installed
+        time.sleep(0.5)
+        assert process.is_alive()
+    finally:
+        codes = stop_workers(daemon)
+    assert codes == [0]
+
+
+def test_workers_run_on_the_daemons_config_even_when_the_file_broke_since(
+    tmp_path: Path, redis_server: EmbeddedRedis, redis_client: redis.Redis
+) -> None:
+    path, config = daemon_config(tmp_path, redis_server)
+    path.write_text("accounts: [unclosed\n", encoding="utf-8")  # edited after the daemon read it
+    daemon = Daemon(RunOptions(config_path=path, processes=1, threads=1), config)
+    daemon._start_worker(0, RedisEndpoint(url=redis_server.url))
+    process = daemon.processes[0]
+    try:
+        wait_until(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
+                   timeout=90, what="the worker to consume")
+        assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
+    finally:
+        codes = stop_workers(daemon)
+    assert codes == [0]
+
+
+def test_every_process_registers_the_redis_password_for_redaction() -> None:
+    from worker.config import RedisConfig
+    from worker.logging import redact
+    from worker.pipeline.runtime import Runtime
+
+    url = "redis://:pw-for-redaction-77@127.0.0.1:1/0"  # never connected to here
+    runtime = Runtime(config=Config(redis=RedisConfig(url=url)), redis_url=url,
+                      load_rules=False)
+    try:
+        assert "pw-for-redaction-77" not in redact(f"Error connecting to {url}")
+    finally:
+        runtime.close()
