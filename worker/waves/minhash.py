@@ -7,8 +7,10 @@ meaningful there: one changed character in a 20-character text leaves about 0.8.
 
 Candidates come from MinHash signatures cut into LSH bands: two texts share a band when their
 ``ROWS`` minimums in it all agree, with probability ``s ** ROWS`` for Jaccard similarity ``s``.
-With 16 bands of 4 rows a pair at 0.8 shares a band with probability 0.9998, at 0.7 0.988; the
-exact Jaccard of each candidate then decides, so a false candidate costs a comparison only.
+With 8 bands of 3 rows a pair at 0.8 shares a band with probability 0.997, at 0.7 0.965, at
+0.5 0.66; the exact Jaccard of each candidate then decides, so a false candidate costs one
+comparison. (16 bands of 4 rows find a little more at 0.7 but cost more Redis work for every
+comment: 126 against 108 us of server time per comment, measured under load.)
 
 Written here, not taken from datasketch: its MinHash costs 66 us a comment against 21 us for
 this vectorised one, and its Redis LSH has no time window and several round trips a query;
@@ -23,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 GRAM = 3
-BANDS = 16
-ROWS = 4
+BANDS = 8
+ROWS = 3
 PERMUTATIONS = BANDS * ROWS
 
 # Multiply-add-shift hashes of 32-bit gram hashes: ((a * h + b) mod 2**64) >> 32, a and b random
@@ -61,14 +63,15 @@ def signature(gram_set: frozenset[str]) -> npt.NDArray[np.uint64]:
     return result
 
 
+_MIX = np.random.default_rng(0x62616E64).integers(
+    1, 2**64 - 1, size=ROWS, dtype=np.uint64, endpoint=True
+)
+
+
 def bands(gram_set: frozenset[str]) -> list[str]:
-    """One short key per band: the band's number and a digest of its ``ROWS`` minimums."""
-    sig = signature(gram_set).astype(np.uint32)
-    out = []
-    for band in range(BANDS):
-        chunk = sig[band * ROWS:(band + 1) * ROWS].tobytes()
-        out.append(f"{band}:{zlib.crc32(chunk):08x}{zlib.adler32(chunk):08x}")
-    return out
+    """One short key per band: the band's number and a 64-bit mix of its ``ROWS`` minimums."""
+    mixed = (signature(gram_set).reshape(BANDS, ROWS) * _MIX).sum(axis=1, dtype=np.uint64)
+    return [f"{band}:{value:016x}" for band, value in enumerate(mixed.tolist())]
 
 
 class LshIndex:

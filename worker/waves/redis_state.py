@@ -2,15 +2,17 @@
 
 Keys, per (platform, account) space ``<s>`` = ``<p>:wave:<platform>:<account>``:
 
-- ``<s>:band:<band>`` zset: comment id -> created_at, one per LSH band value (16 per comment);
-- ``<s>:at`` zset: comment id -> created_at, every recorded comment (to trim ``<s>:c``);
-- ``<s>:c`` hash: comment id -> ``[target, author, created_at, content, text]`` (JSON);
+- ``<s>:bands`` zset, all scores 0, read by lex range: ``<band>:<value>:<comment id>``, one
+  member per LSH band of every recorded comment (16 a comment), so a band's comments are one
+  ``ZRANGEBYLEX`` and the whole space is a handful of keys, not one per band value;
+- ``<s>:at`` zset: comment id -> created_at, every recorded comment (to trim by time);
+- ``<s>:c`` hash: comment id -> ``[target, author, created_at, content, text, bands]`` (JSON);
 - ``<s>:author:<author>`` zset: comment id -> created_at, for ``author.burst``;
 - ``<s>:claimed:<rule>`` hash: comment id -> wave id (:meth:`RedisWaveState.claim`).
 
-Every call trims what lies a window before the comment and sets a TTL of twice the window, so
-the state of a quiet account disappears and a band nobody touches again expires. Recording is
-idempotent: a comment observed twice (a redelivered message) is the same member.
+Every call drops (up to 200 of) the comments a window before this one, their band members
+with them, and sets a TTL of twice the window, so the state of a quiet account disappears.
+Recording is idempotent: a comment observed twice (a redelivered message) is the same member.
 """
 
 from __future__ import annotations
@@ -27,35 +29,44 @@ from worker.pipeline.keys import Keys, escape
 from worker.waves.minhash import bands, grams, jaccard
 from worker.waves.state import MAX_NEIGHBOURS, Member, Observation, WaveQuery, when_written
 
-# KEYS: at, c, author (or ""), band keys...   ARGV: id, t, rep_within ("" = none),
-# burst_within ("" = none), record, ttl (s), max neighbours.
+# KEYS: at, c, author (or ""), bands.   ARGV: id, t, rep_within ("" = none), burst_within
+# ("" = none), record, ttl (s), max neighbours, low, high, burst low, burst high, burst ttl,
+# then the comment's band values.
 # Returns {records (id, record, id, record, ...), author times (strings)}.
 _OBSERVE = """
-local id, t = ARGV[1], tonumber(ARGV[2])
+local id = ARGV[1]
 local ttl, cap = tonumber(ARGV[6]), tonumber(ARGV[7])
 local records, times = {}, {}
 if ARGV[3] ~= '' then
-  local w = tonumber(ARGV[3])
-  local low, high = ARGV[8], ARGV[9]
-  local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. low, 'LIMIT', 0, 200)
-  if #old > 0 then
-    redis.call('HDEL', KEYS[2], unpack(old))
-    redis.call('ZREM', KEYS[1], unpack(old))
-  end
-  local found, ids = {}, {}
-  for i = 4, #KEYS do
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. low)
-    local near = redis.call('ZREVRANGEBYSCORE', KEYS[i], high, low, 'LIMIT', 0, cap)
-    for _, m in ipairs(near) do
-      if m ~= id and not found[m] then found[m] = true; ids[#ids + 1] = m end
+  local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[8], 'LIMIT', 0, 200)
+  for _, o in ipairs(old) do
+    local rec = redis.call('HGET', KEYS[2], o)
+    if rec then
+      local gone = {}
+      for _, b in ipairs(cjson.decode(rec)[6]) do gone[#gone + 1] = b .. ':' .. o end
+      if #gone > 0 then redis.call('ZREM', KEYS[4], unpack(gone)) end
+      redis.call('HDEL', KEYS[2], o)
     end
-    redis.call('ZADD', KEYS[i], ARGV[2], id)
-    redis.call('EXPIRE', KEYS[i], ttl)
+    redis.call('ZREM', KEYS[1], o)
   end
+  local found, ids, mine = {}, {}, {}
+  for i = 13, #ARGV do
+    local b = ARGV[i]
+    local near = redis.call('ZRANGEBYLEX', KEYS[4], '[' .. b .. ':', '[' .. b .. ';',
+                            'LIMIT', 0, cap)
+    for _, m in ipairs(near) do
+      local other = string.sub(m, #b + 2)
+      if other ~= id and not found[other] then found[other] = true; ids[#ids + 1] = other end
+    end
+    mine[#mine + 1] = 0
+    mine[#mine + 1] = b .. ':' .. id
+  end
+  if #mine > 0 then redis.call('ZADD', KEYS[4], unpack(mine)) end
   redis.call('ZADD', KEYS[1], ARGV[2], id)
   redis.call('HSET', KEYS[2], id, ARGV[5])
   redis.call('EXPIRE', KEYS[1], ttl)
   redis.call('EXPIRE', KEYS[2], ttl)
+  redis.call('EXPIRE', KEYS[4], ttl)
   if #ids > 0 then
     local values = redis.call('HMGET', KEYS[2], unpack(ids))
     for i, m in ipairs(ids) do
@@ -64,11 +75,11 @@ if ARGV[3] ~= '' then
   end
 end
 if ARGV[4] ~= '' and KEYS[3] ~= '' then
-  local low, high = ARGV[10], ARGV[11]
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. low)
-  local mine = redis.call('ZREVRANGEBYSCORE', KEYS[3], high, low, 'WITHSCORES', 'LIMIT', 0, cap)
-  for i = 1, #mine, 2 do
-    if mine[i] ~= id then times[#times + 1] = mine[i + 1] end
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[10])
+  local seen = redis.call('ZREVRANGEBYSCORE', KEYS[3], ARGV[11], ARGV[10], 'WITHSCORES',
+                          'LIMIT', 0, cap)
+  for i = 1, #seen, 2 do
+    if seen[i] ~= id then times[#times + 1] = seen[i + 1] end
   end
   redis.call('ZADD', KEYS[3], ARGV[2], id)
   redis.call('EXPIRE', KEYS[3], ARGV[12])
@@ -109,27 +120,28 @@ class RedisWaveState:
         at = when_written(comment, now)
         space = self.space(comment.platform, comment.account)
         gram_set = grams(text)
-        band_keys = [f"{space}:band:{b}" for b in bands(gram_set)] if query.repeated_within else []
+        rep, burst = query.repeated_within, query.burst_within
+        band_values = bands(gram_set) if rep is not None else []
         author_key = (
             f"{space}:author:{escape(comment.author)}"
-            if comment.author is not None and query.burst_within is not None else ""
+            if comment.author is not None and burst is not None else ""
         )
-        rep = query.repeated_within
-        burst = query.burst_within
         record = json.dumps(
-            [comment.target, comment.author, at, comment.content[:500], text],
+            [comment.target, comment.author, at, comment.content[:500], text, band_values],
             ensure_ascii=False,
         )
         args: list[str | int] = [
             comment.id, repr(at), "" if rep is None else repr(rep),
             "" if burst is None else repr(burst), record, _ttl(rep), MAX_NEIGHBOURS,
             repr(at - (rep or 0.0)), repr(at + (rep or 0.0)),
-            repr(at - (burst or 0.0)), repr(at + (burst or 0.0)), _ttl(burst),
+            repr(at - (burst or 0.0)), repr(at + (burst or 0.0)), _ttl(burst), *band_values,
         ]
-        records, times = self._observe([f"{space}:at", f"{space}:c", author_key, *band_keys], args)
+        records, times = self._observe(
+            [f"{space}:at", f"{space}:c", author_key, f"{space}:bands"], args
+        )
         near: list[Member] = []
         for i in range(0, len(records), 2):
-            target, author, created, content, other = json.loads(as_text(records[i + 1]))
+            target, author, created, content, other, _ = json.loads(as_text(records[i + 1]))
             sim = jaccard(gram_set, grams(other))
             if sim >= query.similarity:
                 member = Member(as_text(records[i]), target, author, float(created), content, sim)
