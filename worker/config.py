@@ -636,7 +636,14 @@ def _notify(reader: _Reader, root: SourceMap) -> NotifyConfig:
     events: frozenset[str] = frozenset()
     if events_node is not None:
         ev = reader.mapping(events_node, "notify.events")
-        reader.known_keys(ev, _NOTIFY_EVENTS_KEYS, "notify.events")
+        # YAML 1.1 reads a bare `on:` key as the boolean true: take it as written.
+        for key in ev:
+            if key is not True and key not in _NOTIFY_EVENTS_KEYS:
+                reader.problem(f"unknown key {key!r}{did_you_mean(str(key), _NOTIFY_EVENTS_KEYS)}",
+                               ev, key, f"notify.events.{key}")
+        if True in ev and "on" not in ev:
+            ev["on"] = ev[True]
+            ev.key_lines["on"] = ev.line_of(True)
         events_channel = ev.get("channel")
         names = {c.name for c in channels}
         if events_channel not in names:
