@@ -252,3 +252,23 @@ def test_no_secret_in_any_log_line(sandbox: Sandbox, redis_client: redis.Redis) 
     for secret in (DING_TOKEN, DING_SECRET, FEISHU_TOKEN, FEISHU_SECRET, WECOM_KEY,
                    "SECwrong-secret-000"):
         assert secret not in output
+
+
+def test_robots_through_the_sandbox_admin_api(sandbox: Sandbox, redis_client: redis.Redis) -> None:
+    import httpx
+    with httpx.Client(base_url=sandbox.url) as client:
+        added = client.post("/_sandbox/robot", json={"type": "feishu", "token": "adm-tok-77",
+                                                     "secret": "adm-secret-77"})
+        assert added.json() == {"ok": True}
+        client.post("/_sandbox/robot/fail", json={"type": "feishu", "token": "adm-tok-77",
+                                                   "count": 1, "code": 11232})
+        channel = NotifyChannel(name="f", type="feishu",
+                                url=Secret(f"{sandbox.url}/open-apis/bot/v2/hook/adm-tok-77"),
+                                secret=Secret("adm-secret-77"))
+        notifier = Notifier(redis=redis_client, config=NotifyConfig(channels=(channel,)),
+                            clock=sandbox.now)
+        notifier.add("f", _entry(1))
+        assert notifier.flush(channel) == 0  # 11232: deferred
+        assert notifier.flush(channel) == 1
+        state = client.get("/_sandbox/robot", params={"type": "feishu", "token": "adm-tok-77"})
+        assert len(state.json()["received"]) == 1 and state.json()["rejected"] == 0
