@@ -1,7 +1,9 @@
 """Rules engine benchmark: the real loader and engine on generated rule files.
 
 For 10,000 and 100,000 Chinese terms (plus 500 English terms and 100 spam regexes, spread over
-20 rules in list files), on 50,000 generated comments (bench/corpus.py, fixed seed):
+20 rules in list files), on 50,000 generated comments (bench/corpus.py, fixed seed); with
+``--v2`` the rules also use matching v2: the ``numerals`` step, 500 ``sounds_like`` terms and
+500 ``allow`` terms (beside the defaults, ``confusables`` on):
 
 - comments/s of ``RuleSet.evaluate`` with default normalisation (one core),
 - comments/s of ``modworker replay`` (JSON in and out, start-up excluded),
@@ -13,6 +15,7 @@ Each size runs in a child process so that its peak RSS is its own. Run:
 
     .venv/bin/python bench/rules_bench.py            # both sizes
     .venv/bin/python bench/rules_bench.py --sizes 10000
+    .venv/bin/python bench/rules_bench.py --sizes 10000 --v2
 """
 
 from __future__ import annotations
@@ -39,12 +42,23 @@ from worker.rules import load_rules
 N_RULES = 20
 
 
+V2_TERMS = 500  # sounds_like terms and allow terms, each, with --v2
+
+
 def write_rules(
-    directory: Path, cn_terms: list[str], en_terms: list[str], regexes: list[str]
+    directory: Path, cn_terms: list[str], en_terms: list[str], regexes: list[str],
+    *, v2: bool = False,
 ) -> None:
-    """20 rules, each with its slice of the terms in a list file and 5 regexes inline."""
+    """20 rules, each with its slice of the terms in a list file and 5 regexes inline.
+
+    With ``v2`` the file turns ``numerals`` on, each rule's ``includes`` map gets its slice of
+    500 allow terms (a term with a character before it: its innocent neighbour) and each rule
+    an ``any`` branch of ``sounds_like`` with its slice of 500 other terms.
+    """
     lists = directory / "lists"
     lists.mkdir(parents=True, exist_ok=True)
+    allow_terms = ["的" + term for term in cn_terms[:V2_TERMS]]
+    sound_terms = cn_terms[-V2_TERMS:]
     rules = []
     for index in range(N_RULES):
         cn = cn_terms[index::N_RULES]
@@ -52,21 +66,24 @@ def write_rules(
         rx = regexes[index::N_RULES]
         (lists / f"cn{index}.txt").write_text("\n".join(cn) + "\n", encoding="utf-8")
         (lists / f"en{index}.txt").write_text("\n".join(en) + "\n", encoding="utf-8")
+        includes: dict[str, object] = {"includes": [f"$cn{index}"]}
+        branches: list[dict[str, object]] = [
+            {"content": includes},
+            {"content": {"includes_word": [f"$en{index}"]}},
+            {"content": {"regex": rx}},
+        ]
+        if v2:
+            includes["allow"] = allow_terms[index::N_RULES]
+            branches.append({"content": {"sounds_like": sound_terms[index::N_RULES]}})
         rules.append(
             {
                 "id": f"rule-{index:02d}",
                 "priority": N_RULES - index,
-                "when": {
-                    "any": [
-                        {"content": {"includes": [f"$cn{index}"]}},
-                        {"content": {"includes_word": [f"$en{index}"]}},
-                        {"content": {"regex": rx}},
-                    ]
-                },
+                "when": {"any": branches},
                 "then": ["delete", "blacklist"] if index % 2 == 0 else ["delete"],
             }
         )
-    document = {
+    document: dict[str, object] = {
         "version": 1,
         "lists": {
             **{f"cn{i}": {"file": f"lists/cn{i}.txt"} for i in range(N_RULES)},
@@ -74,6 +91,8 @@ def write_rules(
         },
         "rules": rules,
     }
+    if v2:
+        document["normalize"] = {"numerals": True}
     # JSON is YAML: no need for a YAML writer here.
     text = json.dumps(document, ensure_ascii=False)
     (directory / "bench.yaml").write_text(text, encoding="utf-8")
@@ -83,11 +102,11 @@ def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
 
 
-def child(n_terms: int) -> dict[str, float]:
+def child(n_terms: int, v2: bool) -> dict[str, float]:
     corpus = make_corpus(n_cn_terms=n_terms)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        write_rules(directory, corpus.cn_terms, corpus.en_terms, corpus.regexes)
+        write_rules(directory, corpus.cn_terms, corpus.en_terms, corpus.regexes, v2=v2)
         started = time.perf_counter()
         rules = load_rules([directory])
         build = time.perf_counter() - started
@@ -141,16 +160,18 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--v2", action="store_true",
+                        help="rules that also use numerals, sounds_like and allow")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child)))
+        print(json.dumps(child(args.child, args.v2)))
         return
     print(f"{'terms':>8} {'regexes':>7} {'build s':>8} {'engine/s':>10} {'replay/s':>10} "
           f"{'naive/s':>9} {'engine x':>9} {'replay x':>9} {'peak MB':>8} {'matched':>8}")
     for size in args.sizes:
         out = subprocess.run(
-            [sys.executable, __file__, "--child", str(size)],
+            [sys.executable, __file__, "--child", str(size), *(["--v2"] if args.v2 else [])],
             check=True, capture_output=True, text=True,
         ).stdout
         r = json.loads(out)

@@ -97,10 +97,19 @@ def test_an_orphan_server_of_this_state_dir_is_stopped_before_a_new_one_starts(
     reaper = threading.Thread(target=orphan.wait)  # as init reaps a real orphan
     reaper.start()
     try:
+        # Wait until it serves: its pid file is written in steps, and an orphan found while
+        # it is still empty is (rightly) taken for no server at all.
+        probe = redis.Redis(unix_socket_path=str(tmp_path / "redis.sock"), socket_timeout=1)
         deadline = time.monotonic() + 10
-        while not (tmp_path / "redis.pid").exists():
-            assert time.monotonic() < deadline
+        while True:
+            try:
+                if probe.ping() and (tmp_path / "redis.pid").read_text().strip():
+                    break
+            except (redis.RedisError, OSError):
+                pass
+            assert time.monotonic() < deadline, "the orphan never served"
             time.sleep(0.05)
+        probe.close()
         server = EmbeddedRedis(state_dir=tmp_path)
         server.start(timeout=3)
         try:

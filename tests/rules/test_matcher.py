@@ -13,6 +13,8 @@ from worker.errors import PatternError
 from worker.rules.matcher import Matcher, MatcherBuilder, is_word_char
 from worker.rules.normalize import NormalizeOptions, Normalizer
 
+from .helpers import spaced_reference
+
 CONTACT_LURES = ["加v", "加微", "薇信", "威信", "vx", "wx", "加我"]
 QQ_REGEX = r"q{2}\s*[:：]?\s*\d{5,}"
 
@@ -55,7 +57,7 @@ def test_rules_spec_example() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["微信支付很方便", "我的微信号码忘了", "威力很大信心满满", "加油！我们一起", "v x", "wxyz"],
+    ["微信支付很方便", "我的微信号码忘了", "威力很大信心满满", "加油！我们一起", "v xyz", "wxyz"],
 )
 def test_false_positive_traps(text: str) -> None:
     matcher, ids, _ = build(
@@ -271,6 +273,7 @@ def test_agrees_with_brute_force_on_the_corpus() -> None:
             i
             for i, t in word.items()
             if re.search(rf"(?<![^\W_]){re.escape(t)}(?![^\W_])", norm.kept, re.ASCII)
+            or (t in norm.skeleton and spaced_reference(norm.kept, t))
         }
         assert result.literals == expected, comment
         assert result.regexes == {i for i, r in rex.items() if r.search(norm.kept)}, comment

@@ -68,12 +68,15 @@ RULE_KEYS = {
 CONDITION_KEYS = {"content", "author", "comment", "any", "not"}
 CONTENT_KEYS = {
     "includes", "includes_word", "starts_with", "ends_with", "full_exact", "regex",
-    "min_length", "max_length", "min_letters", "max_letters", "repeated",
+    "sounds_like", "allow", "min_length", "max_length", "min_letters", "max_letters",
+    "repeated",
 }
 AUTHOR_KEYS = {"in", "not_in", "offenses", "burst"}
 COMMENT_KEYS = {"elected", "replied", "age"}
 NORMALIZE_KEYS = set(STEPS)
 _BOUND_KEYS = {"min_length", "max_length", "min_letters", "max_letters"}
+#: The content keys that find hits (which `allow` can cancel).
+MATCHER_KEYS = CONTENT_KEYS - _BOUND_KEYS - {"allow", "repeated"}
 TEST_KEYS = {"match", "no_match"}
 SAMPLE_KEYS = {
     "content", "platform", "account", "author", "created_at", "age", "elected", "replied",
@@ -580,7 +583,13 @@ class _Loader:
                 f"({', '.join(sorted(CONDITION_KEYS))})", file, line=line, rule=rid, fld=where,
             )
             return None
-        self.unknown_keys(node, CONDITION_KEYS, file, rid, where)
+        if "allow" in node:
+            self.problem(
+                "allow belongs inside a content map, beside the terms whose hits it excuses "
+                "(content: {includes: [...], allow: [...]})",
+                file, node, "allow", rid, f"{where}.allow",
+            )
+        self.unknown_keys(node, CONDITION_KEYS | {"allow"}, file, rid, where)
         parts: list[Condition | None] = []
         for key, value in node.items():
             sub = f"{where}.{key}"
@@ -631,6 +640,7 @@ class _Loader:
         builder = self.group_list[group].builder
         parts: list[Condition] = []
         bounds: dict[str, int] = {}
+        allow = self.allow_terms(mapping, builder, file, rid, where)
         for key, value in mapping.items():
             sub = f"{where}.{key}"
             key_line = mapping.line_of(key)
@@ -647,7 +657,7 @@ class _Loader:
                 else:
                     bounds[key] = value
                 continue
-            if key not in CONTENT_KEYS:
+            if key not in MATCHER_KEYS:
                 continue
             terms = self.terms(value, file, rid, sub, key_line)
             if terms is None:
@@ -659,9 +669,9 @@ class _Loader:
             for term in terms:
                 try:
                     if key == "regex":
-                        ids.add(builder.add_regex(term))
+                        ids.add(builder.add_regex(term, allow=allow))
                     else:
-                        ids.add(builder.add_literal(cast(LiteralKind, key), term))
+                        ids.add(builder.add_literal(cast(LiteralKind, key), term, allow=allow))
                         self.check_collapse(term, key, group, file, key_line, rid, sub)
                 except PatternError as exc:
                     self.bad_term(term, str(exc), file, key_line, rid, sub)
@@ -681,6 +691,36 @@ class _Loader:
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+    def allow_terms(
+        self, mapping: SourceMap, builder: MatcherBuilder, file: Path, rid: str, where: str
+    ) -> frozenset[int]:
+        """The ids of a content map's ``allow`` terms (none: an empty set)."""
+        if "allow" not in mapping:
+            return frozenset()
+        sub = f"{where}.allow"
+        line = mapping.line_of("allow")
+        if not MATCHER_KEYS & set(mapping):
+            self.problem(
+                "allow excuses hits of the terms beside it (includes, includes_word, "
+                "starts_with, ends_with, full_exact, regex, sounds_like), and this content map "
+                "has none", file, line=line, rule=rid, fld=sub,
+            )
+            return frozenset()
+        value = mapping["allow"]
+        terms = self.terms(value, file, rid, sub, line)
+        if terms is None:
+            return frozenset()
+        if not terms:
+            self.problem("allow has no terms", file, line=line, rule=rid, fld=sub)
+            return frozenset()
+        ids: set[int] = set()
+        for term in terms:
+            try:
+                ids.add(builder.add_allow(term))
+            except PatternError as exc:
+                self.bad_term(term, str(exc), file, line, rid, sub)
+        return frozenset(ids)
 
     def check_collapse(
         self, term: str, key: str, group: int, file: Path, line: int | None, rid: str, where: str

@@ -9,6 +9,12 @@ normalises the comment once, then runs:
 * a second automaton over *kept*, only when ``includes_word`` terms exist;
 * one ``re2.Set`` over *kept*, only when regexes exist.
 
+``sounds_like`` terms (sounds_like.py) share the skeleton automaton: it then runs over the
+skeleton, a NUL and the skeleton's sound. ``allow`` terms are skeleton-automaton patterns too;
+a literal or regex added with allow ids keeps only hits whose original-text span lies inside
+no match of those allow terms, so :attr:`ScanResult.literals` and the spans already report
+only remaining hits (the allow check costs an offset map only when both hit one comment).
+
 Spans are computed only when asked for (:meth:`ScanResult.literal_span`,
 :meth:`ScanResult.regex_span`), from the normalised text's lazy offset maps.
 
@@ -19,7 +25,10 @@ last character is a word character and so is the character just after it. Word c
 the letters of the Latin script (``a``-``z``, accented ``é``, ``ß``, ...) and decimal digits;
 Han, kana, Greek, Cyrillic, Hangul, the underscore, marks, punctuation, spaces, symbols and
 emoji are not. So ``ass`` does not hit ``assistant`` or ``class``, ``fuck`` hits
-``what the fuck!`` and ``fuck_you``, and ``vx`` hits ``加vx好友``.
+``what the fuck!`` and ``fuck_you``, and ``vx`` hits ``加vx好友``. A term made of word
+characters also hits a spaced-out run that spells it (spaced.py: ``f u c k``). With the
+``numerals`` step, a digit made from a Chinese numeral is not a word character (edges are
+judged as if the step were off).
 """
 
 from __future__ import annotations
@@ -34,8 +43,10 @@ import ahocorasick_rs
 import re2
 
 from worker.errors import PatternError
-from worker.rules.normalize import NormalizedText, Normalizer
+from worker.rules.normalize import NUMERALS, NormalizedText, Normalizer
 from worker.rules.regex import RegexBudget, re2_options
+from worker.rules.sounds_like import has_han, needed_finder, sound_of
+from worker.rules.spaced import spaced_runs
 
 __all__ = [
     "LiteralKind",
@@ -45,10 +56,15 @@ __all__ = [
     "is_word_char",
 ]
 
-LiteralKind = Literal["includes", "includes_word", "starts_with", "ends_with", "full_exact"]
+LiteralKind = Literal[
+    "includes", "includes_word", "starts_with", "ends_with", "full_exact", "sounds_like"
+]
 _KINDS: frozenset[str] = frozenset(get_args(LiteralKind))
 _TRIGGER = "trigger"  # a skeleton-automaton target that only says "run the word automaton"
+_ALLOW = "allow"  # a skeleton-automaton target: a match of an allow term
+_SOUND = "sound"  # a skeleton-automaton target: a sounds_like term, matched in the sound part
 _NO_IDS: frozenset[int] = frozenset()
+_NO_ALLOW: frozenset[int] = frozenset()
 
 # re2.Set needs far more than RE2's default 8 MiB for ~100 patterns (perf-notes.md); running
 # out of it makes a set match fail, so be generous: it is a budget, allocated only when used.
@@ -70,9 +86,18 @@ def is_word_char(ch: str) -> bool:
 class _Literal:
     ident: int
     kind: LiteralKind
-    term: str  # normalised
+    term: str  # normalised (for sounds_like: the sound of the normalised term)
     word_start: bool  # for includes_word: the term starts with a word character
     word_end: bool
+    allow: frozenset[int] = _NO_ALLOW  # allow-term ids whose matches cancel a hit
+
+
+@dataclass(frozen=True, slots=True)
+class _Regex:
+    pattern: str
+    translated: str
+    compiled: Any
+    allow: frozenset[int] = _NO_ALLOW
 
 
 class MatcherBuilder:
@@ -83,14 +108,21 @@ class MatcherBuilder:
         self.normalizer = normalizer
         self.budget = budget if budget is not None else RegexBudget()
         self._literals: list[_Literal] = []
-        self._literal_ids: dict[tuple[str, str], int] = {}
-        self._regexes: list[tuple[str, str, Any]] = []  # (pattern, translated, compiled)
-        self._regex_ids: dict[str, int] = {}
+        self._literal_ids: dict[tuple[str, str, frozenset[int]], int] = {}
+        self._regexes: list[_Regex] = []
+        self._regex_ids: dict[tuple[str, frozenset[int]], int] = {}
+        self._compiled: dict[str, Any] = {}  # pattern -> compiled, whatever its allow terms
+        self._allow: list[str] = []  # allow terms, normalised like includes terms
+        self._allow_ids: dict[str, int] = {}
 
-    def add_literal(self, kind: LiteralKind, term: str) -> int:
-        """Add a literal term; identical (kind, normalised term) pairs share one id.
+    def add_literal(
+        self, kind: LiteralKind, term: str, *, allow: frozenset[int] = _NO_ALLOW
+    ) -> int:
+        """Add a literal term; identical (kind, normalised term, allow ids) share one id.
 
-        Raises :class:`PatternError` when the term normalises to nothing.
+        ``allow`` (ids from :meth:`add_allow`): a hit inside a match of one of them does not
+        count. Raises :class:`PatternError` when the term normalises to nothing, or is a
+        ``sounds_like`` term without a Han character.
         """
         if kind not in _KINDS:
             raise ValueError(f"unknown literal kind {kind!r}")
@@ -100,35 +132,57 @@ class MatcherBuilder:
         norm = self.normalizer.normalize_term(term, skeleton=skeleton)
         if not norm:
             raise PatternError(_empty_reason(term, self.normalizer, skeleton=skeleton))
-        key = (kind, norm)
+        if kind == "sounds_like":
+            if not has_han(norm):
+                raise PatternError(
+                    f"the term {term!r} has no Chinese character: sounds_like matches by "
+                    "pinyin; use includes or includes_word for it"
+                )
+            norm = sound_of(norm)
+        key = (kind, norm, allow)
         found = self._literal_ids.get(key)
         if found is not None:
             return found
         ident = len(self._literals)
         word_start = word_end = False
-        if kind == "includes_word":
+        if kind in ("includes_word", "sounds_like"):
             word_start = is_word_char(norm[0])
             word_end = is_word_char(norm[-1])
-        self._literals.append(_Literal(ident, kind, norm, word_start, word_end))
+        self._literals.append(_Literal(ident, kind, norm, word_start, word_end, allow))
         self._literal_ids[key] = ident
         return ident
 
-    def add_regex(self, pattern: str) -> int:
-        """Add a regex (Python syntax); identical patterns share one id.
+    def add_allow(self, term: str) -> int:
+        """Add an allow term (matched like ``includes``); identical ones share one id."""
+        if not isinstance(term, str):
+            raise PatternError(f"a term must be a string, not {type(term).__name__}")
+        norm = self.normalizer.normalize_term(term, skeleton=True)
+        if not norm:
+            raise PatternError(_empty_reason(term, self.normalizer, skeleton=True))
+        found = self._allow_ids.get(norm)
+        if found is None:
+            found = self._allow_ids[norm] = len(self._allow)
+            self._allow.append(norm)
+        return found
+
+    def add_regex(self, pattern: str, *, allow: frozenset[int] = _NO_ALLOW) -> int:
+        """Add a regex (Python syntax); identical (pattern, allow ids) share one id.
 
         Raises :class:`PatternError` with the reason when the pattern is invalid or cannot run
         in linear time.
         """
-        found = self._regex_ids.get(pattern)
+        found = self._regex_ids.get((pattern, allow))
         if found is not None:
             return found
         if pattern == "":
             raise PatternError("an empty regex matches every comment; remove it or write a pattern")
-        literal = self._literal_normalizer
-        compiled = self.budget.compile(pattern, literal=literal)
+        compiled = self._compiled.get(pattern)
+        if compiled is None:  # the same pattern with other allow terms reuses it (and budget)
+            compiled = self.budget.compile(pattern, literal=self._literal_normalizer)
+            self._compiled[pattern] = compiled
         ident = len(self._regexes)
-        self._regexes.append((pattern, compiled.pattern, compiled))
-        self._regex_ids[pattern] = ident
+        self._regexes.append(_Regex(pattern, compiled.pattern, compiled, allow))
+        self._regex_ids[(pattern, allow)] = ident
         return ident
 
     def _literal_normalizer(self, ch: str) -> str:
@@ -136,7 +190,9 @@ class MatcherBuilder:
 
     def build(self) -> Matcher:
         """Compile the automata and the regex set."""
-        return Matcher(self.normalizer, list(self._literals), list(self._regexes))
+        return Matcher(
+            self.normalizer, list(self._literals), list(self._regexes), list(self._allow)
+        )
 
 
 def _empty_reason(term: str, normalizer: Normalizer, *, skeleton: bool) -> str:
@@ -161,31 +217,53 @@ class Matcher:
         self,
         normalizer: Normalizer,
         literals: list[_Literal],
-        regexes: list[tuple[str, str, Any]],
+        regexes: list[_Regex],
+        allow: list[str] | None = None,
     ) -> None:
         self.normalizer = normalizer
         self.literal_count = len(literals)
         self.regex_count = len(regexes)
         self._literals = literals
-        self._regexes = [compiled for _, _, compiled in regexes]
-        self.patterns = [pattern for pattern, _, _ in regexes]
+        self._regex_defs = regexes
+        self._regexes = [r.compiled for r in regexes]
+        self.patterns = [r.pattern for r in regexes]
+        self._numerals = normalizer.options.numerals
+        self._guarded = frozenset(lit.ident for lit in literals if lit.allow)
+        self._guarded_regexes = frozenset(i for i, r in enumerate(regexes) if r.allow)
 
-        # Skeleton automaton: includes, starts_with, ends_with. One automaton pattern per
-        # distinct normalised term, mapping to (kind, id) pairs.
+        # Skeleton automaton: includes, starts_with, ends_with, allow terms. One automaton
+        # pattern per distinct normalised term, mapping to (kind, id) pairs.
         skel_terms: dict[str, list[tuple[str, int]]] = {}
         word_terms: dict[str, list[_Literal]] = {}
+        sound_terms: dict[str, list[_Literal]] = {}
         full: dict[str, list[int]] = {}
         for lit in literals:
             if lit.kind == "full_exact":
                 full.setdefault(lit.term, []).append(lit.ident)
             elif lit.kind == "includes_word":
                 word_terms.setdefault(lit.term, []).append(lit)
+            elif lit.kind == "sounds_like":
+                sound_terms.setdefault(lit.term, []).append(lit)
             else:
                 skel_terms.setdefault(lit.term, []).append((lit.kind, lit.ident))
+        for ident, term in enumerate(allow or ()):
+            skel_terms.setdefault(term, []).append((_ALLOW, ident))
+        # sounds_like terms go into the same automaton, run over skeleton + NUL + sound: a
+        # sound term holds a syllable character, which no skeleton holds, and NUL is in no
+        # term, so each part only finds its own terms (Latin skeleton terms also found in
+        # the sound part are ignored there). One scan instead of two.
+        self._sound_targets: list[list[_Literal]] = list(sound_terms.values())
+        for index, term in enumerate(sound_terms):
+            skel_terms.setdefault(term, []).append((_SOUND, index))
+        self._sounds = bool(sound_terms)
+        # With a few terms, most comments hold no character read as a term's first syllable:
+        # they skip the sound (None: too many such characters for the check to pay).
+        self._sound_needed = needed_finder(list(sound_terms)) if sound_terms else None
         # includes_word runs on kept, but a term found in kept is also found, separators
-        # removed, in the skeleton (without collapse_repeats, the skeleton is kept filtered).
-        # So the skeleton automaton also carries each word term's skeleton as a trigger, and
-        # the second automaton runs only when a trigger fires: the no-hit path scans once.
+        # removed, in the skeleton (without collapse_repeats, the skeleton is kept filtered);
+        # so is a spaced-out run. So the skeleton automaton also carries each word term's
+        # skeleton as a trigger, and the word pass runs only when a trigger fires: the
+        # no-hit path scans once.
         self._word_always = bool(word_terms) and normalizer.options.collapse_repeats is not None
         if word_terms and not self._word_always:
             for term in word_terms:
@@ -199,12 +277,17 @@ class Matcher:
         self._skel_ac: Any = ahocorasick_rs.AhoCorasick(list(skel_terms)) if skel_terms else None
         self._word_targets: list[list[_Literal]] = list(word_terms.values())
         self._word_ac: Any = ahocorasick_rs.AhoCorasick(list(word_terms)) if word_terms else None
+        # Spaced-out runs spell terms made of word characters only (see spaced.py).
+        self._spelled = {
+            term: index for index, term in enumerate(word_terms)
+            if all(is_word_char(ch) for ch in term)
+        }
 
         self._set: Any = None
         if regexes:
             rset = re2.Set.SearchSet(re2_options(max_mem=SET_MAX_MEM))
-            for _, translated, _ in regexes:
-                rset.Add(translated)
+            for regex in regexes:
+                rset.Add(regex.translated)
             try:
                 rset.Compile()
             except re2.error as exc:
@@ -218,48 +301,69 @@ class Matcher:
         """Normalise ``text`` and find every literal and regex that holds."""
         norm = self.normalizer.normalize(text)
         skeleton = norm.skeleton
-        literals: set[int] = set()
-        first: dict[int, tuple[str, int, int]] = {}  # id -> (which text, start, end)
+        found: _Found | None = None  # created on the first hit: most comments have none
 
         if self._full:
             ids = self._full.get(skeleton)
             if ids:
+                found = _Found()
                 for ident in ids:
-                    literals.add(ident)
-                    first[ident] = ("skeleton", 0, len(skeleton))
+                    found.hit(ident, "skeleton", 0, len(skeleton), ident in self._guarded)
 
         run_word = self._word_always
         if self._skel_ac is not None and skeleton:
-            hits = self._skel_ac.find_matches_as_indexes(skeleton, overlapping=True)
+            # Every sounds_like term has a Han character: an ASCII skeleton sounds like none.
+            scanned = (
+                f"{skeleton}\0{sound_of(skeleton)}"
+                if self._sounds and not skeleton.isascii() and (
+                    self._sound_needed is None or self._sound_needed.search(skeleton)
+                )
+                else skeleton
+            )
+            hits = self._skel_ac.find_matches_as_indexes(scanned, overlapping=True)
             if hits:
-                run_word = self._skeleton_hits(hits, len(skeleton), literals, first) or run_word
+                found = found or _Found()
+                run_word = self._skeleton_hits(hits, skeleton, found) or run_word
 
         if run_word and self._word_ac is not None and norm.kept:
-            hits = self._word_ac.find_matches_as_indexes(norm.kept, overlapping=True)
-            if hits:
-                self._word_hits(hits, norm.kept, literals, first)
+            found = found or _Found()
+            self._word_hits(norm, found)
 
         regexes = _NO_IDS
+        regex_first: dict[int, tuple[int, int]] = {}
         if self._set is not None:
-            found = self._set.Match(norm.kept)
-            if found:
-                regexes = frozenset(found)
-        return ScanResult(norm, frozenset(literals) if literals else _NO_IDS, regexes, first, self)
+            matched = self._set.Match(norm.kept)
+            if matched:
+                regexes = frozenset(matched)
+                if not self._guarded_regexes.isdisjoint(regexes):
+                    found = found or _Found()
+                    regexes = self._allowed_regexes(norm, regexes, found, regex_first)
+        if found is None:
+            return ScanResult(norm, _NO_IDS, regexes, {}, self, regex_first)
+        if found.pending:
+            self._settle(norm, found)
+        literals = frozenset(found.first) if found.first else _NO_IDS
+        return ScanResult(norm, literals, regexes, found.first, self, regex_first)
 
     def _skeleton_hits(
-        self,
-        hits: Iterable[tuple[int, int, int]],
-        length: int,
-        literals: set[int],
-        first: dict[int, tuple[str, int, int]],
+        self, hits: Iterable[tuple[int, int, int]], skeleton: str, found: _Found
     ) -> bool:
         """Record the skeleton hits that hold; True when an includes_word trigger fired."""
         targets = self._skel_targets
+        first = found.first
+        guarded = self._guarded
+        length = len(skeleton)
         triggered = False
         for index, start, end in hits:
+            if end > length:  # in the sound part
+                self._sound_hit(index, start - length - 1, end - length - 1, skeleton, found)
+                continue
             for kind, ident in targets[index]:
                 if kind == _TRIGGER:
                     triggered = True
+                    continue
+                if kind == _ALLOW:
+                    found.allow.append((ident, start, end))
                     continue
                 if ident in first:
                     continue
@@ -268,29 +372,114 @@ class Matcher:
                     or (kind == "starts_with" and start == 0)
                     or (kind == "ends_with" and end == length)
                 ):
-                    literals.add(ident)
-                    first[ident] = ("skeleton", start, end)
+                    found.hit(ident, "skeleton", start, end, ident in guarded)
         return triggered
 
-    def _word_hits(
-        self,
-        hits: Iterable[tuple[int, int, int]],
-        kept: str,
-        literals: set[int],
-        first: dict[int, tuple[str, int, int]],
-    ) -> None:
+    def _word_hits(self, norm: NormalizedText, found: _Found) -> None:
+        kept = norm.kept
         targets = self._word_targets
         n = len(kept)
+
+        def continues(pos: int) -> bool:
+            ch = kept[pos]
+            if not is_word_char(ch):
+                return False
+            # Word edges are judged as if the numerals step were off: 加vx一起 still has vx.
+            if self._numerals and "0" <= ch <= "9":
+                start, end = norm.kept_span(pos, pos + 1)
+                return not any(c in NUMERALS for c in norm.original[start:end])
+            return True
+
+        hits = self._word_ac.find_matches_as_indexes(kept, overlapping=True)
         for index, start, end in hits:
             for lit in targets[index]:
-                if lit.ident in first:
+                if lit.ident in found.first:
                     continue
-                if lit.word_start and start > 0 and is_word_char(kept[start - 1]):
+                if lit.word_start and start > 0 and continues(start - 1):
                     continue
-                if lit.word_end and end < n and is_word_char(kept[end]):
+                if lit.word_end and end < n and continues(end):
                     continue
-                literals.add(lit.ident)
-                first[lit.ident] = ("kept", start, end)
+                found.hit(lit.ident, "kept", start, end, bool(lit.allow))
+        if self._spelled:
+            for word, start, end in spaced_runs(kept, continues):
+                index = self._spelled.get(word)
+                if index is None:
+                    continue
+                for lit in targets[index]:
+                    if lit.ident not in found.first:
+                        found.hit(lit.ident, "kept", start, end, bool(lit.allow))
+
+    def _sound_hit(
+        self, index: int, start: int, end: int, skeleton: str, found: _Found
+    ) -> None:
+        """A hit in the sound part; sound offsets are skeleton offsets. Latin letters and
+        digits at a term's ends must not be continued by more of them (sounds_like.py)."""
+        n = len(skeleton)
+        for kind, sound_index in self._skel_targets[index]:
+            if kind != _SOUND:
+                continue  # a Latin skeleton term found again among the sound's letters
+            for lit in self._sound_targets[sound_index]:
+                if lit.word_start and start > 0 and is_word_char(skeleton[start - 1]):
+                    continue
+                if lit.word_end and end < n and is_word_char(skeleton[end]):
+                    continue
+                found.hit(lit.ident, "skeleton", start, end, bool(lit.allow))
+
+    def _allow_spans(self, norm: NormalizedText, found: _Found) -> dict[int, list[tuple[int, int]]]:
+        """Original-text spans of the allow terms' matches, by allow id."""
+        spans: dict[int, list[tuple[int, int]]] = {}
+        for ident, start, end in found.allow:
+            spans.setdefault(ident, []).append(norm.skeleton_span(start, end))
+        return spans
+
+    @staticmethod
+    def _inside(span: tuple[int, int], allow: frozenset[int],
+                spans: dict[int, list[tuple[int, int]]]) -> bool:
+        start, end = span
+        return any(
+            a <= start and end <= b
+            for ident in allow for a, b in spans.get(ident, ())
+        )
+
+    def _settle(self, norm: NormalizedText, found: _Found) -> None:
+        """Keep the first hit of each allow-guarded literal that no allow match covers."""
+        literals = self._literals
+        allowed_ids = {ident for ident, _, _ in found.allow}
+        spans: dict[int, list[tuple[int, int]]] | None = None
+        for ident, where, start, end in found.pending:
+            if ident in found.first:
+                continue
+            allow = literals[ident].allow
+            if not allowed_ids.isdisjoint(allow):
+                if spans is None:
+                    spans = self._allow_spans(norm, found)
+                span = _original_span(norm, where, start, end)
+                if self._inside(span, allow, spans):
+                    continue
+            found.first[ident] = (where, start, end)
+
+    def _allowed_regexes(
+        self, norm: NormalizedText, regexes: frozenset[int], found: _Found,
+        regex_first: dict[int, tuple[int, int]],
+    ) -> frozenset[int]:
+        """The regexes that hold once matches inside an allow match are dropped."""
+        allowed_ids = {ident for ident, _, _ in found.allow}
+        spans: dict[int, list[tuple[int, int]]] | None = None
+        kept: set[int] = set()
+        for ident in regexes:
+            allow = self._regex_defs[ident].allow
+            if ident not in self._guarded_regexes or allowed_ids.isdisjoint(allow):
+                kept.add(ident)
+                continue
+            if spans is None:
+                spans = self._allow_spans(norm, found)
+            for match in self._regexes[ident].finditer(norm.kept):
+                span = norm.kept_span(int(match.start()), int(match.end()))
+                if not self._inside(span, allow, spans):
+                    kept.add(ident)
+                    regex_first[ident] = span
+                    break
+        return frozenset(kept)
 
     def _regex_search(self, ident: int, kept: str) -> tuple[int, int] | None:
         match = self._regexes[ident].search(kept)
@@ -298,6 +487,30 @@ class Matcher:
             return None
         start, end = match.span()
         return int(start), int(end)
+
+
+def _original_span(norm: NormalizedText, where: str, start: int, end: int) -> tuple[int, int]:
+    """The original-text span of a hit in the skeleton or the kept text."""
+    if where == "skeleton":
+        return norm.skeleton_span(start, end)
+    return norm.kept_span(start, end)
+
+
+class _Found:
+    """Hits gathered during one scan."""
+
+    __slots__ = ("allow", "first", "pending")
+
+    def __init__(self) -> None:
+        self.first: dict[int, tuple[str, int, int]] = {}  # id -> (which text, start, end)
+        self.pending: list[tuple[int, str, int, int]] = []  # allow-guarded hits to settle
+        self.allow: list[tuple[int, int, int]] = []  # (allow id, skeleton start, end)
+
+    def hit(self, ident: int, where: str, start: int, end: int, guarded: bool) -> None:
+        if guarded:
+            self.pending.append((ident, where, start, end))
+        elif ident not in self.first:
+            self.first[ident] = (where, start, end)
 
 
 class ScanResult:
@@ -312,13 +525,14 @@ class ScanResult:
         regexes: frozenset[int],
         first: dict[int, tuple[str, int, int]],
         matcher: Matcher,
+        regex_first: dict[int, tuple[int, int]] | None = None,
     ) -> None:
         self.text = text
         self.literals = literals
         self.regexes = regexes
         self._first = first
         self._matcher = matcher
-        self._regex_first: dict[int, tuple[int, int]] = {}
+        self._regex_first: dict[int, tuple[int, int]] = regex_first or {}
 
     def __repr__(self) -> str:
         return f"ScanResult(literals={sorted(self.literals)}, regexes={sorted(self.regexes)})"
@@ -329,9 +543,7 @@ class ScanResult:
         Raises ``KeyError`` when the literal did not hold.
         """
         where, start, end = self._first[literal_id]
-        if where == "skeleton":
-            return self.text.skeleton_span(start, end)
-        return self.text.kept_span(start, end)
+        return _original_span(self.text, where, start, end)
 
     def regex_span(self, regex_id: int) -> tuple[int, int]:
         """The span, in the original text, of the regex's first (leftmost) match.

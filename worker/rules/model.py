@@ -98,7 +98,8 @@ class Not:
 
 @dataclass(frozen=True, slots=True)
 class LiteralHit:
-    """``includes`` / ``includes_word`` / ``starts_with`` / ``ends_with`` / ``full_exact``."""
+    """``includes`` / ``includes_word`` / ``starts_with`` / ``ends_with`` / ``full_exact`` /
+    ``sounds_like``; the ids of a map with ``allow`` only ever report hits no allow term covers."""
 
     group: int
     ids: frozenset[int]

@@ -17,15 +17,23 @@ The pipeline (each step switchable through :class:`NormalizeOptions`), applied i
    precomposed Latin letter mapping to its base letter one for one, and the combining
    diacritical marks U+0300-U+036F are dropped wherever they are (so a decomposed ``e`` +
    U+0304 folds too); precomposed letters of other scripts keep theirs.
-3. ``casefold``: full Unicode case folding (``str.casefold``: ``ß`` -> ``ss``, ``ς`` -> ``σ``).
+3. ``confusables``: letters of other scripts and symbol blocks that look like a Latin letter
+   or digit and that NFKC leaves alone (Cyrillic ``х``, Greek ``ν``, negative squared ``🅥``)
+   become that ASCII character, one for one, from ``worker/data/confusables_latin.txt``
+   (Unicode confusables.txt, see tools/gen_confusables.py); Han is never folded. It runs in
+   the same search as step 2 (both are rare), before case folding (the table maps capitals)
+   and before separators are decided (``🅥`` is a symbol, hence a separator, unfolded).
+4. ``casefold``: full Unicode case folding (``str.casefold``: ``ß`` -> ``ss``, ``ς`` -> ``σ``).
    **With ``casefold: false`` matching is still case-insensitive** (the rule language says
    "all matching is case-insensitive"): the text is then lowercased one character at a time
    (``str.lower`` with final sigma folded to ``σ``), so ``QQ`` still equals ``qq`` but ``ß``
    no longer equals ``ss`` and case never changes the length of the text (except ``İ``).
-4. ``traditional_to_simplified``: one character to one character (``發`` -> ``发``), from
+5. ``numerals``: ``〇零一二三四五六七八九``, ``壹贰叁肆伍陆柒捌玖`` and ``貳參陸`` become ASCII
+   digits, one for one (before step 6, which would make ``參`` the non-numeral ``参``).
+6. ``traditional_to_simplified``: one character to one character (``發`` -> ``发``), from
    OpenCC's ``TSCharacters`` table shipped in ``worker/data/t2s_chars.txt``; being per
    character, spans stay exact. Costs nothing when off.
-5. ``collapse_repeats: N``: a run of one character longer than N becomes N characters.
+7. ``collapse_repeats: N``: a run of one character longer than N becomes N characters.
 
 The result is :attr:`NormalizedText.kept`. :attr:`NormalizedText.skeleton` is ``kept`` with
 every *separator* removed (computed before collapsing, so ``fu u u ck`` collapses too).
@@ -125,6 +133,8 @@ class NormalizeOptions:
     traditional_to_simplified: bool = False
     collapse_repeats: int | None = None  # N >= 1: a run of one character longer than N -> N
     fold_accents: bool = True  # ē, ì, ǎ, é -> e, i, a, e: pinyin with tones meets plain Latin
+    confusables: bool = True
+    numerals: bool = False
 
     def __post_init__(self) -> None:
         if self.collapse_repeats is not None and (
@@ -235,31 +245,127 @@ def _drop_slow_separators(match: re.Match[str]) -> str:
 
 
 @functools.cache
-def _rare_re(strip_invisible: bool, fold_accents: bool) -> re.Pattern[str]:
+def _rare_re(
+    strip_invisible: bool, fold_accents: bool, confusables: bool, numerals: bool
+) -> re.Pattern[str]:
     """Characters that need fixing after NFKC: surrogates, invisibles when stripping, accented
-    Latin letters and combining diacritics when folding accents (one search finds them all:
-    most comments have none, and then this is the only cost)."""
+    Latin letters and combining diacritics when folding accents, look-alikes and numerals
+    when folding them (one search finds them all: most comments have none, and then this is
+    the only cost; a substitution of the few found is cheaper than a ``translate``).
+
+    The look-alikes beyond the BMP are covered by one range (a class of many astral ranges
+    makes ``re`` test each against every character, and emoji are common); the few other
+    characters inside it are given back unchanged by :func:`_rare_fixer`.
+    """
     body = "\\ud800-\\udfff"
     if strip_invisible:
         body += _class_body(_tables()[1])
     if fold_accents:
         body += _ACCENT_BLOCKS
+    if confusables:
+        codepoints = sorted(_confusables()[0])
+        bmp = [cp for cp in codepoints if cp < 0x10000]
+        astral = [cp for cp in codepoints if cp >= 0x10000]
+        body += _class_body(_ranges(bmp))
+        if astral:
+            body += _class_body([(astral[0], astral[-1])])
+    if numerals:
+        body += "".join(NUMERALS)
     return re.compile(f"[{body}]")
 
 
 @functools.cache
-def _t2s() -> tuple[dict[int, str], re.Pattern[str]]:
+def _rare_fixer(
+    strip_invisible: bool, fold_accents: bool, confusables: bool, numerals: bool
+) -> Callable[[re.Match[str]], str]:
+    """What each character :func:`_rare_re` finds becomes: a lone surrogate U+FFFD, a
+    look-alike or numeral its ASCII character, an accented Latin letter its base (a
+    diacritic nothing), an invisible character nothing; anything else (inside the astral
+    range that covers the look-alikes) stays."""
+    invisible = _tables()[0] if strip_invisible else frozenset()
+    table = dict(_confusables()[0]) if confusables else {}
+    if numerals:
+        table.update((ord(ch), digit) for ch, digit in NUMERALS.items())
+
+    def fix(match: re.Match[str]) -> str:
+        ch = match.group()
+        if "\ud800" <= ch <= "\udfff":
+            return "\ufffd"
+        cp = ord(ch)
+        folded = table.get(cp)
+        if folded is not None:
+            return folded
+        if fold_accents and (0xC0 <= cp <= 0x24F or 0x300 <= cp <= 0x36F or 0x1E00 <= cp <= 0x1EFF):
+            return _accents().get(cp, ch)  # U+034F, invisible and a diacritic, goes either way
+        return "" if cp in invisible else ch
+
+    return fix
+
+
+@functools.cache
+def _t2s() -> tuple[dict[int, str], _Finder]:
     """The traditional -> simplified table and a regex finding any traditional character."""
+    table = _char_table("t2s_chars.txt")
+    return table, _finder(table)
+
+
+def _char_table(name: str) -> dict[int, str]:
+    """A shipped one-character-to-one-character table ("SA" per line, '#' lines are comments)."""
     table: dict[int, str] = {}
-    text = resources.files("worker").joinpath("data/t2s_chars.txt").read_text(encoding="utf-8")
+    text = resources.files("worker").joinpath(f"data/{name}").read_text(encoding="utf-8")
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
         if len(line) != 2:
-            raise ValueError(f"worker/data/t2s_chars.txt: malformed line {line!r}")
+            raise ValueError(f"worker/data/{name}: malformed line {line!r}")
         table[ord(line[0])] = line[1]
-    pattern = re.compile("[" + _class_body(_ranges(sorted(table))) + "]")
-    return table, pattern
+    return table
+
+
+class _Finder:
+    """Tells whether a text may hold a character of a set, fast.
+
+    A class with many astral ranges makes Python's ``re`` test every character against each
+    range (emoji are astral and common), so the astral part is one covering range: a text
+    with a character inside it but outside the set only costs a translation that changes
+    nothing.
+    """
+
+    __slots__ = ("_re",)
+
+    def __init__(self, codepoints: list[int]) -> None:
+        bmp = [cp for cp in codepoints if cp < 0x10000]
+        astral = [cp for cp in codepoints if cp >= 0x10000]
+        ranges = _ranges(bmp)
+        if astral:
+            ranges.append((astral[0], astral[-1]))
+        self._re = re.compile("[" + _class_body(ranges) + "]")
+
+    def search(self, text: str) -> bool:
+        return self._re.search(text) is not None
+
+
+def _finder(table: dict[int, str]) -> _Finder:
+    """Finds any character the table maps."""
+    return _Finder(sorted(table))
+
+
+@functools.cache
+def _confusables() -> tuple[dict[int, str], _Finder]:
+    """Look-alikes of Latin letters and digits -> ASCII (worker/data/confusables_latin.txt)."""
+    table = _char_table("confusables_latin.txt")
+    return table, _finder(table)
+
+
+#: Chinese numerals, financial numerals (大写) and their traditional forms -> ASCII digits.
+NUMERALS: dict[str, str] = {
+    **{ch: str(i) for i, ch in enumerate("〇一二三四五六七八九")},
+    "零": "0",
+    **{ch: str(i) for i, ch in enumerate("壹贰叁肆伍陆柒捌玖", start=1)},
+    "貳": "2",
+    "參": "3",
+    "陸": "6",
+}
 
 
 # The blocks accented Latin letters and combining diacritics come from (a superset of
@@ -319,18 +425,6 @@ def _may_join_previous() -> frozenset[str]:
     return frozenset(joiners)
 
 
-def _fix_rare(match: re.Match[str]) -> str:
-    """A lone surrogate -> U+FFFD, an accented Latin letter -> its base (a diacritic -> ""),
-    an invisible character -> "" (only what ``_rare_re`` was built to find gets here)."""
-    ch = match.group()
-    if "\ud800" <= ch <= "\udfff":
-        return "\ufffd"
-    cp = ord(ch)
-    if 0xC0 <= cp <= 0x24F or 0x300 <= cp <= 0x36F or 0x1E00 <= cp <= 0x1EFF:
-        return _accents().get(cp, ch)  # U+034F, invisible and a diacritic, goes either way
-    return ""
-
-
 def _lower_simple(text: str) -> str:
     """Context-free one-to-one lowercasing (``casefold: false``)."""
     return text.lower().replace("ς", "σ")
@@ -348,6 +442,7 @@ class Normalizer:
         "_collapse_re",
         "_collapse_repl",
         "_nfkc",
+        "_rare_fix",
         "_rare_re",
         "_sep_re",
         "_slow_re",
@@ -361,14 +456,19 @@ class Normalizer:
         opts = self.options
         self._nfkc = opts.nfkc
         self._char_cache: dict[str, str] = {}
-        self._rare_re = _rare_re(opts.strip_invisible, opts.fold_accents)
+        self._rare_re = _rare_re(
+            opts.strip_invisible, opts.fold_accents, opts.confusables, opts.numerals
+        )
+        self._rare_fix = _rare_fixer(
+            opts.strip_invisible, opts.fold_accents, opts.confusables, opts.numerals
+        )
         self._case: Callable[[str], str] = str.casefold if opts.casefold else _lower_simple
         self._sep_re = _separator_re() if opts.skip_separators else None
         self._slow_re = _slow_astral_re()
         if opts.traditional_to_simplified:
             table, pattern = _t2s()
             self._t2s_table: dict[int, str] | None = table
-            self._t2s_re: re.Pattern[str] | None = pattern
+            self._t2s_re: _Finder | None = pattern
         else:
             self._t2s_table = None
             self._t2s_re = None
@@ -386,7 +486,12 @@ class Normalizer:
     # The hot path --------------------------------------------------------------------------
 
     def _pre(self, text: str) -> str:
-        """Every step but collapsing and separator removal; per-character except NFKC."""
+        """Every step but collapsing and separator removal; per-character except NFKC.
+
+        Look-alikes fold before case folding (the table maps capitals too) and before
+        separators are decided, so a negative squared ``🅥`` (a symbol, hence a separator
+        otherwise) is the letter ``v``.
+        """
         if text.isascii():
             return text.lower()  # ASCII: NFKC, invisibles and t2s are no-ops; casefold == lower
         if self._nfkc and not unicodedata.is_normalized("NFKC", text):
@@ -398,9 +503,11 @@ class Normalizer:
             if not unicodedata.is_normalized("NFKC", text):
                 text = unicodedata.normalize("NFKC", text)
         if self._rare_re.search(text) is not None:
-            text = self._rare_re.sub(_fix_rare, text)
+            # look-alikes and numerals fold here too: before case folding (the look-alike
+            # table maps capitals) and before t2s (which would make the numeral 參 参)
+            text = self._rare_re.sub(self._rare_fix, text)
         text = self._case(text)
-        if self._t2s_re is not None and self._t2s_re.search(text) is not None:
+        if self._t2s_re is not None and self._t2s_re.search(text):
             assert self._t2s_table is not None
             text = text.translate(self._t2s_table)
         return text

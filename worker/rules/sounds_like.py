@@ -1,0 +1,123 @@
+"""``content.sounds_like``: terms matched by toneless pinyin.
+
+A text's *sound* is its skeleton (normalised, separators skipped) with every Han character
+replaced by the toneless pinyin syllable of its most common reading (the first reading in
+pypinyin's character table; ``ü`` written ``v``) and every other character kept as itself. A
+term is matched when its sound occurs in the comment's sound, syllable for syllable; where
+the term starts or ends with a Latin letter or digit, no Latin letter or digit may continue
+it (as for ``includes_word``). So ``微信`` (wei xin) hits ``维信``, ``威辛`` and ``薇芯`` but not
+``微博`` (wei bo); ``西`` (xi) does not hit ``心`` (xin); ``加v`` hits ``家v信`` but not ``家vx``.
+
+Each syllable is written as one private-use character (U+E000 + its number; private-use
+characters are separators, so none is left in a skeleton), which makes the sound as long
+as the skeleton: one ``str.translate`` per comment, one Aho-Corasick scan, and a hit's
+offsets are skeleton offsets. The table is built once per process from pypinyin's data; no
+pypinyin call per comment.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import re
+import unicodedata
+from pathlib import Path
+
+__all__ = ["has_han", "needed_finder", "sound_of", "sound_table", "syllables"]
+
+_FIRST_MARK = 0xE000
+# Tone marks (the diaeresis of ü is kept, then written v).
+_TONE_MARKS = {0x0300: None, 0x0301: None, 0x0304: None, 0x030C: None}
+
+
+def _toneless(reading: str) -> str:
+    plain = unicodedata.normalize("NFD", reading).translate(_TONE_MARKS)
+    return unicodedata.normalize("NFC", plain).replace("ü", "v")
+
+
+def _pinyin_dict() -> dict[int, str]:
+    """pypinyin's character table: code point -> "reading,reading,...", most common first.
+
+    Read from the package's ``pinyin_dict.json`` without importing the package: importing
+    ``pypinyin`` loads its phrase dictionary too, 50 MB more RSS that this table never uses.
+    """
+    spec = importlib.util.find_spec("pypinyin")
+    locations = spec.submodule_search_locations if spec is not None else None
+    if locations:
+        path = Path(next(iter(locations))) / "pinyin_dict.json"
+        if path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return {int(cp): readings for cp, readings in data.items()}
+    from pypinyin.pinyin_dict import pinyin_dict  # a layout without the JSON file
+
+    return dict(pinyin_dict)
+
+
+@functools.cache
+def _readings() -> dict[int, str]:
+    """Han code point -> toneless pinyin of its most common reading (loaded on first use:
+    only rule sets that use sounds_like pay for it)."""
+    table: dict[int, str] = {}
+    for cp, readings in _pinyin_dict().items():
+        first = readings.split(",", 1)[0].strip()
+        if first:
+            table[cp] = _toneless(first)
+    return table
+
+
+@functools.cache
+def _marks() -> dict[str, str]:
+    """Syllable -> the private-use character that stands for it."""
+    return {
+        syllable: chr(_FIRST_MARK + number)
+        for number, syllable in enumerate(sorted(set(_readings().values())))
+    }
+
+
+@functools.cache
+def sound_table() -> list[int]:
+    """The table of :func:`sound_of`: for each BMP code point, the code point of its syllable's
+    character (Han) or itself. A list, not a dict: ``str.translate`` indexes it without
+    hashing (1.3 instead of 2 us a comment); astral characters (rare Han of extension B and
+    up) are past its end, which ``translate`` takes as "keep"."""
+    marks = _marks()
+    table = list(range(0x10000))
+    for cp, reading in _readings().items():
+        if cp < 0x10000:
+            table[cp] = ord(marks[reading])
+    return table
+
+
+def has_han(text: str) -> bool:
+    """Whether ``text`` holds a character that :func:`sound_of` reads as a syllable."""
+    table = _readings()
+    return any(ord(ch) in table and ord(ch) < 0x10000 for ch in text)
+
+
+def sound_of(skeleton: str) -> str:
+    """The sound of an (already normalised, separator-free) text: as long as the text."""
+    return skeleton.translate(sound_table())
+
+
+def needed_finder(sounds: list[str], max_share: float = 0.25) -> re.Pattern[str] | None:
+    """A regex that finds, in a skeleton, a character some term's sound cannot do without.
+
+    Each term's first syllable must be in the comment for the term to match, so a skeleton
+    with no character read as one of those syllables needs no sound at all. None when those
+    characters are more than ``max_share`` of all Han characters (many terms): then nearly
+    every comment has one and the search would only add its cost.
+    """
+    marks = set(_marks().values())
+    first = {next(ch for ch in sound if ch in marks) for sound in sounds}
+    table = sound_table()
+    chars = [cp for cp, mark in enumerate(table) if cp != mark and chr(mark) in first]
+    if not chars or len(chars) > max_share * len(_readings()):
+        return None
+    return re.compile("[" + "".join(chr(cp) for cp in chars) + "]")
+
+
+def syllables(sound: str) -> str:
+    """A sound written out, syllables space-separated (for messages and tests)."""
+    names = {mark: syllable for syllable, mark in _marks().items()}
+    return " ".join(names.get(ch, ch) for ch in sound)
