@@ -28,13 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline_bench import (
     APP_ID,
-    APP_SECRET,
-    WEIBO_TOKEN,
-    WEIBO_UID,
     DaemonProcess,
     SandboxProcess,
     cleanup_stack,
     make_targets,
+    seed_document,
     write_config,
 )
 
@@ -93,15 +91,10 @@ def main() -> None:
         stack.append(embedded)
         sandbox = SandboxProcess(work / "sandbox.log")
         stack.append(sandbox)
-        sandbox.post("seed", {
-            "wechat": {"apps": [{"app_id": APP_ID, "app_secret": APP_SECRET, "articles": [
-                {"msg_data_id": t.msg_data_id, "index": t.index, "comments": []}
-                for t in targets]}]},
-            "weibo": {"tokens": [{"access_token": WEIBO_TOKEN, "uid": WEIBO_UID}],
-                      "posts": []},
-        })
+        everywhere = make_targets()
+        sandbox.post("seed", seed_document(everywhere, []))
         config = write_config(work, rules_text=RULES, redis_url=embedded.url,
-                              sandbox_url=sandbox.url, targets=targets,
+                              sandbox_url=sandbox.url, targets=everywhere,
                               interval=args.interval, batch_wait=1.0)
         daemon = DaemonProcess(config, work / "daemon.log", processes=args.processes, threads=8)
         stack.append(daemon)
