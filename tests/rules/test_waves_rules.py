@@ -180,3 +180,18 @@ def test_notify_needs_a_configured_channel(tmp_path: Path) -> None:
     decision = shadow.evaluate(comment("广告"))
     assert [a.to_dict() for a in decision.actions][-1] == {
         "type": "notify", "channel": "m", "rule": "spam", "mode": "shadow"}
+
+
+def test_earlier_members_with_the_same_id_on_two_articles_are_both_in_the_wave(
+    tmp_path: Path,
+) -> None:
+    # WeChat comment ids count per article: the daemon test lost one of two such copies.
+    rules = ruleset(tmp_path, WAVE_RULES, channels={"moderators"})
+    state = MemoryWaveState()
+    for i, target in enumerate(("a:0", "b:0")):
+        rules.evaluate(comment(AD, id="1", target=target, author=f"u{i}", created_at=T0 + i),
+                       waves=state, now=T0)
+    last = rules.evaluate(comment(AD, id="2", target="a:0", author="u9", created_at=T0 + 5),
+                          waves=state, now=T0)
+    assert sorted((m.target, m.id) for m in last.waves["copy-paste-wave"]) == [
+        ("a:0", "1"), ("b:0", "1")]

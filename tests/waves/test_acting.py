@@ -37,7 +37,7 @@ def test_follow_ups_are_claimed_once_with_the_rules_actions(
         got.append(follow_ups(rules, worker, decision))
     assert [len(g) for g in got] == [0, 0, 2, 0, 0]
     first, second = got[2]
-    assert (first.comment.id, first.comment.target, first.wave) == ("1", "t1", "wave:2")
+    assert (first.comment.id, first.comment.target, first.wave) == ("1", "t1", "wave:t0/2")
     assert [a.type for a in first.actions] == ["delete", "notify"]  # no author: no blacklist
     assert [a.type for a in second.actions] == ["delete", "blacklist", "notify"]
     assert second.comment.content == AD and second.comment.account == "oa"

@@ -140,3 +140,15 @@ def test_a_restarted_worker_sees_the_wave_so_far(redis_client: redis.Redis) -> N
     fresh = RedisWaveState(redis=redis.Redis(connection_pool=redis_client.connection_pool))
     seen = fresh.observe(_comment("2", AD, T0 + 1), AD, QUERY, now=T0)
     assert [m.id for m in seen.near] == ["1"]
+
+
+def test_the_same_comment_id_on_two_articles_is_two_comments(state: WaveState) -> None:
+    # WeChat comment ids count per article: comment 1 of one article is not comment 1 of
+    # another (the daemon test found a wave short of its copies when they were one).
+    first = Comment(platform="wechat", id="1", content=AD, account="main", target="a:0",
+                    author="u1", created_at=T0)
+    other = Comment(platform="wechat", id="1", content=AD, account="main", target="b:0",
+                    author="u2", created_at=T0 + 1)
+    state.observe(first, AD, QUERY, now=T0)
+    seen = state.observe(other, AD, QUERY, now=T0)
+    assert [(m.id, m.target) for m in seen.near] == [("1", "a:0")]

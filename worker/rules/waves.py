@@ -13,7 +13,7 @@ from typing import Literal
 
 from worker.rules.model import AllOf, AnyOf, Condition, EvalContext, Not
 from worker.rules.normalize import NormalizeOptions, Normalizer
-from worker.waves.state import Member, WaveQuery
+from worker.waves.state import Member, WaveQuery, member_key
 
 #: "Fully normalised" for near-duplicates: every step on, whatever a rule's own normalize says,
 #: so one recorded text serves every rule and stays the same across rule reloads.
@@ -41,8 +41,9 @@ class Repeated:
         if self.authors == "any":
             return True
         # A comment without an author id (WeChat's non-WeChat identities) is nobody else.
-        authors = {ctx.comment.author or f"#{ctx.comment.id}"}
-        authors.update(m.author or f"#{m.id}" for m in members)
+        comment = ctx.comment
+        authors = {comment.author or f"#{member_key(comment.target, comment.id)}"}
+        authors.update(m.author or f"#{m.key}" for m in members)
         return len(authors) >= self.at_least
 
 
@@ -91,7 +92,7 @@ def wave_members(cond: Condition, ctx: EvalContext) -> tuple[Member, ...]:
         if isinstance(node, Repeated):
             if node.holds(ctx):
                 for member in node.members(ctx):
-                    found.setdefault(member.id, member)
+                    found.setdefault(member.key, member)
         elif isinstance(node, AllOf):
             for child in node.children:
                 walk(child)

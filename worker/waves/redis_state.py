@@ -2,11 +2,13 @@
 
 Keys, per (platform, account) space ``<s>`` = ``<p>:wave:<platform>:<account>``:
 
-- ``<s>:bands`` zset, all scores 0, read by lex range: ``<band>:<value>:<comment id>``, one
+Comments are named ``<target>/<comment id>`` (WeChat comment ids count per article).
+
+- ``<s>:bands`` zset, all scores 0, read by lex range: ``<band>:<value>:<name>``, one
   member per LSH band of every recorded comment (16 a comment), so a band's comments are one
   ``ZRANGEBYLEX`` and the whole space is a handful of keys, not one per band value;
 - ``<s>:at`` zset: comment id -> created_at, every recorded comment (to trim by time);
-- ``<s>:c`` hash: comment id -> ``[target, author, created_at, content, text, bands]`` (JSON);
+- ``<s>:c`` hash: name -> ``[target, author, created_at, content, text, bands, id]`` (JSON);
 - ``<s>:author:<author>`` zset: comment id -> created_at, for ``author.burst``;
 - ``<s>:claimed:<rule>`` hash: comment id -> wave id (:meth:`RedisWaveState.claim`).
 
@@ -27,7 +29,14 @@ from worker.pipeline._redis import LuaScript
 from worker.pipeline._redis import text as as_text
 from worker.pipeline.keys import Keys, escape
 from worker.waves.minhash import bands, grams, jaccard
-from worker.waves.state import MAX_NEIGHBOURS, Member, Observation, WaveQuery, when_written
+from worker.waves.state import (
+    MAX_NEIGHBOURS,
+    Member,
+    Observation,
+    WaveQuery,
+    member_key,
+    when_written,
+)
 
 # KEYS: at, c, author (or ""), bands.   ARGV: id, t, rep_within ("" = none), burst_within
 # ("" = none), record, ttl (s), max neighbours, low, high, burst low, burst high, burst ttl,
@@ -127,11 +136,12 @@ class RedisWaveState:
             if comment.author is not None and burst is not None else ""
         )
         record = json.dumps(
-            [comment.target, comment.author, at, comment.content[:500], text, band_values],
+            [comment.target, comment.author, at, comment.content[:500], text, band_values,
+             comment.id],
             ensure_ascii=False,
         )
         args: list[str | int] = [
-            comment.id, repr(at), "" if rep is None else repr(rep),
+            member_key(comment.target, comment.id), repr(at), "" if rep is None else repr(rep),
             "" if burst is None else repr(burst), record, _ttl(rep), MAX_NEIGHBOURS,
             repr(at - (rep or 0.0)), repr(at + (rep or 0.0)),
             repr(at - (burst or 0.0)), repr(at + (burst or 0.0)), _ttl(burst), *band_values,
@@ -141,10 +151,10 @@ class RedisWaveState:
         )
         near: list[Member] = []
         for i in range(0, len(records), 2):
-            target, author, created, content, other, _ = json.loads(as_text(records[i + 1]))
+            target, author, created, content, other, _, cid = json.loads(as_text(records[i + 1]))
             sim = jaccard(gram_set, grams(other))
             if sim >= query.similarity:
-                member = Member(as_text(records[i]), target, author, float(created), content, sim)
+                member = Member(str(cid), target, author, float(created), content, sim)
                 near.append(member)
         near.sort(key=lambda m: -m.created_at)
         return Observation(at, tuple(near), tuple(float(as_text(t)) for t in times))

@@ -34,6 +34,10 @@ class Member:
     content: str
     similarity: float = 1.0
 
+    @property
+    def key(self) -> str:
+        return member_key(self.target, self.id)
+
     def comment(self, platform: str, account: str | None) -> Comment:
         return Comment(
             platform=platform,  # type: ignore[arg-type]  # recorded from a Comment's platform
@@ -88,12 +92,17 @@ def new_claims(
 ) -> tuple[str, list[Member]]:
     """Claim a wave for ``rule`` when its ``repeated`` first holds at ``comment``: the wave id
     and the earlier members this comment's decision must also act on (none claimed before)."""
-    wave = f"{rule}:{comment.id}"
-    ids = [comment.id, *(m.id for m in members)]
+    own = member_key(comment.target, comment.id)
+    keys = [own, *(m.key for m in members)]
     wave, new = state.claim(platform=comment.platform, account=comment.account, rule=rule,
-                            ids=ids, wave=wave, within=within)
+                            ids=keys, wave=f"{rule}:{own}", within=within)
     fresh = set(new)
-    return wave, [m for m in members if m.id in fresh]
+    return wave, [m for m in members if m.key in fresh]
+
+
+def member_key(target: str | None, comment_id: str) -> str:
+    """A comment's name in its account's wave state: comment ids are per article on WeChat."""
+    return f"{target or '-'}/{comment_id}"
 
 
 def when_written(comment: Comment, now: float) -> float:
@@ -129,30 +138,31 @@ class MemoryWaveState:
     def observe(self, comment: Comment, text: str, query: WaveQuery, *, now: float) -> Observation:
         at = when_written(comment, now)
         space = self._spaces.setdefault((comment.platform, comment.account), _Space())
+        own = member_key(comment.target, comment.id)
         near: list[Member] = []
         if query.repeated_within is not None:
             self._trim(space, at - query.repeated_within)
             gram_set = grams(text)
             for key, sim in space.index.similar(gram_set, query.similarity).items():
-                if key == comment.id:
+                if key == own:
                     continue
                 member = space.members[key][0]
                 if abs(member.created_at - at) <= query.repeated_within:
                     near.append(_with_similarity(member, sim))
-            if comment.id not in space.members:
+            if own not in space.members:
                 member = Member(comment.id, comment.target, comment.author, at, comment.content)
-                space.members[comment.id] = (member, gram_set)
-                space.index.add(comment.id, gram_set)
-                heapq.heappush(space.by_time, (at, comment.id))
+                space.members[own] = (member, gram_set)
+                space.index.add(own, gram_set)
+                heapq.heappush(space.by_time, (at, own))
         times: list[float] = []
         if query.burst_within is not None and comment.author is not None:
             seen = space.authors.setdefault(comment.author, {})
             for key, t in list(seen.items()):
                 if t < at - query.burst_within:
                     del seen[key]
-                elif key != comment.id and t <= at + query.burst_within:
+                elif key != own and t <= at + query.burst_within:
                     times.append(t)
-            seen[comment.id] = at
+            seen[own] = at
         near.sort(key=lambda m: -m.created_at)
         return Observation(at, tuple(near[:MAX_NEIGHBOURS]), tuple(times))
 
