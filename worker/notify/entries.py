@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from worker.models import Comment
@@ -11,7 +12,7 @@ CONTENT_CHARS = 200
 
 
 def rule_entry(
-    comment: Comment, action: PlannedAction, actions: list[str], *, dry_run: bool,
+    comment: Comment, action: PlannedAction, actions: Sequence[str], *, dry_run: bool,
     wave: str | None = None,
 ) -> dict[str, Any]:
     """The digest entry for ``action`` (a notify) on ``comment``; ``actions``: what else the
@@ -20,5 +21,5 @@ def rule_entry(
         "kind": "rule", "rule": action.rule, "mode": action.mode, "dry_run": dry_run,
         "platform": comment.platform, "account": comment.account, "target": comment.target,
         "comment_id": comment.id, "author": comment.author,
-        "content": comment.content[:CONTENT_CHARS], "actions": actions, "wave": wave,
+        "content": comment.content[:CONTENT_CHARS], "actions": list(actions), "wave": wave,
     }

@@ -43,7 +43,7 @@ MAX_ATTEMPTS = 10
 FLUSH_LEASE_MS = 60_000
 HTTP_TIMEOUT = 10.0
 
-AuditSink = Callable[[dict[str, Any]], None]
+AuditSink = Callable[[dict[str, Any]], object]
 
 # KEYS[1] pending. Take every entry at once (LRANGE + DEL): two flushers never share one.
 _TAKE_ALL = """

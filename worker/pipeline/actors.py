@@ -43,15 +43,18 @@ from worker.errors import (
     TransientError,
 )
 from worker.models import Comment
+from worker.notify.entries import rule_entry
 from worker.pipeline.batches import Batch
 from worker.pipeline.done import Lease
 from worker.pipeline.heartbeat import LEASE_SECONDS, Heartbeat
-from worker.pipeline.keys import ActionKey, target_key
+from worker.pipeline.keys import ActionKey, escape, target_key
 from worker.pipeline.runtime import Runtime
 from worker.platforms import ActionResult, CommentPage, WechatClient, WeiboClient
 from worker.platforms.codes import W_STABLE_TOKEN, W_TOKEN
 from worker.rules import RuleSet, offense_rule
+from worker.rules.model import Decision, PlannedAction
 from worker.textclean import printable
+from worker.waves.acting import follow_ups
 
 log = structlog.get_logger("worker.pipeline")
 
@@ -124,11 +127,14 @@ def poll(account: str, target: str) -> None:
             sent = _poll_weibo(rt, client, account, target, tkey)
     except TargetGoneError as exc:
         rt.seen.mark_target_gone(tkey, f"{exc.code}: {exc.platform_message}")
+        rt.notifier.event("target_gone", account=account, target=target,
+                          detail=f"{exc.code}: {exc.platform_message}; no longer polled")
         bound.warning("target_gone", errcode=exc.code, detail=exc.platform_message,
                       note="this target is no longer polled")
         rt.redis.delete(polling_marker(rt, tkey))
         return
     except QuotaError as exc:
+        _quota_paused(rt, account, exc)
         bound.warning("poll_deferred", outcome="deferred", errcode=exc.code,
                       resume_at=exc.resume_at)
         rt.redis.delete(polling_marker(rt, tkey))
@@ -384,7 +390,7 @@ def _moderate_comment(page: _Page, position: int, data: dict[str, Any]) -> None:
     rt = page.rt
     account, target, now = page.account, page.target, page.now
     comment = Comment.from_dict(data)
-    decision = page.rules.evaluate(comment, offenses=rt.offenses, now=now)
+    decision = page.rules.evaluate(comment, offenses=rt.offenses, now=now, waves=rt.waves)
     context = {"platform": comment.platform, "account": account, "target": target,
                "comment_id": comment.id}
     page.queue_decision(position, data, {
@@ -409,8 +415,24 @@ def _moderate_comment(page: _Page, position: int, data: dict[str, Any]) -> None:
             at=comment.created_at if comment.created_at is not None else now,
             rule_id=offender_rule, comment_id=comment.id,
         )
+    _carry_out(page, comment, target, decision.actions, context)
+    if decision.waves:
+        _earlier_wave_members(page, decision)
+
+
+def _carry_out(page: _Page, comment: Comment, target: str, actions: Sequence[PlannedAction],
+               context: dict[str, Any], *, wave: str | None = None) -> None:
+    """Turn planned actions into act messages, batch entries and notify entries."""
+    rt = page.rt
+    account = page.account
     acc = rt.account(account)
-    for action in decision.actions:
+    planned = [a.type for a in actions]
+    for action in actions:
+        if action.type == "notify":
+            # Told in the channel's next digest, shadow and dry_run too (marked so).
+            rt.notifier.add(str(action.channel), rule_entry(
+                comment, action, planned, dry_run=rt.config.dry_run, wave=wave))
+            continue
         if action.mode == "shadow" or rt.config.dry_run:
             detail = "shadow rule" if action.mode == "shadow" else "dry_run is on"
             _audit_action(rt, context, action.type, action.rule, "dry_run", detail=detail)
@@ -432,6 +454,23 @@ def _moderate_comment(page: _Page, position: int, data: dict[str, Any]) -> None:
         actors().act.send(account, target, comment.id, action.type, action.text, action.rule)
 
 
+def _earlier_wave_members(page: _Page, decision: Decision) -> None:
+    """A wave rule held for the first time: its actions apply to the wave's earlier members
+    that no comment of the wave acted on yet (claimed once each, whatever worker asks)."""
+    rt = page.rt
+    for follow in follow_ups(page.rules, rt.waves, decision):
+        member = follow.comment
+        target = member.target or page.target
+        context = {"platform": member.platform, "account": page.account, "target": target,
+                   "comment_id": member.id}
+        rt.audit.append({"kind": "wave", **context, "rule": follow.rule, "wave": follow.wave,
+                         "by": decision.comment.id, "actions": [a.type for a in follow.actions],
+                         "author": member.author, "content": member.content[:200]})
+        log.info("wave_member", **context, rule=follow.rule, wave=follow.wave,
+                 by=decision.comment.id, actions=[a.type for a in follow.actions])
+        _carry_out(page, member, target, follow.actions, context, wave=follow.wave)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _BatchOrigin:
     """Which rule and comment put an id in a batch buffer: its outcome is told against them."""
@@ -447,6 +486,18 @@ class _BatchOrigin:
     def decode(cls, raw: str) -> _BatchOrigin:
         rule, target, comment_id = json.loads(raw)
         return cls(rule=rule, target=target, comment_id=comment_id)
+
+
+def _quota_paused(rt: Runtime, account: str, exc: QuotaError) -> None:
+    """Tell ``notify.events`` a quota pause once per pause (however many calls meet it)."""
+    if "quota_paused" not in rt.config.notify.events:
+        return
+    resume = int(exc.resume_at or 0)
+    once = f"{rt.keys.prefix}:notify:quota:{escape(account)}:{escape(exc.endpoint)}:{resume}"
+    if rt.redis.set(once, "1", nx=True, ex=max(60, resume - int(time.time()) + 60)):
+        rt.notifier.event("quota_paused", account=account,
+                          detail=f"{exc.endpoint} {exc.code}: paused until "
+                          f"{time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(resume))}")
 
 
 def _batched_item(platform: str, action: str, comment: Comment) -> str | None:
@@ -465,6 +516,11 @@ def _audit_action(
     record = {"kind": "action", **context, "action": action, "rule": rule, "outcome": outcome,
               "errcode": errcode, "attempt": attempt, "detail": detail}
     rt.audit.append(record)
+    if outcome == "failed":
+        rt.notifier.event("action_failed", platform=context.get("platform"),
+                          account=context.get("account"), target=context.get("target"),
+                          comment_id=context.get("comment_id"),
+                          detail=f"{action} ({rule}): {errcode or ''} {detail or ''}".strip())
     metrics.count_action(action, outcome)
     if rule:
         rt.stats.record_outcome(rule, action, outcome)
@@ -519,6 +575,7 @@ def act(
                 result = _call(rt, account, target, comment_id, action, text)
     except QuotaError as exc:
         rt.ledger.release(lease)
+        _quota_paused(rt, account, exc)
         _audit_action(rt, context, action, rule, "deferred", errcode=exc.code, attempt=attempt,
                       detail=f"quota: resumes at {exc.resume_at}")
         _act_again(args, delay=_delay_ms(exc.resume_at))
@@ -757,6 +814,7 @@ def _send_batch(rt: Runtime, account: str, batch_id: str, ids: list[str], owner:
             _call_batch(rt, account, ids, sent)
     except QuotaError as exc:
         buffer.requeue(batch_id, owner=owner)
+        _quota_paused(rt, account, exc)
         log.warning("batch_deferred", platform=acc.platform, account=account, action=action,
                     outcome="deferred",
                     errcode=exc.code, resume_at=exc.resume_at, size=len(ids))
@@ -904,6 +962,11 @@ def _flush_actor(account: str) -> None:
         return
 
 
+def _notify_actor() -> None:
+    """Digest and send what the notify channels queued, each whose interval has run out."""
+    runtime().notifier.flush_due()
+
+
 # -- declaration ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -912,10 +975,12 @@ class Actors:
     moderate: dramatiq.Actor[..., None]
     act: dramatiq.Actor[..., None]
     flush: dramatiq.Actor[..., None]
+    notify: dramatiq.Actor[..., None]
 
     @property
     def queues(self) -> set[str]:
-        return {a.queue_name for a in (self.poll, self.moderate, self.act, self.flush)}
+        return {a.queue_name
+                for a in (self.poll, self.moderate, self.act, self.flush, self.notify)}
 
 
 def declare_actors(broker: dramatiq.Broker) -> Actors:
@@ -933,5 +998,7 @@ def declare_actors(broker: dramatiq.Broker) -> Actors:
         moderate=declare(moderate, "moderate"),
         act=declare(act, "act"),
         flush=declare(_flush_actor, "flush"),
+        # Its own queue: a channel that is slow or down never holds up an action message.
+        notify=declare(_notify_actor, "notify", max_retries=0),
     )
     return _actors
