@@ -9,7 +9,8 @@ stays readable in ``redis-cli`` too), so lists and numbers come back as they wen
 
 Record fields (others are kept as given):
 
-- ``kind``: ``decision``, ``action``, ``wave`` or ``notify`` (required); ``ts`` (Unix seconds, default now);
+- ``kind``: ``decision``, ``action``, ``wave`` or ``notify`` (required); ``ts`` (Unix
+  seconds, default now);
 - ``platform``, ``account``, ``target``, ``comment_id``;
 - decision: ``rules`` (matched rule ids, in evaluation order), ``actions`` (planned:
   ``[{"type": "delete"}, ...]``);
