@@ -12,7 +12,8 @@ from worker.waves.redis_state import RedisWaveState
 from worker.waves.state import WaveQuery
 
 RESULTS_KEY = "test:wave-results"
-QUERY = WaveQuery(repeated_within=3600.0, similarity=0.7, burst_within=600.0)
+QUERY = WaveQuery(repeated_within=3600.0, similarity=0.7, burst_within=600.0,
+                  burst_windows=(250.0, 600.0))
 
 
 def observe_many(url: str, start: Barrier, comments: list[dict[str, object]]) -> None:

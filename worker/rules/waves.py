@@ -81,6 +81,8 @@ def wave_query(conditions: list[Condition | None]) -> WaveQuery | None:
         repeated_within=max((c.within for c in repeated), default=None),
         similarity=min((c.similarity for c in repeated), default=1.0),
         burst_within=max((c.within for c in bursts), default=None),
+        most=max((c.at_least for c in repeated), default=1),
+        burst_windows=tuple(sorted({c.within for c in bursts})),
     )
 
 

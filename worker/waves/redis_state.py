@@ -1,25 +1,27 @@
 """Waves in Redis: one Lua call per comment records it and returns what it sees.
 
-Keys, per (platform, account) space ``<s>`` = ``<p>:wave:<platform>:<account>``:
+Comments are named ``<target>/<comment id>`` (WeChat comment ids count per article). Keys, per
+(platform, account) space ``<s>`` = ``<p>:wave:<platform>:<account>``:
 
-Comments are named ``<target>/<comment id>`` (WeChat comment ids count per article).
-
-- ``<s>:bands`` zset, all scores 0, read by lex range: ``<band>:<value>:<name>``, one
-  member per LSH band of every recorded comment (16 a comment), so a band's comments are one
+- ``<s>:bands`` zset, all scores 0, read by lex range: ``<band>:<value>:<name>``, one member
+  per LSH band of every recorded comment (8 a comment), so a band's comments are one
   ``ZRANGEBYLEX`` and the whole space is a handful of keys, not one per band value;
-- ``<s>:at`` zset: comment id -> created_at, every recorded comment (to trim by time);
-- ``<s>:c`` hash: name -> ``[target, author, created_at, content, text, bands, id]`` (JSON);
-- ``<s>:author:<author>`` zset: comment id -> created_at, for ``author.burst``;
-- ``<s>:claimed:<rule>`` hash: comment id -> wave id (:meth:`RedisWaveState.claim`).
+- ``<s>:at`` zset: name -> created_at, every recorded comment (to trim by time);
+- ``<s>:c`` hash: name -> ``author US created_at US text US bands`` (US = \\x1f): what a
+  query needs, compact, since a comment of a large wave reads many of them;
+- ``<s>:m`` hash: name -> the comment's text as written (cut), read only when a wave acts on
+  its earlier members (:meth:`RedisWaveState.contents`);
+- ``<s>:author:<author>`` zset: name -> created_at, for ``author.burst``;
+- ``<s>:claimed:<rule>`` hash: name -> wave id (:meth:`RedisWaveState.claim`).
 
-Every call drops (up to 200 of) the comments a window before this one, their band members
-with them, and sets a TTL of twice the window, so the state of a quiet account disappears.
-Recording is idempotent: a comment observed twice (a redelivered message) is the same member.
+A query reads at most ``4 x at_least`` candidates (at least 20, at most ``MAX_NEIGHBOURS``):
+a comment of a wave of thousands costs what one of a wave of twenty does. Every call drops (up
+to 200 of) the comments a window before this one, their band members with them, and sets a
+TTL of twice the window. Recording is idempotent: a comment observed twice is one member.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import redis
@@ -38,10 +40,13 @@ from worker.waves.state import (
     when_written,
 )
 
-# KEYS: at, c, author (or ""), bands.   ARGV: id, t, rep_within ("" = none), burst_within
-# ("" = none), record, ttl (s), max neighbours, low, high, burst low, burst high, burst ttl,
-# then the comment's band values.
-# Returns {records (id, record, id, record, ...), author times (strings)}.
+US = "\x1f"
+
+# KEYS: at, c, author (or ""), bands, m.   ARGV: name, t, rep_within ("" = none),
+# burst_within ("" = none), compact record, ttl (s), max candidates, low, high, the burst
+# windows (space-separated), burst low, burst ttl, content, then the comment's band values.
+# Returns {records (name, record, name, record, ...), the author's other comments within each
+# burst window (strings, in the order of the windows)}.
 _OBSERVE = """
 local id = ARGV[1]
 local ttl, cap = tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -52,20 +57,27 @@ if ARGV[3] ~= '' then
     local rec = redis.call('HGET', KEYS[2], o)
     if rec then
       local gone = {}
-      for _, b in ipairs(cjson.decode(rec)[6]) do gone[#gone + 1] = b .. ':' .. o end
+      for b in string.gmatch(string.match(rec, '[^\\31]*$'), '%S+') do
+        gone[#gone + 1] = b .. ':' .. o
+      end
       if #gone > 0 then redis.call('ZREM', KEYS[4], unpack(gone)) end
       redis.call('HDEL', KEYS[2], o)
+      redis.call('HDEL', KEYS[5], o)
     end
     redis.call('ZREM', KEYS[1], o)
   end
   local found, ids, mine = {}, {}, {}
-  for i = 13, #ARGV do
+  for i = 14, #ARGV do
     local b = ARGV[i]
-    local near = redis.call('ZRANGEBYLEX', KEYS[4], '[' .. b .. ':', '[' .. b .. ';',
-                            'LIMIT', 0, cap)
-    for _, m in ipairs(near) do
-      local other = string.sub(m, #b + 2)
-      if other ~= id and not found[other] then found[other] = true; ids[#ids + 1] = other end
+    if #ids < cap then
+      local near = redis.call('ZRANGEBYLEX', KEYS[4], '[' .. b .. ':', '[' .. b .. ';',
+                              'LIMIT', 0, cap)
+      for _, m in ipairs(near) do
+        local other = string.sub(m, #b + 2)
+        if other ~= id and not found[other] and #ids < cap then
+          found[other] = true; ids[#ids + 1] = other
+        end
+      end
     end
     mine[#mine + 1] = 0
     mine[#mine + 1] = b .. ':' .. id
@@ -73,9 +85,10 @@ if ARGV[3] ~= '' then
   if #mine > 0 then redis.call('ZADD', KEYS[4], unpack(mine)) end
   redis.call('ZADD', KEYS[1], ARGV[2], id)
   redis.call('HSET', KEYS[2], id, ARGV[5])
-  redis.call('EXPIRE', KEYS[1], ttl)
-  redis.call('EXPIRE', KEYS[2], ttl)
-  redis.call('EXPIRE', KEYS[4], ttl)
+  redis.call('HSET', KEYS[5], id, ARGV[13])
+  for i = 1, 5 do
+    if i ~= 3 then redis.call('EXPIRE', KEYS[i], ttl) end
+  end
   if #ids > 0 then
     local values = redis.call('HMGET', KEYS[2], unpack(ids))
     for i, m in ipairs(ids) do
@@ -84,11 +97,13 @@ if ARGV[3] ~= '' then
   end
 end
 if ARGV[4] ~= '' and KEYS[3] ~= '' then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[10])
-  local seen = redis.call('ZREVRANGEBYSCORE', KEYS[3], ARGV[11], ARGV[10], 'WITHSCORES',
-                          'LIMIT', 0, cap)
-  for i = 1, #seen, 2 do
-    if seen[i] ~= id then times[#times + 1] = seen[i + 1] end
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[11])
+  local again = redis.call('ZSCORE', KEYS[3], id)
+  local t = tonumber(ARGV[2])
+  for w in string.gmatch(ARGV[10], '%S+') do
+    local n = redis.call('ZCOUNT', KEYS[3], t - tonumber(w), t + tonumber(w))
+    if again then n = n - 1 end
+    times[#times + 1] = tostring(n)
   end
   redis.call('ZADD', KEYS[3], ARGV[2], id)
   redis.call('EXPIRE', KEYS[3], ARGV[12])
@@ -119,6 +134,8 @@ class RedisWaveState:
 
     def __init__(self, *, redis: redis.Redis, keys: Keys | None = None) -> None:
         self._keys = keys or Keys()
+        self._redis = redis
+        self._grams: dict[str, frozenset[str]] = {}  # texts seen again and again in a wave
         self._observe = LuaScript(redis, _OBSERVE)
         self._claim = LuaScript(redis, _CLAIM)
 
@@ -135,29 +152,46 @@ class RedisWaveState:
             f"{space}:author:{escape(comment.author)}"
             if comment.author is not None and burst is not None else ""
         )
-        record = json.dumps(
-            [comment.target, comment.author, at, comment.content[:500], text, band_values,
-             comment.id],
-            ensure_ascii=False,
-        )
+        record = US.join((comment.author or "", repr(at), text, " ".join(band_values)))
+        cap = min(MAX_NEIGHBOURS, max(20, 4 * query.most))
+        windows = query.burst_windows or ((burst,) if burst is not None else ())
         args: list[str | int] = [
             member_key(comment.target, comment.id), repr(at), "" if rep is None else repr(rep),
-            "" if burst is None else repr(burst), record, _ttl(rep), MAX_NEIGHBOURS,
+            "" if burst is None else repr(burst), record, _ttl(rep), cap,
             repr(at - (rep or 0.0)), repr(at + (rep or 0.0)),
-            repr(at - (burst or 0.0)), repr(at + (burst or 0.0)), _ttl(burst), *band_values,
+            " ".join(repr(w) for w in windows), repr(at - (burst or 0.0)),
+            _ttl(burst),
+            comment.content[:500], *band_values,
         ]
         records, times = self._observe(
-            [f"{space}:at", f"{space}:c", author_key, f"{space}:bands"], args
+            [f"{space}:at", f"{space}:c", author_key, f"{space}:bands", f"{space}:m"], args
         )
         near: list[Member] = []
+        cache = self._grams
         for i in range(0, len(records), 2):
-            target, author, created, content, other, _, cid = json.loads(as_text(records[i + 1]))
-            sim = jaccard(gram_set, grams(other))
+            author, created, other, _ = as_text(records[i + 1]).split(US)
+            other_grams = cache.get(other)
+            if other_grams is None:
+                if len(cache) > 10_000:
+                    cache.clear()
+                other_grams = cache[other] = grams(other)
+            sim = jaccard(gram_set, other_grams)
             if sim >= query.similarity:
-                member = Member(str(cid), target, author, float(created), content, sim)
-                near.append(member)
+                target, _, cid = as_text(records[i]).rpartition("/")
+                near.append(Member(cid, None if target == "-" else target, author or None,
+                                   float(created), "", sim))
         near.sort(key=lambda m: -m.created_at)
-        return Observation(at, tuple(near), tuple(float(as_text(t)) for t in times))
+        counts = {w: int(as_text(n)) for w, n in zip(windows, times, strict=False)}
+        return Observation(at, tuple(near), author_counts=counts)
+
+    def contents(
+        self, *, platform: str, account: str | None, keys: Sequence[str]
+    ) -> dict[str, str]:
+        """The recorded texts of ``keys`` (members a wave acts on), as written."""
+        if not keys:
+            return {}
+        values = self._redis.hmget(f"{self.space(platform, account)}:m", list(keys))
+        return {k: as_text(v) for k, v in zip(keys, values, strict=True) if v is not None}
 
     def claim(
         self, *, platform: str, account: str | None, rule: str, ids: Sequence[str],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from worker.models import Comment
@@ -53,6 +53,8 @@ class WaveQuery:
     repeated_within: float | None = None
     similarity: float = 1.0
     burst_within: float | None = None
+    most: int = MAX_NEIGHBOURS  # the largest `at_least` of the repeated rules
+    burst_windows: tuple[float, ...] = ()  # every burst rule's window (counted each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,8 @@ class Observation:
 
     created_at: float
     near: tuple[Member, ...] = ()  # near-duplicates (>= the query's similarity), newest first
-    author_times: tuple[float, ...] = ()  # the author's other comments' creation times
+    author_times: tuple[float, ...] = ()  # the author's other comments' creation times, or
+    author_counts: dict[float, int] | None = None  # how many within each burst window
     members: dict[str, tuple[Member, ...]] = field(default_factory=dict)  # rule -> its wave
 
     def repeated(self, *, within: float, similarity: float) -> list[Member]:
@@ -69,6 +72,11 @@ class Observation:
         return [m for m in self.near if m.similarity >= similarity and low <= m.created_at <= high]
 
     def burst(self, *, within: float) -> int:
+        if self.author_counts is not None:
+            if within not in self.author_counts:
+                raise ValueError(f"burst window {within} s was not counted "
+                                 "(WaveQuery.burst_windows)")
+            return 1 + self.author_counts[within]
         low, high = self.created_at - within, self.created_at + within
         return 1 + sum(1 for t in self.author_times if low <= t <= high)
 
@@ -86,6 +94,12 @@ class WaveState(Protocol):
         is newly marked once, whoever asks). A wave holding one of ``ids`` lends its id."""
         ...
 
+    def contents(
+        self, *, platform: str, account: str | None, keys: Sequence[str]
+    ) -> dict[str, str]:
+        """The texts of recorded comments (``Member.content`` may be left empty by observe)."""
+        ...
+
 
 def new_claims(
     state: WaveState, comment: Comment, rule: str, members: Sequence[Member], within: float
@@ -96,8 +110,10 @@ def new_claims(
     keys = [own, *(m.key for m in members)]
     wave, new = state.claim(platform=comment.platform, account=comment.account, rule=rule,
                             ids=keys, wave=f"{rule}:{own}", within=within)
-    fresh = set(new)
-    return wave, [m for m in members if m.key in fresh]
+    fresh = [m for m in members if m.key in set(new)]
+    texts = state.contents(platform=comment.platform, account=comment.account,
+                           keys=[m.key for m in fresh if not m.content])
+    return wave, [replace(m, content=texts.get(m.key, m.content)) for m in fresh]
 
 
 def member_key(target: str | None, comment_id: str) -> str:
@@ -123,6 +139,14 @@ class MemoryWaveState:
     def __init__(self) -> None:
         self._spaces: dict[tuple[str, str | None], _Space] = {}
         self._claimed: dict[tuple[str, str | None, str], dict[str, str]] = {}
+
+    def contents(
+        self, *, platform: str, account: str | None, keys: Sequence[str]
+    ) -> dict[str, str]:
+        space = self._spaces.get((platform, account))
+        if space is None:
+            return {}
+        return {k: space.members[k][0].content for k in keys if k in space.members}
 
     def claim(
         self, *, platform: str, account: str | None, rule: str, ids: Sequence[str],
