@@ -155,3 +155,16 @@ def test_the_same_comment_id_on_two_articles_is_two_comments(state: WaveState) -
     state.observe(first, AD, QUERY, now=T0)
     seen = state.observe(other, AD, QUERY, now=T0)
     assert [(m.id, m.target) for m in seen.near] == [("1", "a:0")]
+
+
+def test_a_page_observed_in_one_round_trip_sees_itself_in_order(
+    redis_client: redis.Redis,
+) -> None:
+    state = RedisWaveState(redis=redis_client)
+    page = [(_comment(str(i), AD + "!" * i, T0 + i, author="same"), AD + "!" * i)
+            for i in range(4)]
+    seen = state.observe_many(page, QUERY, now=T0)
+    assert [sorted(m.id for m in s.near) for s in seen] == [[], ["0"], ["0", "1"],
+                                                            ["0", "1", "2"]]
+    assert [s.burst(within=600.0) for s in seen] == [1, 2, 3, 4]
+    assert state.observe_many([], QUERY, now=T0) == []

@@ -55,6 +55,7 @@ from worker.rules import RuleSet, offense_rule
 from worker.rules.model import Decision, PlannedAction
 from worker.textclean import printable
 from worker.waves.acting import follow_ups
+from worker.waves.state import Observation
 
 log = structlog.get_logger("worker.pipeline")
 
@@ -295,9 +296,10 @@ def moderate(account: str, target: str, comments: list[dict[str, Any]]) -> None:
     if rules is None:
         raise RuntimeError("moderate needs a process with rules loaded")
     page = _Page(rt=rt, rules=rules, account=account, target=target, now=time.time())
+    observations = _observe_page(page, comments)
     for position, data in enumerate(comments):
         try:
-            _moderate_comment(page, position, data)
+            _moderate_comment(page, position, data, observations.get(position))
         except Exception as exc:
             if _environmental(exc):
                 raise
@@ -386,11 +388,28 @@ class _Page:
                   note="this comment is given up; the rest of its page goes on")
 
 
-def _moderate_comment(page: _Page, position: int, data: dict[str, Any]) -> None:
+def _observe_page(page: _Page, comments: list[dict[str, Any]]) -> dict[int, Observation]:
+    """Record the page's comments in the wave state in one round trip (a comment that does
+    not parse is left to :func:`_moderate_comment`, which audits it failed)."""
+    if page.rules.wave_query is None:
+        return {}
+    parsed: list[tuple[int, Comment]] = []
+    for position, data in enumerate(comments):
+        try:
+            parsed.append((position, Comment.from_dict(data)))
+        except Exception:  # noqa: BLE001 - its own processing reports it
+            continue
+    seen = page.rules.observe_page([c for _, c in parsed], page.rt.waves, page.now)
+    return {position: o for (position, _), o in zip(parsed, seen, strict=True) if o is not None}
+
+
+def _moderate_comment(page: _Page, position: int, data: dict[str, Any],
+                      observation: Observation | None = None) -> None:
     rt = page.rt
     account, target, now = page.account, page.target, page.now
     comment = Comment.from_dict(data)
-    decision = page.rules.evaluate(comment, offenses=rt.offenses, now=now, waves=rt.waves)
+    decision = page.rules.evaluate(comment, offenses=rt.offenses, now=now, waves=rt.waves,
+                                   observation=observation)
     context = {"platform": comment.platform, "account": account, "target": target,
                "comment_id": comment.id}
     page.queue_decision(position, data, {

@@ -119,10 +119,13 @@ class RuleSet:
         offenses: OffenseCounts | None = None,
         now: float | None = None,
         waves: WaveState | None = None,
+        observation: Observation | None = None,
     ) -> Decision:
-        """Decide ``comment``; with ``waves``, it is recorded there first (see :meth:`observe`)."""
+        """Decide ``comment``; with ``waves``, it is recorded there first (see :meth:`observe`),
+        unless ``observation`` says what :meth:`observe_page` found for it."""
         now = time.time() if now is None else now
-        observation = self.observe(comment, waves, now) if waves is not None else None
+        if observation is None and waves is not None:
+            observation = self.observe(comment, waves, now)
         scans = self.scan(comment.content)
         fired = _fired(scans)
         candidates = self._candidates.for_signals(fired)
@@ -179,6 +182,23 @@ class RuleSet:
         if query is None or not any(r.applies_to(comment) for r in self._wave_rules):
             return None
         return waves.observe(comment, wave_text(comment.content), query, now=now)
+
+    def observe_page(
+        self, comments: Sequence[Comment], waves: WaveState, now: float
+    ) -> list[Observation | None]:
+        """:meth:`observe` a page of comments in order, in one round trip to the wave state."""
+        query = self.wave_query
+        if query is None:
+            return [None] * len(comments)
+        wanted = [i for i, c in enumerate(comments)
+                  if any(r.applies_to(c) for r in self._wave_rules)]
+        seen = waves.observe_many(
+            [(comments[i], wave_text(comments[i].content)) for i in wanted], query, now=now
+        )
+        out: list[Observation | None] = [None] * len(comments)
+        for i, observation in zip(wanted, seen, strict=True):
+            out[i] = observation
+        return out
 
     @staticmethod
     def _waves_of(decision: Decision, matched: list[Rule], ctx: EvalContext) -> None:

@@ -23,6 +23,8 @@ TTL of twice the window. Recording is idempotent: a comment observed twice is on
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -129,6 +131,15 @@ return {wave, new}
 """
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    keys: list[str]
+    args: list[str | int]
+    at: float
+    grams: frozenset[str]
+    windows: tuple[float, ...]
+
+
 class RedisWaveState:
     """:class:`~worker.waves.state.WaveState` shared by every worker through Redis."""
 
@@ -143,6 +154,26 @@ class RedisWaveState:
         return f"{self._keys.prefix}:wave:{escape(platform)}:{escape(account or '-')}"
 
     def observe(self, comment: Comment, text: str, query: WaveQuery, *, now: float) -> Observation:
+        request = self._request(comment, text, query, now)
+        records, counts = self._observe(request.keys, request.args)
+        return self._observation(request, records, counts, query)
+
+    def observe_many(
+        self, comments: Sequence[tuple[Comment, str]], query: WaveQuery, *, now: float
+    ) -> list[Observation]:
+        """:meth:`observe` each, in order, in one round trip (the scripts run one after the
+        other on the server, so each comment sees the ones before it)."""
+        if not comments:
+            return []
+        requests = [self._request(c, text, query, now) for c, text in comments]
+        pipe = self._redis.pipeline(transaction=False)
+        for request in requests:
+            self._observe.queue(pipe, request.keys, request.args)
+        answers = pipe.execute()
+        return [self._observation(request, records, counts, query)
+                for request, (records, counts) in zip(requests, answers, strict=True)]
+
+    def _request(self, comment: Comment, text: str, query: WaveQuery, now: float) -> _Request:
         at = when_written(comment, now)
         space = self.space(comment.platform, comment.account)
         gram_set = grams(text)
@@ -163,9 +194,11 @@ class RedisWaveState:
             _ttl(burst),
             comment.content[:500], *band_values,
         ]
-        records, times = self._observe(
-            [f"{space}:at", f"{space}:c", author_key, f"{space}:bands", f"{space}:m"], args
-        )
+        keys = [f"{space}:at", f"{space}:c", author_key, f"{space}:bands", f"{space}:m"]
+        return _Request(keys, args, at, gram_set, windows)
+
+    def _observation(self, request: _Request, records: Any, counts: Any,
+                     query: WaveQuery) -> Observation:
         near: list[Member] = []
         cache = self._grams
         for i in range(0, len(records), 2):
@@ -175,14 +208,14 @@ class RedisWaveState:
                 if len(cache) > 10_000:
                     cache.clear()
                 other_grams = cache[other] = grams(other)
-            sim = jaccard(gram_set, other_grams)
+            sim = jaccard(request.grams, other_grams)
             if sim >= query.similarity:
                 target, _, cid = as_text(records[i]).rpartition("/")
                 near.append(Member(cid, None if target == "-" else target, author or None,
                                    float(created), "", sim))
         near.sort(key=lambda m: -m.created_at)
-        counts = {w: int(as_text(n)) for w, n in zip(windows, times, strict=False)}
-        return Observation(at, tuple(near), author_counts=counts)
+        by_window = {w: int(as_text(n)) for w, n in zip(request.windows, counts, strict=False)}
+        return Observation(request.at, tuple(near), author_counts=by_window)
 
     def contents(
         self, *, platform: str, account: str | None, keys: Sequence[str]

@@ -86,6 +86,12 @@ class WaveState(Protocol):
         """Record ``comment`` (its fully normalised ``text``) and return what it sees."""
         ...
 
+    def observe_many(
+        self, comments: Sequence[tuple[Comment, str]], query: WaveQuery, *, now: float
+    ) -> list[Observation]:
+        """:meth:`observe` each (comment, text) in order (Redis: in one round trip)."""
+        ...
+
     def claim(
         self, *, platform: str, account: str | None, rule: str, ids: Sequence[str],
         wave: str, within: float,
@@ -139,6 +145,11 @@ class MemoryWaveState:
     def __init__(self) -> None:
         self._spaces: dict[tuple[str, str | None], _Space] = {}
         self._claimed: dict[tuple[str, str | None, str], dict[str, str]] = {}
+
+    def observe_many(
+        self, comments: Sequence[tuple[Comment, str]], query: WaveQuery, *, now: float
+    ) -> list[Observation]:
+        return [self.observe(c, text, query, now=now) for c, text in comments]
 
     def contents(
         self, *, platform: str, account: str | None, keys: Sequence[str]
