@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from worker.errors import ConfigError, Problem
+from worker.platform_specs import PLATFORM_NAMES, Platform
 from worker.units import parse_duration
 from worker.yamlsrc import SourceList, SourceMap, load_yaml_file, load_yaml_text
 
 if TYPE_CHECKING:
     from worker.rules.normalize import NormalizeOptions
 
-Platform = Literal["wechat", "weibo"]
-PLATFORMS: tuple[Platform, ...] = ("wechat", "weibo")
+PLATFORMS: tuple[str, ...] = PLATFORM_NAMES  # the specs' names (worker.platform_specs)
 
 
 class Secret:
@@ -406,6 +406,8 @@ _WECHAT_KEYS = {
     "name", "platform", "app_id", "app_secret", "token", "api_base", "targets", "calls_per_minute",
 }
 _WEIBO_KEYS = {"name", "platform", "access_token", "api_base", "targets", "calls_per_minute"}
+#: An account's keys, by platform: every platform spec has an entry (a test holds it).
+ACCOUNT_KEYS: dict[str, set[str]] = {"wechat": _WECHAT_KEYS, "weibo": _WEIBO_KEYS}
 
 #: Every key config.yaml may hold, by section (config.example.yaml documents each one).
 KNOWN_KEYS: dict[str, frozenset[str]] = {
@@ -420,8 +422,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
     "notify.channel": frozenset(_NOTIFY_CHANNEL_KEYS),
     "notify.events": frozenset(_NOTIFY_EVENTS_KEYS),
     "audit": frozenset(_AUDIT_KEYS),
-    "accounts.wechat": frozenset(_WECHAT_KEYS),
-    "accounts.weibo": frozenset(_WEIBO_KEYS),
+    **{f"accounts.{platform}": frozenset(keys) for platform, keys in ACCOUNT_KEYS.items()},
 }
 
 DEFAULT_RULES = "rules/"
@@ -870,7 +871,7 @@ def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
                 node, "platform", f"{where}.platform",
             )
             continue
-        reader.known_keys(node, _WECHAT_KEYS if platform == "wechat" else _WEIBO_KEYS, where)
+        reader.known_keys(node, ACCOUNT_KEYS[platform], where)
         api_base = node.get("api_base")
         if api_base is not None:
             try:
@@ -904,7 +905,7 @@ def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
                     token=token_mode, calls_per_minute=calls_per_minute,
                 )
             )
-        else:
+        elif platform == "weibo":
             token = reader.env(node.get("access_token"), node, "access_token", where)
             if "access_token" not in node:
                 reader.problem(
@@ -939,7 +940,7 @@ def _targets(reader: _Reader, node: SourceMap, platform: str, where: str) -> tup
             article = reader.get(tnode, "index", _non_negative_int, 0, twhere)
             if msg_data_id is not None:
                 targets.append(WechatTarget(msg_data_id=msg_data_id, index=article))
-        else:
+        elif platform == "weibo":
             reader.known_keys(tnode, {"status_id"}, twhere)
             if "status_id" not in tnode:
                 reader.problem("a Weibo target needs status_id", tnode, None, twhere)

@@ -46,7 +46,7 @@ from worker import metrics
 from worker.config import Config, load_config
 from worker.errors import ConfigError, EmbeddedRedisError
 from worker.logging import configure_logging, register_secret
-from worker.pipeline.actors import declare_actors, set_runtime
+from worker.pipeline.actors import Pipeline
 from worker.pipeline.broker import make_broker
 from worker.pipeline.connect import RedisEndpoint
 from worker.pipeline.rules_holder import RulesHolder
@@ -95,9 +95,8 @@ def worker_process_main(
     process = f"worker-{index}"
     structlog.contextvars.bind_contextvars(process=process)
     stop = threading.Event()
-    metrics.enable_in_worker(config)  # before make_broker: its middleware counts messages
+    counting = metrics.enable_in_worker(config)
     runtime = Runtime(config=config, endpoint=endpoint)
-    set_runtime(runtime)
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -105,8 +104,9 @@ def worker_process_main(
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
 
-    broker = make_broker(config, endpoint, process=process)
-    actors = declare_actors(broker)
+    broker = make_broker(config, endpoint, process=process,
+                         middleware=metrics.broker_middleware() if counting else ())
+    actors = Pipeline(broker, runtime).actors
     broker.emit_after("process_boot")  # as dramatiq's CLI does: TimeLimit starts its timer here
     worker = dramatiq.Worker(broker, queues=actors.queues, worker_threads=options.threads,
                              worker_timeout=500)
@@ -199,8 +199,7 @@ class Daemon:
         if cleared:
             log.info("disabled_actions_cleared", count=cleared)
         broker = make_broker(self.config, endpoint)
-        actors = declare_actors(broker)
-        scheduler = Scheduler(runtime=runtime, actors=actors)
+        scheduler = Scheduler(runtime=runtime, actors=Pipeline(broker).actors)
 
         def on_term(signum: int, frame: FrameType | None) -> None:
             log.info("stopping", signal=signal.Signals(signum).name)

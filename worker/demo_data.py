@@ -20,7 +20,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Platform = Literal["wechat", "weibo"]
+from worker.platform_specs import Platform
 
 APP_ID = "wxd3m0a1b2c3d4e5f6"
 APP_SECRET = "demo-sandbox-app-secret-0001"

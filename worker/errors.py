@@ -10,6 +10,7 @@ Everything modworker raises on purpose derives from :class:`ModworkerError`::
     ├── PatternError                a rule regex the linear-time engine cannot run
     ├── NotifyError                 a notification channel refused or did not answer a message
     │   └── NotifyRateLimitedError  the robot's rate limit (ours or its answer): send later
+    ├── UnknownPlatformError        a platform name no spec declares (worker.platform_specs)
     └── PlatformError               a platform API call failed; carries platform, account,
         │                           endpoint, code, message and HTTP status
         ├── TransientError          retry with backoff (-1, 5xx, timeouts, 45011, Weibo 10001-10011)
@@ -232,3 +233,8 @@ class RateLimitedError(TransientError):
     "not now": retry no earlier than ``retry_at`` (Unix seconds; None when unknown)."""
 
     retry_at: float | None = None
+
+
+class UnknownPlatformError(ModworkerError):
+    """A platform name no spec declares (config.yaml rejects such an account with a located
+    error first, so where this surfaces, a caller skipped the config)."""

@@ -28,6 +28,7 @@ from typing import Any, BinaryIO, TextIO
 from worker.config import did_you_mean
 from worker.errors import InputError
 from worker.models import Comment
+from worker.platform_specs import PLATFORM_NAMES
 from worker.rules import InMemoryOffenseCounter, RuleSet, is_offense
 from worker.rules.model import Decision
 from worker.textclean import without_lone_surrogates
@@ -90,8 +91,10 @@ def _parse_line(raw: bytes, line_number: int) -> Comment:
     if not isinstance(content, str):
         raise LineError("'content' must be a string" if "content" in data else "no 'content'")
     platform = data.get("platform", "wechat")
-    if platform not in ("wechat", "weibo"):
-        raise LineError(f"'platform' must be wechat or weibo, got {_shown(platform)}")
+    if platform not in PLATFORM_NAMES:
+        raise LineError(
+            f"'platform' must be {' or '.join(PLATFORM_NAMES)}, got {_shown(platform)}"
+        )
     seconds = _unix_seconds(data.get("created_at"))
     for flag in ("elected", "replied"):
         if flag in data and not isinstance(data[flag], bool):

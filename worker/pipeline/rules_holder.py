@@ -20,8 +20,8 @@ from pathlib import Path
 import structlog
 
 from worker.errors import ConfigError, Problem
-from worker.models import Platform
 from worker.pipeline.rules_snapshot import RulesSnapshot
+from worker.platform_specs import Platform
 from worker.rules import RuleSet, load_rules
 from worker.rules.normalize import NormalizeOptions
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import redis as redis_lib
 
@@ -25,13 +25,9 @@ from worker.pipeline.offenses import RedisOffenseCounter
 from worker.pipeline.rules_holder import RulesHolder
 from worker.pipeline.rulestats import RuleStats
 from worker.pipeline.seen import SeenComments
+from worker.platform_specs import platform_spec
 from worker.platforms import PlatformClient, make_client
 from worker.waves.redis_state import RedisWaveState
-
-BatchKind = Literal["blacklist", "destroy"]
-
-#: The batched action of each platform: WeChat blacklists openids, Weibo destroys comment ids.
-BATCH_KIND = {"wechat": "blacklist", "weibo": "destroy"}
 
 
 def rules_snapshot_path(config: Config) -> Path:
@@ -122,9 +118,9 @@ class Runtime:
             return client
 
     def buffer(self, account: str) -> BatchBuffer:
-        """The batch buffer of ``account``'s batched action (blacklist or destroy)."""
+        """The batch buffer of ``account``'s batched action (its spec's ``batch_kind``)."""
         platform = self.account(account).platform
-        kind = BATCH_KIND[platform]
+        kind = platform_spec(platform).batch_kind
         with self._lock:
             buffer = self._buffers.get((account, kind))
             if buffer is None:

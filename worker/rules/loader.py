@@ -17,12 +17,15 @@ from typing import Any, cast
 
 from worker.config import did_you_mean as _close_match
 from worker.errors import ConfigError, PatternError, Problem
-from worker.models import Platform
+from worker.platform_specs import PLATFORM_NAMES as SPEC_PLATFORM_NAMES
+from worker.platform_specs import Action as SpecAction
+from worker.platform_specs import Platform
 from worker.rules.engine import RuleSet
 from worker.rules.matcher import LiteralKind, MatcherBuilder
 from worker.rules.model import (
     ACTION_PLATFORMS,
     Action,
+    ActionType,
     AllOf,
     AnyOf,
     AuthorIn,
@@ -84,7 +87,7 @@ SAMPLE_KEYS = {
 }
 HISTORY_KEYS = {"content", "author", "before", "created_at", "count"}
 REPEATED_KEYS = {"at_least", "within", "similarity", "authors"}
-PLATFORM_NAMES: tuple[Platform, ...] = ("wechat", "weibo")
+PLATFORM_NAMES: tuple[str, ...] = SPEC_PLATFORM_NAMES
 #: Words moderators type for a key or value that has another name here.
 MODERATOR_WORDS = {
     "weixin": "wechat", "wx": "wechat", "微信": "wechat", "sina": "weibo", "微博": "weibo",
@@ -910,7 +913,8 @@ class _Loader:
             elif argument is not None:
                 self.problem(f"action {name} takes no value", file, line=line, rule=rid, fld=where)
                 continue
-            actions.append(Action(type=cast(Any, name), template=template, channel=channel))
+            kind: ActionType = "notify" if name == "notify" else SpecAction(name)
+            actions.append(Action(type=kind, template=template, channel=channel))
         return tuple(actions)
 
     def reply_template(
@@ -1126,7 +1130,8 @@ class _Loader:
             value = item["platform"]
             if value not in PLATFORM_NAMES:
                 bad("platform", f"unknown platform {value!r}"
-                    f"{did_you_mean(str(value), set(PLATFORM_NAMES))}; use wechat or weibo")
+                    f"{did_you_mean(str(value), set(PLATFORM_NAMES))}; "
+                    f"use {' or '.join(PLATFORM_NAMES)}")
             elif platform is not None and value != platform:
                 bad("platform", f"account {account!r} is on {platform}, not {value}")
             else:

@@ -11,7 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from worker.models import Comment, Platform
+from worker.models import Comment
+from worker.platform_specs import ACTION_PLATFORMS as SPEC_ACTION_PLATFORMS
+from worker.platform_specs import Action as SpecAction
+from worker.platform_specs import Platform
 
 if TYPE_CHECKING:
     from worker.rules.matcher import ScanResult
@@ -19,22 +22,14 @@ if TYPE_CHECKING:
     from worker.waves.state import Member, Observation
 
 Mode = Literal["enforce", "shadow"]
-ActionType = Literal[
-    "delete", "reply", "delete_reply", "elect", "unelect",
-    "close_comments", "open_comments", "blacklist", "notify",
-]
+#: The action names rules use: the platforms' typed enum, and ``notify`` (a message to the
+#: moderators' channel, not a platform call, so every platform has it).
+ActionType = SpecAction | Literal["notify"]
 
-#: Which platform can carry out which action (rules-spec.md, "Actions").
-ACTION_PLATFORMS: Mapping[str, frozenset[Platform]] = {
-    "delete": frozenset({"wechat", "weibo"}),
-    "reply": frozenset({"wechat"}),
-    "delete_reply": frozenset({"wechat"}),
-    "elect": frozenset({"wechat"}),
-    "unelect": frozenset({"wechat"}),
-    "close_comments": frozenset({"wechat"}),
-    "open_comments": frozenset({"wechat"}),
-    "blacklist": frozenset({"wechat"}),
-    "notify": frozenset({"wechat", "weibo"}),  # a message to moderators, not a platform call
+#: Which platform can carry out which action (rules-spec.md, "Actions"): from the specs.
+ACTION_PLATFORMS: Mapping[str, frozenset[str]] = {
+    **SPEC_ACTION_PLATFORMS,
+    "notify": frozenset().union(*SPEC_ACTION_PLATFORMS.values()),
 }
 
 #: Actions a planned deletion makes pointless (rules-spec.md, "Evaluation").
