@@ -46,7 +46,8 @@ US = "\x1f"
 
 # KEYS: at, c, author (or ""), bands, m.   ARGV: name, t, rep_within ("" = none),
 # burst_within ("" = none), compact record, ttl (s), max candidates, low, high, the burst
-# windows (space-separated), burst low, burst ttl, content, then the comment's band values.
+# windows (space-separated), burst low, burst ttl, content. The band values are the record's
+# last field.
 # Returns {records (name, record, name, record, ...), the author's other comments within each
 # burst window (strings, in the order of the windows)}.
 _OBSERVE = """
@@ -69,8 +70,7 @@ if ARGV[3] ~= '' then
     redis.call('ZREM', KEYS[1], o)
   end
   local found, ids, mine = {}, {}, {}
-  for i = 14, #ARGV do
-    local b = ARGV[i]
+  for b in string.gmatch(string.match(ARGV[5], '[^\\31]*$'), '%S+') do
     if #ids < cap then
       local near = redis.call('ZRANGEBYLEX', KEYS[4], '[' .. b .. ':', '[' .. b .. ';',
                               'LIMIT', 0, cap)
@@ -147,11 +147,16 @@ class RedisWaveState:
         self._keys = keys or Keys()
         self._redis = redis
         self._grams: dict[str, frozenset[str]] = {}  # texts seen again and again in a wave
+        self._spaces: dict[tuple[str, str | None], str] = {}
         self._observe = LuaScript(redis, _OBSERVE)
         self._claim = LuaScript(redis, _CLAIM)
 
     def space(self, platform: str, account: str | None) -> str:
-        return f"{self._keys.prefix}:wave:{escape(platform)}:{escape(account or '-')}"
+        found = self._spaces.get((platform, account))
+        if found is None:
+            found = f"{self._keys.prefix}:wave:{escape(platform)}:{escape(account or '-')}"
+            self._spaces[(platform, account)] = found
+        return found
 
     def observe(self, comment: Comment, text: str, query: WaveQuery, *, now: float) -> Observation:
         request = self._request(comment, text, query, now)
@@ -192,7 +197,7 @@ class RedisWaveState:
             repr(at - (rep or 0.0)), repr(at + (rep or 0.0)),
             " ".join(repr(w) for w in windows), repr(at - (burst or 0.0)),
             _ttl(burst),
-            comment.content[:500], *band_values,
+            comment.content[:500],
         ]
         keys = [f"{space}:at", f"{space}:c", author_key, f"{space}:bands", f"{space}:m"]
         return _Request(keys, args, at, gram_set, windows)
