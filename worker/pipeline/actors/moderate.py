@@ -227,7 +227,8 @@ def _earlier_wave_members(p: Pipeline, page: _Page, decision: Decision) -> None:
                    "comment_id": member.id}
         actions = [str(a.type) for a in follow.actions]
         rt.audit.append({"kind": "wave", **context, "rule": follow.rule, "wave": follow.wave,
-                         "by": decision.comment.id, "actions": actions,
+                         "by": decision.comment.id, "by_target": page.target,
+                         "actions": actions,
                          "author": member.author, "content": member.content[:200]})
         log.info("wave_member", **context, rule=follow.rule, wave=follow.wave,
                  by=decision.comment.id, actions=actions)
