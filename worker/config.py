@@ -95,6 +95,9 @@ class PollingConfig:
     jitter: float = 0.1  # +- fraction of interval
     full_pass_interval: float = 900.0  # WeChat: a full listing pass to catch state changes
     page_size: int = WECHAT_MAX_PAGE_SIZE  # WeChat comment/list count
+    # No successful poll for this long: the target is stale (stats, /readyz notes). None:
+    # 3 intervals, at least 60 s (worker.pipeline.freshness.stale_after).
+    stale_after: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -295,6 +298,22 @@ class _Reader:
                 self.warnings.append(self.problems.pop())
         return result if not missing else None
 
+    def secret(self, value: object, node: SourceMap, key: str, where: str) -> str | None:
+        """A secret: from the environment (``${NAME}``); empty is a problem, one written in
+        the file a warning (it ends up in backups, diffs and bug reports)."""
+        result = self.env(value, node, key, where)
+        if value is not None and not _ENV_REF.search(str(value)) and str(value):
+            self.problem(f"{key} is written in the file: read it from the environment "
+                         "instead (${VARIABLE}, set in the service's environment file)",
+                         node, key, f"{where}.{key}")
+            self.warnings.append(self.problems.pop())
+        if result is not None and not result.strip():
+            names = ", ".join(f"${{{n}}}" for n in _ENV_REF.findall(str(value)))
+            self.problem(f"{key} is empty" + (f" ({names} is set but empty)" if names else ""),
+                         node, key, f"{where}.{key}")
+            return None
+        return result
+
 
 def did_you_mean(word: str, choices: set[str] | list[str]) -> str:
     """`` (did you mean 'x'?)`` when a close choice exists, else the empty string."""
@@ -394,7 +413,7 @@ _ROOT_KEYS = {
 }
 _REDIS_KEYS = {"url", "sentinel", "key_prefix"}
 _SENTINEL_KEYS = {"hosts", "master", "password", "sentinel_password", "db"}
-_POLLING_KEYS = {"interval", "jitter", "full_pass_interval", "page_size"}
+_POLLING_KEYS = {"interval", "jitter", "full_pass_interval", "page_size", "stale_after"}
 _ACTIONS_KEYS = {"max_retries", "min_backoff", "max_backoff", "batch_max_wait"}
 _QUOTA_KEYS = {"reset_timezone", "pause"}
 _METRICS_KEYS = {"enabled", "host", "port"}
@@ -554,6 +573,7 @@ def _polling(reader: _Reader, root: SourceMap) -> PollingConfig:
             node, "full_pass_interval", parse_duration, 900.0, "polling"
         ),
         page_size=page_size,
+        stale_after=reader.get(node, "stale_after", _duration_above_zero, None, "polling"),
     )
 
 
@@ -884,7 +904,7 @@ def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
             app_id = node.get("app_id")
             if not app_id:
                 reader.problem("a WeChat account needs app_id", node, "app_id", f"{where}.app_id")
-            secret = reader.env(node.get("app_secret"), node, "app_secret", where)
+            secret = reader.secret(node.get("app_secret"), node, "app_secret", where)
             if "app_secret" not in node:
                 reader.problem(
                     "a WeChat account needs app_secret (write ${VARIABLE} to read it from the "
@@ -906,7 +926,7 @@ def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
                 )
             )
         elif platform == "weibo":
-            token = reader.env(node.get("access_token"), node, "access_token", where)
+            token = reader.secret(node.get("access_token"), node, "access_token", where)
             if "access_token" not in node:
                 reader.problem(
                     "a Weibo account needs access_token (write ${VARIABLE} to read it from the "
@@ -931,6 +951,7 @@ def _targets(reader: _Reader, node: SourceMap, platform: str, where: str) -> tup
     for index, raw in enumerate(raw_targets):
         twhere = f"{where}.targets[{index}]"
         tnode = reader.mapping(raw, twhere)
+        before = len(targets)
         if platform == "wechat":
             reader.known_keys(tnode, {"msg_data_id", "index"}, twhere)
             if "msg_data_id" not in tnode:
@@ -948,4 +969,9 @@ def _targets(reader: _Reader, node: SourceMap, platform: str, where: str) -> tup
             status_id = reader.get(tnode, "status_id", _id_number, None, twhere)
             if status_id is not None:
                 targets.append(WeiboTarget(status_id=status_id))
+        if len(targets) > before and targets[-1] in targets[:-1]:
+            reader.problem(f"target {targets[-1].key} is listed twice (polled once)",
+                           raw_targets, index, twhere)
+            reader.warnings.append(reader.problems.pop())
+            targets.pop()
     return tuple(targets)

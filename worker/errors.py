@@ -104,6 +104,10 @@ class EmbeddedRedisError(ModworkerError):
     """The embedded Redis server could not be started or reached."""
 
 
+class StateUnavailableError(ModworkerError):
+    """A command cannot reach the deployment's Redis; the message says why and what to do."""
+
+
 class PlatformError(ModworkerError):
     """A platform API call failed.
 

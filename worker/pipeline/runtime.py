@@ -20,8 +20,10 @@ from worker.pipeline.audit import AuditLog
 from worker.pipeline.batches import BatchBuffer
 from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.pipeline.done import ActionLedger
+from worker.pipeline.freshness import Freshness
 from worker.pipeline.keys import ActionKey, Keys
 from worker.pipeline.offenses import RedisOffenseCounter
+from worker.pipeline.poll_outcomes import PollOutcomes
 from worker.pipeline.rules_holder import RulesHolder
 from worker.pipeline.rulestats import RuleStats
 from worker.pipeline.seen import SeenComments
@@ -67,6 +69,8 @@ class Runtime:
                               retention=config.audit.retention)
         self.offenses = RedisOffenseCounter(redis=self.redis, keys=self.keys)
         self.stats = RuleStats(redis=self.redis, keys=self.keys)
+        self.freshness = Freshness(redis=self.redis, keys=self.keys)
+        self.poll_outcomes = PollOutcomes(self.freshness, self.audit)
         self.waves = RedisWaveState(redis=self.redis, keys=self.keys)
         self.notifier = Notifier(redis=self.redis, config=config.notify, keys=self.keys,
                                  audit=self.audit.append, outcome_of=self.outcomes)

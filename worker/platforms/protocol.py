@@ -87,4 +87,15 @@ class PlatformClient(Protocol):
         not harmless). Fills ``into`` (a new outcome when None) as answers arrive."""
         ...
 
+    def verify_credentials(self, target: str | None) -> str | None:
+        """One read-only call that needs working credentials (a token fetched first where the
+        platform has one), about ``target`` when given; the endpoint asked, or None when
+        there is nothing to ask without a target. Raises like any call (AuthError, ...)."""
+        ...
+
+    def drop_cached_token(self) -> bool:
+        """Forget a cached access token, so the next call fetches one with the credentials
+        configured now; False when none was cached (or the platform caches none)."""
+        ...
+
     def close(self) -> None: ...

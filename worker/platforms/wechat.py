@@ -66,7 +66,7 @@ from worker.platforms.results import (
     CommentPage,
     UnblacklistResult,
 )
-from worker.platforms.tokens import SECRET_GRACE, AccessToken, SharedToken
+from worker.platforms.tokens import SECRET_GRACE, AccessToken, SharedToken, wechat_token_key
 from worker.platforms.wechat_poll import poll_article
 
 _log = structlog.get_logger()
@@ -154,7 +154,8 @@ class WechatClient:
         self._token_endpoint = c.W_STABLE_TOKEN if account.token == "stable" else c.W_TOKEN
         self.tokens = SharedToken(
             redis=redis,
-            key=f"{key_prefix}:token:wechat:{account.app_id}:{account.token}",
+            key=wechat_token_key(key_prefix=key_prefix, app_id=account.app_id,
+                                 mode=account.token),
             fetch=self._fetch_token,
             account=account.name,
             endpoint=self._token_endpoint,
@@ -351,6 +352,17 @@ class WechatClient:
             lambda begin, count: self.list_comments(target, begin=begin, count=count),
             sink, polling,
         )
+
+    def verify_credentials(self, target: str | None) -> str | None:
+        """``comment/list`` count 1 on ``target``, else ``getblacklist`` (both need a token)."""
+        if target is not None:
+            self.list_comments(target, begin=0, count=1)
+            return c.W_LIST
+        self.get_blacklist()
+        return c.W_GETBLACKLIST
+
+    def drop_cached_token(self) -> bool:
+        return self.tokens.drop()
 
     def send_batch(
         self, ids: list[str], *, uncertain: Collection[str] = (),

@@ -212,6 +212,17 @@ class WeiboClient:
             sink.advance_cursor(highest)
         return sent
 
+    def verify_credentials(self, target: str | None) -> str | None:
+        """``comments/show`` count 1 on ``target`` (the configured token); None without one."""
+        if target is None:
+            return None
+        self.list_comments(target, count=1)
+        return c.B_SHOW
+
+    def drop_cached_token(self) -> bool:
+        """The configured access token is used as is: nothing is cached."""
+        return False
+
     def send_batch(
         self, ids: list[str], *, uncertain: Collection[str] = (),
         into: BatchOutcome | None = None,

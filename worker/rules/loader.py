@@ -8,6 +8,7 @@ files with no problem at all, so a reload with a broken file can keep the old ru
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -210,6 +211,10 @@ class _Loader:
         files: list[Path] = []
         for path in paths:
             if path.is_dir():
+                if not os.access(path, os.R_OK | os.X_OK):
+                    self.problem("permission denied: cannot list this directory (run as the "
+                                 "user who owns it, or grant read access)", path)
+                    continue
                 found = sorted(
                     p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file()
                 )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from worker.errors import PlatformError
 from worker.pipeline.actors.common import (
     DISABLED_DETAIL,
     audit_action,
@@ -25,6 +26,7 @@ from worker.pipeline.done import Lease
 from worker.pipeline.failures import Verdict, dispose
 from worker.pipeline.heartbeat import LEASE_SECONDS, Heartbeat
 from worker.pipeline.keys import ActionKey
+from worker.pipeline.poll_outcomes import credentials_refused
 from worker.pipeline.runtime import Runtime
 from worker.platform_specs import Action
 from worker.platforms import ActionResult
@@ -105,6 +107,9 @@ def _dispose(
     account, action, rule = args[0], key.action, args[5]
     disposition = dispose(exc)
     verdict = disposition.verdict
+    if isinstance(exc, PlatformError) and credentials_refused(exc):
+        # Told once per account (credentials_rejected), however many actions meet it.
+        rt.poll_outcomes.credentials_refused(account=account, platform=exc.platform, error=exc)
     if verdict is not Verdict.FAIL:
         _release_quietly(rt, lease, context)
     if verdict is Verdict.DEFER:

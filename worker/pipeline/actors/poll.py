@@ -8,8 +8,9 @@ is the platform client's business (its ``poll``); this module is the sink it pag
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from worker.errors import PlatformError
 from worker.models import Comment
 from worker.pipeline.actors.common import (
     attempt,
@@ -20,6 +21,7 @@ from worker.pipeline.actors.common import (
 )
 from worker.pipeline.failures import Verdict, dispose
 from worker.pipeline.keys import target_key
+from worker.pipeline.poll_outcomes import credentials_refused
 from worker.pipeline.runtime import Runtime
 from worker.platform_specs import platform_spec
 
@@ -31,8 +33,10 @@ POLL_RETRIES = 2
 
 def poll(p: Pipeline, account: str, target: str) -> None:
     """List ``target``'s new comments into ``moderate`` messages. A gone target is marked and
-    polled no more; a quota pause or a refusal ends this poll (the next interval tries again);
-    anything else is retried up to POLL_RETRIES times."""
+    polled no more; a quota pause, a refusal or refused credentials end this poll (the next
+    interval tries again); anything else is retried up to POLL_RETRIES times. Every outcome is
+    recorded and told once by :mod:`worker.pipeline.poll_outcomes` (``polled``,
+    ``poll_failed``, ``credentials_rejected``)."""
     rt = p.runtime
     acc = rt.account(account)
     tkey = target_key(platform=acc.platform, account=account, target=target)
@@ -42,34 +46,44 @@ def poll(p: Pipeline, account: str, target: str) -> None:
         rt.redis.delete(marker)
         return
     started = time.perf_counter()
+    where: dict[str, Any] = {"account": account, "platform": acc.platform, "target": target}
     try:
         sent = rt.client(account).poll(target, _PollSink(p, account, target, tkey),
                                        rt.config.polling)
-    except Exception as exc:
+    except PlatformError as exc:
         disposition = dispose(exc)
         if disposition.target_gone:
             rt.seen.mark_target_gone(tkey, f"{disposition.code}: {disposition.message}")
             bound.warning("target_gone", errcode=disposition.code, detail=disposition.message,
                           note="this target is no longer polled")
+            next_step = "no longer polled: the platform says the target is gone"
             rt.notifier.event("target_gone", account=account, target=target,
                               detail=f"{disposition.code}: {disposition.message}; "
                               "no longer polled")
         elif disposition.verdict is Verdict.DEFER:
             tell_quota_paused(rt, account, disposition.code, disposition.resume_at)
-            bound.warning("poll_deferred", outcome="deferred", errcode=disposition.code,
-                          resume_at=disposition.resume_at)
-        elif disposition.verdict is Verdict.FAIL:
-            bound.error("poll_failed", outcome="failed", errcode=disposition.code,
-                        detail=disposition.reason)
-        else:  # RETRY, WAIT: dramatiq's Retries, bounded; the next interval polls again
-            if attempt() > POLL_RETRIES:
-                rt.redis.delete(marker)
+            next_step = f"paused by the quota until {disposition.resume_at}"
+        elif disposition.verdict is Verdict.FAIL or credentials_refused(exc):
+            # A permanent answer, or refused credentials (a revoked token: the client's own
+            # refresh did not help): trying again within seconds cannot help either.
+            next_step = "polled again at the next interval"
+        elif attempt() <= POLL_RETRIES:  # RETRY, WAIT: dramatiq's Retries, bounded
+            rt.poll_outcomes.failed(**where, error=exc, retrying=True,
+                                    next_step=f"retried (attempt {attempt()} of "
+                                    f"{POLL_RETRIES + 1})")
             raise
+        else:  # given up: told here, not by dramatiq's anonymous "Retries exceeded"
+            next_step = f"given up after {attempt()} attempts; polled again at the next interval"
+        rt.poll_outcomes.failed(**where, error=exc, next_step=next_step)
         rt.redis.delete(marker)
         return
+    except Exception:  # not the platform's answer (Redis, a bug): retried, bounded
+        if attempt() > POLL_RETRIES:
+            rt.redis.delete(marker)  # the next interval polls again
+        raise
     rt.redis.delete(marker)
-    bound.info("polled", new_comments=sent,
-               duration_ms=round((time.perf_counter() - started) * 1000, 1))
+    rt.poll_outcomes.succeeded(**where, new_comments=sent,
+                               duration_ms=round((time.perf_counter() - started) * 1000, 1))
 
 
 def _seen_id(comment: Comment) -> str:
