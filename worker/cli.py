@@ -97,7 +97,8 @@ def load_config_and_rules(path: str, *, require_secrets: bool = True) -> tuple[C
     """Config plus its compiled rules; ConfigError lists every problem in either."""
     config = load_config(path, require_secrets=require_secrets)
     accounts = {account.name: account.platform for account in config.accounts}
-    rules = load_rules(config.rules, accounts=accounts, normalize=config.normalize)
+    rules = load_rules(config.rules, accounts=accounts, normalize=config.normalize,
+                       channels={c.name for c in config.notify.channels})
     return config, rules
 
 
@@ -119,7 +120,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         config = load_config(args.config, require_secrets=False)
         accounts = {account.name: account.platform for account in config.accounts}
         rules = load_rules(config.rules, accounts=accounts, run_tests=False,
-                           normalize=config.normalize)
+                           normalize=config.normalize,
+                           channels={c.name for c in config.notify.channels})
         failures = rules.run_tests()
         if failures and not args.allow_failing_tests:
             raise ConfigError(failures)
@@ -231,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--action")
     audit.add_argument("--outcome",
                        choices=["ok", "already_done", "dry_run", "failed", "deferred"])
-    audit.add_argument("--kind", choices=["decision", "action", "poll"])
+    audit.add_argument("--kind", choices=["decision", "action", "poll", "wave", "notify"])
     audit.add_argument("--since", type=_duration_text,
                        help="a duration back from now (30m, 2h, 7d)")
     audit.add_argument("--until", type=_duration_text, help="a duration back from now")

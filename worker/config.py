@@ -177,6 +177,41 @@ class AccountConfig:
     discover: float | None = None
 
 
+NotifyType = Literal["wecom", "dingtalk", "feishu", "webhook"]
+NOTIFY_TYPES: tuple[NotifyType, ...] = ("wecom", "dingtalk", "feishu", "webhook")
+#: Operational events a channel can be told about (``notify.events.on``).
+NOTIFY_EVENTS: tuple[str, ...] = (
+    "action_failed", "target_gone", "rules_reload_failed", "quota_paused", "worker_died",
+    "scheduler_takeover",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotifyChannel:
+    """A team-chat robot or plain webhook. The URL (WeCom's key, DingTalk's access_token) and
+    the signing secret are secrets: they are never logged."""
+
+    name: str
+    type: NotifyType
+    url: Secret
+    secret: Secret | None = None  # DingTalk and Feishu signing ("加签" / "签名校验")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotifyConfig:
+    interval: float = 60.0  # one digest per channel at most this often
+    examples: int = 3  # example comments per rule in a digest
+    channels: tuple[NotifyChannel, ...] = ()
+    events_channel: str | None = None
+    events: frozenset[str] = frozenset()
+
+    def channel(self, name: str) -> NotifyChannel:
+        for channel in self.channels:
+            if channel.name == name:
+                return channel
+        raise KeyError(name)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Config:
     path: Path | None = None
@@ -188,6 +223,7 @@ class Config:
     actions: ActionsConfig = field(default_factory=ActionsConfig)
     quota: QuotaConfig = field(default_factory=QuotaConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     accounts: tuple[AccountConfig, ...] = ()
     normalize: NormalizeOptions | None = None  # defaults for every rule file; None: built-in
@@ -394,7 +430,7 @@ def load_config_text(
 
 _ROOT_KEYS = {
     "redis", "state_dir", "dry_run", "rules", "normalize", "polling", "actions", "quota",
-    "metrics", "accounts", "audit",
+    "metrics", "accounts", "notify", "audit",
 }
 _REDIS_KEYS = {"url", "sentinel", "key_prefix"}
 _SENTINEL_KEYS = {"hosts", "master", "password", "sentinel_password", "db"}
@@ -405,6 +441,9 @@ _POLLING_KEYS = {
 _ACTIONS_KEYS = {"max_retries", "min_backoff", "max_backoff", "batch_max_wait"}
 _QUOTA_KEYS = {"reset_timezone", "pause", "poll_share", "refresh"}
 _METRICS_KEYS = {"enabled", "host", "port"}
+_NOTIFY_KEYS = {"interval", "examples", "events"}  # every other key names a channel
+_NOTIFY_CHANNEL_KEYS = {"type", "url", "secret"}
+_NOTIFY_EVENTS_KEYS = {"channel", "on"}
 _AUDIT_KEYS = {"retention"}
 _WECHAT_KEYS = {
     "name", "platform", "app_id", "app_secret", "token", "api_base", "targets", "calls_per_minute",
@@ -427,6 +466,9 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
     "actions": frozenset(_ACTIONS_KEYS),
     "quota": frozenset(_QUOTA_KEYS),
     "metrics": frozenset(_METRICS_KEYS),
+    "notify": frozenset(_NOTIFY_KEYS),
+    "notify.channel": frozenset(_NOTIFY_CHANNEL_KEYS),
+    "notify.events": frozenset(_NOTIFY_EVENTS_KEYS),
     "audit": frozenset(_AUDIT_KEYS),
     **{f"accounts.{platform}": frozenset(keys) for platform, keys in ACCOUNT_KEYS.items()},
 }
@@ -455,6 +497,7 @@ def parse_config(
     actions = _actions(reader, root)
     quota = _quota(reader, root)
     metrics = _metrics(reader, root)
+    notify = _notify(reader, root)
     audit = _audit(reader, root)
     rule_paths = _rules(reader, root, base_dir)
     normalize = _normalize(reader, root)
@@ -475,6 +518,7 @@ def parse_config(
         actions=actions,
         quota=quota,
         metrics=metrics,
+        notify=notify,
         audit=audit,
         accounts=accounts,
         warnings=tuple(reader.warnings),
@@ -614,6 +658,79 @@ def _metrics(reader: _Reader, root: SourceMap) -> MetricsConfig:
         enabled=reader.get(node, "enabled", _boolean, False, "metrics"),
         host=reader.get(node, "host", str, "127.0.0.1", "metrics"),
         port=reader.get(node, "port", _port, 9464, "metrics"),
+    )
+
+
+def _notify(reader: _Reader, root: SourceMap) -> NotifyConfig:
+    """``notify:``: interval, examples, events, and every other key a channel."""
+    node = reader.mapping(root.get("notify"), "notify")
+    channels: list[NotifyChannel] = []
+    for name, raw in node.items():
+        if name in _NOTIFY_KEYS:
+            continue
+        where = f"notify.{name}"
+        if not isinstance(raw, SourceMap):
+            reader.problem(f"{where} must be a channel mapping (type, url, secret) or one of "
+                           f"{', '.join(sorted(_NOTIFY_KEYS))}", node, name, where)
+            continue
+        reader.known_keys(raw, _NOTIFY_CHANNEL_KEYS, where)
+        kind = raw.get("type")
+        if kind not in NOTIFY_TYPES:
+            reader.problem(f"type must be one of {', '.join(NOTIFY_TYPES)}, got {kind!r}"
+                           f"{did_you_mean(str(kind), list(NOTIFY_TYPES))}", raw, "type",
+                           f"{where}.type")
+            continue
+        url = reader.env(raw.get("url"), raw, "url", where)
+        if "url" not in raw:
+            reader.problem("a channel needs url (write ${VARIABLE} to read it from the "
+                           "environment)", raw, None, f"{where}.url")
+            continue
+        if url is not None and not url.startswith(("http://", "https://")):
+            reader.problem("url must be an http(s) URL", raw, "url", f"{where}.url")
+            continue
+        secret = reader.env(raw.get("secret"), raw, "secret", where)
+        if secret is not None and kind in ("wecom", "webhook"):
+            reader.problem(f"a {kind} channel has no signing secret (the URL is the secret)",
+                           raw, "secret", f"{where}.secret")
+        channels.append(NotifyChannel(
+            name=str(name), type=kind, url=Secret(url or ""),
+            secret=Secret(secret) if secret else None,
+        ))
+    events_node = node.get("events")
+    events_channel: str | None = None
+    events: frozenset[str] = frozenset()
+    if events_node is not None:
+        ev = reader.mapping(events_node, "notify.events")
+        # YAML 1.1 reads a bare `on:` key as the boolean true: take it as written.
+        for key in ev:
+            if key is not True and key not in _NOTIFY_EVENTS_KEYS:
+                reader.problem(f"unknown key {key!r}{did_you_mean(str(key), _NOTIFY_EVENTS_KEYS)}",
+                               ev, key, f"notify.events.{key}")
+        if True in ev and "on" not in ev:
+            ev["on"] = ev[True]
+            ev.key_lines["on"] = ev.line_of(True)
+        events_channel = ev.get("channel")
+        names = {c.name for c in channels}
+        if events_channel not in names:
+            reader.problem(f"notify.events.channel must name a channel of notify: "
+                           f"({', '.join(sorted(names)) or 'none configured'}), got "
+                           f"{events_channel!r}", ev, "channel", "notify.events.channel")
+        on = ev.get("on", list(NOTIFY_EVENTS))
+        if not isinstance(on, list) or not all(isinstance(e, str) for e in on):
+            reader.problem("notify.events.on takes a list of event names", ev, "on",
+                           "notify.events.on")
+            on = []
+        for index, event in enumerate(on):
+            if event not in NOTIFY_EVENTS:
+                reader.problem(f"unknown event {event!r}{did_you_mean(event, list(NOTIFY_EVENTS))};"
+                               f" events are {', '.join(NOTIFY_EVENTS)}",
+                               on if isinstance(on, SourceList) else ev,
+                               index if isinstance(on, SourceList) else "on", "notify.events.on")
+        events = frozenset(e for e in on if e in NOTIFY_EVENTS)
+    return NotifyConfig(
+        interval=reader.get(node, "interval", _duration_above_zero, 60.0, "notify"),
+        examples=reader.get(node, "examples", _non_negative_int, 3, "notify"),
+        channels=tuple(channels), events_channel=events_channel, events=events,
     )
 
 

@@ -294,6 +294,9 @@ class Daemon:
                 if time.monotonic() >= due:
                     log.error("worker_died", index=index, exitcode=process.exitcode,
                               detail="restarting it; its unfinished messages are recovered")
+                    runtime.notifier.event(
+                        "worker_died", detail=f"worker {index} exited with {process.exitcode}; "
+                        "restarted, its unfinished messages recovered")
                     restart_at.pop(index)
                     self._start_worker(index, endpoint)
         scheduler_thread.join(timeout=10)

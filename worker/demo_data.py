@@ -37,7 +37,12 @@ TRUSTED_STAFF = "oStaff000000000000000000001"  # in rules/contact-spam.yaml's tr
 SEED = 20240611
 
 Kind = Literal["contact", "gambling", "abuse", "praise", "short_praise", "ordinary", "staff",
-               "repeat"]
+               "repeat", "wave"]
+
+#: A copy-paste advertisement posted by many fresh accounts, each copy varied a little, so
+#: that no term list keeps up: the demo's own `content.repeated` rule cuts the wave.
+WAVE_AD = "姐妹们这款面霜真的好用，三天见效，主页有同款链接"
+_WAVE_NOISE = ["😍", "！", "~", "呀", "👍", "7", "1", "哦"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +288,20 @@ class DemoData:
             DemoComment("weibo", NEW_STATUS_ID, self._text("ordinary"),
                         self._author("weibo", "ordinary"), "ordinary"),
         ]
+        return out
+
+    def copies(self, count: int, *, start: int, live: bool) -> list[DemoComment]:
+        """``count`` varied copies of :data:`WAVE_AD`, each from its own fresh account, on the
+        first article (a separate generator: the other comments stay as they were)."""
+        rng = random.Random(SEED + start)
+        out = []
+        for n in range(start, start + count):
+            # Mostly an emoji or a character added at the end or the start, as such waves go.
+            cut = rng.choice([len(WAVE_AD), len(WAVE_AD), 0, rng.randrange(4, len(WAVE_AD) - 4)])
+            text = WAVE_AD[:cut] + rng.choice(_WAVE_NOISE) + WAVE_AD[cut:]
+            created = None if live else self._now - 900 + 120 * n
+            out.append(DemoComment("wechat", ARTICLES[0], text, f"oWave{n:022d}", "wave",
+                                   created))
         return out
 
     def wave(self, count: int, *, repeat_offenders: bool = False) -> list[DemoComment]:

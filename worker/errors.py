@@ -8,6 +8,8 @@ Everything modworker raises on purpose derives from :class:`ModworkerError`::
     ├── BatchTooLargeError          more ids than an API accepts in one call, refused before calling
     ├── EmbeddedRedisError          the embedded Redis server could not be started
     ├── PatternError                a rule regex the linear-time engine cannot run
+    ├── NotifyError                 a notification channel refused or did not answer a message
+    │   └── NotifyRateLimitedError  the robot's rate limit (ours or its answer): send later
     ├── UnknownPlatformError        a platform name no spec declares (worker.platform_specs)
     └── PlatformError               a platform API call failed; carries platform, account,
         │                           endpoint, code, message and HTTP status
@@ -76,6 +78,26 @@ class InputError(ModworkerError):
 
 class BatchTooLargeError(ModworkerError, ValueError):
     """A batch call was asked for more ids than the API accepts; nothing was sent."""
+
+
+class NotifyError(ModworkerError):
+    """A team-chat robot or webhook did not take a message. Never carries the URL or secret."""
+
+    def __init__(self, message: str, *, channel: str, code: int | None = None,
+                 http_status: int | None = None) -> None:
+        self.channel = channel
+        self.code = code
+        self.http_status = http_status
+        super().__init__(message)
+
+
+class NotifyRateLimitedError(NotifyError):
+    """Not now: the channel's rate limit is used up until ``retry_at`` (Unix seconds)."""
+
+    def __init__(self, message: str, *, channel: str, retry_at: float,
+                 code: int | None = None) -> None:
+        super().__init__(message, channel=channel, code=code)
+        self.retry_at = retry_at
 
 
 class EmbeddedRedisError(ModworkerError):

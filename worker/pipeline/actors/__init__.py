@@ -1,5 +1,6 @@
 """The dramatiq actors, one module each: ``poll`` lists, ``moderate`` decides, ``act`` and
-``flush`` do. A :class:`Pipeline` declares them on a broker and binds them to a Runtime.
+``flush`` do, ``notify`` tells the moderators (digests, on its own queue). A
+:class:`Pipeline` declares them on a broker and binds them to a Runtime.
 
 Delivery is at least once, so every effect is idempotent:
 

@@ -19,6 +19,7 @@ from worker.pipeline.actors.common import (
     audit_action,
     delay_ms,
     log,
+    tell_quota_paused,
 )
 from worker.pipeline.actors.common import attempt as current_attempt
 from worker.pipeline.done import Lease
@@ -112,6 +113,7 @@ def _dispose(
     if verdict is not Verdict.FAIL:
         _release_quietly(rt, lease, context)
     if verdict is Verdict.DEFER:
+        tell_quota_paused(rt, account, disposition.code, disposition.resume_at)
         audit_action(rt, context, action, rule, "deferred", errcode=disposition.code,
                      attempt=attempt, detail=f"quota: resumes at {disposition.resume_at}")
         _act_again(p, args, delay=delay_ms(disposition.resume_at, disposition.wait))

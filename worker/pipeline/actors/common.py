@@ -12,6 +12,7 @@ import structlog
 from dramatiq.middleware import CurrentMessage
 
 from worker import metrics
+from worker.pipeline.keys import escape
 from worker.pipeline.runtime import Runtime
 from worker.platform_specs import platform_spec
 
@@ -41,12 +42,30 @@ def audit_action(
     record = {"kind": "action", **context, "action": action, "rule": rule, "outcome": outcome,
               "errcode": errcode, "attempt": attempt, "detail": detail}
     rt.audit.append(record)
+    if outcome == "failed":
+        rt.notifier.event("action_failed", platform=context.get("platform"),
+                          account=context.get("account"), target=context.get("target"),
+                          comment_id=context.get("comment_id"),
+                          detail=f"{action} ({rule}): {errcode or ''} {detail or ''}".strip())
     metrics.count_action(action, outcome)
     if rule:
         rt.stats.record_outcome(rule, action, outcome)
     level = "error" if outcome == "failed" else "warning" if outcome == "deferred" else "info"
     getattr(log, level)("action", **context, action=action, rule=rule, outcome=outcome,
                         errcode=errcode, attempt=attempt, detail=detail, duration_ms=duration_ms)
+
+
+def tell_quota_paused(rt: Runtime, account: str, code: int | None,
+                      resume_at: float | None) -> None:
+    """Tell ``notify.events`` a quota pause once per pause (however many calls meet it)."""
+    if "quota_paused" not in rt.config.notify.events:
+        return
+    resume = int(resume_at or 0)
+    once = f"{rt.keys.prefix}:notify:quota:{escape(account)}:{code}:{resume}"
+    if rt.redis.set(once, "1", nx=True, ex=max(60, resume - int(time.time()) + 60)):
+        until = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(resume))
+        rt.notifier.event("quota_paused", account=account,
+                          detail=f"quota exhausted ({code}): paused until {until}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

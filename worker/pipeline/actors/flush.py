@@ -18,6 +18,7 @@ from worker.pipeline.actors.common import (
     batch_context,
     delay_ms,
     log,
+    tell_quota_paused,
 )
 from worker.pipeline.batches import Batch
 from worker.pipeline.failures import Verdict, dispose
@@ -94,6 +95,7 @@ def _send_batch(p: Pipeline, account: str, batch_id: str, ids: list[str], owner:
         disposition = dispose(exc)
         if disposition.verdict is Verdict.DEFER:
             buffer.requeue(batch_id, owner=owner)
+            tell_quota_paused(rt, account, disposition.code, disposition.resume_at)
             log.warning("batch_deferred", platform=acc.platform, account=account,
                         action=action, outcome="deferred", errcode=disposition.code,
                         resume_at=disposition.resume_at, size=len(ids))

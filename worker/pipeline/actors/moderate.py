@@ -4,6 +4,7 @@ batch entries."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -11,11 +12,15 @@ from dramatiq.errors import BrokerConnectionError
 
 from worker import metrics
 from worker.models import Comment
+from worker.notify.entries import rule_entry
 from worker.pipeline.actors.common import BatchOrigin, audit_action, batch_context, log
 from worker.pipeline.runtime import Runtime
 from worker.platform_specs import platform_spec
 from worker.rules import RuleSet, offense_rule
+from worker.rules.model import Decision, PlannedAction
 from worker.textclean import printable
+from worker.waves.acting import follow_ups
+from worker.waves.state import Observation
 
 if TYPE_CHECKING:
     from worker.pipeline.actors.pipeline import Pipeline
@@ -34,9 +39,10 @@ def moderate(p: Pipeline, account: str, target: str, comments: list[dict[str, An
     if rules is None:
         raise RuntimeError("moderate needs a process with rules loaded")
     page = _Page(rt=rt, rules=rules, account=account, target=target, now=time.time())
+    observations = _observe_page(page, comments)
     for position, data in enumerate(comments):
         try:
-            _moderate_comment(p, page, position, data)
+            _moderate_comment(p, page, position, data, observations.get(position))
         except Exception as exc:
             if _environmental(exc):
                 raise
@@ -125,11 +131,28 @@ class _Page:
                   note="this comment is given up; the rest of its page goes on")
 
 
-def _moderate_comment(p: Pipeline, page: _Page, position: int, data: dict[str, Any]) -> None:
+def _observe_page(page: _Page, comments: list[dict[str, Any]]) -> dict[int, Observation]:
+    """Record the page's comments in the wave state in one round trip, in order (a comment
+    that does not parse is left to :func:`_moderate_comment`, which audits it failed)."""
+    if page.rules.wave_query is None:
+        return {}
+    parsed: list[tuple[int, Comment]] = []
+    for position, data in enumerate(comments):
+        try:
+            parsed.append((position, Comment.from_dict(data)))
+        except Exception:  # noqa: BLE001 - reported when the comment itself is processed
+            continue
+    seen = page.rules.observe_page([c for _, c in parsed], page.rt.waves, page.now)
+    return {position: o for (position, _), o in zip(parsed, seen, strict=True) if o is not None}
+
+
+def _moderate_comment(p: Pipeline, page: _Page, position: int, data: dict[str, Any],
+                      observation: Observation | None = None) -> None:
     rt = page.rt
     account, target, now = page.account, page.target, page.now
     comment = Comment.from_dict(data)
-    decision = page.rules.evaluate(comment, offenses=rt.offenses, now=now)
+    decision = page.rules.evaluate(comment, offenses=rt.offenses, now=now, waves=rt.waves,
+                                   observation=observation)
     context = {"platform": comment.platform, "account": account, "target": target,
                "comment_id": comment.id}
     page.queue_decision(position, data, {
@@ -154,8 +177,25 @@ def _moderate_comment(p: Pipeline, page: _Page, position: int, data: dict[str, A
             at=comment.created_at if comment.created_at is not None else now,
             rule_id=offender_rule, comment_id=comment.id,
         )
+    _carry_out(p, page, comment, target, decision.actions, context)
+    if decision.waves:
+        _earlier_wave_members(p, page, decision)
+
+
+def _carry_out(p: Pipeline, page: _Page, comment: Comment, target: str,
+               actions: Sequence[PlannedAction], context: dict[str, Any], *,
+               wave: str | None = None) -> None:
+    """Turn planned actions into act messages, batch entries and notify entries."""
+    rt = page.rt
+    account = page.account
     acc = rt.account(account)
-    for action in decision.actions:
+    planned = [str(a.type) for a in actions]
+    for action in actions:
+        if action.type == "notify":
+            # Told in the channel's next digest; shadow and dry_run too, marked so.
+            rt.notifier.add(str(action.channel), rule_entry(
+                comment, action, planned, dry_run=rt.config.dry_run, wave=wave))
+            continue
         if action.mode == "shadow" or rt.config.dry_run:
             detail = "shadow rule" if action.mode == "shadow" else "dry_run is on"
             audit_action(rt, context, action.type, action.rule, "dry_run", detail=detail)
@@ -174,6 +214,25 @@ def _moderate_comment(p: Pipeline, page: _Page, position: int, data: dict[str, A
                              detail="already buffered, in flight or done for this account")
             continue
         p.actors.act.send(account, target, comment.id, action.type, action.text, action.rule)
+
+
+def _earlier_wave_members(p: Pipeline, page: _Page, decision: Decision) -> None:
+    """A wave rule held for the first time: its actions apply to the wave's earlier members
+    that no comment of the wave acted on yet (claimed once each, whichever worker asks)."""
+    rt = page.rt
+    for follow in follow_ups(page.rules, rt.waves, decision):
+        member = follow.comment
+        target = member.target or page.target
+        context = {"platform": member.platform, "account": page.account, "target": target,
+                   "comment_id": member.id}
+        actions = [str(a.type) for a in follow.actions]
+        rt.audit.append({"kind": "wave", **context, "rule": follow.rule, "wave": follow.wave,
+                         "by": decision.comment.id, "by_target": page.target,
+                         "actions": actions,
+                         "author": member.author, "content": member.content[:200]})
+        log.info("wave_member", **context, rule=follow.rule, wave=follow.wave,
+                 by=decision.comment.id, actions=actions)
+        _carry_out(p, page, member, target, follow.actions, context, wave=follow.wave)
 
 
 def _batched_item(platform: str, action: str, comment: Comment) -> str | None:

@@ -14,7 +14,7 @@ from typing import Any
 import dramatiq
 
 from worker.errors import PermanentError
-from worker.pipeline.actors import act, flush, moderate, poll
+from worker.pipeline.actors import act, flush, moderate, notify, poll
 from worker.pipeline.runtime import Runtime
 
 
@@ -26,10 +26,12 @@ class Actors:
     moderate: dramatiq.Actor[..., None]
     act: dramatiq.Actor[..., None]
     flush: dramatiq.Actor[..., None]
+    notify: dramatiq.Actor[..., None]
 
     @property
     def queues(self) -> set[str]:
-        return {a.queue_name for a in (self.poll, self.moderate, self.act, self.flush)}
+        return {a.queue_name
+                for a in (self.poll, self.moderate, self.act, self.flush, self.notify)}
 
 
 class Pipeline:
@@ -43,6 +45,7 @@ class Pipeline:
             moderate=self._declare(broker, moderate.moderate, "moderate"),
             act=self._declare(broker, act.act, "act"),
             flush=self._declare(broker, flush.flush, "flush"),
+            notify=self._declare(broker, notify.notify, "notify", max_retries=0),
         )
 
     @property
@@ -78,3 +81,6 @@ class Pipeline:
 
     def flush(self, account: str) -> None:
         flush.flush(self, account)
+
+    def notify(self) -> None:
+        notify.notify(self)

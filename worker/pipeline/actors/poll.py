@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 from worker.config import ACCOUNT_LISTING
 from worker.errors import PlatformError
 from worker.models import Comment
-from worker.pipeline.actors.common import attempt, log, polling_marker, polling_marker_ttl
+from worker.pipeline.actors.common import (
+    attempt,
+    log,
+    polling_marker,
+    polling_marker_ttl,
+    tell_quota_paused,
+)
 from worker.pipeline.failures import Verdict, dispose
 from worker.pipeline.keys import target_key
 from worker.pipeline.poll_outcomes import credentials_refused
@@ -61,7 +67,11 @@ def poll(p: Pipeline, account: str, target: str) -> None:
             bound.warning("target_gone", errcode=disposition.code, detail=disposition.message,
                           note="this target is no longer polled")
             next_step = "no longer polled: the platform says the target is gone"
+            rt.notifier.event("target_gone", account=account, target=target,
+                              detail=f"{disposition.code}: {disposition.message}; "
+                              "no longer polled")
         elif disposition.verdict is Verdict.DEFER:
+            tell_quota_paused(rt, account, disposition.code, disposition.resume_at)
             next_step = f"paused by the quota until {disposition.resume_at}"
         elif disposition.verdict is Verdict.FAIL or credentials_refused(exc):
             # A permanent answer, or refused credentials (a revoked token: the client's own
