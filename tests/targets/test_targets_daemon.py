@@ -196,6 +196,11 @@ def test_targets_add_while_running_survives_a_restart_and_remove_stops_polling(
         assert targets_cli(config, "remove", "--account", "oa", "7002").returncode == 0
         wait_until(lambda: listed_targets(config)["7002:0"]["state"] == "removed",
                    timeout=10, what="removed in the list")
+        # a poll of 7002 sent before the scheduler read the store again (every 2 s) may still
+        # run: let three polls of the other target go by first
+        before = len(list_calls(sandbox, 7001))
+        wait_until(lambda: len(list_calls(sandbox, 7001)) >= before + 3, timeout=60,
+                   what="the scheduler past the removal", daemon=daemon)
         sandbox.reset_calls()
         kept = sandbox.add_wechat_comment(APP_ID, 7002, 0, content=SPAM, openid="oSpamB")
         wait_until(lambda: len(list_calls(sandbox, 7001)) >= 4, timeout=60,
