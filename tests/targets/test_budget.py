@@ -1,10 +1,10 @@
-"""The poll budget: a share of what remains, spread to the reset; cold targets stretch first."""
+"""The poll budget: a share of what remains, spread to the reset; quiet targets stretch first."""
 
 from __future__ import annotations
 
 import pytest
 
-from worker.targets.budget import COLD_STRETCH, Budget, fit
+from worker.targets.budget import CAP, Budget, fit
 
 
 def test_rate_spreads_the_share_of_what_remains() -> None:
@@ -24,23 +24,35 @@ def test_allowance_never_exceeds_the_budget() -> None:
 
 
 def test_fit_keeps_intervals_the_budget_allows() -> None:
-    wanted = {"a": (60.0, True), "b": (1800.0, False)}
+    wanted = {"a": (60.0, 1e-3), "b": (1800.0, 1e-5)}
     assert fit(wanted, rate=1.0) == {"a": 60.0, "b": 1800.0}
 
 
-def test_fit_stretches_cold_targets_first() -> None:
-    wanted = {"hot": (60.0, True), "c1": (1800.0, False), "c2": (1800.0, False)}
-    rate = 1 / 60 + 1 / 1800  # room for the hot one and half the cold demand
+def test_fit_shares_a_tight_budget_by_comment_rate_quiet_targets_first() -> None:
+    # a busy target (a comment a minute) and two quiet ones: the rate has room for less than
+    # the wanted intervals ask
+    wanted = {"busy": (60.0, 1 / 60), "q1": (60.0, 1 / 6000), "q2": (1800.0, 1 / 6000)}
+    rate = 1 / 200
     got = fit(wanted, rate)
-    assert got["hot"] == 60.0
-    assert got["c1"] == pytest.approx(3600) and got["c2"] == got["c1"]
     assert sum(1 / i for i in got.values()) == pytest.approx(rate)
-
-
-def test_fit_stretches_everything_once_cold_targets_are_stretched_enough() -> None:
-    wanted = {"h1": (60.0, True), "h2": (60.0, True), "c": (1800.0, False)}
-    got = fit(wanted, rate=1 / 120)
-    assert sum(1 / i for i in got.values()) == pytest.approx(1 / 120)
-    assert got["h1"] == got["h2"] > 60
-    assert got["c"] / 1800 == pytest.approx(COLD_STRETCH * got["h1"] / 60)  # not starved
+    assert got["busy"] < got["q1"] == got["q2"]  # the quiet ones gave way more
+    assert got["q1"] <= CAP * len(wanted) / rate  # but not unboundedly
     assert fit(wanted, rate=0) == {k: float("inf") for k in wanted}
+
+
+def test_fit_intervals_go_as_the_inverse_comment_rate_below_the_cap() -> None:
+    wanted = {"a": (60.0, 3e-3), "b": (60.0, 1.5e-3), "c": (60.0, 2e-3)}
+    got = fit(wanted, rate=1 / 1000)
+    assert got["b"] / got["a"] == pytest.approx(2.0)
+    assert got["c"] / got["a"] == pytest.approx(1.5)
+    assert sum(1 / i for i in got.values()) == pytest.approx(1 / 1000)
+
+
+def test_fit_caps_the_quietest_targets_and_gives_the_rest_to_the_busy_ones() -> None:
+    rate = 1 / 100
+    wanted = {"busy": (60.0, 1.0), **{f"q{n}": (60.0, 1e-9) for n in range(9)}}
+    got = fit(wanted, rate)
+    cap = CAP * len(wanted) / rate
+    assert all(got[f"q{n}"] == pytest.approx(cap) for n in range(9))  # never unbounded
+    assert sum(1 / i for i in got.values()) == pytest.approx(rate)
+    assert got["busy"] == pytest.approx(1 / (rate - 9 / cap))

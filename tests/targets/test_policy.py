@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
+
 from worker.config import PollingConfig
 from worker.targets.policy import (
+    PRIOR_INTERVALS,
+    RATE_WINDOW,
     PollPolicy,
     after_poll,
     fresh,
@@ -55,3 +61,25 @@ def test_from_config() -> None:
         PollingConfig(interval=30, max_interval=600, retire_after=86400, full_pass_interval=60)
     )
     assert (policy.interval, policy.max_interval, policy.retire_after) == (30, 600, 86400)
+
+
+def test_the_comment_rate_counts_what_polls_found_and_decays() -> None:
+    temp = fresh(POLICY, 0.0)
+    assert temp.rate == 0.0 and temp.rated_at is None
+    temp = after_poll(POLICY, temp, now=60.0, new_comments=12)
+    assert temp.rate == pytest.approx(12 / RATE_WINDOW) and temp.rated_at == 60.0
+    temp = after_poll(POLICY, temp, now=60.0 + RATE_WINDOW, new_comments=0)
+    assert temp.rate == pytest.approx(12 / RATE_WINDOW / math.e)
+    temp = after_poll(POLICY, temp, now=60.0 + RATE_WINDOW, new_comments=6)
+    assert temp.rate == pytest.approx((12 / math.e + 6) / RATE_WINDOW)
+
+
+def test_the_weight_is_the_rate_at_least_one_comment_per_prior_intervals() -> None:
+    new = fresh(POLICY, 0.0)  # never polled: presumed active, as hot as its interval
+    assert new.weight() == pytest.approx(1 / (PRIOR_INTERVALS * 60))
+    busy = after_poll(POLICY, new, now=60.0, new_comments=100)
+    assert busy.weight() == busy.rate > new.weight()
+    quiet = new
+    for step in range(1, 20):
+        quiet = after_poll(POLICY, quiet, now=step * 1800.0, new_comments=0)
+    assert quiet.weight() == pytest.approx(1 / (PRIOR_INTERVALS * 1800))  # cold gives way

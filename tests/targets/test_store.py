@@ -66,6 +66,8 @@ def test_poll_book_read_api(redis_client: redis.Redis) -> None:
     assert temp == Temperature(interval=60.0, last_new=100.0)
     temp = after_poll(policy, temp, now=160.0, new_comments=4)
     book.polled("wechat:oa:100:0", temp, now=160.0, new=4)
+    assert book.status("wechat:oa:100:0").temperature == temp  # the comment rate kept too
+    assert temp.rate > 0 and temp.rated_at == 160.0
     book.sent("wechat:oa:100:0", now=160.0, next_poll=220.0)
     for at in (220.0, 340.0, 580.0, 1060.0, 2020.0):
         temp = after_poll(policy, temp, now=at, new_comments=0)

@@ -7,7 +7,8 @@ actor through :meth:`PollBook.polled`.
 
 ``<p>:tstat:<target>`` hash (``<target>`` a target key, :func:`~worker.pipeline.keys.target_key`):
 
-- ``interval``, ``last_new``, ``retired``: the :class:`~worker.targets.policy.Temperature`;
+- ``interval``, ``last_new``, ``retired``, ``rate``, ``rated_at``: the
+  :class:`~worker.targets.policy.Temperature`;
 - ``last_poll``: when the last poll ended; ``sent_at``: when the scheduler sent the last
   one; ``next_poll``: when the next is due;
 - ``seen``: comments new to a poll, counted over the target's life; ``polls``: polls done.
@@ -23,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import redis as redis_lib
+from redis.typing import EncodableT, FieldT
 
 from worker.pipeline.keys import Keys
 from worker.targets.budget import BURST, Budget
@@ -65,13 +67,22 @@ def _float(raw: dict[str, str], name: str) -> float | None:
     return float(value) if value not in (None, "") else None
 
 
+def _temperature_fields(temperature: Temperature) -> dict[FieldT, EncodableT]:
+    return {
+        "interval": temperature.interval, "last_new": temperature.last_new,
+        "retired": int(temperature.retired), "rate": temperature.rate,
+        "rated_at": "" if temperature.rated_at is None else temperature.rated_at,
+    }
+
+
 def _status(hash_: Any) -> TargetStatus:
     raw = _decoded(hash_)
     interval, last_new = _float(raw, "interval"), _float(raw, "last_new")
     temperature = None
     if interval is not None and last_new is not None:
         temperature = Temperature(
-            interval=interval, last_new=last_new, retired=raw.get("retired") == "1"
+            interval=interval, last_new=last_new, retired=raw.get("retired") == "1",
+            rate=_float(raw, "rate") or 0.0, rated_at=_float(raw, "rated_at"),
         )
     return TargetStatus(
         temperature=temperature,
@@ -124,10 +135,7 @@ class PollBook:
         return current
 
     def set_temperature(self, tkey: str, temperature: Temperature) -> None:
-        self._redis.hset(self._keys.target_status(tkey), mapping={
-            "interval": temperature.interval, "last_new": temperature.last_new,
-            "retired": int(temperature.retired),
-        })
+        self._redis.hset(self._keys.target_status(tkey), mapping=_temperature_fields(temperature))
 
     def revive(self, tkey: str, policy: PollPolicy, *, now: float) -> None:
         """``targets add`` of a known target: hot again, polled at once."""
@@ -146,10 +154,7 @@ class PollBook:
         """A poll ended at ``now`` having found ``new`` new comments."""
         pipe = self._redis.pipeline(transaction=True)
         key = self._keys.target_status(tkey)
-        pipe.hset(key, mapping={
-            "interval": temperature.interval, "last_new": temperature.last_new,
-            "retired": int(temperature.retired), "last_poll": now,
-        })
+        pipe.hset(key, mapping={**_temperature_fields(temperature), "last_poll": now})
         pipe.hincrby(key, "seen", new)
         pipe.hincrby(key, "polls", 1)
         pipe.execute()

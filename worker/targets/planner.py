@@ -6,8 +6,9 @@ temperatures and next poll times, and the account's budget; it answers the polls
 and when each target is next due:
 
 1. retired targets are not polled;
-2. the intervals the temperatures ask for are fitted to the budget's rate (cold targets
-   stretched first, :func:`~worker.targets.budget.fit`), and jittered;
+2. the intervals the temperatures ask for are fitted to the budget's rate (shared by each
+   target's comment rate, quiet targets stretched first, none past a cap:
+   :func:`~worker.targets.budget.fit`), and jittered;
 3. due targets are polled hottest first while the budget's allowance (a bucket filled at its
    rate, never above what the budget allows in all) holds a call; a due target the allowance
    cannot pay for stays due and goes first at a later tick.
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from worker.targets.budget import Budget, fit
-from worker.targets.policy import PollPolicy, Temperature, state_of
+from worker.targets.policy import PollPolicy, Temperature
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,7 +59,7 @@ class Planner:
         budget's rate, jittered (by a fraction fixed per target and poll, so that a target's
         due time does not move from tick to tick)."""
         wanted = {
-            t.tkey: (t.temperature.interval, state_of(self.policy, t.temperature) == "hot")
+            t.tkey: (t.temperature.interval, t.temperature.weight())
             for t in targets if not t.temperature.retired
         }
         fitted = (

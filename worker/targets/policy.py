@@ -11,6 +11,7 @@ scheduler, the tests and ``bench/polling_sim.py`` drive the same code on any clo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -20,6 +21,11 @@ TargetState = Literal["hot", "cold", "retired", "gone", "removed"]
 
 #: Factor an interval grows by after a poll that found nothing new.
 STRETCH = 2.0
+#: Time constant (seconds) of a target's estimated comment rate: comments found decay with it.
+RATE_WINDOW = 6 * 3600.0
+#: A target's rate is taken as at least one comment per this many of its current intervals
+#: (the temperature as a prior: a target just found hot is presumed active, a new one too).
+PRIOR_INTERVALS = 30
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +53,13 @@ class Temperature:
     interval: float
     last_new: float  # when a poll last found new comments, or when the target was added
     retired: bool = False
+    rate: float = 0.0  # comments found per second, decayed over RATE_WINDOW
+    rated_at: float | None = None  # when ``rate`` was last updated (None: never polled)
+
+    def weight(self) -> float:
+        """The comment rate the budget is shared by (:func:`~worker.targets.budget.fit`):
+        the estimated rate, at least one comment per :data:`PRIOR_INTERVALS` intervals."""
+        return max(self.rate, 1.0 / (PRIOR_INTERVALS * self.interval))
 
 
 def fresh(policy: PollPolicy, now: float) -> Temperature:
@@ -58,15 +71,25 @@ def after_poll(
     policy: PollPolicy, temperature: Temperature, *, now: float, new_comments: int
 ) -> Temperature:
     """The temperature after a poll that found ``new_comments`` new comments at ``now``."""
+    rate = decayed_rate(temperature, now=now, new_comments=new_comments)
     if new_comments > 0:
-        return Temperature(interval=policy.interval, last_new=now)
+        return Temperature(interval=policy.interval, last_new=now, rate=rate, rated_at=now)
     longer = max(temperature.interval, policy.interval) * policy.stretch
     stretched = min(policy.max_interval, longer)
     return replace(
         temperature,
         interval=stretched,
         retired=now - temperature.last_new >= policy.retire_after,
+        rate=rate,
+        rated_at=now,
     )
+
+
+def decayed_rate(temperature: Temperature, *, now: float, new_comments: int) -> float:
+    """The target's comment rate after a poll: the comments found so far, each weighted by
+    ``exp(-age / RATE_WINDOW)``, over ``RATE_WINDOW`` (comments per second)."""
+    elapsed = 0.0 if temperature.rated_at is None else max(0.0, now - temperature.rated_at)
+    return temperature.rate * math.exp(-elapsed / RATE_WINDOW) + new_comments / RATE_WINDOW
 
 
 def state_of(policy: PollPolicy, temperature: Temperature) -> TargetState:
