@@ -25,7 +25,7 @@ STRETCH = 2.0
 RATE_WINDOW = 6 * 3600.0
 #: A target's rate is taken as at least one comment per this many of its current intervals
 #: (the temperature as a prior: a target just found hot is presumed active, a new one too).
-PRIOR_INTERVALS = 30
+PRIOR_INTERVALS = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
