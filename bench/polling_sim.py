@@ -17,8 +17,10 @@ targets (those published in the last 14 days, ``discover: 14d``; the week starts
 state, with 14 days of articles and posts behind it):
 
 - adaptive: the planner with the default policy (60 s hot, x2 per quiet poll up to 30 min
-  cold, retired after 30 d), the budget re-measured every 5 min as ``quota.poll_share`` of
-  what remains (the daily limit is ``budget / poll_share``), spread to the daily reset;
+  cold, retired after 30 d; a tight budget shared by each target's comment rate, capped at
+  three times the even interval: :func:`worker.targets.budget.fit`), the budget re-measured
+  every 5 min as ``quota.poll_share`` of what remains (the daily limit is
+  ``budget / poll_share``), spread to the daily reset;
 - fixed: every target polled at one interval, the one that spends the day's budget evenly
   over that day's targets (what an operator would tune by hand, knowing the future count);
 - fixed-60s: what the daemon did before: every target at ``polling.interval`` (60 s) until

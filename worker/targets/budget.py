@@ -28,10 +28,11 @@ BURST = 5.0
 SHARE_EXPONENT = 1.0
 #: No interval is stretched past this many times the interval that spreads the rate evenly
 #: over all targets (``CAP * targets / rate``), so no target waits unboundedly: the slowest
-#: comments wait at most about three times what an even fixed interval would make them. A
-#: lower cap lowers the p99 and raises the p50 (bench/polling_sim.py, 1,000 calls a day:
-#: at 2, p50 18 min and p99 4.3 h; at 3, 14 min and 6.2 h; uncapped, 12 min and 12.6 h).
-CAP = 3.0
+#: comments wait at most about four times what an even fixed interval would make them. A
+#: lower cap lowers the p99 and raises the p50 (bench/polling_sim.py, 1,000 calls a day, a
+#: week: at 3, p50 16.5 min and p99 6.4 h; at 4, 14.5 min and 8.0 h; uncapped, 12.1 min and
+#: 12.6 h); 4 is the lowest that keeps the p50 5x below an even fixed interval's there.
+CAP = 4.0
 #: Never spread a budget over less than this (seconds), so the last minutes before a reset
 #: do not get the whole remainder at once.
 MIN_SPAN = 300.0
