@@ -18,7 +18,7 @@ state, with 14 days of articles and posts behind it):
 
 - adaptive: the planner with the default policy (60 s hot, x2 per quiet poll up to 30 min
   cold, retired after 30 d; a tight budget shared by each target's comment rate, capped at
-  three times the even interval: :func:`worker.targets.budget.fit`), the budget re-measured
+  four times the even interval: :func:`worker.targets.budget.fit`), the budget re-measured
   every 5 min as ``quota.poll_share`` of what remains (the daily limit is
   ``budget / poll_share``), spread to the daily reset;
 - fixed: every target polled at one interval, the one that spends the day's budget evenly
