@@ -23,7 +23,6 @@ import zlib
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 
 GRAM = 3
 BANDS = 8
@@ -52,18 +51,6 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-def signature(gram_set: frozenset[str]) -> npt.NDArray[np.uint64]:
-    """The ``PERMUTATIONS`` minimums of the hashed grams (empty set: all zeros)."""
-    if not gram_set:
-        return np.zeros(PERMUTATIONS, dtype=np.uint64)
-    hashes = np.fromiter(
-        (zlib.crc32(g.encode()) for g in gram_set), dtype=np.uint64, count=len(gram_set)
-    )
-    values = (hashes[:, None] * _A[None, :] + _B[None, :]) >> _SHIFT
-    result: npt.NDArray[np.uint64] = values.min(axis=0)
-    return result
-
-
 _MIX = np.random.default_rng(0x62616E64).integers(
     1, 2**64 - 1, size=ROWS, dtype=np.uint64, endpoint=True
 )
@@ -76,7 +63,10 @@ def bands(gram_set: frozenset[str]) -> list[str]:
 
 def bands_many(gram_sets: Sequence[frozenset[str]]) -> list[list[str]]:
     """:func:`bands` of each set, computed together: a page of comments is a few numpy
-    operations, not a few per comment (each costs microseconds however small its array)."""
+    operations, not a few per comment (each costs microseconds however small its array).
+
+    A set's signature is the ``PERMUTATIONS`` minimums of its hashed grams (an empty set's
+    all zeros); each band mixes its ``ROWS`` minimums into 64 bits."""
     if not gram_sets:
         return []
     sizes = np.fromiter((len(g) for g in gram_sets), dtype=np.int64, count=len(gram_sets))
