@@ -20,7 +20,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Platform = Literal["wechat", "weibo"]
+from worker.platform_specs import Platform
 
 APP_ID = "wxd3m0a1b2c3d4e5f6"
 APP_SECRET = "demo-sandbox-app-secret-0001"
@@ -29,11 +29,20 @@ WEIBO_OWNER_UID = 1404376560
 # Two WeChat articles (one beyond 32 bits, as real msg_data_ids are) and one Weibo post.
 ARTICLES: tuple[tuple[int, int], ...] = ((2247483650, 0), (2247484012, 1))
 STATUS_ID = 4890123456789012
+# Published while the demo runs: a WeChat mass send (two articles) that a publishing script
+# adds with `modworker targets add <link>`, and a Weibo post the account listing finds alone.
+NEW_ARTICLE = 2247485101
+NEW_STATUS_ID = 4890123456790001
 TRUSTED_STAFF = "oStaff000000000000000000001"  # in rules/contact-spam.yaml's trusted_authors
 SEED = 20240611
 
 Kind = Literal["contact", "gambling", "abuse", "praise", "short_praise", "ordinary", "staff",
-               "repeat"]
+               "repeat", "wave"]
+
+#: A copy-paste advertisement posted by many fresh accounts, each copy varied a little, so
+#: that no term list keeps up: the demo's own `content.repeated` rule cuts the wave.
+WAVE_AD = "姐妹们这款面霜真的好用，三天见效，主页有同款链接"
+_WAVE_NOISE = ["😍", "！", "~", "呀", "👍", "7", "1", "哦"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +271,37 @@ class DemoData:
                 out.append(DemoComment("wechat", ARTICLES[(n + k) % 2], _ABUSE[(n * 3 + k) % 8],
                                        abuser, "abuse", self._now - 7200 + 600 * k))
         out.sort(key=lambda c: c.created_at or 0)
+        return out
+
+    def on_new_targets(self) -> list[DemoComment]:
+        """Comments on what is published mid-run: the new articles' first readers (a contact
+        spammer among them) and the new post's."""
+        out = [
+            DemoComment("wechat", (NEW_ARTICLE, 0), self._text("contact"),
+                        self._author("wechat", "contact"), "contact"),
+            DemoComment("wechat", (NEW_ARTICLE, 1), self._text("ordinary"),
+                        self._author("wechat", "ordinary"), "ordinary"),
+            DemoComment("wechat", (NEW_ARTICLE, 1), self._text("gambling"),
+                        self._author("wechat", "gambling"), "gambling"),
+            DemoComment("weibo", NEW_STATUS_ID, self._text("contact"),
+                        self._author("weibo", "contact"), "contact"),
+            DemoComment("weibo", NEW_STATUS_ID, self._text("ordinary"),
+                        self._author("weibo", "ordinary"), "ordinary"),
+        ]
+        return out
+
+    def copies(self, count: int, *, start: int, live: bool) -> list[DemoComment]:
+        """``count`` varied copies of :data:`WAVE_AD`, each from its own fresh account, on the
+        first article (a separate generator: the other comments stay as they were)."""
+        rng = random.Random(SEED + start)
+        out = []
+        for n in range(start, start + count):
+            # Mostly an emoji or a character added at the end or the start, as such waves go.
+            cut = rng.choice([len(WAVE_AD), len(WAVE_AD), 0, rng.randrange(4, len(WAVE_AD) - 4)])
+            text = WAVE_AD[:cut] + rng.choice(_WAVE_NOISE) + WAVE_AD[cut:]
+            created = None if live else self._now - 900 + 120 * n
+            out.append(DemoComment("wechat", ARTICLES[0], text, f"oWave{n:022d}", "wave",
+                                   created))
         return out
 
     def wave(self, count: int, *, repeat_offenders: bool = False) -> list[DemoComment]:

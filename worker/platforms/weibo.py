@@ -24,7 +24,7 @@ Conventions (the same as :mod:`worker.platforms.wechat`):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -32,7 +32,7 @@ import httpx
 import redis as redis_lib
 import structlog
 
-from worker.config import AccountConfig, QuotaConfig, WeiboTarget
+from worker.config import ACCOUNT_LISTING, AccountConfig, PollingConfig, QuotaConfig, WeiboTarget
 from worker.errors import (
     AlreadyDoneError,
     AuthError,
@@ -44,11 +44,14 @@ from worker.errors import (
     TransientError,
 )
 from worker.logging import register_secret
+from worker.models import Comment
+from worker.platform_specs import WEIBO, Action
 from worker.platforms import codes as c
 from worker.platforms.guard import CallGuard
 from worker.platforms.http import Answer, Transport, new_http_client
-from worker.platforms.parsing import as_int, weibo_comment, weibo_comment_ids
-from worker.platforms.quota import QuotaPauses
+from worker.platforms.parsing import as_int, id_string, weibo_comment, weibo_comment_ids
+from worker.platforms.protocol import BatchOutcome, PollSink, QuotaReading
+from worker.platforms.quota import QuotaPauses, next_local_hour
 from worker.platforms.ratelimit import Rate, RateLimiter
 from worker.platforms.results import ActionResult, DestroyResult, WeiboCommentPage
 
@@ -87,6 +90,7 @@ class WeiboClient:
     """The Weibo comment APIs of one account (see the module docstring)."""
 
     platform = "weibo"
+    spec = WEIBO
 
     def __init__(
         self,
@@ -177,6 +181,70 @@ class WeiboClient:
             )
             raise
 
+    # --- the pipeline's protocol (worker.platforms.protocol) ----------------------------------
+
+    def perform(
+        self, action: Action, target: str, comment_id: str, text: str | None = None
+    ) -> ActionResult:
+        """Delete one comment (only when the batch path is bypassed); nothing else exists."""
+        if action is Action.DELETE:
+            return self.delete_comment(comment_id)
+        raise PermanentError(f"{action} is not possible on Weibo", platform="weibo",
+                             endpoint=str(action), account=self.name)
+
+    def effect_holds(self, action: Action, target: str, comment_id: str) -> bool:
+        """No Weibo action needs reconciling: a repeated destroy answers 20201."""
+        raise PermanentError(f"{action} is not possible on Weibo", platform="weibo",
+                             endpoint=str(action), account=self.name)
+
+    def poll(self, target: str, sink: PollSink, polling: PollingConfig) -> int:
+        """Pages newer than the cursor (the highest id enqueued), newest first; the cursor
+        moves only after every page went into the sink. ``ACCOUNT_LISTING`` lists every post
+        of the account (``comments/to_me/biz``), each comment's target its post."""
+        cursor = sink.cursor()
+        since = int(cursor) if cursor else None
+        highest = since or 0
+        sent = 0
+        pages = (
+            self.iter_comments_to_me(since_id=since) if target == ACCOUNT_LISTING
+            else self.iter_comment_pages(target, since_id=since)
+        )
+        for page in pages:
+            sink.keep_alive()
+            sent += sink.send(page.comments)
+            for comment in page.comments:
+                highest = max(highest, int(comment.id))
+        if highest and highest != since:
+            sink.advance_cursor(highest)
+        return sent
+
+    def verify_credentials(self, target: str | None) -> str | None:
+        """``comments/show`` count 1 on ``target`` (the configured token); None without one."""
+        if target is None:
+            return None
+        self.list_comments(target, count=1)
+        return c.B_SHOW
+
+    def drop_cached_token(self) -> bool:
+        """The configured access token is used as is: nothing is cached."""
+        return False
+
+    def send_batch(
+        self, ids: list[str], *, uncertain: Collection[str] = (),
+        into: BatchOutcome | None = None,
+    ) -> BatchOutcome:
+        """Destroy up to 20 comments (a repeat is harmless: a gone comment answers 20201, so
+        ``uncertain`` ids need no reconciling). Comments still there after an answer without
+        error are ``kept``."""
+        outcome = into if into is not None else BatchOutcome()
+        if ids:
+            destroyed = self.destroy_comments(ids)
+            outcome.done.extend(destroyed.deleted)
+            outcome.done.extend(destroyed.already_gone)
+            outcome.fail(destroyed.not_own, "not your own comment (20203)")
+            outcome.kept.extend(destroyed.not_deleted)
+        return outcome
+
     # --- listing -----------------------------------------------------------------------------
 
     def list_comments(
@@ -209,15 +277,8 @@ class WeiboClient:
             if isinstance(item, Mapping)
             and (comment := weibo_comment(item, account=self.name, target=key)) is not None
         ]
-        ids = [int(x.id) for x in comments]
-        full = len(items) >= count
-        floor = as_int(since_id) if since_id is not None else None
-        next_max_id = min(ids) - 1 if full and ids else None
-        if next_max_id is not None and floor is not None and next_max_id <= floor:
-            next_max_id = None
-        return WeiboCommentPage(
-            comments=comments, total=as_int(body.get("total_number")), next_max_id=next_max_id
-        )
+        return _page(comments, listed=len(items), count=count, since_id=since_id,
+                     total=body.get("total_number"))
 
     def iter_comment_pages(
         self,
@@ -232,6 +293,62 @@ class WeiboClient:
         max_id: int | None = None
         for _ in range(max_pages):
             page = self.list_comments(target, since_id=since_id, max_id=max_id, count=count)
+            yield page
+            if page.next_max_id is None:
+                return
+            max_id = page.next_max_id
+
+    def poll_quota(self, now: float) -> QuotaReading:
+        """The commercial APIs' hourly limit (listing and destroying share it, per caller
+        IP); Weibo has no call that tells the use, so none is assumed: the budget counts the
+        polls themselves. The hour resets on the hour in ``quota.reset_timezone``."""
+        return QuotaReading(limit=COMMERCIAL_RATE.limit, used=0,
+                            reset_at=next_local_hour(now, self.quotas.config.reset_timezone))
+
+    def list_comments_to_me(
+        self,
+        *,
+        since_id: int | str | None = None,
+        max_id: int | str | None = None,
+        count: int = DEFAULT_PAGE_SIZE,
+    ) -> WeiboCommentPage:
+        """One page of ``comments/to_me/biz``: the comments on every post of the account,
+        newest first, ids above ``since_id`` and at most ``max_id``. Each comment's
+        ``target`` is its post (``status.id``)."""
+        params = {"count": str(count)}
+        if since_id is not None:
+            params["since_id"] = str(since_id)
+        if max_id is not None:
+            params["max_id"] = str(max_id)
+        answer = self._call("GET", f"{self.biz_base}/2/comments/to_me/biz.json", c.B_TO_ME,
+                            params=params)
+        body = answer.body
+        if not isinstance(body, Mapping):
+            raise self._transport.malformed(c.B_TO_ME, answer, "not an object")
+        items = body.get("comments")
+        comments = []
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, Mapping):
+                continue
+            status = item.get("status")
+            post = None
+            if isinstance(status, Mapping):
+                post = id_string(status.get("idstr")) or id_string(status.get("id"))
+            comment = weibo_comment(item, account=self.name, target=post or "")
+            if comment is not None:
+                comments.append(comment)
+        return _page(comments, listed=len(items) if isinstance(items, list) else 0,
+                     count=count, since_id=since_id, total=body.get("total_number"))
+
+    def iter_comments_to_me(
+        self, *, since_id: int | str | None, count: int = DEFAULT_PAGE_SIZE,
+        max_pages: int = 1000,
+    ) -> Iterator[WeiboCommentPage]:
+        """Pages of the account's comments newer than ``since_id``, newest first, paging
+        back with ``max_id`` while a page is full (all of it is new: above ``since_id``)."""
+        max_id: int | None = None
+        for _ in range(max_pages):
+            page = self.list_comments_to_me(since_id=since_id, max_id=max_id, count=count)
             yield page
             if page.next_max_id is None:
                 return
@@ -428,6 +545,20 @@ class WeiboClient:
                 returned = set(weibo_comment_ids(wrapped))
                 return "list", [cid for cid in part if cid in returned]
         raise self._transport.malformed(c.B_DESTROY, answer, "not a destroy answer")
+
+
+def _page(
+    comments: list[Comment], *, listed: int, count: int, since_id: int | str | None,
+    total: Any,
+) -> WeiboCommentPage:
+    """A listing page: a full one (``listed`` items of ``count``) asks for the next older
+    page below its lowest id, unless that is at or below ``since_id``."""
+    ids = [int(x.id) for x in comments]
+    floor = as_int(since_id) if since_id is not None else None
+    next_max_id = min(ids) - 1 if listed >= count and ids else None
+    if next_max_id is not None and floor is not None and next_max_id <= floor:
+        next_max_id = None
+    return WeiboCommentPage(comments=comments, total=as_int(total), next_max_id=next_max_id)
 
 
 def _halves(part: list[str]) -> list[list[str]]:

@@ -18,6 +18,8 @@ POST     /_sandbox/invalidate_tokens      ``{"app_id": "wx..." | null}``
 POST     /_sandbox/advance_time           ``{"seconds": 7200}``
 POST     /_sandbox/wechat/app             ``{"app_id", "app_secret"}``
 POST     /_sandbox/wechat/article         :meth:`Sandbox.add_article` arguments
+POST     /_sandbox/wechat/publish         ``{"app_id", "msg_data_id", "count", "at",
+                                          "title"}``: :meth:`Sandbox.publish_articles`
 POST     /_sandbox/wechat/comment         :meth:`Sandbox.add_wechat_comment` arguments,
                                           answers ``{"user_comment_id": n}``
 POST     /_sandbox/wechat/user_delete     ``{"app_id", "msg_data_id", "index",
@@ -31,6 +33,10 @@ POST     /_sandbox/weibo/post             ``{"owner_uid" | "access_token", "stat
 POST     /_sandbox/weibo/comment          :meth:`Sandbox.add_weibo_comment` arguments,
                                           answers ``{"id": n}``
 POST     /_sandbox/weibo/delete_post      ``{"status_id"}``
+POST     /_sandbox/robot                  ``{"type", "token", "secret": null}``: a team-chat
+                                          robot (:mod:`worker.sandbox.robots`)
+GET      /_sandbox/robot?type=T&token=K   ``{"received": [...], "rejected": n}``
+POST     /_sandbox/robot/fail             ``{"type", "token", "count", "status", "code"}``
 =======  ===============================  ==============================================
 """
 
@@ -48,15 +54,34 @@ if TYPE_CHECKING:
 Handler = Callable[[dict[str, Any], Request], Any]
 
 
+def _robot_state(sandbox: Sandbox, kind: str, token: str) -> dict[str, Any]:
+    robot = sandbox.robots.get(kind, token)
+    return {"received": robot.received, "rejected": robot.rejected}
+
+
 def _error(message: str, status: int = 400) -> Response:
     return json_response({"ok": False, "error": message}, status=status)
 
 
 class Admin:
+    def _robot(self, body: dict[str, Any], req: Request) -> dict[str, Any]:
+        return _robot_state(self._sb, req.query.get("type", ""), req.query.get("token", ""))
+
+    def _add_robot(self, body: dict[str, Any], req: Request) -> None:
+        secret = body.get("secret")
+        self._sb.robots.add(str(body["type"]), str(body["token"]),
+                            str(secret) if secret is not None else None)
+
     def __init__(self, sandbox: Sandbox) -> None:
         self._sb = sandbox
         self._routes: dict[tuple[str, str], Handler] = {
             ("GET", "health"): lambda body, req: {},
+            ("POST", "robot"): self._add_robot,
+            ("GET", "robot"): self._robot,
+            ("POST", "robot/fail"): lambda body, req: self._sb.robots.fail_next(
+                str(body["type"]), str(body["token"]), int(body.get("count", 1)),
+                status=int(body.get("status", 200)), code=body.get("code"),
+            ),
             ("GET", "state"): lambda body, req: self._sb.state(),
             ("GET", "calls"): self._calls,
             ("POST", "reset_calls"): self._reset_calls,
@@ -72,6 +97,7 @@ class Admin:
             ),
             ("POST", "wechat/article"): self._article,
             ("POST", "wechat/comment"): self._wechat_comment,
+            ("POST", "wechat/publish"): self._publish,
             ("POST", "wechat/user_delete"): lambda body, req: self._sb.user_delete_comment(
                 str(body["app_id"]),
                 int(body["msg_data_id"]),
@@ -131,6 +157,13 @@ class Admin:
         args = dict(body)
         app_id = str(args.pop("app_id"))
         self._sb.add_article(app_id, **args)
+
+    def _publish(self, body: dict[str, Any], req: Request) -> dict[str, Any]:
+        published = self._sb.publish_articles(
+            str(body["app_id"]), msg_data_id=int(body["msg_data_id"]),
+            count=int(body.get("count", 1)), at=body.get("at"), title=str(body.get("title", "")),
+        )
+        return {"articles": [{"msg_data_id": m, "index": i} for m, i in published]}
 
     def _wechat_comment(self, body: dict[str, Any], req: Request) -> dict[str, Any]:
         args = dict(body)
