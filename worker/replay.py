@@ -28,7 +28,7 @@ from typing import Any, BinaryIO, TextIO
 from worker.config import did_you_mean
 from worker.errors import InputError
 from worker.models import Comment
-from worker.rules import InMemoryOffenseCounter, RuleSet, is_offense
+from worker.rules import Decision, InMemoryOffenseCounter, RuleSet, is_offense
 from worker.textclean import without_lone_surrogates
 
 _FLUSH_EVERY = 512
@@ -36,6 +36,8 @@ _PROGRESS_EVERY = 0.1  # seconds between progress bar redraws
 #: Comments held back to be decided in ``created_at`` order: a recording listed newest first,
 #: or merged from several targets, is put in time order within this many lines.
 ORDER_WINDOW = 10_000
+#: Comments decided together (RuleSet.evaluate_many: one automaton scan for the page).
+PAGE_SIZE = 32
 
 
 @dataclass
@@ -214,8 +216,15 @@ def replay(
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
     order = _TimeOrder(order_window)
 
-    def decide(comment: Comment) -> None:
-        decision = rules.evaluate(comment, offenses=offenses, now=evaluate_at)
+    page: list[Comment] = []  # comments released in order, decided a page at a time
+
+    def decide_page() -> None:
+        decisions = rules.evaluate_many(page, offenses=offenses, now=evaluate_at)
+        for comment, decision in zip(page, decisions, strict=True):
+            record(comment, decision)  # before the next decision: its offense counts there
+        page.clear()
+
+    def record(comment: Comment, decision: Decision) -> None:
         stats.comments += 1
         for match in decision.matches:
             (stats.shadow_hits if match.mode == "shadow" else stats.hits)[match.rule] += 1
@@ -251,7 +260,9 @@ def replay(
             late_before = order.late_line
             ready = order.push(comment, stats.lines)
             if ready is not None:
-                decide(ready)
+                page.append(ready)
+                if len(page) >= PAGE_SIZE:
+                    decide_page()
             if order.late_line is not None and late_before is None:
                 stats.out_of_order = True
                 err.write(
@@ -267,8 +278,8 @@ def replay(
                     if moment - last_draw >= _PROGRESS_EVERY:
                         last_draw = moment
                         _draw_progress(err, read_bytes, size, stats.comments, moment - started)
-        for ready in order.drain():
-            decide(ready)
+        page.extend(order.drain())
+        decide_page()
     finally:
         if pending:
             out.write("\n".join(pending) + "\n")
