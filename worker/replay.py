@@ -278,7 +278,10 @@ def replay(
                     if moment - last_draw >= _PROGRESS_EVERY:
                         last_draw = moment
                         _draw_progress(err, read_bytes, size, stats.comments, moment - started)
-        page.extend(order.drain())
+        for ready in order.drain():
+            page.append(ready)
+            if len(page) >= PAGE_SIZE:
+                decide_page()
         decide_page()
     finally:
         if pending:
