@@ -151,6 +151,24 @@ rules:
     then: [elect]
 """
 
+#: ``--wave-rules``: a ``repeated`` and an ``author.burst`` rule evaluated on every comment
+#: (shadow, so the expected actions stay those of RULES; a shadow rule costs what an enforced
+#: one does: every comment is recorded in the wave state and looked up).
+WAVE_RULES = r"""
+  - id: copy-paste-wave
+    mode: shadow
+    when:
+      content:
+        repeated: {at_least: 5, within: 1h}
+    then: [delete]
+  - id: flood
+    mode: shadow
+    when:
+      author:
+        burst: {at_least: 8, within: 10m}
+    then: [delete]
+"""
+
 SPAM_TEMPLATES = (
     "加v：abc{n} 领资料，{t}",
     "想要原版资料的私聊领取 {t}",
@@ -449,10 +467,10 @@ class DaemonProcess:
 
 
 def write_config(directory: Path, *, redis_url: str, sandbox_url: str, targets: Sequence[Target],
-                 interval: float, batch_wait: float) -> Path:
+                 interval: float, batch_wait: float, rules_text: str = RULES) -> Path:
     rules = directory / "rules"
     rules.mkdir(exist_ok=True)
-    (rules / "bench.yaml").write_text(RULES, encoding="utf-8")
+    (rules / "bench.yaml").write_text(rules_text, encoding="utf-8")
     lines = [
         f"redis: {{url: '{redis_url}'}}",
         f"state_dir: {directory / 'var'}",
@@ -1018,6 +1036,8 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the daemon log, config and Redis files in this directory")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
+    parser.add_argument("--wave-rules", action="store_true",
+                        help="add a content.repeated and an author.burst rule (shadow)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="py-spy the daemon's processes during the bulk load, write the "
                         "collapsed stacks here and print the workers' hottest functions")
@@ -1038,7 +1058,8 @@ def main() -> None:
         workdir = keep.resolve() if keep else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "rules").mkdir(exist_ok=True)
-        (workdir / "rules" / "bench.yaml").write_text(RULES, encoding="utf-8")
+        rules_text = RULES + (WAVE_RULES if args.wave_rules else "")
+        (workdir / "rules" / "bench.yaml").write_text(rules_text, encoding="utf-8")
         rules = load_rules([workdir / "rules"],
                            accounts={WECHAT_ACCOUNT: "wechat", WEIBO_ACCOUNT: "weibo"})
         expect(rules, items)
@@ -1055,7 +1076,8 @@ def main() -> None:
                 sandbox.post("faults", {"latency": args.api_latency})
             seed_seconds = time.perf_counter() - seeded
             assign_ids(targets, items, report)
-            config = write_config(workdir, redis_url=embedded.url, sandbox_url=sandbox.url,
+            config = write_config(workdir, rules_text=rules_text, redis_url=embedded.url,
+                                  sandbox_url=sandbox.url,
                                   targets=targets, interval=args.interval,
                                   batch_wait=args.batch_wait)
             daemon = DaemonProcess(config, workdir / "daemon.log",

@@ -10,6 +10,7 @@ import pytest
 from worker.config import (
     KNOWN_KEYS,
     ActionsConfig,
+    Config,
     MetricsConfig,
     PollingConfig,
     QuotaConfig,
@@ -402,3 +403,50 @@ def test_api_base_over_plain_http_to_another_host_is_refused(api_base: str,
     )
     assert (problem.line, problem.field) == (5, "accounts[wb].api_base")
     assert expected in problem.message
+
+
+# -- notify --------------------------------------------------------------------------------
+
+def _notify_config(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> Config:
+    (tmp_path / "rules").mkdir(exist_ok=True)
+    (tmp_path / "config.yaml").write_text("rules: [rules/]\n" + text, encoding="utf-8")
+    return load_config(tmp_path / "config.yaml", environ=environ or {})
+
+
+def test_notify_channels_and_events(tmp_path: Path) -> None:
+    config = _notify_config(tmp_path, """
+notify:
+  interval: 30s
+  moderators:
+    type: dingtalk
+    url: ${DING_URL}
+    secret: ${DING_SECRET}
+  ops: {type: webhook, url: "https://example.invalid/hook"}
+  events: {channel: ops, on: [action_failed, worker_died]}
+""", {"DING_URL": "https://oapi.dingtalk.com/robot/send?access_token=t0k3n",
+      "DING_SECRET": "SECabc"})
+    notify = config.notify
+    assert notify.interval == 30.0 and notify.examples == 3
+    ding = notify.channel("moderators")
+    assert ding.type == "dingtalk" and ding.secret is not None
+    assert ding.secret.reveal() == "SECabc" and "t0k3n" not in repr(ding)
+    assert notify.events_channel == "ops"
+    assert notify.events == frozenset({"action_failed", "worker_died"})
+
+
+def test_notify_problems_are_located(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        _notify_config(tmp_path, """
+notify:
+  moderators: {type: dingtlak, url: "https://x.invalid"}
+  ops: {type: wecom, url: "ftp://x", secret: s}
+  nourl: {type: feishu}
+  events: {channel: moderatros, on: [action_faild]}
+""")
+    text = str(info.value)
+    assert "config.yaml:4: notify.moderators.type: type must be one of" in text
+    assert "did you mean 'dingtalk'" in text
+    assert "config.yaml:5: notify.ops.url: url must be an http(s) URL" in text
+    assert "notify.nourl.url: a channel needs url" in text
+    assert "notify.events.channel: notify.events.channel must name a channel" in text
+    assert "unknown event 'action_faild' (did you mean 'action_failed'?)" in text

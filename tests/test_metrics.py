@@ -18,13 +18,17 @@ import dramatiq
 import httpx
 import prometheus_client
 import pytest
+import redis
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Retries
 from prometheus_client.parser import text_string_to_metric_families
 
 from worker import metrics
 from worker.config import Config, MetricsConfig
+from worker.health import HealthProbe
 from worker.metrics import MULTIPROC_ENV, ExpositionError
+from worker.pipeline.freshness import Freshness
+from worker.pipeline.keys import Keys
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -222,3 +226,39 @@ def test_two_worker_processes_are_summed_by_the_main_process(
     assert value(samples, "modworker_api_call_duration_seconds_count", **api) == 2
     pids = {f.stem.rpartition("_")[2] for f in (tmp_path / "metrics").glob("*.db")}
     assert pids == {str(p.pid) for p in workers}  # each process wrote its own files
+
+
+def test_freshness_gauges_and_poll_failures_are_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis,
+) -> None:
+    monkeypatch.setenv(MULTIPROC_ENV, "restored-after-the-test")
+    config = Config(state_dir=tmp_path,
+                    metrics=MetricsConfig(enabled=True, host="127.0.0.1", port=0))
+    fresh = Freshness(redis=redis_client, keys=Keys(prefix=config.redis.key_prefix))
+    fresh.poll_succeeded(account="main-oa", platform="wechat", target="1:0", new_comments=2,
+                         at=1_700_000_000.5)
+    fresh.poll_failed(account="brand", platform="weibo", target="42", reason="credentials")
+    fresh.credentials_accepted("main-oa")
+    fresh.credentials_rejected("brand", errcode=21332, detail="invalid_access_token")
+    probe = HealthProbe(config=config, redis=redis_client)
+    exposition = metrics.serve_daemon(config, probe=lambda: probe)
+    assert exposition is not None
+    try:
+        samples = scrape(exposition.url)
+    finally:
+        exposition.close()
+    gauge = "modworker_last_successful_poll_timestamp_seconds"
+    assert value(samples, gauge, account="main-oa", target="1:0") == 1_700_000_000.5
+    assert (gauge, frozenset({("account", "brand"), ("target", "42")})) not in samples
+    assert value(samples, "modworker_credentials_accepted", account="main-oa") == 1
+    assert value(samples, "modworker_credentials_accepted", account="brand") == 0
+
+
+def test_poll_failures_are_counted_by_account_and_reason() -> None:
+    registry = prometheus_client.CollectorRegistry()
+    metrics.enable(registry)
+    metrics.count_poll_failure("brand", "credentials")
+    metrics.count_poll_failure("brand", "credentials")
+    assert registry.get_sample_value(
+        "modworker_poll_failures_total", {"account": "brand", "reason": "credentials"}
+    ) == 2

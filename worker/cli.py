@@ -2,7 +2,9 @@
 
 Exit codes: 0 success (for ``run``: stopped by SIGTERM/SIGINT); 1 invalid configuration or
 rules (every problem printed as ``file:line: rule 'id': field: message``); 2 bad command-line
-usage or unreadable input; 3 Redis unavailable or the embedded Redis could not start.
+usage or unreadable input; 3 Redis unavailable or the embedded Redis could not start; 4 an
+unblacklist refused in part; 5 ``run``: a runtime resource unavailable (a busy metrics port);
+6 ``health``: unhealthy.
 """
 
 from __future__ import annotations
@@ -95,33 +97,20 @@ def load_config_and_rules(path: str, *, require_secrets: bool = True) -> tuple[C
     """Config plus its compiled rules; ConfigError lists every problem in either."""
     config = load_config(path, require_secrets=require_secrets)
     accounts = {account.name: account.platform for account in config.accounts}
-    rules = load_rules(config.rules, accounts=accounts, normalize=config.normalize)
+    rules = load_rules(config.rules, accounts=accounts, normalize=config.normalize,
+                       channels={c.name for c in config.notify.channels})
     return config, rules
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    try:
-        config, rules = load_config_and_rules(args.config, require_secrets=False)
-    except ConfigError as exc:
-        _print_problems(exc, sys.stderr)
-        return EXIT_CONFIG
-    for warning in config.warnings:
-        print(f"warning: {warning} (needed by `modworker run`)")
-    for note in rules.notes:
-        print(f"note: {note}")
-    if args.strict and rules.warnings:
-        _print_problems(ConfigError(list(rules.warnings)), sys.stderr)
-        return EXIT_CONFIG
-    for problem in rules.warnings:
-        print(f"warning: {problem}")
-    samples = sum(len(rule.samples) for rule in rules.rules)
-    shadow = sum(1 for rule in rules.rules if rule.mode == "shadow")
-    disabled = sum(1 for rule in rules.rules if not rule.enabled)
-    print(
-        f"ok: {len(config.accounts)} account(s), {len(rules)} rule(s) in {len(rules.files)} "
-        f"file(s) ({shadow} shadow, {disabled} disabled), {samples} test sample(s) passed"
-    )
-    return EXIT_OK
+    from worker.check import report, run_check
+
+    if args.online:  # the clients' own lines: on stderr, only when worth reading
+        from worker.logging import configure_logging
+
+        configure_logging(level="WARNING", stream=sys.stderr)
+    result = run_check(args.config, online=args.online)
+    return report(result, strict=args.strict, as_json=args.json, out=sys.stdout, err=sys.stderr)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -131,7 +120,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         config = load_config(args.config, require_secrets=False)
         accounts = {account.name: account.platform for account in config.accounts}
         rules = load_rules(config.rules, accounts=accounts, run_tests=False,
-                           normalize=config.normalize)
+                           normalize=config.normalize,
+                           channels={c.name for c in config.notify.channels})
         failures = rules.run_tests()
         if failures and not args.allow_failing_tests:
             raise ConfigError(failures)
@@ -182,7 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("-c", "--config", required=True, help="path to config.yaml")
     check.add_argument("--strict", action="store_true",
-                       help="treat rule warnings (an enforced rule without tests, ...) as errors")
+                       help="warnings fail (for CI): an unset environment variable, a secret "
+                       "written in the file, a target listed twice, an untested enforced rule")
+    check.add_argument("--json", action="store_true",
+                       help="every finding as a JSON line on stdout, then a summary line")
+    check.add_argument("--online", action="store_true",
+                       help="also try each account's credentials against its platform (one "
+                       "token fetch and one read-only call per account)")
     check.set_defaults(func=cmd_check)
 
     replay = commands.add_parser(
@@ -237,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--action")
     audit.add_argument("--outcome",
                        choices=["ok", "already_done", "dry_run", "failed", "deferred"])
-    audit.add_argument("--kind", choices=["decision", "action"])
+    audit.add_argument("--kind", choices=["decision", "action", "poll", "wave", "notify"])
     audit.add_argument("--since", type=_duration_text,
                        help="a duration back from now (30m, 2h, 7d)")
     audit.add_argument("--until", type=_duration_text, help="a duration back from now")
@@ -253,6 +249,28 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("-c", "--config", required=True, help="path to config.yaml")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=_lazy("worker.inspect", "cmd_stats"))
+
+    health = commands.add_parser(
+        "health", help="is moderation working: Redis, scheduler, workers, credentials "
+        "(exit 0 healthy, 6 unhealthy, 3 Redis unreachable)"
+    )
+    health.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    health.add_argument("--live", action="store_true",
+                        help="liveness only (/healthz): leave credentials out")
+    health.add_argument("--json", action="store_true",
+                        help="JSON even on a terminal (the default elsewhere)")
+    health.set_defaults(func=_lazy("worker.operations", "cmd_health"))
+
+    tokens = commands.add_parser("tokens", help="manage cached access tokens")
+    token_commands = tokens.add_subparsers(dest="tokens_command", required=True,
+                                           metavar="SUBCOMMAND")
+    drop = token_commands.add_parser(
+        "drop", help="forget an account's cached token: the next call fetches one with the "
+        "secret configured now (after rotating a secret)"
+    )
+    drop.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    drop.add_argument("--account", required=True, help="the account's name")
+    drop.set_defaults(func=_lazy("worker.operations", "cmd_tokens_drop"))
 
     unblacklist = commands.add_parser(
         "unblacklist", help="lift a WeChat blacklisting (batchunblacklist) and forget it"

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from worker.errors import ConfigError, Problem
+from worker.platform_specs import PLATFORM_NAMES, Platform
 from worker.units import parse_duration
 from worker.yamlsrc import SourceList, SourceMap, load_yaml_file, load_yaml_text
 
 if TYPE_CHECKING:
     from worker.rules.normalize import NormalizeOptions
 
-Platform = Literal["wechat", "weibo"]
-PLATFORMS: tuple[Platform, ...] = ("wechat", "weibo")
+PLATFORMS: tuple[str, ...] = PLATFORM_NAMES  # the specs' names (worker.platform_specs)
 
 
 class Secret:
@@ -95,6 +95,9 @@ class PollingConfig:
     jitter: float = 0.1  # +- fraction of interval
     full_pass_interval: float = 900.0  # WeChat: a full listing pass to catch state changes
     page_size: int = WECHAT_MAX_PAGE_SIZE  # WeChat comment/list count
+    # No successful poll for this long: the target is stale (stats, /readyz notes). None:
+    # 3 intervals, at least 60 s (worker.pipeline.freshness.stale_after).
+    stale_after: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,6 +164,41 @@ class AccountConfig:
     calls_per_minute: int | None = None
 
 
+NotifyType = Literal["wecom", "dingtalk", "feishu", "webhook"]
+NOTIFY_TYPES: tuple[NotifyType, ...] = ("wecom", "dingtalk", "feishu", "webhook")
+#: Operational events a channel can be told about (``notify.events.on``).
+NOTIFY_EVENTS: tuple[str, ...] = (
+    "action_failed", "target_gone", "rules_reload_failed", "quota_paused", "worker_died",
+    "scheduler_takeover",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotifyChannel:
+    """A team-chat robot or plain webhook. The URL (WeCom's key, DingTalk's access_token) and
+    the signing secret are secrets: they are never logged."""
+
+    name: str
+    type: NotifyType
+    url: Secret
+    secret: Secret | None = None  # DingTalk and Feishu signing ("加签" / "签名校验")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotifyConfig:
+    interval: float = 60.0  # one digest per channel at most this often
+    examples: int = 3  # example comments per rule in a digest
+    channels: tuple[NotifyChannel, ...] = ()
+    events_channel: str | None = None
+    events: frozenset[str] = frozenset()
+
+    def channel(self, name: str) -> NotifyChannel:
+        for channel in self.channels:
+            if channel.name == name:
+                return channel
+        raise KeyError(name)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Config:
     path: Path | None = None
@@ -172,6 +210,7 @@ class Config:
     actions: ActionsConfig = field(default_factory=ActionsConfig)
     quota: QuotaConfig = field(default_factory=QuotaConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     accounts: tuple[AccountConfig, ...] = ()
     normalize: NormalizeOptions | None = None  # defaults for every rule file; None: built-in
@@ -258,6 +297,22 @@ class _Reader:
             if not self.require_secrets:
                 self.warnings.append(self.problems.pop())
         return result if not missing else None
+
+    def secret(self, value: object, node: SourceMap, key: str, where: str) -> str | None:
+        """A secret: from the environment (``${NAME}``); empty is a problem, one written in
+        the file a warning (it ends up in backups, diffs and bug reports)."""
+        result = self.env(value, node, key, where)
+        if value is not None and not _ENV_REF.search(str(value)) and str(value):
+            self.problem(f"{key} is written in the file: read it from the environment "
+                         "instead (${VARIABLE}, set in the service's environment file)",
+                         node, key, f"{where}.{key}")
+            self.warnings.append(self.problems.pop())
+        if result is not None and not result.strip():
+            names = ", ".join(f"${{{n}}}" for n in _ENV_REF.findall(str(value)))
+            self.problem(f"{key} is empty" + (f" ({names} is set but empty)" if names else ""),
+                         node, key, f"{where}.{key}")
+            return None
+        return result
 
 
 def did_you_mean(word: str, choices: set[str] | list[str]) -> str:
@@ -354,19 +409,24 @@ def load_config_text(
 
 _ROOT_KEYS = {
     "redis", "state_dir", "dry_run", "rules", "normalize", "polling", "actions", "quota",
-    "metrics", "accounts", "audit",
+    "metrics", "accounts", "notify", "audit",
 }
 _REDIS_KEYS = {"url", "sentinel", "key_prefix"}
 _SENTINEL_KEYS = {"hosts", "master", "password", "sentinel_password", "db"}
-_POLLING_KEYS = {"interval", "jitter", "full_pass_interval", "page_size"}
+_POLLING_KEYS = {"interval", "jitter", "full_pass_interval", "page_size", "stale_after"}
 _ACTIONS_KEYS = {"max_retries", "min_backoff", "max_backoff", "batch_max_wait"}
 _QUOTA_KEYS = {"reset_timezone", "pause"}
 _METRICS_KEYS = {"enabled", "host", "port"}
+_NOTIFY_KEYS = {"interval", "examples", "events"}  # every other key names a channel
+_NOTIFY_CHANNEL_KEYS = {"type", "url", "secret"}
+_NOTIFY_EVENTS_KEYS = {"channel", "on"}
 _AUDIT_KEYS = {"retention"}
 _WECHAT_KEYS = {
     "name", "platform", "app_id", "app_secret", "token", "api_base", "targets", "calls_per_minute",
 }
 _WEIBO_KEYS = {"name", "platform", "access_token", "api_base", "targets", "calls_per_minute"}
+#: An account's keys, by platform: every platform spec has an entry (a test holds it).
+ACCOUNT_KEYS: dict[str, set[str]] = {"wechat": _WECHAT_KEYS, "weibo": _WEIBO_KEYS}
 
 #: Every key config.yaml may hold, by section (config.example.yaml documents each one).
 KNOWN_KEYS: dict[str, frozenset[str]] = {
@@ -377,9 +437,11 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
     "actions": frozenset(_ACTIONS_KEYS),
     "quota": frozenset(_QUOTA_KEYS),
     "metrics": frozenset(_METRICS_KEYS),
+    "notify": frozenset(_NOTIFY_KEYS),
+    "notify.channel": frozenset(_NOTIFY_CHANNEL_KEYS),
+    "notify.events": frozenset(_NOTIFY_EVENTS_KEYS),
     "audit": frozenset(_AUDIT_KEYS),
-    "accounts.wechat": frozenset(_WECHAT_KEYS),
-    "accounts.weibo": frozenset(_WEIBO_KEYS),
+    **{f"accounts.{platform}": frozenset(keys) for platform, keys in ACCOUNT_KEYS.items()},
 }
 
 DEFAULT_RULES = "rules/"
@@ -406,6 +468,7 @@ def parse_config(
     actions = _actions(reader, root)
     quota = _quota(reader, root)
     metrics = _metrics(reader, root)
+    notify = _notify(reader, root)
     audit = _audit(reader, root)
     rule_paths = _rules(reader, root, base_dir)
     normalize = _normalize(reader, root)
@@ -426,6 +489,7 @@ def parse_config(
         actions=actions,
         quota=quota,
         metrics=metrics,
+        notify=notify,
         audit=audit,
         accounts=accounts,
         warnings=tuple(reader.warnings),
@@ -509,6 +573,7 @@ def _polling(reader: _Reader, root: SourceMap) -> PollingConfig:
             node, "full_pass_interval", parse_duration, 900.0, "polling"
         ),
         page_size=page_size,
+        stale_after=reader.get(node, "stale_after", _duration_above_zero, None, "polling"),
     )
 
 
@@ -549,6 +614,79 @@ def _metrics(reader: _Reader, root: SourceMap) -> MetricsConfig:
         enabled=reader.get(node, "enabled", _boolean, False, "metrics"),
         host=reader.get(node, "host", str, "127.0.0.1", "metrics"),
         port=reader.get(node, "port", _port, 9464, "metrics"),
+    )
+
+
+def _notify(reader: _Reader, root: SourceMap) -> NotifyConfig:
+    """``notify:``: interval, examples, events, and every other key a channel."""
+    node = reader.mapping(root.get("notify"), "notify")
+    channels: list[NotifyChannel] = []
+    for name, raw in node.items():
+        if name in _NOTIFY_KEYS:
+            continue
+        where = f"notify.{name}"
+        if not isinstance(raw, SourceMap):
+            reader.problem(f"{where} must be a channel mapping (type, url, secret) or one of "
+                           f"{', '.join(sorted(_NOTIFY_KEYS))}", node, name, where)
+            continue
+        reader.known_keys(raw, _NOTIFY_CHANNEL_KEYS, where)
+        kind = raw.get("type")
+        if kind not in NOTIFY_TYPES:
+            reader.problem(f"type must be one of {', '.join(NOTIFY_TYPES)}, got {kind!r}"
+                           f"{did_you_mean(str(kind), list(NOTIFY_TYPES))}", raw, "type",
+                           f"{where}.type")
+            continue
+        url = reader.env(raw.get("url"), raw, "url", where)
+        if "url" not in raw:
+            reader.problem("a channel needs url (write ${VARIABLE} to read it from the "
+                           "environment)", raw, None, f"{where}.url")
+            continue
+        if url is not None and not url.startswith(("http://", "https://")):
+            reader.problem("url must be an http(s) URL", raw, "url", f"{where}.url")
+            continue
+        secret = reader.env(raw.get("secret"), raw, "secret", where)
+        if secret is not None and kind in ("wecom", "webhook"):
+            reader.problem(f"a {kind} channel has no signing secret (the URL is the secret)",
+                           raw, "secret", f"{where}.secret")
+        channels.append(NotifyChannel(
+            name=str(name), type=kind, url=Secret(url or ""),
+            secret=Secret(secret) if secret else None,
+        ))
+    events_node = node.get("events")
+    events_channel: str | None = None
+    events: frozenset[str] = frozenset()
+    if events_node is not None:
+        ev = reader.mapping(events_node, "notify.events")
+        # YAML 1.1 reads a bare `on:` key as the boolean true: take it as written.
+        for key in ev:
+            if key is not True and key not in _NOTIFY_EVENTS_KEYS:
+                reader.problem(f"unknown key {key!r}{did_you_mean(str(key), _NOTIFY_EVENTS_KEYS)}",
+                               ev, key, f"notify.events.{key}")
+        if True in ev and "on" not in ev:
+            ev["on"] = ev[True]
+            ev.key_lines["on"] = ev.line_of(True)
+        events_channel = ev.get("channel")
+        names = {c.name for c in channels}
+        if events_channel not in names:
+            reader.problem(f"notify.events.channel must name a channel of notify: "
+                           f"({', '.join(sorted(names)) or 'none configured'}), got "
+                           f"{events_channel!r}", ev, "channel", "notify.events.channel")
+        on = ev.get("on", list(NOTIFY_EVENTS))
+        if not isinstance(on, list) or not all(isinstance(e, str) for e in on):
+            reader.problem("notify.events.on takes a list of event names", ev, "on",
+                           "notify.events.on")
+            on = []
+        for index, event in enumerate(on):
+            if event not in NOTIFY_EVENTS:
+                reader.problem(f"unknown event {event!r}{did_you_mean(event, list(NOTIFY_EVENTS))};"
+                               f" events are {', '.join(NOTIFY_EVENTS)}",
+                               on if isinstance(on, SourceList) else ev,
+                               index if isinstance(on, SourceList) else "on", "notify.events.on")
+        events = frozenset(e for e in on if e in NOTIFY_EVENTS)
+    return NotifyConfig(
+        interval=reader.get(node, "interval", _duration_above_zero, 60.0, "notify"),
+        examples=reader.get(node, "examples", _non_negative_int, 3, "notify"),
+        channels=tuple(channels), events_channel=events_channel, events=events,
     )
 
 
@@ -753,7 +891,7 @@ def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
                 node, "platform", f"{where}.platform",
             )
             continue
-        reader.known_keys(node, _WECHAT_KEYS if platform == "wechat" else _WEIBO_KEYS, where)
+        reader.known_keys(node, ACCOUNT_KEYS[platform], where)
         api_base = node.get("api_base")
         if api_base is not None:
             try:
@@ -766,7 +904,7 @@ def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
             app_id = node.get("app_id")
             if not app_id:
                 reader.problem("a WeChat account needs app_id", node, "app_id", f"{where}.app_id")
-            secret = reader.env(node.get("app_secret"), node, "app_secret", where)
+            secret = reader.secret(node.get("app_secret"), node, "app_secret", where)
             if "app_secret" not in node:
                 reader.problem(
                     "a WeChat account needs app_secret (write ${VARIABLE} to read it from the "
@@ -787,8 +925,8 @@ def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
                     token=token_mode, calls_per_minute=calls_per_minute,
                 )
             )
-        else:
-            token = reader.env(node.get("access_token"), node, "access_token", where)
+        elif platform == "weibo":
+            token = reader.secret(node.get("access_token"), node, "access_token", where)
             if "access_token" not in node:
                 reader.problem(
                     "a Weibo account needs access_token (write ${VARIABLE} to read it from the "
@@ -813,6 +951,7 @@ def _targets(reader: _Reader, node: SourceMap, platform: str, where: str) -> tup
     for index, raw in enumerate(raw_targets):
         twhere = f"{where}.targets[{index}]"
         tnode = reader.mapping(raw, twhere)
+        before = len(targets)
         if platform == "wechat":
             reader.known_keys(tnode, {"msg_data_id", "index"}, twhere)
             if "msg_data_id" not in tnode:
@@ -822,7 +961,7 @@ def _targets(reader: _Reader, node: SourceMap, platform: str, where: str) -> tup
             article = reader.get(tnode, "index", _non_negative_int, 0, twhere)
             if msg_data_id is not None:
                 targets.append(WechatTarget(msg_data_id=msg_data_id, index=article))
-        else:
+        elif platform == "weibo":
             reader.known_keys(tnode, {"status_id"}, twhere)
             if "status_id" not in tnode:
                 reader.problem("a Weibo target needs status_id", tnode, None, twhere)
@@ -830,4 +969,9 @@ def _targets(reader: _Reader, node: SourceMap, platform: str, where: str) -> tup
             status_id = reader.get(tnode, "status_id", _id_number, None, twhere)
             if status_id is not None:
                 targets.append(WeiboTarget(status_id=status_id))
+        if len(targets) > before and targets[-1] in targets[:-1]:
+            reader.problem(f"target {targets[-1].key} is listed twice (polled once)",
+                           raw_targets, index, twhere)
+            reader.warnings.append(reader.problems.pop())
+            targets.pop()
     return tuple(targets)

@@ -23,7 +23,8 @@ config.yaml themselves, so an edited or broken file cannot give them a different
 the scheduler's. Only the rules are reloaded, on SIGHUP or when their files change.
 
 Exit codes: 0 stopped by a signal; 1 invalid configuration or rules; 3 Redis unavailable or
-the embedded Redis could not start.
+the embedded Redis could not start; 5 a runtime resource unavailable (the metrics port is busy,
+no worker process could be spawned): unlike 1, worth a restart.
 """
 
 from __future__ import annotations
@@ -42,11 +43,15 @@ import dramatiq
 import redis as redis_lib
 import structlog
 
-from worker import metrics
+from worker import __version__, metrics
 from worker.config import Config, load_config
+from worker.credentials import verify_at_start
 from worker.errors import ConfigError, EmbeddedRedisError
+from worker.health import BEAT_INTERVAL, HealthProbe, LocalState, remove_beat, write_beat
+from worker.identity import file_digest, tree_digest
+from worker.listener import Listener
 from worker.logging import configure_logging, register_secret
-from worker.pipeline.actors import declare_actors, set_runtime
+from worker.pipeline.actors import Pipeline
 from worker.pipeline.broker import make_broker
 from worker.pipeline.connect import RedisEndpoint
 from worker.pipeline.rules_holder import RulesHolder
@@ -60,6 +65,7 @@ log = structlog.get_logger("worker.daemon")
 EXIT_OK = 0
 EXIT_CONFIG = 1
 EXIT_REDIS = 3
+EXIT_RUNTIME = 5  # a runtime resource is unavailable (a busy port, no process slot): restart
 WORKER_STOP_TIMEOUT = 60.0  # seconds a worker may take to finish its running messages
 RESTART_BACKOFF = 2.0
 
@@ -95,9 +101,8 @@ def worker_process_main(
     process = f"worker-{index}"
     structlog.contextvars.bind_contextvars(process=process)
     stop = threading.Event()
-    metrics.enable_in_worker(config)  # before make_broker: its middleware counts messages
+    counting = metrics.enable_in_worker(config)
     runtime = Runtime(config=config, endpoint=endpoint)
-    set_runtime(runtime)
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -105,8 +110,9 @@ def worker_process_main(
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
 
-    broker = make_broker(config, endpoint, process=process)
-    actors = declare_actors(broker)
+    broker = make_broker(config, endpoint, process=process,
+                         middleware=metrics.broker_middleware() if counting else ())
+    actors = Pipeline(broker, runtime).actors
     broker.emit_after("process_boot")  # as dramatiq's CLI does: TimeLimit starts its timer here
     worker = dramatiq.Worker(broker, queues=actors.queues, worker_threads=options.threads,
                              worker_timeout=500)
@@ -143,9 +149,10 @@ class Daemon:
         self.stop = threading.Event()
         self.reload_requested = threading.Event()
         self.embedded: EmbeddedRedis | None = None
-        self.exposition: metrics.Exposition | None = None
+        self.exposition: Listener | None = None
         self.processes: dict[int, multiprocessing.process.BaseProcess] = {}
         self._context = multiprocessing.get_context("spawn")
+        self._probe: HealthProbe | None = None  # set once Redis answers: /healthz, /readyz
 
     def _start_worker(self, index: int, endpoint: RedisEndpoint) -> None:
         process = self._context.Process(
@@ -174,11 +181,13 @@ class Daemon:
             log.info("embedded_redis_started", state_dir=str(self.config.state_dir),
                      pid=self.embedded.pid)
         try:
-            self.exposition = metrics.serve_daemon(self.config)  # sets the workers' env
+            # Sets the workers' env; serves /healthz and /readyz too.
+            self.exposition = metrics.serve_daemon(self.config, probe=lambda: self._probe)
             return self._run(endpoint)
         except metrics.ExpositionError as exc:
-            log.error("metrics_unavailable", detail=str(exc))
-            return EXIT_CONFIG
+            # A busy port is a runtime problem, not a bad config: systemd restarts exit 5.
+            log.error("metrics_unavailable", detail=str(exc), exit_code=EXIT_RUNTIME)
+            return EXIT_RUNTIME
         finally:
             if self.exposition is not None:
                 self.exposition.close()
@@ -198,9 +207,9 @@ class Daemon:
             return EXIT_REDIS
         if cleared:
             log.info("disabled_actions_cleared", count=cleared)
+        verify_at_start(self.config, redis=runtime.redis, freshness=runtime.freshness)
         broker = make_broker(self.config, endpoint)
-        actors = declare_actors(broker)
-        scheduler = Scheduler(runtime=runtime, actors=actors)
+        scheduler = Scheduler(runtime=runtime, actors=Pipeline(broker).actors)
 
         def on_term(signum: int, frame: FrameType | None) -> None:
             log.info("stopping", signal=signal.Signals(signum).name)
@@ -218,16 +227,40 @@ class Daemon:
         signal.signal(signal.SIGINT, on_term)
         signal.signal(signal.SIGHUP, on_hup)
 
-        for index in range(self.options.processes):
-            self._start_worker(index, endpoint)
+        try:
+            for index in range(self.options.processes):
+                self._start_worker(index, endpoint)
+        except OSError as exc:  # no memory, no process slot: a runtime problem (exit 5)
+            log.error("worker_spawn_failed", detail=str(exc), exit_code=EXIT_RUNTIME)
+            self._stop_workers()
+            broker.close()
+            runtime.close()
+            return EXIT_RUNTIME
         scheduler_thread = self._start_scheduler(scheduler)
-        log.info("daemon_started", processes=self.options.processes,
+        started_at = time.time()
+
+        def local_state() -> LocalState:
+            return LocalState(
+                scheduler_alive=scheduler_thread.is_alive(),
+                workers={i: p.is_alive() for i, p in self.processes.items()},
+                started_at=started_at,
+            )
+
+        self._probe = HealthProbe(config=self.config, redis=runtime.redis, local=local_state)
+        config_path = self.config.path or self.options.config_path
+        log.info("daemon_started", version=__version__, processes=self.options.processes,
                  threads=self.options.threads, dry_run=self.config.dry_run,
-                 accounts=len(self.config.accounts), redis=endpoint.describe())
+                 accounts=len(self.config.accounts), redis=endpoint.describe(),
+                 config=str(config_path), config_sha256=file_digest(Path(config_path)),
+                 rules_sha256=tree_digest(self.config.rules))
         code = EXIT_OK
         restart_at: dict[int, float] = {}
         scheduler_restart_at: float | None = None
+        next_beat = 0.0
         while not self.stop.wait(0.5):
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + BEAT_INTERVAL
+                self._beat(runtime, local_state())
             embedded_died = self.embedded is not None and not self.embedded.alive
             if embedded_died and not self._restart_embedded():
                 code = EXIT_REDIS
@@ -259,9 +292,24 @@ class Daemon:
                 if time.monotonic() >= due:
                     log.error("worker_died", index=index, exitcode=process.exitcode,
                               detail="restarting it; its unfinished messages are recovered")
+                    runtime.notifier.event(
+                        "worker_died", detail=f"worker {index} exited with {process.exitcode}; "
+                        "restarted, its unfinished messages recovered")
                     restart_at.pop(index)
                     self._start_worker(index, endpoint)
         scheduler_thread.join(timeout=10)
+        self._stop_workers()
+        self._probe = None
+        try:
+            remove_beat(runtime.redis, runtime.keys)
+        except (redis_lib.RedisError, OSError) as exc:
+            log.debug("beat_not_removed", detail=str(exc))  # it ages out in 15 s anyway
+        broker.close()
+        runtime.close()
+        log.info("daemon_stopped", exit_code=code)
+        return code
+
+    def _stop_workers(self) -> None:
         for process in self.processes.values():
             if process.is_alive() and process.pid is not None:
                 os.kill(process.pid, signal.SIGTERM)
@@ -272,10 +320,15 @@ class Daemon:
                 log.error("worker_killed", pid=process.pid, detail="did not stop in time")
                 process.kill()
                 process.join()
-        broker.close()
-        runtime.close()
-        log.info("daemon_stopped", exit_code=code)
-        return code
+
+    @staticmethod
+    def _beat(runtime: Runtime, state: LocalState) -> None:
+        """This daemon's state in Redis, for `modworker health` in another shell."""
+        try:
+            write_beat(runtime.redis, runtime.keys, state)
+        except (redis_lib.RedisError, OSError) as exc:
+            # The scheduler tells Redis outages (scheduler_redis_error); health says it.
+            log.debug("beat_not_written", detail=str(exc))
 
     def _start_scheduler(self, scheduler: Scheduler) -> threading.Thread:
         thread = threading.Thread(

@@ -75,6 +75,23 @@ KEY_PREFIX = "mw"
 MARK_VARIABLE = "MODWORKER_DEMO_DIR"
 WECHAT_SECRET_VARIABLE = "MODWORKER_DEMO_WECHAT_SECRET"
 WEIBO_TOKEN_VARIABLE = "MODWORKER_DEMO_WEIBO_TOKEN"
+ROBOT_SECRET_VARIABLE = "MODWORKER_DEMO_DINGTALK_SECRET"
+ROBOT_TOKEN = "demo-dingtalk-robot-token-0001"  # a sandbox robot, like the sandbox's secrets
+ROBOT_SECRET = "SECdemo-dingtalk-robot-secret-0001"
+#: The demo's own rule (beside the example rules): copy-paste waves, told to the moderators'
+#: DingTalk robot in the sandbox.
+WAVE_RULES = """\
+version: 1
+rules:
+  - id: copy-paste-wave
+    description: the same advertisement from five or more accounts within an hour
+    when:
+      content:
+        repeated: {at_least: 5, within: 1h}
+        min_letters: 10
+    then: [delete, {notify: moderators}]
+"""
+WAVE_RULE = "copy-paste-wave"
 
 SANDBOX_START_TIMEOUT = 20.0
 DAEMON_START_TIMEOUT = 40.0
@@ -298,7 +315,8 @@ class Progress:
     def pending_actions(self) -> int:
         """Enforced actions planned but without a final outcome yet (never below zero)."""
         planned = sum(1 for d in self.decisions for a in d.get("actions") or []
-                      if isinstance(a, dict) and a.get("mode") != "shadow")
+                      if isinstance(a, dict) and a.get("mode") != "shadow"
+                      and a.get("type") != "notify")  # told in a digest, not acted on
         final = sum(1 for a in self.actions if a.get("outcome") in FINAL_OUTCOMES)
         return max(0, planned - final)
 
@@ -352,6 +370,7 @@ class Results:
     rule_ids: tuple[str, ...] = ()
     rule_actions: dict[str, str] = field(default_factory=dict)
     log_samples: tuple[int, list[str]] = (0, [])
+    digests: list[str] = field(default_factory=list)  # what the moderators' robot received
 
 
 class Demo:
@@ -405,7 +424,10 @@ class Demo:
                   f"({len(example.rule_ids)} rules in {_shorten(example.rules)}), "
                   f"working in {self.workdir}")
         data = DemoData(now=int(time.time()))
-        seed = data.seed()
+        # Four copies of an advertisement before the daemon starts, four more later: the
+        # fifth makes a wave, and the wave takes the first four with it.
+        seed = sorted(data.seed() + data.copies(4, start=0, live=False),
+                      key=lambda c: c.created_at or 0)
         seed_file = self.workdir / "seed.json"
         seed_file.write_text(json.dumps(demo_data.seed_document(seed), ensure_ascii=False),
                              encoding="utf-8")
@@ -414,6 +436,8 @@ class Demo:
                   f"{len(seed) - wechat} on 1 Weibo post)")
         url = self._start_sandbox(seed_file)
         _say(out, f"sandbox listening on {url}")
+        self._admin().post("robot", {"type": "dingtalk", "token": ROBOT_TOKEN,
+                                     "secret": ROBOT_SECRET})
 
         config_path = self._write_config(example, url)
         _say(out, "starting daemon… (modworker run --processes 2 --threads 4, embedded Redis)")
@@ -444,6 +468,9 @@ class Demo:
                     self._wait_decided(audit, progress, expected, started)
                 batch = data.wave(count, repeat_offenders=comeback)
                 note = " (3 of them by authors with 3 removed insults)" if comeback else ""
+                if len(waves) == len(WAVES) - 1:
+                    batch += data.copies(4, start=4, live=True)
+                    note = " (4 of them more copies of the advertisement)"
                 _say(out, f"adding {len(batch)} new comments{note}…")
                 for comment in batch:
                     self._admin().add(comment)
@@ -456,9 +483,8 @@ class Demo:
             _say(out, f"note: after {elapsed:.0f}s, {expected - progress.decided()} comment(s) "
                       f"not yet decided and {progress.pending_actions()} action(s) not yet "
                       "done; summarising what was done")
-        stats = RuleStats(redis=self._redis(), keys=Keys(prefix=KEY_PREFIX)).snapshot(
-            example.rule_ids
-        )
+        rule_ids = (*example.rule_ids, WAVE_RULE)
+        stats = RuleStats(redis=self._redis(), keys=Keys(prefix=KEY_PREFIX)).snapshot(rule_ids)
         records = _read_audit(audit)
         self._close_redis()
 
@@ -473,11 +499,15 @@ class Demo:
         _say(out, "daemon stopped (exit 0); stopping sandbox…")
         log_samples = _log_samples(daemon.log_path)
         calls = self._admin().calls()
+        robot = self._admin().get("robot", type="dingtalk", token=ROBOT_TOKEN)
+        digests = [str(m["body"]["markdown"]["text"]) for m in robot["received"]]
         self._stop_sandbox()
         return Results(records=records, stats=stats, calls=calls, seeded=len(seed),
                        live=expected - len(seed), waves=len(WAVES) - len(waves),
-                       complete=complete, elapsed=elapsed, rule_ids=example.rule_ids,
-                       rule_actions=example.rule_actions, log_samples=log_samples)
+                       complete=complete, elapsed=elapsed, rule_ids=rule_ids,
+                       rule_actions={**example.rule_actions,
+                                     WAVE_RULE: "delete, notify (demo rule)"},
+                       log_samples=log_samples, digests=digests)
 
     def _start_sandbox(self, seed_file: Path) -> str:
         log_path = self.workdir / "sandbox.log"
@@ -506,10 +536,18 @@ class Demo:
             "redis": {"url": None, "key_prefix": KEY_PREFIX},
             "state_dir": str(self.state_dir),
             "dry_run": False,
-            "rules": [str(p) for p in example.rules],
+            "rules": [*(str(p) for p in example.rules), str(self._wave_rules())],
             "polling": {"interval": "2s", "jitter": 0.1, "page_size": 49},
             "actions": {"max_retries": 8, "min_backoff": "200ms", "max_backoff": "2s",
                         "batch_max_wait": "1s"},
+            "notify": {
+                "interval": "3s",
+                "moderators": {
+                    "type": "dingtalk",
+                    "url": f"{url}/robot/send?access_token={ROBOT_TOKEN}",
+                    "secret": "${" + ROBOT_SECRET_VARIABLE + "}",
+                },
+            },
             "accounts": [
                 {"name": example.wechat_account, "platform": "wechat",
                  "app_id": demo_data.APP_ID, "app_secret": "${" + WECHAT_SECRET_VARIABLE + "}",
@@ -526,8 +564,15 @@ class Demo:
                         encoding="utf-8")
         return path
 
+    def _wave_rules(self) -> Path:
+        path = self.workdir / "demo-rules" / "waves.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(WAVE_RULES, encoding="utf-8")
+        return path
+
     def _start_daemon(self, config_path: Path) -> Child:
         env = dict(self.env)
+        env[ROBOT_SECRET_VARIABLE] = ROBOT_SECRET
         env[WECHAT_SECRET_VARIABLE] = demo_data.APP_SECRET
         env[WEIBO_TOKEN_VARIABLE] = demo_data.WEIBO_TOKEN
         daemon = _spawn("daemon", [sys.executable, "-m", "worker.cli", "run", "-c",
@@ -792,6 +837,8 @@ def format_summary(results: Results) -> list[str]:
         lines += ["", f"the daemon's log: {count} JSON lines, for example:"]
         lines += [f"  {sample}" for sample in samples]
 
+    lines += _wave_lines(results)
+
     lines += ["", "examples (original text → rule → actions and outcomes):"]
     for record in _examples(list(latest.values())):
         lines += _example_lines(record, actions)
@@ -802,6 +849,22 @@ def format_summary(results: Results) -> list[str]:
     lines += ["", f"in short: {deleted} deletions, {blacklisted} openids blacklisted, "
                   f"{elected} comments elected (featured) and thanked, "
                   f"{totals.get('failed', 0)} failures."]
+    return lines
+
+
+def _wave_lines(results: Results) -> list[str]:
+    """The copy-paste wave: how many copies were cut, the earlier ones included, and the
+    digest the moderators' channel got."""
+    members = {str(r.get("comment_id")) for r in results.records if r.get("kind") == "wave"}
+    hits = results.stats.get("rules", {}).get(WAVE_RULE, {}).get("hits", {}).get("enforce", 0)
+    lines = ["", f"copy-paste wave ({WAVE_RULE}): {hits} copies matched as they came, "
+                 f"{len(members)} earlier copies cut with them"]
+    if results.digests:
+        lines.append(f"the moderators' DingTalk robot got {len(results.digests)} digest(s); "
+                     "the first:")
+        lines += [f"  | {line}" for line in results.digests[0].splitlines()]
+    else:
+        lines.append("the moderators' DingTalk robot got no digest")
     return lines
 
 

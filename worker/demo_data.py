@@ -20,7 +20,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Platform = Literal["wechat", "weibo"]
+from worker.platform_specs import Platform
 
 APP_ID = "wxd3m0a1b2c3d4e5f6"
 APP_SECRET = "demo-sandbox-app-secret-0001"
@@ -33,7 +33,12 @@ TRUSTED_STAFF = "oStaff000000000000000000001"  # in rules/contact-spam.yaml's tr
 SEED = 20240611
 
 Kind = Literal["contact", "gambling", "abuse", "praise", "short_praise", "ordinary", "staff",
-               "repeat"]
+               "repeat", "wave"]
+
+#: A copy-paste advertisement posted by many fresh accounts, each copy varied a little, so
+#: that no term list keeps up: the demo's own `content.repeated` rule cuts the wave.
+WAVE_AD = "姐妹们这款面霜真的好用，三天见效，主页有同款链接"
+_WAVE_NOISE = ["😍", "！", "~", "呀", "👍", "7", "1", "哦"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +267,20 @@ class DemoData:
                 out.append(DemoComment("wechat", ARTICLES[(n + k) % 2], _ABUSE[(n * 3 + k) % 8],
                                        abuser, "abuse", self._now - 7200 + 600 * k))
         out.sort(key=lambda c: c.created_at or 0)
+        return out
+
+    def copies(self, count: int, *, start: int, live: bool) -> list[DemoComment]:
+        """``count`` varied copies of :data:`WAVE_AD`, each from its own fresh account, on the
+        first article (a separate generator: the other comments stay as they were)."""
+        rng = random.Random(SEED + start)
+        out = []
+        for n in range(start, start + count):
+            # Mostly an emoji or a character added at the end or the start, as such waves go.
+            cut = rng.choice([len(WAVE_AD), len(WAVE_AD), 0, rng.randrange(4, len(WAVE_AD) - 4)])
+            text = WAVE_AD[:cut] + rng.choice(_WAVE_NOISE) + WAVE_AD[cut:]
+            created = None if live else self._now - 900 + 120 * n
+            out.append(DemoComment("wechat", ARTICLES[0], text, f"oWave{n:022d}", "wave",
+                                   created))
         return out
 
     def wave(self, count: int, *, repeat_offenders: bool = False) -> list[DemoComment]:

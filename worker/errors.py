@@ -8,6 +8,9 @@ Everything modworker raises on purpose derives from :class:`ModworkerError`::
     ├── BatchTooLargeError          more ids than an API accepts in one call, refused before calling
     ├── EmbeddedRedisError          the embedded Redis server could not be started
     ├── PatternError                a rule regex the linear-time engine cannot run
+    ├── NotifyError                 a notification channel refused or did not answer a message
+    │   └── NotifyRateLimitedError  the robot's rate limit (ours or its answer): send later
+    ├── UnknownPlatformError        a platform name no spec declares (worker.platform_specs)
     └── PlatformError               a platform API call failed; carries platform, account,
         │                           endpoint, code, message and HTTP status
         ├── TransientError          retry with backoff (-1, 5xx, timeouts, 45011, Weibo 10001-10011)
@@ -77,8 +80,32 @@ class BatchTooLargeError(ModworkerError, ValueError):
     """A batch call was asked for more ids than the API accepts; nothing was sent."""
 
 
+class NotifyError(ModworkerError):
+    """A team-chat robot or webhook did not take a message. Never carries the URL or secret."""
+
+    def __init__(self, message: str, *, channel: str, code: int | None = None,
+                 http_status: int | None = None) -> None:
+        self.channel = channel
+        self.code = code
+        self.http_status = http_status
+        super().__init__(message)
+
+
+class NotifyRateLimitedError(NotifyError):
+    """Not now: the channel's rate limit is used up until ``retry_at`` (Unix seconds)."""
+
+    def __init__(self, message: str, *, channel: str, retry_at: float,
+                 code: int | None = None) -> None:
+        super().__init__(message, channel=channel, code=code)
+        self.retry_at = retry_at
+
+
 class EmbeddedRedisError(ModworkerError):
     """The embedded Redis server could not be started or reached."""
+
+
+class StateUnavailableError(ModworkerError):
+    """A command cannot reach the deployment's Redis; the message says why and what to do."""
 
 
 class PlatformError(ModworkerError):
@@ -210,3 +237,8 @@ class RateLimitedError(TransientError):
     "not now": retry no earlier than ``retry_at`` (Unix seconds; None when unknown)."""
 
     retry_at: float | None = None
+
+
+class UnknownPlatformError(ModworkerError):
+    """A platform name no spec declares (config.yaml rejects such an account with a located
+    error first, so where this surfaces, a caller skipped the config)."""

@@ -36,15 +36,13 @@ from typing import Any, TextIO
 import redis
 
 from worker.config import Config, load_config
-from worker.config import redact_url as config_redact_url
-from worker.errors import ConfigError
-from worker.logging import redact, register_secret
+from worker.errors import ConfigError, StateUnavailableError
 from worker.pipeline.audit import AuditLog
-from worker.pipeline.connect import RedisEndpoint, redis_client
+from worker.pipeline.freshness import CredentialState, Freshness, TargetFreshness, stale_after
 from worker.pipeline.keys import Keys
 from worker.pipeline.rulestats import RuleStats
-from worker.redis_server import EmbeddedRedis
 from worker.rules import RuleSet, load_rules
+from worker.state_access import State, open_state
 from worker.units import parse_duration
 
 EXIT_OK = 0
@@ -52,17 +50,9 @@ EXIT_CONFIG = 1
 EXIT_USAGE = 2
 EXIT_REDIS = 3
 
-NOT_RUNNING = (
-    "the daemon is not running and redis.url is not set: start `modworker run` or point "
-    "redis.url at your Redis"
-)
 NOISY_MIN_HITS = 20
 NOISY_SHARE = 0.4
 DEFAULT_WIDTH = 120  # when the terminal does not say
-
-
-class RedisUnavailable(Exception):
-    """The config's Redis cannot be reached; the message says what to do."""
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -80,24 +70,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.limit < 1:
         print("error: --limit must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    config = _load_config(args.config)
+    config = load_config_reporting(args.config)
     if config is None:
         return EXIT_CONFIG
     try:
-        client = connect(config)
-    except RedisUnavailable as exc:
+        with open_state(config) as state:
+            _tell(state)
+            records = AuditLog(redis=state.client, keys=Keys(prefix=config.redis.key_prefix)).read(
+                since=since, until=until, kind=args.kind, account=args.account, rule=args.rule,
+                action=args.action, outcome=args.outcome, limit=args.limit,
+            )
+    except StateUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REDIS
-    try:
-        records = AuditLog(redis=client, keys=Keys(prefix=config.redis.key_prefix)).read(
-            since=since, until=until, kind=args.kind, account=args.account, rule=args.rule,
-            action=args.action, outcome=args.outcome, limit=args.limit,
-        )
     except redis.RedisError as exc:
         print(f"error: reading the audit stream failed: {exc}", file=sys.stderr)
         return EXIT_REDIS
-    finally:
-        client.close()
     out = sys.stdout
     with _pipe_closed_ok():
         if args.json or not out.isatty():
@@ -111,7 +99,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    config = _load_config(args.config)
+    config = load_config_reporting(args.config)
     if config is None:
         return EXIT_CONFIG
     rules: RuleSet | None
@@ -125,32 +113,36 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"warning: the rules do not load ({len(exc.problems)} problem(s): see `modworker "
               "check`); listing the rules that have statistics, none marked dead or removed",
               file=sys.stderr)
+    keys = Keys(prefix=config.redis.key_prefix)
     try:
-        client = connect(config)
-    except RedisUnavailable as exc:
+        with open_state(config) as state:
+            _tell(state)
+            stats = RuleStats(redis=state.client, keys=keys)
+            snapshot = stats.snapshot([r.id for r in rules.rules] if rules is not None else None)
+            targets = Freshness(redis=state.client, keys=keys).targets(configured_targets(config))
+            credentials = Freshness(redis=state.client, keys=keys).credentials()
+    except StateUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REDIS
-    try:
-        stats = RuleStats(redis=client, keys=Keys(prefix=config.redis.key_prefix))
-        snapshot = stats.snapshot([r.id for r in rules.rules] if rules is not None else None)
     except redis.RedisError as exc:
         print(f"error: reading the rule statistics failed: {exc}", file=sys.stderr)
         return EXIT_REDIS
-    finally:
-        client.close()
     report = stats_report(snapshot, rules)
+    report["targets"] = freshness_report(targets, credentials, config, now=time.time())
     out = sys.stdout
     with _pipe_closed_ok():
         if args.json or not out.isatty():
             out.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
         else:
             write_stats_table(report, out, width=_terminal_width())
+            write_freshness_table(report["targets"], out, width=_terminal_width())
     return EXIT_OK
 
 
-def _load_config(path: str) -> Config | None:
+def load_config_reporting(path: str, *, require_secrets: bool = False) -> Config | None:
+    """The config, or None after printing every problem on stderr (the command exits 1)."""
     try:
-        return load_config(path, require_secrets=False)
+        return load_config(path, require_secrets=require_secrets)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -179,34 +171,9 @@ def _pipe_closed_ok() -> Iterator[None]:
 
 # -- Redis ---------------------------------------------------------------------------------
 
-def connect(config: Config) -> redis.Redis:
-    """A client on the config's Redis (``redis.url``, ``redis.sentinel`` or the embedded
-    server's socket), checked with PING. Raises RedisUnavailable; its message holds no
-    password."""
-    endpoint = RedisEndpoint.configured(config.redis)
-    embedded = EmbeddedRedis(state_dir=config.state_dir) if endpoint is None else None
-    if embedded is not None:
-        if not embedded.socket_path.exists():
-            raise RedisUnavailable(NOT_RUNNING)
-        endpoint = RedisEndpoint(url=embedded.url)
-    assert endpoint is not None
-    for password in config.redis.secrets:
-        register_secret(password)
-    client = redis_client(endpoint, socket_timeout=10, socket_connect_timeout=5)
-    try:
-        client.ping()
-    except (redis.RedisError, OSError) as exc:
-        client.close()
-        if embedded is not None:  # a socket left by a daemon that died, or one we may not open
-            raise RedisUnavailable(f"{NOT_RUNNING} ({exc})") from None
-        raise RedisUnavailable(
-            f"cannot reach Redis at {endpoint.describe()}: {redact(str(exc))}"
-        ) from None
-    return client
-
-
-#: ``redis://user:secret@host`` as ``redis://***@host`` (one definition, in worker.config).
-redact_url = config_redact_url
+def _tell(state: State) -> None:
+    if state.note is not None:
+        print(f"note: {state.note}", file=sys.stderr)
 
 
 # -- audit ---------------------------------------------------------------------------------
@@ -367,6 +334,73 @@ def format_actions(actions: Mapping[str, Mapping[str, int]]) -> str:
         action + " " + " ".join(f"{outcome}:{n}" for outcome, n in sorted(outcomes.items()))
         for action, outcomes in sorted(actions.items())
     )
+
+
+# -- freshness -----------------------------------------------------------------------------
+
+def configured_targets(config: Config) -> list[tuple[str, str, str]]:
+    """``(account, platform, target)`` of every configured target."""
+    return [(a.name, a.platform, t.key) for a in config.accounts for t in a.targets]
+
+
+def freshness_report(
+    targets: Sequence[TargetFreshness], credentials: Mapping[str, CredentialState],
+    config: Config, *, now: float,
+) -> dict[str, Any]:
+    """Per target: last successful poll, last new comment, failures, and ``stale`` (no
+    successful poll for ``stale_after`` seconds); per account the credentials verdict."""
+    after = stale_after(config.polling.interval, config.polling.stale_after)
+    configured = set(configured_targets(config))
+    rows = []
+    for record in targets:
+        entry = record.to_dict()
+        entry["configured"] = (record.account, record.platform, record.target) in configured
+        entry["stale"] = entry["configured"] and record.is_stale(now=now, after=after)
+        credential = credentials.get(record.account)
+        entry["credentials"] = credential.status if credential is not None else None
+        rows.append(entry)
+    return {
+        "stale_after": after,
+        "targets": rows,
+        "accounts": {name: state.to_dict() for name, state in sorted(credentials.items())},
+    }
+
+
+FRESHNESS_HEADERS = ("ACCOUNT", "TARGET", "LAST POLL OK", "LAST NEW COMMENT", "SEEN", "FAILS",
+                     "FLAGS", "LAST FAILURE")
+
+
+def write_freshness_table(report: Mapping[str, Any], out: TextIO, *, width: int) -> None:
+    rows = []
+    for entry in report["targets"]:
+        flags = []
+        if entry["stale"]:
+            flags.append("STALE")
+        if entry["credentials"] == "rejected":
+            flags.append("CREDENTIALS")
+        if not entry["configured"]:
+            flags.append("UNCONFIGURED")
+        failure = ""
+        if entry["reason"]:
+            code = f" {entry['errcode']}" if entry["errcode"] is not None else ""
+            failure = (f"{format_time(entry['failed_at'])} {entry['reason']}{code}: "
+                       f"{entry['detail'] or ''}")
+        rows.append([
+            entry["account"], entry["target"],
+            format_time(entry["last_ok"]) if entry["last_ok"] is not None else "never",
+            format_time(entry["last_comment"]) if entry["last_comment"] is not None else "never",
+            str(entry["comments_seen"]), str(entry["failures"]), " ".join(flags), failure,
+        ])
+    out.write("\npolling, per target:\n")
+    if not rows:
+        out.write("no target configured\n")
+        return
+    for line in render_table(FRESHNESS_HEADERS, rows, width=width,
+                             flexible=len(FRESHNESS_HEADERS) - 1,
+                             keep={0: 12, 1: 16, 2: 19, 3: 19, 6: 11}, right=(4, 5)):
+        out.write(line + "\n")
+    out.write(f"STALE: no successful poll for {report['stale_after']:.0f} s. CREDENTIALS: the "
+              "platform refuses the account's credentials (see `modworker check --online`).\n")
 
 
 # -- text tables ---------------------------------------------------------------------------

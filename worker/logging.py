@@ -3,11 +3,22 @@
 The standard library's loggers (dramatiq, httpx, redis) go through the same renderer, and
 every line, ours or theirs, passes the redaction step: registered secret values and
 ``access_token=`` / ``secret=`` query values never reach the output.
+
+dramatiq's own lines get a stable ``event`` (:data:`DRAMATIQ_EVENTS`) with the message id and
+actor as fields. Its "unhandled exception" traceback for a failure our actors raise on purpose
+(a :class:`~worker.errors.ModworkerError`: the actor logged it already, as ``poll_failed`` or
+``action_retry``) becomes a one-line ``message_failed`` at debug, so ``level: error`` stays for
+what needs a person; an unexpected exception keeps its traceback at error.
+
+Under systemd (``JOURNAL_STREAM`` names the output stream), each line starts with the syslog
+priority prefix (``<3>`` error ... ``<7>`` debug) that journald reads with
+``SyslogLevelPrefix=yes`` (its default), so ``journalctl -p err`` selects by level.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any, TextIO
@@ -44,15 +55,113 @@ def _redact_rendered(_logger: Any, _method: str, rendered: Any) -> Any:
     return redact(rendered) if isinstance(rendered, str) else rendered
 
 
+#: Syslog priorities of our level names (``sd-daemon(3)``): what journald files a line under.
+SYSLOG_PRIORITY = {
+    "critical": 2, "exception": 3, "error": 3, "warning": 4, "warn": 4, "info": 6, "debug": 7,
+    "notset": 7,
+}
+
+#: dramatiq's message templates -> the stable event each line is logged as.
+DRAMATIQ_EVENTS = {
+    "Failed to process message %s with unhandled exception.": "message_failed",
+    "Failed to process message %s with expected exception %s.": "message_failed",
+    "Retries exceeded for message %r.": "message_retries_exceeded",
+    "Aborting message %r.": "message_aborted",
+    "Message %s was skipped.": "message_skipped",
+    "Message %r has exceeded its age limit.": "message_too_old",
+    "Consumer encountered a connection error: %s": "consumer_connection_error",
+    "Consumer encountered an unexpected error.": "consumer_error",
+    "Failed to requeue messages on queue %r.": "requeue_failed",
+}
+
+
+def journal_is_reader(stream: TextIO) -> bool:
+    """Whether ``stream`` is the journal's stream: ``JOURNAL_STREAM`` (``<dev>:<inode>``, set
+    by systemd) names the file ``stream`` writes to."""
+    expected = os.environ.get("JOURNAL_STREAM")
+    if not expected:
+        return False
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):  # no file behind it (a StringIO)
+        return False
+    return expected == f"{info.st_dev}:{info.st_ino}"
+
+
+def _journal_prefix(_logger: Any, method: str, rendered: Any) -> Any:
+    if not isinstance(rendered, str):
+        return rendered
+    return f"<{SYSLOG_PRIORITY.get(method, 6)}>{rendered}"
+
+
+class DramatiqLines(logging.Filter):
+    """Gives dramatiq's records a stable event and level (see the module docstring)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("dramatiq"):
+            return True
+        template = record.msg if isinstance(record.msg, str) else ""
+        event = DRAMATIQ_EVENTS.get(template)
+        if event is None:
+            return True
+        fields: dict[str, Any] = {"detail": record.getMessage()}
+        args = record.args if isinstance(record.args, tuple) else ()
+        message = args[0] if args else None
+        if hasattr(message, "message_id"):  # a MessageProxy: ids, never its arguments
+            fields = {"message_id": message.message_id,
+                      "actor": getattr(message, "actor_name", None),
+                      "queue": getattr(message, "queue_name", None)}
+        elif isinstance(message, str) and event != "consumer_connection_error":
+            fields = {"message_id": message}
+        if event == "message_failed":
+            error = record.exc_info[1] if record.exc_info else None
+            if error is None and len(args) > 1:
+                fields["error"] = str(args[1])
+            elif error is not None:
+                fields["error"] = type(error).__name__
+            if error is None or _expected(error):
+                # Told already by the actor that raised it, with account and target.
+                record.exc_info = None
+                record.exc_text = None
+                record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.msg, record.args = event, None
+        record.mw_fields = fields
+        return logging.getLogger().isEnabledFor(record.levelno)
+
+
+def _expected(error: BaseException) -> bool:
+    from worker.errors import ModworkerError
+
+    return isinstance(error, ModworkerError)
+
+
+def _record_fields(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Fields a :class:`DramatiqLines` filter attached to a stdlib record."""
+    record = event_dict.get("_record")
+    fields = getattr(record, "mw_fields", None)
+    if fields:
+        for key, value in fields.items():
+            if value is not None:
+                event_dict.setdefault(key, value)
+    return event_dict
+
+
 def configure_logging(
-    *, level: str = "INFO", stream: TextIO | None = None, json: bool | None = None
+    *, level: str = "INFO", stream: TextIO | None = None, json: bool | None = None,
+    journal: bool | None = None,
 ) -> None:
-    """Set up structlog and the stdlib root logger. ``json=None``: JSON unless on a terminal."""
+    """Set up structlog and the stdlib root logger. ``json=None``: JSON unless on a terminal;
+    ``journal=None``: priority prefixes when ``JOURNAL_STREAM`` names ``stream``."""
     stream = stream or sys.stdout
+    if journal is None:
+        journal = journal_is_reader(stream)
     if json is None:
-        json = not stream.isatty()
+        json = journal or not stream.isatty()
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        _record_fields,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -80,10 +189,12 @@ def configure_logging(
             *final,
             renderer,
             _redact_rendered,
+            *([_journal_prefix] if journal else []),
         ],
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
+    handler.addFilter(DramatiqLines())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

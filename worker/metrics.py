@@ -21,6 +21,15 @@ Metrics
 ``modworker_quota_pauses_total{platform, account, endpoint}``  a quota answer paused an endpoint
                                                         (counted once per pause, by the process
                                                         that set it)
+``modworker_poll_failures_total{account, reason}``      a poll failed (``reason``: ``transient``,
+                                                        ``credentials``, ``quota``,
+                                                        ``permanent``, ``gone``)
+``modworker_last_successful_poll_timestamp_seconds{account, target}``  Unix time of the target's
+                                                        last successful poll (read from Redis
+                                                        at each scrape; absent before the first)
+``modworker_credentials_accepted{account}``             1 when the platform last accepted the
+                                                        account's credentials, 0 when it refused
+                                                        them (read from Redis at each scrape)
 ``dramatiq_messages_total{queue_name, actor_name}``     messages processed (skipped ones included)
 ``dramatiq_message_errors_total{queue_name, actor_name}``  ... that raised (one per attempt)
 ``dramatiq_message_retries_total{queue_name, actor_name}``  messages re-enqueued by Retries
@@ -66,25 +75,26 @@ each is one global lookup and a return, and prometheus_client is never imported.
 from __future__ import annotations
 
 import os
-import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import redis
 import structlog
 from dramatiq.middleware import Middleware
 
 from worker.errors import ModworkerError
 
 if TYPE_CHECKING:
-    from wsgiref.simple_server import WSGIServer
 
     import dramatiq
     from dramatiq.broker import MessageProxy
     from prometheus_client import CollectorRegistry
 
     from worker.config import Config
+    from worker.health import HealthProbe
+    from worker.listener import Listener
 
 log = structlog.get_logger("worker.metrics")
 
@@ -135,6 +145,10 @@ class Metrics:
         self.quota_pauses = prom.Counter(
             "modworker_quota_pauses", "Endpoints paused by a quota answer.",
             ["platform", "account", "endpoint"], registry=reg,
+        )
+        self.poll_failures = prom.Counter(
+            "modworker_poll_failures", "Failed polls, by account and error class.",
+            ["account", "reason"], registry=reg,
         )
         labels = ["queue_name", "actor_name"]
         self.messages = prom.Counter(
@@ -226,6 +240,52 @@ def count_quota_pause(platform: str, account: str, endpoint: str) -> None:
         m.quota_pauses.labels(platform, account, endpoint).inc()
 
 
+def count_poll_failure(account: str, reason: str) -> None:
+    m = _active
+    if m is not None:
+        m.poll_failures.labels(account, reason).inc()
+
+
+class FreshnessCollector:
+    """The freshness gauges, read from Redis at each scrape by the daemon's main process
+    (a gauge kept by the worker that polled last would go stale with a dead worker)."""
+
+    def __init__(self, probe: Callable[[], HealthProbe | None]) -> None:
+        self._probe = probe
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        from worker.pipeline.freshness import Freshness
+
+        probe = self._probe()
+        if probe is None:
+            return
+        fresh = Freshness(redis=probe.redis, keys=probe.keys)
+        try:
+            targets = fresh.targets()
+            credentials = fresh.credentials()
+        except (redis.RedisError, OSError) as exc:
+            log.warning("metrics_freshness_unavailable", detail=str(exc))
+            return
+        last_poll = GaugeMetricFamily(
+            "modworker_last_successful_poll_timestamp_seconds",
+            "Unix time of the last successful poll of a target.", labels=["account", "target"],
+        )
+        for record in targets:
+            if record.last_ok is not None:
+                last_poll.add_metric([record.account, record.target], record.last_ok)
+        yield last_poll
+        accepted = GaugeMetricFamily(
+            "modworker_credentials_accepted",
+            "1: the platform last accepted the account's credentials; 0: it refused them.",
+            labels=["account"],
+        )
+        for account, state in sorted(credentials.items()):
+            accepted.add_metric([account], 1.0 if state.status == "accepted" else 0.0)
+        yield accepted
+
+
 def broker_middleware() -> list[Middleware]:
     """The message-metrics middleware when this process counts, else nothing."""
     m = _active
@@ -268,37 +328,11 @@ class MessageMetrics(Middleware):
 
 # -- processes and exposition --------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Exposition:
-    """A running metrics HTTP server (a daemon thread)."""
-
-    server: WSGIServer
-    thread: threading.Thread
-
-    @property
-    def host(self) -> str:
-        return str(self.server.server_address[0])
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}/metrics"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-def start_exposition(host: str, port: int, registry: CollectorRegistry) -> Exposition:
+def start_exposition(host: str, port: int, registry: CollectorRegistry) -> Listener:
     """Serve ``registry`` over HTTP on ``host:port`` (port 0: any free port). Raises OSError."""
-    import prometheus_client as prom
+    from worker.listener import start_listener
 
-    server, thread = prom.start_http_server(port, addr=host, registry=registry)
-    return Exposition(server=server, thread=thread)
+    return start_listener(host, port, registry=registry, probe=lambda: None)
 
 
 def metrics_dir(config: Config) -> Path:
@@ -318,9 +352,13 @@ def prepare_multiprocess_dir(directory: Path) -> Path:
     return directory
 
 
-def serve_daemon(config: Config) -> Exposition | None:
+def serve_daemon(
+    config: Config, *, probe: Callable[[], HealthProbe | None] = lambda: None,
+) -> Listener | None:
     """In the daemon's main process, before any worker is spawned: prepare the multiprocess
-    directory and serve the sum of every process's values. None when metrics are off.
+    directory and serve the sum of every process's values, the freshness gauges and the
+    health endpoints (:mod:`worker.listener`; ``probe`` gives the daemon's
+    :class:`~worker.health.HealthProbe` once it has one). None when metrics are off.
 
     Raises :class:`ExpositionError` when the address cannot be listened on.
     """
@@ -331,10 +369,14 @@ def serve_daemon(config: Config) -> Exposition | None:
     from prometheus_client import CollectorRegistry
     from prometheus_client.multiprocess import MultiProcessCollector
 
+    from worker.listener import start_listener
+
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
+    registry.register(FreshnessCollector(probe))
     try:
-        exposition = start_exposition(settings.host, settings.port, registry)
+        exposition = start_listener(settings.host, settings.port, registry=registry,
+                                    probe=probe)
     except OSError as exc:
         raise ExpositionError(
             f"cannot serve metrics on {settings.host}:{settings.port}: "

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-Platform = Literal["wechat", "weibo"]
+from worker.platform_specs import Platform
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

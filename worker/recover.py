@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from worker.config import load_config
-from worker.errors import ConfigError, PlatformError
-from worker.inspect import RedisUnavailable, connect
+import redis
+
+from worker.config import AccountConfig, Config, load_config
+from worker.errors import ConfigError, PlatformError, StateUnavailableError
 from worker.pipeline.batches import MAX_BATCH, BatchBuffer
 from worker.pipeline.keys import Keys
 from worker.platforms import WechatClient, make_client
+from worker.state_access import open_state
 
 EXIT_OK = 0
 EXIT_CONFIG = 1
@@ -38,10 +40,18 @@ def cmd_unblacklist(args: argparse.Namespace) -> int:
         print("error: blacklists exist on WeChat accounts only", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        client = connect(config)  # the daemon's Redis: url, sentinel or the embedded socket
-    except RedisUnavailable as exc:
+        # The daemon's Redis (url, sentinel or the embedded socket); with the daemon down, the
+        # embedded Redis opened under its lock.
+        with open_state(config, write=True) as state:
+            code = _unblacklist(args, config, account, state.client)
+    except StateUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)  # never the URL's password
         return EXIT_REDIS
+    return code
+
+
+def _unblacklist(args: argparse.Namespace, config: Config, account: AccountConfig,
+                 client: redis.Redis) -> int:
     api = make_client(account, redis=client, quota=config.quota,
                       key_prefix=config.redis.key_prefix)
     assert isinstance(api, WechatClient)
@@ -64,5 +74,4 @@ def cmd_unblacklist(args: argparse.Namespace) -> int:
         code = EXIT_FAILED
     finally:
         api.close()
-        client.close()
     return code

@@ -28,8 +28,11 @@ from typing import Any, BinaryIO, TextIO
 from worker.config import did_you_mean
 from worker.errors import InputError
 from worker.models import Comment
-from worker.rules import Decision, InMemoryOffenseCounter, RuleSet, is_offense
+from worker.platform_specs import PLATFORM_NAMES
+from worker.rules import InMemoryOffenseCounter, RuleSet, is_offense
+from worker.rules.model import Decision
 from worker.textclean import without_lone_surrogates
+from worker.waves.state import MemoryWaveState, new_claims
 
 _FLUSH_EVERY = 512
 _PROGRESS_EVERY = 0.1  # seconds between progress bar redraws
@@ -50,6 +53,7 @@ class ReplayStats:
     after_stop: Counter[str] = field(default_factory=Counter)  # shadow hits after an enforced stop
     actions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, action)
     skipped: Counter[tuple[str, str]] = field(default_factory=Counter)
+    wave_members: Counter[str] = field(default_factory=Counter)  # earlier members acted on
     unknown_accounts: set[str] = field(default_factory=set)
     out_of_order: bool = False  # a comment older than one already decided, beyond the window
     seconds: float = 0.0
@@ -89,8 +93,10 @@ def _parse_line(raw: bytes, line_number: int) -> Comment:
     if not isinstance(content, str):
         raise LineError("'content' must be a string" if "content" in data else "no 'content'")
     platform = data.get("platform", "wechat")
-    if platform not in ("wechat", "weibo"):
-        raise LineError(f"'platform' must be wechat or weibo, got {_shown(platform)}")
+    if platform not in PLATFORM_NAMES:
+        raise LineError(
+            f"'platform' must be {' or '.join(PLATFORM_NAMES)}, got {_shown(platform)}"
+        )
     seconds = _unix_seconds(data.get("created_at"))
     for flag in ("elected", "replied"):
         if flag in data and not isinstance(data[flag], bool):
@@ -206,6 +212,7 @@ def replay(
     """
     stats = ReplayStats()
     offenses = InMemoryOffenseCounter()
+    waves = MemoryWaveState() if rules.wave_query is not None else None
     evaluate_at = time.time() if now is None else now
     name = "<stdin>" if str(source) == "-" else str(source)
     handle, size = _open(source)
@@ -219,12 +226,14 @@ def replay(
     page: list[Comment] = []  # comments released in order, decided a page at a time
 
     def decide_page() -> None:
-        decisions = rules.evaluate_many(page, offenses=offenses, now=evaluate_at)
+        decisions = rules.evaluate_many(page, offenses=offenses, now=evaluate_at, waves=waves)
         for comment, decision in zip(page, decisions, strict=True):
             record(comment, decision)  # before the next decision: its offense counts there
         page.clear()
 
     def record(comment: Comment, decision: Decision) -> None:
+        if waves is not None and decision.waves:
+            _earlier_members(rules, waves, decision, stats)
         stats.comments += 1
         for match in decision.matches:
             (stats.shadow_hits if match.mode == "shadow" else stats.hits)[match.rule] += 1
@@ -297,6 +306,22 @@ def replay(
     return stats
 
 
+def _earlier_members(
+    rules: RuleSet, waves: MemoryWaveState, decision: Decision, stats: ReplayStats
+) -> None:
+    """Keep in ``decision.waves`` only the earlier members this comment's wave rule acts on
+    (those no earlier comment of the wave acted on), as the daemon does, and count them."""
+    within = rules.wave_query.repeated_within if rules.wave_query is not None else None
+    for rule, members in list(decision.waves.items()):
+        _, fresh = new_claims(waves, decision.comment, rule, members, within or 0.0)
+        decision.waves[rule] = tuple(fresh)
+        stats.wave_members[rule] += len(fresh)
+        for action in rules.rule(rule).then:
+            stats.actions[(rule, action.type)] += len(fresh)
+        if not fresh:
+            del decision.waves[rule]
+
+
 def _check_account(
     comment: Comment, accounts: Mapping[str, str], stats: ReplayStats, err: TextIO, where: str
 ) -> None:
@@ -349,6 +374,8 @@ def _summary(rules: RuleSet, stats: ReplayStats, err: TextIO) -> None:
             actions += f" (skipped: {skipped})"
         if stats.after_stop[rule.id]:
             actions += f" ({stats.after_stop[rule.id]:,} after an enforced stop)"
+        if stats.wave_members[rule.id]:
+            actions += f" (incl. {stats.wave_members[rule.id]:,} earlier wave members)"
         if not rule.enabled:
             err.write(f"{rule.id:<{width}}  {'disabled':<8}  {'-':>8}  -\n")
             continue

@@ -150,6 +150,8 @@ def load_yaml_text(text: str, *, filename: str, limits: YamlLimits | None = None
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         reason = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        if "'\\t'" in reason:  # PyYAML: "found character '\t' that cannot start any token"
+            reason += " (a tab: indent with spaces, YAML does not allow tabs for indentation)"
         raise ConfigError(Problem(f"invalid YAML: {reason}", file=filename, line=line)) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(Problem(f"invalid YAML: {exc}", file=filename)) from exc

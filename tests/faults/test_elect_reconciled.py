@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dramatiq.brokers.stub import StubBroker
 
 from tests.pipeline.daemon_harness import (
     APP_ID,
@@ -26,7 +27,8 @@ from tests.pipeline.daemon_harness import (
     write_config,
 )
 from worker.config import load_config
-from worker.pipeline import actors
+from worker.pipeline.actors import Pipeline
+from worker.pipeline.actors.act import calling_key
 from worker.pipeline.keys import ActionKey
 from worker.pipeline.runtime import Runtime
 from worker.platforms import WechatClient
@@ -39,7 +41,7 @@ TARGET = f"{ARTICLE_A}:0"
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> Iterator[tuple[Sandbox, Runtime, str]]:
+def setup(tmp_path: Path) -> Iterator[tuple[Sandbox, Pipeline, str]]:
     """A sandbox with one praise comment, a Redis, and a Runtime the actors run with."""
     with EmbeddedRedis(state_dir=tmp_path / "redis", appendonly=False) as server, \
             make_sandbox() as sandbox:
@@ -49,30 +51,29 @@ def setup(tmp_path: Path) -> Iterator[tuple[Sandbox, Runtime, str]]:
             environ={**os.environ, "TEST_WX_SECRET": APP_SECRET, "TEST_WB_TOKEN": WEIBO_TOKEN},
         )
         runtime = Runtime(config=config, redis_url=server.url)
-        actors.set_runtime(runtime)
         try:
-            yield sandbox, runtime, str(cid)
+            yield sandbox, Pipeline(StubBroker(), runtime), str(cid)
         finally:
-            actors.set_runtime(None)
             runtime.close()
 
 
 def mark_calling(runtime: Runtime, cid: str) -> None:
     """What a call that died unanswered leaves behind (its lease long expired)."""
     key = ActionKey(platform="wechat", account="oa", target=TARGET, comment=cid, action="elect")
-    runtime.redis.set(actors._calling_key(runtime, key), "1")
+    runtime.redis.set(calling_key(runtime, key), "1")
 
 
 def test_a_call_that_reached_the_platform_unanswered_is_not_repeated(
-    setup: tuple[Sandbox, Runtime, str],
+    setup: tuple[Sandbox, Pipeline, str],
 ) -> None:
-    sandbox, runtime, cid = setup
+    sandbox, pipeline, cid = setup
+    runtime = pipeline.runtime
     client = runtime.client("oa")
     assert isinstance(client, WechatClient)
     client.elect(TARGET, cid)  # the earlier call: it took effect, its answer reached nobody
     mark_calling(runtime, cid)
 
-    actors.act("oa", TARGET, cid, "elect", None, "praise")
+    pipeline.act("oa", TARGET, cid, "elect", None, "praise")
 
     assert len(ok_calls(sandbox, "comment/markelect")) == 1, "elect called a second time"
     key = ActionKey(platform="wechat", account="oa", target=TARGET, comment=cid, action="elect")
@@ -81,27 +82,29 @@ def test_a_call_that_reached_the_platform_unanswered_is_not_repeated(
 
 
 def test_a_call_that_never_reached_the_platform_is_made(
-    setup: tuple[Sandbox, Runtime, str],
+    setup: tuple[Sandbox, Pipeline, str],
 ) -> None:
-    sandbox, runtime, cid = setup
+    sandbox, pipeline, cid = setup
+    runtime = pipeline.runtime
     mark_calling(runtime, cid)  # the earlier attempt died before its request left
 
-    actors.act("oa", TARGET, cid, "elect", None, "praise")
+    pipeline.act("oa", TARGET, cid, "elect", None, "praise")
 
     assert len(ok_calls(sandbox, "comment/markelect")) == 1
     assert sandbox.wechat_comment(APP_ID, ARTICLE_A, 0, int(cid))["elected"]
 
 
 def test_a_first_elect_calls_without_reading_the_state(
-    setup: tuple[Sandbox, Runtime, str],
+    setup: tuple[Sandbox, Pipeline, str],
 ) -> None:
-    sandbox, runtime, cid = setup
+    sandbox, pipeline, cid = setup
+    runtime = pipeline.runtime
 
-    actors.act("oa", TARGET, cid, "elect", None, "praise")
+    pipeline.act("oa", TARGET, cid, "elect", None, "praise")
 
     assert len(ok_calls(sandbox, "comment/markelect")) == 1
     assert sandbox.calls("comment/list") == [], "no listing when no earlier call is in doubt"
     key = ActionKey(platform="wechat", account="oa", target=TARGET, comment=cid, action="elect")
-    assert not runtime.redis.exists(actors._calling_key(runtime, key)), (
+    assert not runtime.redis.exists(calling_key(runtime, key)), (
         "the mark goes once the done marker is written"
     )

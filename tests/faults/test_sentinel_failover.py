@@ -43,8 +43,8 @@ from tests.pipeline.daemon_harness import (
 )
 from worker.config import SentinelConfig
 from worker.pipeline._redis import LuaScript
-from worker.pipeline.actors import LEASE_SECONDS
 from worker.pipeline.connect import RedisEndpoint, redis_client
+from worker.pipeline.heartbeat import LEASE_SECONDS
 from worker.redis_server import find_redis_server
 
 pytestmark = pytest.mark.slow

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
-from worker.pipeline import actors as actors_module
+from worker.pipeline.actors import Pipeline
+from worker.pipeline.runtime import Runtime
 from worker.redis_server import EmbeddedRedis
 
 
@@ -32,9 +32,13 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def stub_actors(redis_server: EmbeddedRedis, redis_client: Any) -> Iterator[StubBroker]:
-    """The real actors on a StubBroker (messages are only collected), state in real Redis."""
-    broker = StubBroker()
-    actors_module.declare_actors(broker)
-    yield broker
-    actors_module.set_runtime(None)
+def stub_actors(redis_server: EmbeddedRedis, redis_client: Any) -> StubBroker:
+    """A StubBroker (messages are only collected) for the real actors, which a
+    :class:`Pipeline` declares on it (the ``pipeline`` fixture), state in real Redis."""
+    return StubBroker()
+
+
+@pytest.fixture
+def pipeline(stub_actors: StubBroker, runtime: Runtime) -> Pipeline:
+    """The actors bound to the test module's ``runtime`` fixture, on the stub broker."""
+    return Pipeline(stub_actors, runtime)

@@ -63,10 +63,11 @@ class World:
 
 
 @contextmanager
-def make_sandbox(**kwargs: Any) -> Iterator[Sandbox]:
-    """A started sandbox with the app, three articles, a Weibo token and post."""
+def make_sandbox(*, wechat_secret: str = APP_SECRET, **kwargs: Any) -> Iterator[Sandbox]:
+    """A started sandbox with the app, three articles, a Weibo token and post. The app's
+    secret is ``wechat_secret``: another value than APP_SECRET makes the daemon's wrong."""
     with Sandbox(port=0, seed=7, **kwargs) as sandbox:
-        sandbox.add_wechat_app(app_id=APP_ID, app_secret=APP_SECRET)
+        sandbox.add_wechat_app(app_id=APP_ID, app_secret=wechat_secret)
         for msg_data_id, index in TARGETS:
             sandbox.add_article(APP_ID, msg_data_id=msg_data_id, index=index)
         sandbox.add_weibo_token(access_token=WEIBO_TOKEN, uid=1001)

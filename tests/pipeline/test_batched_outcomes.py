@@ -24,7 +24,7 @@ from worker.config import (
     WechatTarget,
     WeiboTarget,
 )
-from worker.pipeline import actors as actors_module
+from worker.pipeline.actors import DISABLED_DETAIL, Pipeline
 from worker.pipeline.runtime import Runtime
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
@@ -80,18 +80,18 @@ def runtime(
         ),
     )
     rt = Runtime(config=config, redis_url=redis_server.url)
-    actors_module.set_runtime(rt)
     yield rt
     rt.close()
 
 
-def poll_and_moderate(broker: StubBroker, account: str, target: str) -> None:
+def poll_and_moderate(pipeline: Pipeline, account: str, target: str) -> None:
     """One poll, then every moderate message it sent (act and flush messages stay queued)."""
-    actors_module.poll(account, target)
+    broker = pipeline.actors.poll.broker
+    pipeline.poll(account, target)
     queue = broker.queues["moderate"]
     while not queue.empty():
         message = json.loads(queue.get_nowait())
-        actors_module.moderate(*message["args"])
+        pipeline.moderate(*message["args"])
 
 
 def batched_records(rt: Runtime, action: str) -> list[dict[str, Any]]:
@@ -100,7 +100,7 @@ def batched_records(rt: Runtime, action: str) -> list[dict[str, Any]]:
 
 
 def test_batched_outcomes_name_their_rule_and_comment(
-    runtime: Runtime, sandbox: Sandbox, stub_actors: StubBroker
+    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
 ) -> None:
     first_a = sandbox.add_wechat_comment(APP, ARTICLE, content="加v：abc12345 领福利",
                                          openid="oA")
@@ -113,10 +113,10 @@ def test_batched_outcomes_name_their_rule_and_comment(
     # Newest first: oA's second comment is listed (and queues oA) before its first.
     assert second_a > first_a
 
-    poll_and_moderate(stub_actors, "oa", f"{ARTICLE}:0")
-    poll_and_moderate(stub_actors, "wb", str(STATUS))
-    actors_module.flush("oa")
-    actors_module.flush("wb")
+    poll_and_moderate(pipeline, "oa", f"{ARTICLE}:0")
+    poll_and_moderate(pipeline, "wb", str(STATUS))
+    pipeline.flush("oa")
+    pipeline.flush("wb")
 
     assert sorted(sandbox.blacklist(APP)) == ["oA", "oB"]
     assert all(sandbox.weibo_comment(cid)["deleted"] for cid in spam_weibo)
@@ -140,18 +140,18 @@ def test_batched_outcomes_name_their_rule_and_comment(
 
 
 def test_a_disabled_blacklist_fails_its_batches_without_calling(
-    runtime: Runtime, sandbox: Sandbox, stub_actors: StubBroker
+    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
 ) -> None:
     sandbox.revoke_api(APP, "tags/members/batchblacklist")
     first = sandbox.add_wechat_comment(APP, ARTICLE, content="加v：abc12345", openid="oA")
-    poll_and_moderate(stub_actors, "oa", f"{ARTICLE}:0")
-    actors_module.flush("oa")  # 48001: the action is disabled for the account
+    poll_and_moderate(pipeline, "oa", f"{ARTICLE}:0")
+    pipeline.flush("oa")  # 48001: the action is disabled for the account
     assert runtime.ledger.is_disabled("oa", "blacklist")
     assert len(sandbox.calls("tags/members/batchblacklist")) == 1
 
     later = sandbox.add_wechat_comment(APP, ARTICLE, content="加v：zzz998877", openid="oB")
-    poll_and_moderate(stub_actors, "oa", f"{ARTICLE}:0")
-    actors_module.flush("oa")
+    poll_and_moderate(pipeline, "oa", f"{ARTICLE}:0")
+    pipeline.flush("oa")
     assert len(sandbox.calls("tags/members/batchblacklist")) == 1  # no second call
     assert sandbox.blacklist(APP) == []
     failed = batched_records(runtime, "blacklist")
@@ -160,7 +160,7 @@ def test_a_disabled_blacklist_fails_its_batches_without_calling(
         ("oB", str(later), "wx-spam", "failed"),
     ]
     assert failed[0]["detail"].startswith("48001")
-    assert failed[1]["detail"] == actors_module.DISABLED_DETAIL
+    assert failed[1]["detail"] == DISABLED_DETAIL
     assert runtime.buffer("oa").pending_count() == 0
 
 
@@ -185,7 +185,6 @@ def weibo_runtime_with_a_foreign_post(
         ),),
     )
     rt = Runtime(config=config, redis_url=redis_server.url)
-    actors_module.set_runtime(rt)
     return rt
 
 
@@ -196,12 +195,13 @@ def test_a_weibo_comment_destroy_batch_keeps_is_given_up_not_resent_forever(
     # account's own comments and quietly keeps the other's (no error while one id succeeds).
     # Kept ids go back to the buffer, max_retries times (0 here), then fail.
     rt = weibo_runtime_with_a_foreign_post(tmp_path, sandbox, redis_server, max_retries=0)
+    pipeline = Pipeline(stub_actors, rt)
     try:
         kept = sandbox.add_weibo_comment(FOREIGN_STATUS, text="加v：kept", uid=8001)
         own = sandbox.add_weibo_comment(STATUS, text="加v：own", uid=7000)
-        poll_and_moderate(stub_actors, "wb", str(STATUS))
-        poll_and_moderate(stub_actors, "wb", str(FOREIGN_STATUS))
-        actors_module.flush("wb")
+        poll_and_moderate(pipeline, "wb", str(STATUS))
+        poll_and_moderate(pipeline, "wb", str(FOREIGN_STATUS))
+        pipeline.flush("wb")
         assert sandbox.weibo_comment(own)["deleted"]
         assert not sandbox.weibo_comment(kept)["deleted"]
         assert len(sandbox.calls("comments/destroy_batch/own/biz")) == 1
@@ -222,12 +222,13 @@ def test_a_comment_not_ours_fails_alone_and_the_rest_of_its_batch_is_deleted(
     # the batch is split, the account's own comments go, the other one fails on its own.
     sandbox.faults.destroy_mode = "atomic"
     rt = weibo_runtime_with_a_foreign_post(tmp_path, sandbox, redis_server)
+    pipeline = Pipeline(stub_actors, rt)
     try:
         theirs = sandbox.add_weibo_comment(FOREIGN_STATUS, text="加v：theirs", uid=8001)
         own = [sandbox.add_weibo_comment(STATUS, text=f"加v：own{i}", uid=7000) for i in range(3)]
-        poll_and_moderate(stub_actors, "wb", str(FOREIGN_STATUS))
-        poll_and_moderate(stub_actors, "wb", str(STATUS))
-        actors_module.flush("wb")
+        poll_and_moderate(pipeline, "wb", str(FOREIGN_STATUS))
+        poll_and_moderate(pipeline, "wb", str(STATUS))
+        pipeline.flush("wb")
         assert all(sandbox.weibo_comment(cid)["deleted"] for cid in own)
         assert not sandbox.weibo_comment(theirs)["deleted"]
         records = {r["comment_id"]: (r["outcome"], r["detail"])

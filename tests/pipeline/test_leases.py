@@ -21,7 +21,9 @@ from dramatiq.middleware import CurrentMessage
 from tests.pipeline.daemon_harness import wait_until
 from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime, wechat_sandbox
 from worker.config import ActionsConfig
-from worker.pipeline import actors as actors_module
+from worker.pipeline.actors import Pipeline
+from worker.pipeline.actors import act as act_actor
+from worker.pipeline.actors import flush as flush_actor
 from worker.pipeline.keys import ActionKey
 from worker.pipeline.runtime import Runtime
 from worker.platforms import WechatClient
@@ -60,10 +62,13 @@ def action_records(rt: Runtime) -> list[dict[str, Any]]:
     return rt.audit.read(kind="action", limit=100)
 
 
-def start_slow_delete(rt: Runtime, sandbox: Sandbox, comment_id: int) -> threading.Thread:
+def start_slow_delete(
+    pipeline: Pipeline, sandbox: Sandbox, comment_id: int
+) -> threading.Thread:
     """An act delivery whose call outlives the lease many times; returns once it holds it."""
+    rt = pipeline.runtime
     sandbox.faults.latency = SLOW_CALL
-    holder = threading.Thread(target=actors_module.act,
+    holder = threading.Thread(target=pipeline.act,
                               args=("oa", TARGET, str(comment_id), "delete", None, "spam"))
     holder.start()
     lease = rt.keys.lease(delete_key(comment_id))
@@ -72,14 +77,15 @@ def start_slow_delete(rt: Runtime, sandbox: Sandbox, comment_id: int) -> threadi
 
 
 def test_a_call_longer_than_the_lease_keeps_it_and_a_redelivery_waits(
-    runtime: Runtime, sandbox: Sandbox, stub_actors: StubBroker, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(actors_module, "LEASE_SECONDS", SHORT_LEASE)
+    monkeypatch.setattr(act_actor, "LEASE_SECONDS", SHORT_LEASE)
     cid = sandbox.add_wechat_comment(APP, ARTICLE, content="加v：abc12345", openid="oA")
-    holder = start_slow_delete(runtime, sandbox, cid)
+    holder = start_slow_delete(pipeline, sandbox, cid)
     time.sleep(2 * SHORT_LEASE)  # the lease would have expired twice without its heartbeat
 
-    actors_module.act("oa", TARGET, str(cid), "delete", None, "spam")  # a second delivery
+    pipeline.act("oa", TARGET, str(cid), "delete", None, "spam")  # a second delivery
     holder.join(timeout=60)
 
     assert len(sandbox.calls("comment/delete")) == 1
@@ -89,11 +95,12 @@ def test_a_call_longer_than_the_lease_keeps_it_and_a_redelivery_waits(
 
 
 def test_a_stale_holder_audits_nothing_another_holder_recorded(
-    runtime: Runtime, sandbox: Sandbox, stub_actors: StubBroker, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(actors_module, "LEASE_SECONDS", SHORT_LEASE)
+    monkeypatch.setattr(act_actor, "LEASE_SECONDS", SHORT_LEASE)
     cid = sandbox.add_wechat_comment(APP, ARTICLE, content="加v：abc12345", openid="oA")
-    holder = start_slow_delete(runtime, sandbox, cid)
+    holder = start_slow_delete(pipeline, sandbox, cid)
     # The lease is lost during the call (as through a Redis outage longer than the lease),
     # another delivery takes the action over and records it first.
     runtime.redis.delete(runtime.keys.lease(delete_key(cid)))
@@ -109,7 +116,7 @@ def test_a_stale_holder_audits_nothing_another_holder_recorded(
 
 
 def test_a_stale_batch_owner_completes_and_audits_nothing(
-    runtime: Runtime, sandbox: Sandbox, stub_actors: StubBroker
+    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
 ) -> None:
     buffer = runtime.buffer("oa")
     buffer.add_many({"oA": "", "oB": ""})
@@ -119,7 +126,7 @@ def test_a_stale_batch_owner_completes_and_audits_nothing(
     taken = buffer.reclaim(batch.batch_id, now=time.time() + buffer.lease + 1)
     assert taken is not None
 
-    actors_module._send_batch(runtime, "oa", batch.batch_id, list(batch.ids), batch.owner)
+    flush_actor._send_batch(pipeline, "oa", batch.batch_id, list(batch.ids), batch.owner)
 
     assert action_records(runtime) == []
     # Still in flight for the new owner, still marked attempted so that it asks the platform
@@ -130,7 +137,8 @@ def test_a_stale_batch_owner_completes_and_audits_nothing(
 
 
 def test_an_exception_not_from_the_platform_is_retried_max_retries_times_then_failed(
-    runtime: Runtime, sandbox: Sandbox, stub_actors: StubBroker, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cid = sandbox.add_wechat_comment(APP, ARTICLE, content="加v：abc12345", openid="oA")
     calls: list[str] = []
@@ -144,7 +152,7 @@ def test_an_exception_not_from_the_platform_is_retried_max_retries_times_then_fa
     worker = dramatiq.Worker(stub_actors, worker_threads=1, worker_timeout=50)
     worker.start()
     try:
-        actors_module.actors().act.send_with_options(  # retried after 10 ms, not 15 s
+        pipeline.actors.act.send_with_options(  # retried after 10 ms, not 15 s
             args=("oa", TARGET, str(cid), "delete", None, "spam"), min_backoff=10, max_backoff=50,
         )
         stub_actors.join("act", timeout=30_000)
@@ -162,7 +170,8 @@ def test_an_exception_not_from_the_platform_is_retried_max_retries_times_then_fa
 
 
 def test_a_batch_failing_without_a_platform_answer_is_failed_after_max_retries(
-    runtime: Runtime, sandbox: Sandbox, stub_actors: StubBroker, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[list[str]] = []
 
@@ -175,7 +184,7 @@ def test_a_batch_failing_without_a_platform_answer_is_failed_after_max_retries(
     runtime.buffer("oa").add_many({"oA": "", "oB": ""})
     for _ in range(10):  # the flushes the scheduler and dramatiq's retries would send
         try:
-            actors_module.flush("oa")
+            pipeline.flush("oa")
         except LookupError:
             continue
         break

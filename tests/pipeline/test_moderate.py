@@ -18,7 +18,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime, wechat_sandbox
 from worker.inspect import audit_row
-from worker.pipeline import actors as actors_module
+from worker.pipeline.actors import Pipeline
 from worker.pipeline.runtime import Runtime
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
@@ -56,7 +56,7 @@ def decisions(rt: Runtime) -> dict[str, dict[str, Any]]:
 
 
 def test_a_comment_that_cannot_be_stored_is_failed_and_the_rest_of_its_page_goes_on(
-    runtime: Runtime, stub_actors: StubBroker
+    runtime: Runtime, pipeline: Pipeline, stub_actors: StubBroker
 ) -> None:
     # A page sent before text was cleaned at parse time (still queued at an upgrade), and an
     # entry without content: each is given up alone, with its reason.
@@ -67,7 +67,7 @@ def test_a_comment_that_cannot_be_stored_is_failed_and_the_rest_of_its_page_goes
         comment(4, "加v：zzz998877 after the bad ones"),
         comment(5, "写得真好"),
     ]
-    actors_module.moderate("oa", TARGET, page)
+    pipeline.moderate("oa", TARGET, page)
 
     records = decisions(runtime)
     assert sorted(records) == ["1", "2", "3", "4", "5"]
@@ -84,12 +84,12 @@ def test_a_comment_that_cannot_be_stored_is_failed_and_the_rest_of_its_page_goes
 
 
 def test_a_failed_record_is_told_against_its_own_comment_not_the_next_match(
-    runtime: Runtime, stub_actors: StubBroker
+    runtime: Runtime, pipeline: Pipeline, stub_actors: StubBroker
 ) -> None:
     # The unstorable record is queued with clean ones and sent when a later comment matches:
     # only its own comment is given up; the matching one still acts.
     page = [comment(1, "写得真好"), comment(2, f"{CUT_EMOJI} hmm"), comment(3, "加v：abc12345")]
-    actors_module.moderate("oa", TARGET, page)
+    pipeline.moderate("oa", TARGET, page)
 
     records = decisions(runtime)
     assert [records[c].get("outcome") for c in ("1", "2", "3")] == [None, "failed", None]
@@ -97,7 +97,7 @@ def test_a_failed_record_is_told_against_its_own_comment_not_the_next_match(
 
 
 def test_a_lone_surrogate_from_the_platform_is_replaced_and_its_page_moderated(
-    runtime: Runtime, sandbox: Sandbox, stub_actors: StubBroker
+    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
 ) -> None:
     sandbox.add_wechat_comment(APP, ARTICLE, content=f"加v：abc12345 {CUT_EMOJI}",
                                openid="oCutEmoji")
@@ -105,10 +105,10 @@ def test_a_lone_surrogate_from_the_platform_is_replaced_and_its_page_moderated(
                                openid="oWhole")
     spam = sandbox.add_wechat_comment(APP, ARTICLE, content="加v：zzz998877", openid="oSpam")
 
-    actors_module.poll("oa", TARGET)
+    pipeline.poll("oa", TARGET)
     queue = stub_actors.queues["moderate"]
     while not queue.empty():
-        actors_module.moderate(*json.loads(queue.get_nowait())["args"])
+        pipeline.moderate(*json.loads(queue.get_nowait())["args"])
 
     contents = sorted(r["content"] for r in decisions(runtime).values())
     assert contents == ["whole emoji \U0001f600 stays", "加v：abc12345 \ufffd", "加v：zzz998877"]
@@ -119,6 +119,8 @@ def test_a_lone_surrogate_from_the_platform_is_replaced_and_its_page_moderated(
 def test_redis_unreachable_fails_the_whole_message_for_a_retry_not_each_comment(
     tmp_path: Path, sandbox: Sandbox, stub_actors: StubBroker
 ) -> None:
-    with (wechat_runtime(tmp_path, sandbox, "redis://127.0.0.1:1/0"),  # nothing listens
+    with (wechat_runtime(tmp_path, sandbox, "redis://127.0.0.1:1/0") as rt,  # nothing listens
           pytest.raises(redis.ConnectionError)):
-        actors_module.moderate("oa", TARGET, [comment(1, "加v：abc12345"), comment(2, "写得真好")])
+        Pipeline(stub_actors, rt).moderate(
+            "oa", TARGET, [comment(1, "加v：abc12345"), comment(2, "写得真好")]
+        )

@@ -15,7 +15,7 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 
 from worker.config import AccountConfig, Config, Secret, WechatTarget
-from worker.pipeline import actors as actors_module
+from worker.pipeline.actors import Pipeline
 from worker.pipeline.runtime import Runtime
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
@@ -64,19 +64,18 @@ def runtime(
                       api_base=sandbox.url, targets=(WechatTarget(msg_data_id=ARTICLE),)),
     ))
     rt = Runtime(config=config, redis_url=redis_server.url)
-    actors_module.set_runtime(rt)
     yield rt
     rt.close()
 
 
 def test_a_shadow_stop_leaves_the_spam_rule_acting_and_later_shadow_hits_are_marked(
-    runtime: Runtime, sandbox: Sandbox, stub_actors: StubBroker
+    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
 ) -> None:
     comment_id = sandbox.add_wechat_comment(APP, ARTICLE, content="加v：abc 领福利", openid="oA")
-    actors_module.poll("oa", f"{ARTICLE}:0")
+    pipeline.poll("oa", f"{ARTICLE}:0")
     queue = stub_actors.queues["moderate"]
     while not queue.empty():
-        actors_module.moderate(*json.loads(queue.get_nowait())["args"])
+        pipeline.moderate(*json.loads(queue.get_nowait())["args"])
 
     acts = [json.loads(m)["args"] for m in list(stub_actors.queues["act"].queue)]
     assert [(a[2], a[3], a[5]) for a in acts] == [(str(comment_id), "delete", "spam")]
@@ -89,16 +88,16 @@ def test_a_shadow_stop_leaves_the_spam_rule_acting_and_later_shadow_hits_are_mar
 
 
 def test_shadow_hits_after_an_enforced_stop_are_audited_and_counted(
-    runtime: Runtime, sandbox: Sandbox, stub_actors: StubBroker, tmp_path: Path
+    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker, tmp_path: Path
 ) -> None:
     (tmp_path / "rules.yaml").write_text(
         RULES.replace("    stop: true\n  - id: spam", "  - id: spam", 1), encoding="utf-8")
     runtime.rules.request_reload()  # type: ignore[union-attr]
     sandbox.add_wechat_comment(APP, ARTICLE, content="加v：abc 领福利", openid="oA")
-    actors_module.poll("oa", f"{ARTICLE}:0")
+    pipeline.poll("oa", f"{ARTICLE}:0")
     queue = stub_actors.queues["moderate"]
     while not queue.empty():
-        actors_module.moderate(*json.loads(queue.get_nowait())["args"])
+        pipeline.moderate(*json.loads(queue.get_nowait())["args"])
 
     (decision,) = runtime.audit.read(kind="decision", limit=10)
     assert decision["rules"] == ["trial-stop", "spam", "trial-below"]

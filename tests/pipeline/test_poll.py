@@ -9,7 +9,7 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 
 from worker.config import AccountConfig, Config, PollingConfig, Secret, WechatTarget
-from worker.pipeline import actors as actors_module
+from worker.pipeline.actors import Pipeline
 from worker.pipeline.runtime import Runtime
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
@@ -42,7 +42,7 @@ def test_deletes_between_pages_do_not_make_the_poll_skip_comments(
         )
         config = Config(accounts=(account,), polling=PollingConfig(page_size=10))
         runtime = Runtime(config=config, redis_url=redis_server.url, load_rules=False)
-        actors_module.set_runtime(runtime)
+        pipeline = Pipeline(stub_actors, runtime)
         client = runtime.client("oa")
         list_comments = client.list_comments
 
@@ -60,7 +60,7 @@ def test_deletes_between_pages_do_not_make_the_poll_skip_comments(
 
         client.list_comments = listing_while_we_delete  # type: ignore[method-assign]
         try:
-            actors_module.poll("oa", "100:0")
+            pipeline.poll("oa", "100:0")
         finally:
             runtime.close()
         sent = sent_comment_ids(stub_actors)
@@ -87,14 +87,14 @@ def test_between_full_passes_only_the_new_end_is_read_whichever_it_is(
         polling = PollingConfig(page_size=10, full_pass_interval=3600)
         runtime = Runtime(config=Config(accounts=(account,), polling=polling),
                           redis_url=redis_server.url, load_rules=False)
-        actors_module.set_runtime(runtime)
+        pipeline = Pipeline(stub_actors, runtime)
         try:
-            actors_module.poll("oa", "100:0")  # the first poll is a full pass
+            pipeline.poll("oa", "100:0")  # the first poll is a full pass
             assert sorted(int(i) for i in sent_comment_ids(stub_actors)) == sorted(old)
             lists_before = len(sandbox.calls("comment/list"))
             new = [sandbox.add_wechat_comment(APP, 100, 0, content=f"新留言 {i}",
                                               openid=f"n{i}") for i in range(15)]
-            actors_module.poll("oa", "100:0")
+            pipeline.poll("oa", "100:0")
             assert sorted(int(i) for i in sent_comment_ids(stub_actors)) == sorted(new)
             # Not every page again: the new end and one page that shows where the known begin.
             assert len(sandbox.calls("comment/list")) - lists_before <= 3

@@ -7,7 +7,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from tests.pipeline.test_poll import APP, sent_comment_ids
 from worker.config import AccountConfig, Config, PollingConfig, Secret, WechatTarget
-from worker.pipeline import actors as actors_module
+from worker.pipeline.actors import Pipeline
 from worker.pipeline.runtime import Runtime
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
@@ -32,12 +32,12 @@ def test_an_incremental_poll_with_nothing_new_lists_at_most_two_pages(
         polling = PollingConfig(full_pass_interval=3600)
         runtime = Runtime(config=Config(accounts=(account,), polling=polling),
                           redis_url=redis_server.url, load_rules=False)
-        actors_module.set_runtime(runtime)
+        pipeline = Pipeline(stub_actors, runtime)
         try:
-            actors_module.poll("oa", "100:0")  # the first poll is a full pass
+            pipeline.poll("oa", "100:0")  # the first poll is a full pass
             assert len(set(sent_comment_ids(stub_actors))) == COMMENTS
             lists_before = len(sandbox.calls("comment/list"))
-            actors_module.poll("oa", "100:0")
+            pipeline.poll("oa", "100:0")
             assert sent_comment_ids(stub_actors) == []  # nothing moderated again
             assert len(sandbox.calls("comment/list")) - lists_before <= 2
         finally:

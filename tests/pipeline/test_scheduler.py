@@ -13,8 +13,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from tests.pipeline.daemon_harness import wait_until
 from worker.config import AccountConfig, Config, PollingConfig, Secret, WechatTarget
-from worker.pipeline import actors as actors_module
-from worker.pipeline.actors import polling_marker
+from worker.pipeline.actors import Pipeline, polling_marker
 from worker.pipeline.keys import target_key
 from worker.pipeline.runtime import Runtime
 from worker.pipeline.scheduler import LOCK_TTL, Scheduler
@@ -39,7 +38,7 @@ def make_scheduler(server: EmbeddedRedis) -> tuple[Scheduler, StubBroker]:
     )
     config = Config(accounts=(account,), polling=PollingConfig(interval=INTERVAL, jitter=0.0))
     broker = StubBroker()
-    actors = actors_module.declare_actors(broker)
+    actors = Pipeline(broker).actors
     runtime = Runtime(config=config, redis_url=server.url, load_rules=False)
     return Scheduler(runtime=runtime, actors=actors), broker
 

@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from worker.config import AccountConfig, ActionsConfig, Config, Secret, WechatTarget
-from worker.pipeline import actors as actors_module
 from worker.pipeline.runtime import Runtime
 from worker.sandbox import Sandbox
 
@@ -41,7 +40,7 @@ def wechat_sandbox() -> Iterator[Sandbox]:
 def wechat_runtime(
     tmp_path: Path, sandbox: Sandbox, redis_url: str, *, actions: ActionsConfig | None = None
 ) -> Iterator[Runtime]:
-    """The runtime of account ``oa`` (article :data:`ARTICLE`), set as this process's."""
+    """The runtime of account ``oa`` (article :data:`ARTICLE`)."""
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
     config = Config(rules=(rules,), actions=actions or ActionsConfig(), accounts=(AccountConfig(
@@ -49,7 +48,6 @@ def wechat_runtime(
         api_base=sandbox.url, targets=(WechatTarget(msg_data_id=ARTICLE),),
     ),))
     rt = Runtime(config=config, redis_url=redis_url)
-    actors_module.set_runtime(rt)
     try:
         yield rt
     finally:

@@ -115,7 +115,8 @@ def test_bad_sample_fields_are_located(tmp_path: Path) -> None:
                   created_at: yesterday
     """, accounts={"main": "wechat"})
     file = tmp_path / "rules.yaml"
-    keys = ("account, age, author, content, created_at, elected, offenses, platform, replied")
+    keys = ("account, age, author, content, created_at, elected, history, offenses, platform, "
+            "replied")
     assert got == [
         f"{file}:9: rule 'r': tests.match[0].autor: unknown sample key 'autor' "
         f"(did you mean 'author'?); a sample takes {keys}",

@@ -1,4 +1,7 @@
-"""The daemon's pipeline: Redis state (this package's state modules) and, later, the actors.
+"""The daemon's pipeline: Redis state (this package's state modules), the actors
+(:mod:`~worker.pipeline.actors`, one module each, bound to a Runtime by a ``Pipeline``), their
+one failure policy (:mod:`~worker.pipeline.failures`) and the scheduler. Nothing here knows a
+platform: that is in :mod:`worker.platform_specs` and the clients.
 
 State modules, one job each, all keyed under :class:`~worker.pipeline.keys.Keys`:
 
@@ -6,7 +9,7 @@ State modules, one job each, all keyed under :class:`~worker.pipeline.keys.Keys`
 - :mod:`~worker.pipeline.seen`: seen comments, cursors and gone targets per polled target;
 - :mod:`~worker.pipeline.done`: done markers, in-progress leases, disabled actions;
 - :mod:`~worker.pipeline.batches`: blacklist / Weibo destroy buffers and in-flight batches;
-- :mod:`~worker.pipeline.audit`: the bounded audit stream;
+- :mod:`~worker.pipeline.audit`: the audit stream, trimmed by age;
 - :mod:`~worker.pipeline.offenses`: author offense counts for ``author.offenses``;
 - :mod:`~worker.pipeline.rulestats`: per-rule counters for ``modworker stats``;
 - :mod:`~worker.pipeline.lock`: the renewable lock of the one scheduler.

@@ -68,6 +68,10 @@ class LuaScript:
     def __call__(self, keys: Sequence[str], args: Sequence[ScriptArg] = ()) -> Any:
         return self._script(keys=list(keys), args=list(args))
 
+    def queue(self, pipe: Any, keys: Sequence[str], args: Sequence[ScriptArg] = ()) -> None:
+        """Queue a call on a pipeline (its answer comes with the pipeline's)."""
+        self._script(keys=list(keys), args=list(args), client=pipe)
+
 
 class FollowingDemotion:
     """A registered script that notices its master was demoted (a Sentinel failover).

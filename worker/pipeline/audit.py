@@ -9,12 +9,16 @@ stays readable in ``redis-cli`` too), so lists and numbers come back as they wen
 
 Record fields (others are kept as given):
 
-- ``kind``: ``decision`` or ``action`` (required); ``ts`` (Unix seconds, default now);
+- ``kind``: ``decision``, ``action``, ``poll``, ``wave`` or ``notify`` (required); ``ts``
+  (Unix seconds, default now);
 - ``platform``, ``account``, ``target``, ``comment_id``;
 - decision: ``rules`` (matched rule ids, in evaluation order), ``actions`` (planned:
   ``[{"type": "delete"}, ...]``);
 - action: ``action``, ``rule`` (who asked), ``outcome`` (``ok``, ``already_done``, ``dry_run``,
-  ``failed``, ``deferred``), ``errcode``, ``attempt``, ``detail``.
+  ``failed``, ``deferred``), ``errcode``, ``attempt``, ``detail``;
+- poll (a failed poll, or one that found new comments or ended a run of failures):
+  ``outcome`` (``ok``, ``failed``, ``deferred``), ``new_comments``, ``reason``, ``errcode``,
+  ``detail``, ``duration_ms``.
 
 :meth:`AuditLog.read` filters by append time (the stream id, milliseconds) and by fields,
 newest first; each returned dict also carries ``stream_id``.
@@ -31,7 +35,9 @@ import redis
 from worker.pipeline._redis import Clock, text, wall_clock
 from worker.pipeline.keys import Keys
 
-KINDS: frozenset[str] = frozenset({"decision", "action"})
+#: ``wave``: an earlier member of a copy-paste wave acted on (worker/waves/acting.py);
+#: ``notify``: a digest sent to a notify channel, or a try that failed.
+KINDS: frozenset[str] = frozenset({"decision", "action", "poll", "wave", "notify"})
 OUTCOMES: frozenset[str] = frozenset({"ok", "already_done", "dry_run", "failed", "deferred"})
 
 _SCAN_CHUNK = 500

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dramatiq
@@ -24,7 +25,6 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
-from worker import metrics
 from worker.config import Config
 from worker.pipeline._redis import FollowingDemotion
 from worker.pipeline.connect import RedisEndpoint, redis_client
@@ -63,12 +63,14 @@ class LogContext(Middleware):
 
 
 def make_broker(
-    config: Config, redis: str | RedisEndpoint, *, process: str | None = None
+    config: Config, redis: str | RedisEndpoint, *, process: str | None = None,
+    middleware: Sequence[Middleware] = (),
 ) -> RedisBroker:
-    """The broker on ``redis`` (a URL, or an endpoint: with Sentinel it follows a failover)."""
+    """The broker on ``redis`` (a URL, or an endpoint: with Sentinel it follows a failover);
+    ``middleware`` is added to the pipeline's own (the metrics' message counters)."""
     endpoint = RedisEndpoint(url=redis) if isinstance(redis, str) else redis
     actions = config.actions
-    middleware = [
+    stack = [
         AgeLimit(),
         TimeLimit(time_limit=TIME_LIMIT_MS),
         ShutdownNotifications(),
@@ -79,11 +81,11 @@ def make_broker(
             max_backoff=int(actions.max_backoff * 1000),
         ),
         LogContext(process=process),
-        *metrics.broker_middleware(),  # message counters, when this process counts
+        *middleware,
     ]
     broker = DurableRedisBroker(  # RedisBroker keeping its messages through a Redis outage
         client=redis_client(endpoint),
-        middleware=middleware,
+        middleware=stack,
         namespace=f"{config.redis.key_prefix}:dramatiq",
         maintenance_chance=MAINTENANCE_CHANCE,
         heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,

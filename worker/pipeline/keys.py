@@ -31,6 +31,10 @@ Key families (``<p>`` is the prefix):
   ``out:<action>:<outcome>``.
 - ``<p>:lock:scheduler`` string: owner token of the one scheduler; PX TTL.
 - ``<p>:audit`` stream: audit records, ``MAXLEN ~ 100000``.
+- ``<p>:fresh:t:<target>`` hash: a target's last successful poll, last new comment, failures.
+- ``<p>:fresh:index`` set: target keys with a freshness record.
+- ``<p>:fresh:credentials`` hash: account -> last verdict on its credentials (JSON).
+- ``<p>:daemons`` hash: ``<host>:<pid>`` -> the daemon's last beat (JSON, worker.health).
 
 ``<target>`` is a target key (:func:`target_key`: ``platform:account:target``), ``<action>``
 an :class:`ActionKey` (``platform:account:target:comment:action``) and ``<group>`` a batch
@@ -212,6 +216,19 @@ class Keys:
 
     def audit(self) -> str:
         return f"{self.prefix}:audit"
+
+    # -- freshness (worker.pipeline.freshness) ---------------------------------------------
+    def freshness(self, target: str) -> str:
+        return f"{self.prefix}:fresh:t:{target}"
+
+    def freshness_index(self) -> str:
+        return f"{self.prefix}:fresh:index"
+
+    def credentials(self) -> str:
+        return f"{self.prefix}:fresh:credentials"
+
+    def daemons(self) -> str:
+        return f"{self.prefix}:daemons"
 
     def reserved(self, family: str) -> str:
         """Base name of a family owned elsewhere: ``token``, ``rl``/``rate``, ``quota``,

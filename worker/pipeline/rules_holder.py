@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 import structlog
 
 from worker.errors import ConfigError, Problem
-from worker.models import Platform
 from worker.pipeline.rules_snapshot import RulesSnapshot
+from worker.platform_specs import Platform
 from worker.rules import RuleSet, load_rules
 from worker.rules.normalize import NormalizeOptions
 
@@ -56,6 +56,8 @@ class RulesHolder:
         normalize: NormalizeOptions | None = None,
         check_interval: float = 2.0,
         snapshot: Path | None = None,
+        channels: Collection[str] | None = None,
+        on_reload_failed: Callable[[list[str]], object] | None = None,
     ) -> None:
         """``snapshot``: where the last good rule set is kept (None: nowhere). Raises
         ConfigError when the rules do not load and no snapshot does either."""
@@ -63,6 +65,8 @@ class RulesHolder:
         self.accounts = dict(accounts) if accounts is not None else None
         self.normalize = normalize  # config.yaml's defaults: fixed for the process's life
         self.check_interval = check_interval
+        self.channels = frozenset(channels) if channels is not None else None
+        self.on_reload_failed = on_reload_failed  # e.g. tell the moderators (notify.events)
         self.snapshot = RulesSnapshot(snapshot) if snapshot is not None else None
         self._lock = threading.Lock()
         self._fingerprint = fingerprint(self.paths)
@@ -98,7 +102,7 @@ class RulesHolder:
     def _load(self) -> RuleSet:
         sources: dict[Path, str] = {}
         rules = load_rules(self.paths, accounts=self.accounts, normalize=self.normalize,
-                           sources=sources)
+                           sources=sources, channels=self.channels)
         if self.snapshot is not None:
             try:
                 self.snapshot.save(self.paths, sources)
@@ -125,8 +129,11 @@ class RulesHolder:
         try:
             rules = self._load()
         except Exception as exc:  # noqa: BLE001 - any failure keeps the rules that run
-            _log_failure(_problems_of(exc), kept="running", kept_generation=self.generation,
+            problems = _problems_of(exc)
+            _log_failure(problems, kept="running", kept_generation=self.generation,
                          kept_rules=len(self._rules))
+            if self.on_reload_failed is not None:
+                self.on_reload_failed([str(p) for p in problems])
             return
         self._rules = rules
         self.generation += 1

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from worker.errors import ConfigError, Problem
-from worker.models import Platform
+from worker.platform_specs import Platform
 from worker.rules import RuleSet, load_rules
 from worker.rules.loader import source_root
 from worker.rules.normalize import NormalizeOptions

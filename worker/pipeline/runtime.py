@@ -9,27 +9,27 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import redis as redis_lib
 
 from worker.config import AccountConfig, Config
 from worker.logging import register_secret
+from worker.notify.notifier import Notifier
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.batches import BatchBuffer
 from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.pipeline.done import ActionLedger
-from worker.pipeline.keys import Keys
+from worker.pipeline.freshness import Freshness
+from worker.pipeline.keys import ActionKey, Keys
 from worker.pipeline.offenses import RedisOffenseCounter
+from worker.pipeline.poll_outcomes import PollOutcomes
 from worker.pipeline.rules_holder import RulesHolder
 from worker.pipeline.rulestats import RuleStats
 from worker.pipeline.seen import SeenComments
+from worker.platform_specs import platform_spec
 from worker.platforms import PlatformClient, make_client
-
-BatchKind = Literal["blacklist", "destroy"]
-
-#: The batched action of each platform: WeChat blacklists openids, Weibo destroys comment ids.
-BATCH_KIND = {"wechat": "blacklist", "weibo": "destroy"}
+from worker.waves.redis_state import RedisWaveState
 
 
 def rules_snapshot_path(config: Config) -> Path:
@@ -69,6 +69,11 @@ class Runtime:
                               retention=config.audit.retention)
         self.offenses = RedisOffenseCounter(redis=self.redis, keys=self.keys)
         self.stats = RuleStats(redis=self.redis, keys=self.keys)
+        self.freshness = Freshness(redis=self.redis, keys=self.keys)
+        self.poll_outcomes = PollOutcomes(self.freshness, self.audit)
+        self.waves = RedisWaveState(redis=self.redis, keys=self.keys)
+        self.notifier = Notifier(redis=self.redis, config=config.notify, keys=self.keys,
+                                 audit=self.audit.append, outcome_of=self.outcomes)
         self.rules: RulesHolder | None = None
         if load_rules:
             self.rules = RulesHolder(
@@ -76,6 +81,9 @@ class Runtime:
                 accounts={a.name: a.platform for a in config.accounts},
                 normalize=config.normalize,
                 snapshot=rules_snapshot_path(config),
+                channels={c.name for c in config.notify.channels},
+                on_reload_failed=lambda problems: self.notifier.event(
+                    "rules_reload_failed", detail="; ".join(problems[:3])),
             )
         self._lock = threading.Lock()
         self._clients: dict[str, PlatformClient] = {}
@@ -87,6 +95,20 @@ class Runtime:
 
     def account(self, name: str) -> AccountConfig:
         return self.config.account(name)
+
+    def outcomes(self, entry: dict[str, Any]) -> dict[str, str]:
+        """What the ledger says happened to a notify entry's single actions so far."""
+        found: dict[str, str] = {}
+        for action in entry.get("actions") or []:
+            if action == "notify" or entry.get("dry_run") or entry.get("mode") == "shadow":
+                continue
+            done = self.ledger.get_done(ActionKey(
+                platform=str(entry["platform"]), account=entry.get("account"),
+                target=entry.get("target"), comment=str(entry["comment_id"]), action=action,
+            ))
+            if done is not None:
+                found[action] = done.outcome
+        return found
 
     def client(self, account: str) -> PlatformClient:
         with self._lock:
@@ -100,9 +122,9 @@ class Runtime:
             return client
 
     def buffer(self, account: str) -> BatchBuffer:
-        """The batch buffer of ``account``'s batched action (blacklist or destroy)."""
+        """The batch buffer of ``account``'s batched action (its spec's ``batch_kind``)."""
         platform = self.account(account).platform
-        kind = BATCH_KIND[platform]
+        kind = platform_spec(platform).batch_kind
         with self._lock:
             buffer = self._buffers.get((account, kind))
             if buffer is None:

@@ -65,6 +65,7 @@ class Scheduler:
         self.batched_accounts = [a.name for a in runtime.config.accounts]
         self._next_key = f"{runtime.keys.prefix}:sched:next"
         self._last_flush: dict[str, float] = {}
+        self._last_notify = 0.0
         self._gone_reported: set[str] = set()
         self._waiting_logged = False
 
@@ -94,6 +95,9 @@ class Scheduler:
             return True
         if self.lock.acquire(blocking=False):
             log.info("scheduler_started", targets=len(self.targets))
+            if self._waiting_logged:  # another scheduler held the lock and stopped renewing
+                self.runtime.notifier.event("scheduler_takeover",
+                                            detail="this daemon took over scheduling")
             self._waiting_logged = False
             return True
         if not self._waiting_logged:
@@ -141,6 +145,14 @@ class Scheduler:
                          detail="the previous poll of this target has not finished")
         for account in self.batched_accounts:
             self._maybe_flush(account, now)
+        self._maybe_notify(now)
+
+    def _maybe_notify(self, now: float) -> None:
+        """Ask for a digest round at most once a second (each channel keeps its own interval)."""
+        if not self.runtime.config.notify.channels or now - self._last_notify < 1.0:
+            return
+        self._last_notify = now
+        self.actors.notify.send()
 
     def _maybe_flush(self, account: str, now: float) -> None:
         buffer = self.runtime.buffer(account)

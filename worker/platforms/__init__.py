@@ -15,10 +15,15 @@ client returns platform-neutral :class:`worker.models.Comment` objects and small
 
 from __future__ import annotations
 
+import importlib
+from typing import cast
+
 import httpx
 import redis as redis_lib
 
 from worker.config import AccountConfig, QuotaConfig
+from worker.platform_specs import platform_spec
+from worker.platforms.protocol import BatchOutcome, PlatformClient, PollSink
 from worker.platforms.results import (
     ActionResult,
     BlacklistPage,
@@ -31,8 +36,6 @@ from worker.platforms.results import (
 from worker.platforms.wechat import WechatClient
 from worker.platforms.weibo import WeiboClient
 
-PlatformClient = WechatClient | WeiboClient
-
 
 def make_client(
     account: AccountConfig,
@@ -42,22 +45,26 @@ def make_client(
     key_prefix: str = "mw",
     http: httpx.Client | None = None,
 ) -> PlatformClient:
-    """The client of ``account``'s platform. Close it with ``close()`` (it closes the HTTP
-    client only when it made it, i.e. when ``http`` is None)."""
-    if account.platform == "wechat":
-        return WechatClient(
-            account=account, redis=redis, quota=quota, key_prefix=key_prefix, http=http
-        )
-    return WeiboClient(account=account, redis=redis, quota=quota, key_prefix=key_prefix, http=http)
+    """The client of ``account``'s platform, the class its spec names (UnknownPlatformError
+    for a platform no spec declares). Close it with ``close()`` (it closes the HTTP client
+    only when it made it, i.e. when ``http`` is None)."""
+    module, _, name = platform_spec(account.platform).client.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    return cast(
+        PlatformClient,
+        cls(account=account, redis=redis, quota=quota, key_prefix=key_prefix, http=http),
+    )
 
 
 __all__ = [
     "ActionResult",
+    "BatchOutcome",
     "BlacklistPage",
     "BlacklistResult",
     "CommentPage",
     "DestroyResult",
     "PlatformClient",
+    "PollSink",
     "UnblacklistResult",
     "WechatClient",
     "WeiboClient",

@@ -260,3 +260,25 @@ def make_error(
         code=code,
         http_status=http_status,
     )
+
+
+#: WeChat answers that say the app's credentials or its caller are not accepted: invalid
+#: appid, invalid or missing secret, IP not whitelisted, API unauthorized for the app.
+CREDENTIAL_CODES: Mapping[str, frozenset[int]] = MappingProxyType({
+    "wechat": frozenset({40013, 40125, 41002, 41004, 40164, 48001}),
+})
+TOKEN_ENDPOINTS = frozenset({W_STABLE_TOKEN, W_TOKEN})
+
+
+def refuses_credentials(error: PlatformError) -> bool:
+    """Whether ``error`` says the account's credentials are not (or no longer) accepted.
+
+    An :class:`AuthError` reaching a caller is one the client could not fix by fetching a new
+    token (for Weibo's configured token, none can); a permanent answer of a token endpoint is
+    a wrong secret or app id; some codes say so on any endpoint (:data:`CREDENTIAL_CODES`)."""
+    if isinstance(error, AuthError):
+        return True
+    if isinstance(error, PermanentError) and not isinstance(error, TargetGoneError):
+        return (error.endpoint in TOKEN_ENDPOINTS
+                or error.code in CREDENTIAL_CODES.get(error.platform, frozenset()))
+    return False

@@ -71,6 +71,11 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def wechat_token_key(*, key_prefix: str, app_id: str | None, mode: str) -> str:
+    """``K`` of the module docstring: the shared token of one WeChat app and token mode."""
+    return f"{key_prefix}:token:wechat:{app_id}:{mode}"
+
+
 # fetch(force) -> (token, expires_in seconds). Raises PlatformError.
 Fetcher = Callable[[bool], tuple[str, float]]
 
@@ -249,6 +254,17 @@ class SharedToken:
             if time.monotonic() > deadline:
                 raise self._timeout()
             time.sleep(self.poll_interval)
+
+    def drop(self) -> bool:
+        """Forget the shared token and a remembered fetch failure (``modworker tokens drop``):
+        the next call fetches a new token with the secret configured now. True when a token
+        was held."""
+        dropped = self._redis.delete(self.key)
+        self._redis.delete(f"{self.key}:error")
+        if dropped:
+            _log.warning("wechat.token_dropped", account=self.account, endpoint=self.endpoint,
+                         detail="dropped by hand")
+        return bool(dropped)
 
     def renew(self, failed: AccessToken) -> AccessToken:
         """Drop ``failed`` (only if Redis still holds it) and return a valid token."""

@@ -27,7 +27,7 @@ Conventions:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
@@ -35,7 +35,13 @@ import httpx
 import redis as redis_lib
 import structlog
 
-from worker.config import WECHAT_MAX_PAGE_SIZE, AccountConfig, QuotaConfig, WechatTarget
+from worker.config import (
+    WECHAT_MAX_PAGE_SIZE,
+    AccountConfig,
+    PollingConfig,
+    QuotaConfig,
+    WechatTarget,
+)
 from worker.errors import (
     AlreadyDoneError,
     AuthError,
@@ -45,10 +51,12 @@ from worker.errors import (
     QuotaError,
 )
 from worker.logging import register_secret
+from worker.platform_specs import WECHAT, Action
 from worker.platforms import codes as c
 from worker.platforms.guard import CallGuard
 from worker.platforms.http import Answer, Transport, new_http_client
 from worker.platforms.parsing import as_int, as_timestamp, wechat_comment_list
+from worker.platforms.protocol import BatchOutcome, PollSink
 from worker.platforms.quota import QuotaPauses
 from worker.platforms.ratelimit import Rate, RateLimiter
 from worker.platforms.results import (
@@ -58,9 +66,11 @@ from worker.platforms.results import (
     CommentPage,
     UnblacklistResult,
 )
-from worker.platforms.tokens import SECRET_GRACE, AccessToken, SharedToken
+from worker.platforms.tokens import SECRET_GRACE, AccessToken, SharedToken, wechat_token_key
+from worker.platforms.wechat_poll import poll_article
 
 _log = structlog.get_logger()
+
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 # comment/list ``count``: the Chinese doc says ">= 50 is refused" (88010), the English one
@@ -105,6 +115,7 @@ class WechatClient:
     """The WeChat comment and blacklist APIs of one account (see the module docstring)."""
 
     platform = "wechat"
+    spec = WECHAT
 
     def __init__(
         self,
@@ -143,7 +154,8 @@ class WechatClient:
         self._token_endpoint = c.W_STABLE_TOKEN if account.token == "stable" else c.W_TOKEN
         self.tokens = SharedToken(
             redis=redis,
-            key=f"{key_prefix}:token:wechat:{account.app_id}:{account.token}",
+            key=wechat_token_key(key_prefix=key_prefix, app_id=account.app_id,
+                                 mode=account.token),
             fetch=self._fetch_token,
             account=account.name,
             endpoint=self._token_endpoint,
@@ -297,6 +309,78 @@ class WechatClient:
         if comment_id is not None:
             body["user_comment_id"] = _comment_id(comment_id)
         return body
+
+    # --- the pipeline's protocol (worker.platforms.protocol) ----------------------------------
+
+    def perform(
+        self, action: Action, target: str, comment_id: str, text: str | None = None
+    ) -> ActionResult:
+        """One single action of :data:`~worker.platform_specs.WECHAT` (blacklist is batched)."""
+        match action:
+            case Action.DELETE:
+                return self.delete_comment(target, comment_id)
+            case Action.REPLY:
+                return self.reply(target, comment_id, text or "")
+            case Action.DELETE_REPLY:
+                return self.delete_reply(target, comment_id)
+            case Action.ELECT:
+                return self.elect(target, comment_id)
+            case Action.UNELECT:
+                return self.unelect(target, comment_id)
+            case Action.CLOSE_COMMENTS:
+                return self.close_comments(target)
+            case Action.OPEN_COMMENTS:
+                return self.open_comments(target)
+        raise PermanentError(f"{action} is not a single action on WeChat", platform="wechat",
+                             endpoint=str(action), account=self.name)
+
+    def effect_holds(self, action: Action, target: str, comment_id: str) -> bool:
+        """Whether elect's (unelect's) effect holds: the comment is (not) on the elected list."""
+        if action not in self.spec.reconciled:
+            raise PermanentError(f"{action} cannot be reconciled on WeChat", platform="wechat",
+                                 endpoint=str(action), account=self.name)
+        elected = any(
+            comment.id == comment_id
+            for page in self.iter_comment_pages(target, comment_type=2)
+            for comment in page.comments
+        )
+        return elected == (action is Action.ELECT)
+
+    def poll(self, target: str, sink: PollSink, polling: PollingConfig) -> int:
+        """Offset paging that survives deletes (see :mod:`worker.platforms.wechat_poll`)."""
+        return poll_article(
+            lambda begin, count: self.list_comments(target, begin=begin, count=count),
+            sink, polling,
+        )
+
+    def verify_credentials(self, target: str | None) -> str | None:
+        """``comment/list`` count 1 on ``target``, else ``getblacklist`` (both need a token)."""
+        if target is not None:
+            self.list_comments(target, begin=0, count=1)
+            return c.W_LIST
+        self.get_blacklist()
+        return c.W_GETBLACKLIST
+
+    def drop_cached_token(self) -> bool:
+        return self.tokens.drop()
+
+    def send_batch(
+        self, ids: list[str], *, uncertain: Collection[str] = (),
+        into: BatchOutcome | None = None,
+    ) -> BatchOutcome:
+        """Blacklist up to 20 openids. Uncertain ones (an earlier send may have reached the
+        platform) are looked up in the blacklist first, so none is sent twice."""
+        outcome = into if into is not None else BatchOutcome()
+        to_send = ids
+        if uncertain:
+            already = set(self.iter_blacklist()) & set(uncertain)
+            outcome.done.extend(already)
+            to_send = [i for i in ids if i not in already]
+        if to_send:
+            result = self.blacklist(to_send)
+            outcome.done.extend(result.blacklisted)
+            outcome.fail(result.invalid, "invalid openid (40003/49003)")
+        return outcome
 
     # --- comments ----------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ Conventions (the same as :mod:`worker.platforms.wechat`):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -32,7 +32,7 @@ import httpx
 import redis as redis_lib
 import structlog
 
-from worker.config import AccountConfig, QuotaConfig, WeiboTarget
+from worker.config import AccountConfig, PollingConfig, QuotaConfig, WeiboTarget
 from worker.errors import (
     AlreadyDoneError,
     AuthError,
@@ -44,10 +44,12 @@ from worker.errors import (
     TransientError,
 )
 from worker.logging import register_secret
+from worker.platform_specs import WEIBO, Action
 from worker.platforms import codes as c
 from worker.platforms.guard import CallGuard
 from worker.platforms.http import Answer, Transport, new_http_client
 from worker.platforms.parsing import as_int, weibo_comment, weibo_comment_ids
+from worker.platforms.protocol import BatchOutcome, PollSink
 from worker.platforms.quota import QuotaPauses
 from worker.platforms.ratelimit import Rate, RateLimiter
 from worker.platforms.results import ActionResult, DestroyResult, WeiboCommentPage
@@ -87,6 +89,7 @@ class WeiboClient:
     """The Weibo comment APIs of one account (see the module docstring)."""
 
     platform = "weibo"
+    spec = WEIBO
 
     def __init__(
         self,
@@ -176,6 +179,65 @@ class WeiboClient:
                 "weibo.token_rejected", account=self.name, endpoint=endpoint, errcode=err.code
             )
             raise
+
+    # --- the pipeline's protocol (worker.platforms.protocol) ----------------------------------
+
+    def perform(
+        self, action: Action, target: str, comment_id: str, text: str | None = None
+    ) -> ActionResult:
+        """Delete one comment (only when the batch path is bypassed); nothing else exists."""
+        if action is Action.DELETE:
+            return self.delete_comment(comment_id)
+        raise PermanentError(f"{action} is not possible on Weibo", platform="weibo",
+                             endpoint=str(action), account=self.name)
+
+    def effect_holds(self, action: Action, target: str, comment_id: str) -> bool:
+        """No Weibo action needs reconciling: a repeated destroy answers 20201."""
+        raise PermanentError(f"{action} is not possible on Weibo", platform="weibo",
+                             endpoint=str(action), account=self.name)
+
+    def poll(self, target: str, sink: PollSink, polling: PollingConfig) -> int:
+        """Pages newer than the cursor (the highest id enqueued), newest first; the cursor
+        moves only after every page went into the sink."""
+        cursor = sink.cursor()
+        since = int(cursor) if cursor else None
+        highest = since or 0
+        sent = 0
+        for page in self.iter_comment_pages(target, since_id=since):
+            sink.keep_alive()
+            sent += sink.send(page.comments)
+            for comment in page.comments:
+                highest = max(highest, int(comment.id))
+        if highest and highest != since:
+            sink.advance_cursor(highest)
+        return sent
+
+    def verify_credentials(self, target: str | None) -> str | None:
+        """``comments/show`` count 1 on ``target`` (the configured token); None without one."""
+        if target is None:
+            return None
+        self.list_comments(target, count=1)
+        return c.B_SHOW
+
+    def drop_cached_token(self) -> bool:
+        """The configured access token is used as is: nothing is cached."""
+        return False
+
+    def send_batch(
+        self, ids: list[str], *, uncertain: Collection[str] = (),
+        into: BatchOutcome | None = None,
+    ) -> BatchOutcome:
+        """Destroy up to 20 comments (a repeat is harmless: a gone comment answers 20201, so
+        ``uncertain`` ids need no reconciling). Comments still there after an answer without
+        error are ``kept``."""
+        outcome = into if into is not None else BatchOutcome()
+        if ids:
+            destroyed = self.destroy_comments(ids)
+            outcome.done.extend(destroyed.deleted)
+            outcome.done.extend(destroyed.already_gone)
+            outcome.fail(destroyed.not_own, "not your own comment (20203)")
+            outcome.kept.extend(destroyed.not_deleted)
+        return outcome
 
     # --- listing -----------------------------------------------------------------------------
 

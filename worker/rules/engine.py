@@ -35,6 +35,8 @@ from worker.rules.model import (
     held_signals,
 )
 from worker.rules.templates import REPLY_MAX_CHARS
+from worker.rules.waves import wave_members, wave_query, wave_text
+from worker.waves.state import MemoryWaveState, Observation, WaveState
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,10 @@ class RuleSet:
         self._candidates = _Candidates.of(ordered)
         self._by_id = {r.id: r for r in ordered}
         self._has_shadow = any(r.mode == "shadow" for r in ordered)
+        self.wave_query = wave_query([r.when for r in ordered if r.enabled])
+        self._wave_rules = tuple(
+            r for r in ordered if r.enabled and wave_query([r.when]) is not None
+        )
 
     def rule(self, rule_id: str) -> Rule:
         return self._by_id[rule_id]
@@ -112,8 +118,17 @@ class RuleSet:
         *,
         offenses: OffenseCounts | None = None,
         now: float | None = None,
+        waves: WaveState | None = None,
+        observation: Observation | None = None,
     ) -> Decision:
-        return self._evaluate_scanned(comment, self.scan(comment.content), offenses, now)
+        """Decide ``comment``; with ``waves``, it is recorded there first (see :meth:`observe`),
+        unless ``observation`` says what :meth:`observe_page` found for it."""
+        now = time.time() if now is None else now
+        if observation is None and waves is not None:
+            observation = self.observe(comment, waves, now)
+        return self._evaluate_scanned(
+            comment, self.scan(comment.content), offenses, now, observation
+        )
 
     def evaluate_many(
         self,
@@ -121,33 +136,39 @@ class RuleSet:
         *,
         offenses: OffenseCounts | None = None,
         now: float | None = None,
+        waves: WaveState | None = None,
     ) -> Iterator[Decision]:
         """The decisions :meth:`evaluate` gives, comment by comment and in order, for a page
         of comments scanned together (:meth:`Matcher.scan_many`: one automaton scan and,
         usually, one regex set search for the page).
 
-        Each decision is made when the caller takes it, so an offense the caller records
-        for one comment counts for the comments after it, as with :meth:`evaluate`.
+        Each decision is made when the caller takes it (each comment recorded in ``waves``
+        just before it), so an offense the caller records for one comment counts for the
+        comments after it, as with :meth:`evaluate`.
         """
         contents = [comment.content for comment in comments]
         pages = [matcher.scan_many(contents) for matcher in self.matchers]
         for index, comment in enumerate(comments):
-            yield self._evaluate_scanned(comment, [page[index] for page in pages], offenses, now)
+            at = time.time() if now is None else now
+            observation = self.observe(comment, waves, at) if waves is not None else None
+            yield self._evaluate_scanned(
+                comment, [page[index] for page in pages], offenses, at, observation
+            )
 
     def _evaluate_scanned(
         self,
         comment: Comment,
         scans: list[ScanResult],
         offenses: OffenseCounts | None,
-        now: float | None,
+        now: float,
+        observation: Observation | None,
     ) -> Decision:
         fired = _fired(scans)
         candidates = self._candidates.for_signals(fired)
         if not candidates:
             return Decision(comment)  # the common case: a clean comment, no content-free rule
         ctx = EvalContext(
-            comment=comment, scans=scans, now=time.time() if now is None else now,
-            offenses=offenses,
+            comment=comment, scans=scans, now=now, offenses=offenses, waves=observation,
         )
         matched: list[Rule] = []
         after_stop: set[str] = set()
@@ -182,7 +203,46 @@ class RuleSet:
         decision = Decision(comment)
         if matched:
             self._decide(decision, matched, after_stop, scans, fired, held)
+            if observation is not None:
+                self._waves_of(decision, matched, ctx)
         return decision
+
+    def observe(self, comment: Comment, waves: WaveState, now: float) -> Observation | None:
+        """Record ``comment`` in the wave state when a ``repeated``/``burst`` rule applies to it.
+
+        Every such comment is recorded, whether or not its rules get as far as the condition
+        (a content gate, a `stop` above): the counts are of the account's comments, not of the
+        comments some rule looked at.
+        """
+        query = self.wave_query
+        if query is None or not any(r.applies_to(comment) for r in self._wave_rules):
+            return None
+        return waves.observe(comment, wave_text(comment.content), query, now=now)
+
+    def observe_page(
+        self, comments: Sequence[Comment], waves: WaveState, now: float
+    ) -> list[Observation | None]:
+        """:meth:`observe` a page of comments in order, in one round trip to the wave state."""
+        query = self.wave_query
+        if query is None:
+            return [None] * len(comments)
+        wanted = [i for i, c in enumerate(comments)
+                  if any(r.applies_to(c) for r in self._wave_rules)]
+        seen = waves.observe_many(
+            [(comments[i], wave_text(comments[i].content)) for i in wanted], query, now=now
+        )
+        out: list[Observation | None] = [None] * len(comments)
+        for i, observation in zip(wanted, seen, strict=True):
+            out[i] = observation
+        return out
+
+    @staticmethod
+    def _waves_of(decision: Decision, matched: list[Rule], ctx: EvalContext) -> None:
+        for rule in matched:
+            if rule.when is not None:
+                members = wave_members(rule.when, ctx)
+                if members:
+                    decision.waves[rule.id] = members
 
     def _decide(
         self, decision: Decision, matched: list[Rule], after_stop: set[str],
@@ -226,7 +286,7 @@ class RuleSet:
                         SkippedAction(kind, rule.id, "the comment has no author id (openid)")
                     )
                     continue
-                if kind in planned:
+                if action.label() in planned:
                     continue  # planned already, by an enforced rule or an earlier shadow one
                 text: str | None = None
                 if kind == "reply":
@@ -244,8 +304,9 @@ class RuleSet:
                             kind, rule.id, f"reply renders {len(text)} characters; limit {limit}"
                         ))
                         continue
-                planned[kind] = PlannedAction(
-                    kind, rule.id, rule.mode, text, after_stop=rule.id in after_stop
+                planned[action.label()] = PlannedAction(
+                    kind, rule.id, rule.mode, text, after_stop=rule.id in after_stop,
+                    channel=action.channel,
                 )
         decision.actions = list(planned.values())
 
@@ -288,13 +349,35 @@ class RuleSet:
             return False, f" (the rule applies only to {', '.join(sorted(rule.accounts))})"
         scans = self.scan(sample.content)
         ctx = EvalContext(comment=comment, scans=scans, now=now,
-                          offenses=_SampleOffenses(sample.offenses or 0))
+                          offenses=_SampleOffenses(sample.offenses or 0),
+                          waves=_sample_waves(rule, comment, sample, now))
         holds = rule.when is None or rule.when.holds(ctx)
         if not holds:
             return False, ""
         fired = held_signals(rule.when, ctx) if rule.when is not None else _fired(scans)
         span = _span_of(rule, scans, fired)
         return True, (f" at {span.text!r}" if span else "")
+
+
+def _sample_waves(
+    rule: Rule, comment: Comment, sample: RuleSample, now: float
+) -> Observation | None:
+    """What ``repeated``/``burst`` see for a test sample: its ``history:``, oldest first."""
+    query = wave_query([rule.when])
+    if query is None:
+        return None
+    written = comment.created_at if comment.created_at is not None else now
+    earlier = [
+        Comment(platform=comment.platform, id=f"history-{i}", content=entry.content,
+                account=comment.account, target=comment.target, author=entry.author,
+                created_at=entry.created_at if entry.created_at is not None
+                else written - entry.before)
+        for i, entry in enumerate(sample.history)
+    ]
+    state = MemoryWaveState()
+    for other in sorted(earlier, key=lambda c: c.created_at or 0.0):
+        state.observe(other, wave_text(other.content), query, now=now)
+    return state.observe(comment, wave_text(comment.content), query, now=now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,9 @@ files with no problem at all, so a reload with a broken file can keep the old ru
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,12 +18,15 @@ from typing import Any, cast
 
 from worker.config import did_you_mean as _close_match
 from worker.errors import ConfigError, PatternError, Problem
-from worker.models import Platform
+from worker.platform_specs import PLATFORM_NAMES as SPEC_PLATFORM_NAMES
+from worker.platform_specs import Action as SpecAction
+from worker.platform_specs import Platform
 from worker.rules.engine import RuleSet
 from worker.rules.matcher import LiteralKind, MatcherBuilder
 from worker.rules.model import (
     ACTION_PLATFORMS,
     Action,
+    ActionType,
     AllOf,
     AnyOf,
     AuthorIn,
@@ -30,6 +34,7 @@ from worker.rules.model import (
     CommentAge,
     CommentFlag,
     Condition,
+    HistoryEntry,
     Length,
     Letters,
     LiteralHit,
@@ -45,8 +50,10 @@ from worker.rules.normalize import NormalizeOptions, Normalizer
 from worker.rules.regex import RegexBudget
 from worker.rules.steps import STEPS, read_steps
 from worker.rules.templates import REPLY_MAX_CHARS, ReplyTemplate, TemplateError
+from worker.rules.waves import AuthorBurst, Repeated
 from worker.textfile import read_regular_text
 from worker.units import parse_duration
+from worker.waves.state import MAX_NEIGHBOURS
 from worker.yamlsrc import RULE_FILE_LIMITS, SourceList, SourceMap, load_yaml_text
 
 RULE_SUFFIXES = (".yaml", ".yml")
@@ -66,19 +73,22 @@ CONDITION_KEYS = {"content", "author", "comment", "any", "not"}
 CONTENT_KEYS = {
     "includes", "includes_word", "starts_with", "ends_with", "full_exact", "regex",
     "sounds_like", "allow", "min_length", "max_length", "min_letters", "max_letters",
+    "repeated",
 }
-AUTHOR_KEYS = {"in", "not_in", "offenses"}
+AUTHOR_KEYS = {"in", "not_in", "offenses", "burst"}
 COMMENT_KEYS = {"elected", "replied", "age"}
 NORMALIZE_KEYS = set(STEPS)
 _BOUND_KEYS = {"min_length", "max_length", "min_letters", "max_letters"}
 #: The content keys that find hits (which `allow` can cancel).
-MATCHER_KEYS = CONTENT_KEYS - _BOUND_KEYS - {"allow"}
+MATCHER_KEYS = CONTENT_KEYS - _BOUND_KEYS - {"allow", "repeated"}
 TEST_KEYS = {"match", "no_match"}
 SAMPLE_KEYS = {
     "content", "platform", "account", "author", "created_at", "age", "elected", "replied",
-    "offenses",
+    "offenses", "history",
 }
-PLATFORM_NAMES: tuple[Platform, ...] = ("wechat", "weibo")
+HISTORY_KEYS = {"content", "author", "before", "created_at", "count"}
+REPEATED_KEYS = {"at_least", "within", "similarity", "authors"}
+PLATFORM_NAMES: tuple[str, ...] = SPEC_PLATFORM_NAMES
 #: Words moderators type for a key or value that has another name here.
 MODERATOR_WORDS = {
     "weixin": "wechat", "wx": "wechat", "微信": "wechat", "sina": "weibo", "微博": "weibo",
@@ -158,6 +168,7 @@ class _Group:
 @dataclass
 class _Loader:
     accounts: Mapping[str, Platform] | None
+    channels: Collection[str] | None = None  # notify channels in config; None: not checked
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)  # errors under `check --strict`
@@ -200,6 +211,10 @@ class _Loader:
         files: list[Path] = []
         for path in paths:
             if path.is_dir():
+                if not os.access(path, os.R_OK | os.X_OK):
+                    self.problem("permission denied: cannot list this directory (run as the "
+                                 "user who owns it, or grant read access)", path)
+                    continue
                 found = sorted(
                     p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file()
                 )
@@ -637,6 +652,11 @@ class _Loader:
         for key, value in mapping.items():
             sub = f"{where}.{key}"
             key_line = mapping.line_of(key)
+            if key == "repeated":
+                repeated = self.repeated(value, file, rid, sub, key_line)
+                if repeated is not None:
+                    parts.append(repeated)
+                continue
             if key in _BOUND_KEYS:
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     self.problem(f"{key} takes a whole number >= 0, got "
@@ -772,6 +792,11 @@ class _Loader:
                 if terms is not None:
                     ids = frozenset(t.strip().casefold() for t in terms)
                     parts.append(AuthorIn(ids, negate=key == "not_in"))
+        if "burst" in mapping:
+            burst = self.burst(mapping["burst"], file, rid, f"{where}.burst",
+                               mapping.line_of("burst"))
+            if burst is not None:
+                parts.append(burst)
         if "offenses" in mapping:
             sub = f"{where}.offenses"
             off = self.sub_mapping(mapping["offenses"], {"at_least", "within"}, file, rid, sub,
@@ -879,7 +904,12 @@ class _Loader:
                     f"{', '.join(sorted(supported))} comments"
                 )
             template: ReplyTemplate | None = None
-            if name == "reply":
+            channel: str | None = None
+            if name == "notify":
+                channel = self.notify_channel(argument, file, line, rid, where)
+                if channel is None:
+                    continue
+            elif name == "reply":
                 template = self.reply_template(
                     argument, file, line, rid, where, platforms, has_content=has_content
                 )
@@ -888,7 +918,8 @@ class _Loader:
             elif argument is not None:
                 self.problem(f"action {name} takes no value", file, line=line, rule=rid, fld=where)
                 continue
-            actions.append(Action(type=cast(Any, name), template=template))
+            kind: ActionType = "notify" if name == "notify" else SpecAction(name)
+            actions.append(Action(type=kind, template=template, channel=channel))
         return tuple(actions)
 
     def reply_template(
@@ -924,6 +955,117 @@ class _Loader:
             )
             return None
         return template
+
+    # -- v1.1: waves, bursts, notify (rules-spec.md "v1.1 additions") -----------------------
+    def count_window(
+        self, node: object, allowed: set[str], file: Path, rid: str, where: str,
+        line: int | None,
+    ) -> tuple[SourceMap, int, float] | None:
+        """``{at_least: N, within: D, ...}`` of ``repeated`` / ``burst``, checked."""
+        mapping = self.sub_mapping(node, allowed, file, rid, where, line)
+        if mapping is None:
+            return None
+        before = len(self.problems)
+        at_least = mapping.get("at_least")
+        if (isinstance(at_least, bool) or not isinstance(at_least, int)
+                or not 1 <= at_least <= MAX_NEIGHBOURS):
+            self.problem(f"at_least takes a whole number from 1 to {MAX_NEIGHBOURS}, got "
+                         f"{self.as_written(at_least, file, mapping.line_of('at_least'))}",
+                         file, mapping, "at_least", rid, f"{where}.at_least")
+        within = 0.0
+        try:
+            within = parse_duration(mapping.get("within"))
+        except ValueError as exc:
+            self.problem(str(exc), file, mapping, "within", rid, f"{where}.within")
+        if len(self.problems) > before or not isinstance(at_least, int):
+            return None
+        return mapping, at_least, within
+
+    def repeated(
+        self, node: object, file: Path, rid: str, where: str, line: int | None
+    ) -> Repeated | None:
+        got = self.count_window(node, REPEATED_KEYS, file, rid, where, line)
+        if got is None:
+            return None
+        mapping, at_least, within = got
+        similarity = mapping.get("similarity", 0.7)
+        if (isinstance(similarity, bool) or not isinstance(similarity, int | float)
+                or not 0 < similarity <= 1):
+            self.problem(f"similarity takes a number above 0 and at most 1 (Jaccard of the "
+                         f"3-grams), got {similarity!r}", file, mapping, "similarity", rid,
+                         f"{where}.similarity")
+            return None
+        authors = mapping.get("authors", "distinct")
+        if authors not in ("distinct", "any"):
+            self.problem(f"authors takes distinct or any, got {authors!r}", file, mapping,
+                         "authors", rid, f"{where}.authors")
+            return None
+        return Repeated(at_least, within, float(similarity), authors)
+
+    def burst(
+        self, node: object, file: Path, rid: str, where: str, line: int | None
+    ) -> AuthorBurst | None:
+        got = self.count_window(node, {"at_least", "within"}, file, rid, where, line)
+        return None if got is None else AuthorBurst(got[1], got[2])
+
+    def notify_channel(
+        self, argument: object, file: Path, line: int | None, rid: str, where: str
+    ) -> str | None:
+        if not isinstance(argument, str) or not argument:
+            self.problem("notify takes a channel name ({notify: moderators})", file, line=line,
+                         rule=rid, fld=where)
+            return None
+        if self.channels is not None and argument not in self.channels:
+            known = ", ".join(sorted(self.channels)) or "none are configured"
+            self.problem(f"unknown notify channel {argument!r}"
+                         f"{did_you_mean(argument, set(self.channels))}; config.yaml notify: "
+                         f"has {known}", file, line=line, rule=rid, fld=where)
+            return None
+        return argument
+
+    def history(
+        self, node: object, file: Path, rid: str, where: str, line: int | None
+    ) -> tuple[HistoryEntry, ...]:
+        """A sample's earlier comments: texts, or mappings with content, author, before (how
+        long before the sample; default 0) or created_at, and count (that many copies, each
+        from its own author unless author is given)."""
+        if not isinstance(node, SourceList):
+            self.problem("history takes a list of earlier comments", file, line=line,
+                         rule=rid, fld=where)
+            return ()
+        out: list[HistoryEntry] = []
+        for index, entry in enumerate(node):
+            sub, item_line = f"{where}[{index}]", node.line_of(index)
+            item = {"content": entry} if isinstance(entry, str) else entry
+            content = item.get("content") if isinstance(item, SourceMap | dict) else None
+            if not isinstance(item, SourceMap | dict) or not isinstance(content, str):
+                self.problem("a history entry is a text or a mapping with content: TEXT", file,
+                             line=item_line, rule=rid, fld=sub)
+                continue
+            if isinstance(item, SourceMap):
+                self.unknown_keys(item, HISTORY_KEYS, file, rid, sub)
+            count = item.get("count", 1)
+            if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+                self.problem(f"count takes a whole number from 1 to 1000, got {count!r}", file,
+                             line=item_line, rule=rid, fld=f"{sub}.count")
+                continue
+            before, created_at = 0.0, None
+            try:
+                if "created_at" in item:
+                    created_at = _unix_time(item["created_at"])
+                    if created_at is None:
+                        raise ValueError(f"created_at takes Unix seconds or a date and time, "
+                                         f"got {item['created_at']!r}")
+                elif "before" in item:
+                    before = parse_duration(item["before"])
+            except ValueError as exc:
+                self.problem(str(exc), file, line=item_line, rule=rid, fld=sub)
+                continue
+            author = item.get("author")
+            for copy in range(count):
+                who = str(author) if author is not None else f"history-{index}-{copy}"
+                out.append(HistoryEntry(content, who, before, created_at))
+        return tuple(out)
 
     def samples(
         self, node: object, file: Path, rid: str, line: int | None
@@ -993,7 +1135,8 @@ class _Loader:
             value = item["platform"]
             if value not in PLATFORM_NAMES:
                 bad("platform", f"unknown platform {value!r}"
-                    f"{did_you_mean(str(value), set(PLATFORM_NAMES))}; use wechat or weibo")
+                    f"{did_you_mean(str(value), set(PLATFORM_NAMES))}; "
+                    f"use {' or '.join(PLATFORM_NAMES)}")
             elif platform is not None and value != platform:
                 bad("platform", f"account {account!r} is on {platform}, not {value}")
             else:
@@ -1030,9 +1173,14 @@ class _Loader:
                     f"rule's window, a whole number >= 0, got {value!r}")
             else:
                 offenses = value
+        history: tuple[HistoryEntry, ...] = ()
+        if "history" in item:
+            history = self.history(item["history"], file, rid, f"{where}.history",
+                                   item.line_of("history"))
         if len(self.problems) > before:
             return None
         return RuleSample(
+            history=history,
             content=content, expect_match=expect, line=line, platform=platform,
             account=account, author=str(author) if author is not None else None,
             created_at=created_at, age=age, elected=flags["elected"],
@@ -1059,10 +1207,12 @@ def load_rules(
     run_tests: bool = True,
     sources: dict[Path, str] | None = None,
     normalize: NormalizeOptions | None = None,
+    channels: Collection[str] | None = None,
 ) -> RuleSet:
     """Load, validate and compile rule files and directories.
 
-    ``accounts`` (name -> platform), when given, lets ``accounts:`` in rules be checked.
+    ``accounts`` (name -> platform), when given, lets ``accounts:`` in rules be checked;
+    ``channels`` (config's ``notify:`` channel names), ``{notify: CHANNEL}``.
     ``normalize`` (config.yaml's) is the normalisation every file starts from; a
     ``defaults.yaml`` among the rule files changes it for all of them, then each file's and
     each rule's ``normalize:``.
@@ -1070,7 +1220,7 @@ def load_rules(
     problem like any other. ``sources``, when given, receives the text of every file read
     (rule and list files, by resolved path). Raises ConfigError with every problem found.
     """
-    loader = _Loader(accounts=accounts)
+    loader = _Loader(accounts=accounts, channels=channels)
     if sources is not None:
         loader.sources = sources
     documents = loader.read_files([Path(p) for p in paths])

@@ -11,28 +11,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from worker.models import Comment, Platform
+from worker.models import Comment
+from worker.platform_specs import ACTION_PLATFORMS as SPEC_ACTION_PLATFORMS
+from worker.platform_specs import Action as SpecAction
+from worker.platform_specs import Platform
 
 if TYPE_CHECKING:
     from worker.rules.matcher import ScanResult
     from worker.rules.normalize import NormalizeOptions
+    from worker.waves.state import Member, Observation
 
 Mode = Literal["enforce", "shadow"]
-ActionType = Literal[
-    "delete", "reply", "delete_reply", "elect", "unelect",
-    "close_comments", "open_comments", "blacklist",
-]
+#: The action names rules use: the platforms' typed enum, and ``notify`` (a message to the
+#: moderators' channel, not a platform call, so every platform has it).
+ActionType = SpecAction | Literal["notify"]
 
-#: Which platform can carry out which action (rules-spec.md, "Actions").
-ACTION_PLATFORMS: Mapping[str, frozenset[Platform]] = {
-    "delete": frozenset({"wechat", "weibo"}),
-    "reply": frozenset({"wechat"}),
-    "delete_reply": frozenset({"wechat"}),
-    "elect": frozenset({"wechat"}),
-    "unelect": frozenset({"wechat"}),
-    "close_comments": frozenset({"wechat"}),
-    "open_comments": frozenset({"wechat"}),
-    "blacklist": frozenset({"wechat"}),
+#: Which platform can carry out which action (rules-spec.md, "Actions"): from the specs.
+ACTION_PLATFORMS: Mapping[str, frozenset[str]] = {
+    **SPEC_ACTION_PLATFORMS,
+    "notify": frozenset().union(*SPEC_ACTION_PLATFORMS.values()),
 }
 
 #: Actions a planned deletion makes pointless (rules-spec.md, "Evaluation").
@@ -60,6 +57,7 @@ class EvalContext:
     scans: list[ScanResult]  # one per normalisation group, indexed by group
     now: float
     offenses: OffenseCounts | None
+    waves: Observation | None = None  # what `repeated` / `burst` count (worker/rules/waves.py)
 
 
 class Condition(Protocol):
@@ -296,9 +294,20 @@ def held_signals(cond: Condition, ctx: EvalContext) -> frozenset[Signal]:
 class Action:
     type: ActionType
     template: Any = None  # a ReplyTemplate for `reply`
+    channel: str | None = None  # the channel of `notify`
 
     def label(self) -> str:
-        return self.type
+        return self.type if self.channel is None else f"{self.type}:{self.channel}"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One earlier comment of a test sample's ``history:`` (same platform and account)."""
+
+    content: str
+    author: str
+    before: float = 0.0  # seconds before the sample was written; or
+    created_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +325,7 @@ class RuleSample:
     elected: bool = False
     replied: bool = False
     offenses: int | None = None  # the author's prior offenses within the rule's window
+    history: tuple[HistoryEntry, ...] = ()  # earlier comments, for `repeated` and `burst`
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -369,11 +379,14 @@ class PlannedAction:
     mode: Mode
     text: str | None = None  # rendered reply
     after_stop: bool = False  # asked by a shadow rule that matched after an enforced stop
+    channel: str | None = None  # `notify`'s channel
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
         if self.text is not None:
             out["text"] = self.text
+        if self.channel is not None:
+            out["channel"] = self.channel
         out["rule"] = self.rule
         if self.mode == "shadow":
             out["mode"] = "shadow"
@@ -406,6 +419,8 @@ class Decision:
     skipped: list[SkippedAction] = field(default_factory=list)
     span_finder: Callable[[str], Span | None] | None = None
     _spans: dict[str, Span | None] = field(default_factory=dict)
+    #: rule -> the earlier members of the wave its ``repeated`` condition found (newest first)
+    waves: dict[str, tuple[Member, ...]] = field(default_factory=dict)
 
     @property
     def matched(self) -> list[str]:
@@ -441,4 +456,6 @@ class Decision:
                 out["spans"] = {rule: [s.start, s.end, s.text] for rule, s in found.items()}
         if self.skipped:
             out["skipped"] = [s.to_dict() for s in self.skipped]
+        if self.waves:
+            out["waves"] = {rule: [m.id for m in members] for rule, members in self.waves.items()}
         return out

@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from worker.platform_specs import REPLY_MAX_CHARS as SPEC_REPLY_MAX_CHARS
+
 PLACEHOLDERS = ("author", "match", "rule", "content")
 CONTENT_CUT = 20  # {content} is cut to this many characters
 
-#: Longest reply each platform accepts, in characters. WeChat documents a limit (88007) without
-#: its value; 300 is a conservative bound we enforce before calling.
-REPLY_MAX_CHARS = {"wechat": 300}
+#: Longest reply each platform accepts, in characters (its spec's ``reply_max_chars``). WeChat
+#: documents a limit (88007) without its value; 300 is a conservative bound we enforce.
+REPLY_MAX_CHARS = SPEC_REPLY_MAX_CHARS
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 

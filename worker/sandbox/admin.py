@@ -31,6 +31,10 @@ POST     /_sandbox/weibo/post             ``{"owner_uid" | "access_token", "stat
 POST     /_sandbox/weibo/comment          :meth:`Sandbox.add_weibo_comment` arguments,
                                           answers ``{"id": n}``
 POST     /_sandbox/weibo/delete_post      ``{"status_id"}``
+POST     /_sandbox/robot                  ``{"type", "token", "secret": null}``: a team-chat
+                                          robot (:mod:`worker.sandbox.robots`)
+GET      /_sandbox/robot?type=T&token=K   ``{"received": [...], "rejected": n}``
+POST     /_sandbox/robot/fail             ``{"type", "token", "count", "status", "code"}``
 =======  ===============================  ==============================================
 """
 
@@ -48,15 +52,34 @@ if TYPE_CHECKING:
 Handler = Callable[[dict[str, Any], Request], Any]
 
 
+def _robot_state(sandbox: Sandbox, kind: str, token: str) -> dict[str, Any]:
+    robot = sandbox.robots.get(kind, token)
+    return {"received": robot.received, "rejected": robot.rejected}
+
+
 def _error(message: str, status: int = 400) -> Response:
     return json_response({"ok": False, "error": message}, status=status)
 
 
 class Admin:
+    def _robot(self, body: dict[str, Any], req: Request) -> dict[str, Any]:
+        return _robot_state(self._sb, req.query.get("type", ""), req.query.get("token", ""))
+
+    def _add_robot(self, body: dict[str, Any], req: Request) -> None:
+        secret = body.get("secret")
+        self._sb.robots.add(str(body["type"]), str(body["token"]),
+                            str(secret) if secret is not None else None)
+
     def __init__(self, sandbox: Sandbox) -> None:
         self._sb = sandbox
         self._routes: dict[tuple[str, str], Handler] = {
             ("GET", "health"): lambda body, req: {},
+            ("POST", "robot"): self._add_robot,
+            ("GET", "robot"): self._robot,
+            ("POST", "robot/fail"): lambda body, req: self._sb.robots.fail_next(
+                str(body["type"]), str(body["token"]), int(body.get("count", 1)),
+                status=int(body.get("status", 200)), code=body.get("code"),
+            ),
             ("GET", "state"): lambda body, req: self._sb.state(),
             ("GET", "calls"): self._calls,
             ("POST", "reset_calls"): self._reset_calls,

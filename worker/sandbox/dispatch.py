@@ -27,6 +27,7 @@ from worker.sandbox.protocol import (
     json_response,
     redact,
 )
+from worker.sandbox.robots import Robots
 
 ADMIN_PREFIX = "/_sandbox/"
 
@@ -53,6 +54,7 @@ class Dispatcher:
         wechat_api: wechat.WechatApi,
         weibo_api: weibo.WeiboApi,
         admin: Callable[[Request], Response],
+        robots: Robots | None = None,
     ) -> None:
         self._lock = lock
         self._clock = clock
@@ -61,11 +63,18 @@ class Dispatcher:
         self._wechat = wechat_api
         self._weibo = weibo_api
         self._admin = admin
+        self._robots = robots
         self._rid = 0
 
     def dispatch(self, req: Request) -> Response:
         if req.path.startswith(ADMIN_PREFIX):
             return self._admin(req)
+        if self._robots is not None and self._robots.handles(req.path):
+            with self._lock:
+                now = self._clock()
+                robot_kind, response = self._robots.handle(req, now)
+            self._record(req, "robot", robot_kind, response, None, now)
+            return response
         if req.path in wechat.ENDPOINTS:
             platform, endpoint = "wechat", wechat.ENDPOINTS[req.path]
         elif req.path in weibo.ENDPOINTS:

@@ -15,6 +15,7 @@ from worker.sandbox.calls import CallLog, CallRecord
 from worker.sandbox.dispatch import Dispatcher
 from worker.sandbox.faults import Faults
 from worker.sandbox.protocol import Request, Response
+from worker.sandbox.robots import Robots
 from worker.sandbox.seed import apply_seed
 from worker.sandbox.server import LOOPBACK, SandboxServer
 from worker.sandbox.tokens import TokenStore
@@ -101,6 +102,7 @@ class Sandbox:
         )
         self._wechat = WechatState()
         self._weibo = WeiboState()
+        self.robots = Robots()  # team-chat robot webhooks (notify channels)
         self._dispatcher = Dispatcher(
             lock=self._lock,
             clock=self.now,
@@ -125,6 +127,7 @@ class Sandbox:
                 show_batch_max=weibo_show_batch_max,
             ),
             admin=Admin(self).handle,
+            robots=self.robots,
         )
         self._server: SandboxServer | None = None
 

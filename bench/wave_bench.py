@@ -1,0 +1,167 @@
+"""Wave benchmark: copy-paste waves against the real daemon, the sandbox and a real Redis.
+
+``--waves`` (default 10) advertisements, each posted as ``--copies`` (default 50) varied
+copies (an emoji, a digit or a character added) from as many fresh accounts, spread over
+``--seconds`` (default 120) across the WeChat articles, while ``modworker run`` polls every
+``--interval`` seconds with a ``content.repeated: {at_least: 5, within: 1h}`` rule (delete).
+
+Printed: copies deleted (every one must be), and per wave the time from the moment the copy
+that made it a wave was added (the first whose decision held: the audit's ``wave`` records
+name it; with copies varied in the middle that may be later than the 5th, as two such copies
+share less than 0.7 of their 3-grams) to the moment the sandbox recorded the delete of the
+wave's first copy: p50/p99/max over the waves, against two poll intervals; and how many
+copies each wave had when it was recognised. Run:
+
+    .venv/bin/python bench/wave_bench.py                  # 10 waves of 50 over 2 minutes
+    .venv/bin/python bench/wave_bench.py --seconds 30 --waves 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import redis
+from pipeline_bench import (
+    APP_ID,
+    DaemonProcess,
+    SandboxProcess,
+    cleanup_stack,
+    make_targets,
+    seed_document,
+    write_config,
+)
+
+from worker.pipeline.audit import AuditLog
+from worker.pipeline.keys import Keys
+from worker.redis_server import EmbeddedRedis
+
+RULES = """
+version: 1
+rules:
+  - id: copy-paste-wave
+    when:
+      content:
+        repeated: {at_least: 5, within: 1h}
+        min_letters: 10
+    then: [delete]
+"""
+ADS = [
+    "姐妹们这款面霜真的好用三天见效主页有同款链接",
+    "兼职日结三百无需押金有意者看我主页联系方式",
+    "低价出售二手名牌包包正品保证支持验货私我",
+    "免费领取会员看全网电影私信我发你领取方式",
+    "代写论文包过查重价格实惠联系看个人简介哦",
+    "炒股跟我操作每天稳赚百分之五进群看主页链接",
+    "减肥茶一个月瘦二十斤不反弹主页有购买方式",
+    "网课资料全套低价出需要的看我主页联系我吧",
+    "外卖红包每天领最高二十元点我头像看置顶哦",
+    "游戏代练上分快价格低看主页联系方式有惊喜",
+]
+NOISE = ["😍", "！", "~", "呀", "👍", "7", "1", "哦", "🔥", "2"]
+
+
+def vary(text: str, rng: random.Random) -> str:
+    cut = rng.choice([len(text), len(text), 0, rng.randrange(4, len(text) - 4)])
+    return text[:cut] + rng.choice(NOISE) + text[cut:]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--waves", type=int, default=10)
+    parser.add_argument("--copies", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--interval", type=float, default=2.0, help="poll interval, seconds")
+    parser.add_argument("--processes", type=int, default=2)
+    args = parser.parse_args()
+    rng = random.Random(14)
+    targets = [t for t in make_targets() if t.platform == "wechat"]
+    with tempfile.TemporaryDirectory(prefix="wave-bench-") as tmp, cleanup_stack() as stack:
+        work = Path(tmp)
+        embedded = EmbeddedRedis(state_dir=work / "redis")
+        embedded.start()
+        stack.append(embedded)
+        sandbox = SandboxProcess(work / "sandbox.log")
+        stack.append(sandbox)
+        everywhere = make_targets()
+        sandbox.post("seed", seed_document(everywhere, []))
+        config = write_config(work, rules_text=RULES, redis_url=embedded.url,
+                              sandbox_url=sandbox.url, targets=everywhere,
+                              interval=args.interval, batch_wait=1.0)
+        daemon = DaemonProcess(config, work / "daemon.log", processes=args.processes, threads=8)
+        stack.append(daemon)
+        daemon.wait_for_workers(args.processes)
+        time.sleep(2 * args.interval)  # a first empty poll of every target
+        plan = sorted(
+            (rng.uniform(0, args.seconds), wave, copy)
+            for wave in range(args.waves) for copy in range(args.copies)
+        )
+        started = time.time()
+        added: dict[tuple[int, int], tuple[float, int, str]] = {}
+        for offset, wave, copy in plan:
+            delay = started + offset - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            target = targets[rng.randrange(len(targets))]
+            answer = sandbox.post("wechat/comment", {
+                "app_id": APP_ID, "msg_data_id": target.msg_data_id, "index": target.index,
+                "content": vary(ADS[wave % len(ADS)], rng),
+                "openid": f"oWave{wave:03d}{copy:020d}",
+            })
+            added[(wave, copy)] = (time.time(), int(answer["user_comment_id"]), target.key)
+        deadline = time.time() + 10 * args.interval + 30
+        deleted: dict[int, float] = {}
+        while time.time() < deadline:
+            deleted = {int(c["body"]["user_comment_id"]): float(c["time"])
+                       for c in sandbox.calls() if c["endpoint"] == "comment/delete"
+                       and c.get("errcode") in (0, None)}
+            if all(cid in deleted for _, cid, _ in added.values()):
+                break
+            time.sleep(1.0)
+        audit = AuditLog(redis=redis.Redis.from_url(embedded.url), keys=Keys())
+        by_comment = {(key, cid): (wave, t) for (wave, _), (t, cid, key) in added.items()}
+        recognised: dict[int, float] = {}
+        noticed: dict[int, float] = {}  # when the wave record was written
+        for record in audit.read(kind="wave", limit=100_000):
+            found = by_comment.get((str(record.get("by_target")), int(record["by"])))
+            if found is not None:
+                wave, t = found
+                recognised[wave] = min(recognised.get(wave, t), t)
+                noticed[wave] = min(noticed.get(wave, float(record["ts"])), float(record["ts"]))
+        latencies, sizes = [], []
+        for wave, at in recognised.items():
+            order = sorted((t, cid) for (w, _), (t, cid, _) in added.items() if w == wave)
+            first = order[0][1]
+            sizes.append(sum(1 for t, _ in order if t <= at))
+            if first in deleted:
+                latencies.append(deleted[first] - at)
+        missing = sum(1 for _, cid, _ in added.values() if cid not in deleted)
+    total = len(added)
+    print(f"{args.waves} waves x {args.copies} copies over {args.seconds:.0f} s, poll interval "
+          f"{args.interval:g} s, {args.processes} worker processes")
+    print(f"copies deleted: {total - missing:,} of {total:,}")
+    if latencies:
+        print(f"waves recognised at copy {sorted(sizes)} (rule: at least 5)")
+        decided = [noticed[w] - recognised[w] for w in recognised]
+        print(f"recognising copy added -> wave recognised (decided): p50 "
+              f"{percentile(decided, 0.5):.2f} s, max {max(decided):.2f} s")
+        print(f"recognising copy added -> first copy deleted: p50 "
+              f"{percentile(latencies, 0.5):.2f} s, p99 {percentile(latencies, 0.99):.2f} s, "
+              f"max {max(latencies):.2f} s (target: under {2 * args.interval:g} s)")
+
+
+if __name__ == "__main__":
+    main()

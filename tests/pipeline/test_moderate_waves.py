@@ -1,0 +1,110 @@
+"""The moderate actor with a wave rule and notify: earlier members acted on once, notify
+entries queued for the digest (marked under dry_run and for shadow rules).
+
+The real actors run in this process on a StubBroker, state in a real Redis, WeChat is the
+sandbox over loopback HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dramatiq.brokers.stub import StubBroker
+
+from worker.config import (
+    AccountConfig,
+    Config,
+    NotifyChannel,
+    NotifyConfig,
+    Secret,
+    WechatTarget,
+)
+from worker.pipeline.actors import Pipeline
+from worker.pipeline.runtime import Runtime
+from worker.redis_server import EmbeddedRedis
+from worker.sandbox import Sandbox
+
+APP = "wxmoderatewaves"
+SECRET = "moderate-waves-secret"
+ARTICLE = 320
+AD = "加微信领取免费资料，限时优惠快来看看吧"
+
+RULES = """\
+version: 1
+rules:
+  - id: wave
+    when: {content: {repeated: {at_least: 3, within: 1h}}}
+    then: [delete, {notify: mods}]
+  - id: trial
+    mode: shadow
+    when: {content: {includes: [领取免费]}}
+    then: [delete, {notify: mods}]
+"""
+
+
+@pytest.fixture(params=[False, True], ids=["enforced", "dry_run"])
+def runtime(
+    request: pytest.FixtureRequest, tmp_path: Path, sandbox: Sandbox,
+    redis_server: EmbeddedRedis, stub_actors: StubBroker,
+) -> Iterator[Runtime]:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    mods = NotifyChannel(name="mods", type="webhook", url=Secret(f"{sandbox.url}/hook/mods"))
+    config = Config(rules=(rules,), dry_run=request.param,
+                    notify=NotifyConfig(channels=(mods,)), accounts=(
+        AccountConfig(name="oa", platform="wechat", app_id=APP, app_secret=Secret(SECRET),
+                      api_base=sandbox.url, targets=(WechatTarget(msg_data_id=ARTICLE),)),
+    ))
+    rt = Runtime(config=config, redis_url=redis_server.url)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(port=0) as box:
+        box.add_wechat_app(app_id=APP, app_secret=SECRET)
+        box.add_article(APP, msg_data_id=ARTICLE, index=0)
+        box.robots.add("webhook", "mods")
+        yield box
+
+
+def _moderate_all(pipeline: Pipeline, stub_actors: StubBroker) -> None:
+    pipeline.poll("oa", f"{ARTICLE}:0")
+    queue = stub_actors.queues["moderate"]
+    while not queue.empty():
+        pipeline.moderate(*json.loads(queue.get_nowait())["args"])
+
+
+def test_a_wave_acts_on_its_earlier_members_once_and_tells_the_channel(
+    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
+) -> None:
+    ids = [sandbox.add_wechat_comment(APP, ARTICLE, content=AD + "!" * i, openid=f"oW{i}")
+           for i in range(2)]
+    _moderate_all(pipeline, stub_actors)
+    ids.append(sandbox.add_wechat_comment(APP, ARTICLE, content="~" + AD, openid="oW2"))
+    ids.append(sandbox.add_wechat_comment(APP, ARTICLE, content=AD + "😀", openid="oW3"))
+    _moderate_all(pipeline, stub_actors)
+
+    waves = runtime.audit.read(kind="wave", limit=10)
+    assert len(waves) == 2 and len({w["wave"] for w in waves}) == 1
+    assert {int(w["comment_id"]) for w in waves} == set(ids[:2])
+    acts = [json.loads(m)["args"] for m in list(stub_actors.queues["act"].queue)]
+    if runtime.config.dry_run:
+        assert acts == []
+    else:  # each copy deleted once: two as the wave's earlier members, two on their own
+        assert sorted(int(a[2]) for a in acts if a[3] == "delete") == sorted(ids)
+
+    runtime.notifier.flush_due(force=True)
+    (message,) = sandbox.robots.get("webhook", "mods").received
+    text = message["body"]["text"]
+    mark = " [dry_run: nothing was changed]" if runtime.config.dry_run else ""
+    assert f"**wave**: 4 comments{mark}\n" in text
+    # A comment is told once a channel, for the first rule that asks (enforced first): the
+    # shadow rule tells only the two copies the wave rule had not matched yet.
+    assert "**trial**: 2 comments [shadow rule: nothing was changed]\n" in text
+    entries = message["body"]["entries"]
+    assert {e["wave"] for e in entries if e["rule"] == "wave"} >= {waves[0]["wave"], None}

@@ -1,0 +1,77 @@
+"""MinHash LSH against a brute-force Jaccard search on generated near-duplicates."""
+
+from __future__ import annotations
+
+import random
+
+from worker.waves.minhash import LshIndex, bands, grams, jaccard
+
+BASES = [
+    "加微信领取免费资料限时优惠快来看看吧",
+    "点击主页链接低价代购名牌包包正品保证",
+    "兼职刷单日赚三百元无需押金私聊我",
+    "this article is great thanks for sharing it",
+    "今天天气真好我们一起去公园散步吧",
+    "作者写得太好了支持一下期待下一篇",
+    "follow my page for cheap watches and bags",
+    "免费领取会员看所有电影私信我链接",
+]
+NOISE = "🔥😀123456789abcxyz好的嗯"
+
+
+def _vary(text: str, rnd: random.Random, edits: int) -> str:
+    chars = list(text)
+    for _ in range(edits):
+        op = rnd.choice(("sub", "ins", "del"))
+        at = rnd.randrange(len(chars))
+        if op == "sub":
+            chars[at] = rnd.choice(NOISE)
+        elif op == "ins":
+            chars.insert(at, rnd.choice(NOISE))
+        elif len(chars) > 5:
+            del chars[at]
+    return "".join(chars)
+
+
+def test_lsh_recall_against_brute_force_and_no_dissimilar_pair_reported() -> None:
+    rnd = random.Random(14)
+    texts = [_vary(base, rnd, rnd.choice((0, 1, 1, 2, 3, 6))) for base in BASES for _ in range(25)]
+    gram_sets = [grams(t) for t in texts]
+    index = LshIndex()
+    similar = found = reported = 0
+    for i, gram_set in enumerate(gram_sets):
+        got = index.similar(gram_set, 0.7)
+        for j in range(i):  # brute force over everything indexed before
+            sim = jaccard(gram_set, gram_sets[j])
+            if sim >= 0.8:
+                similar += 1
+                found += str(j) in got
+        for key, sim in got.items():
+            reported += 1
+            assert sim == jaccard(gram_set, gram_sets[int(key)])
+            assert sim >= 0.5, (texts[i], texts[int(key)])
+        index.add(str(i), gram_set)
+    assert similar > 250  # the generator made enough near-duplicate pairs to judge by
+    assert reported >= found
+    assert found / similar >= 0.95
+
+
+def test_removed_keys_are_no_longer_found() -> None:
+    index = LshIndex()
+    a = grams("加微信领取免费资料限时优惠快来")
+    index.add("a", a)
+    assert index.similar(a, 0.7) == {"a": 1.0}
+    index.remove("a")
+    assert index.similar(a, 0.7) == {}
+    assert len(index) == 0
+
+
+def test_short_texts_compare_whole_and_one_changed_character_stays_similar() -> None:
+    assert grams("好") == frozenset({"好"})
+    assert grams("") == frozenset()
+    assert jaccard(grams("ab"), grams("ab")) == 1.0
+    a = grams("加微信领取免费资料限时优惠快来")
+    b = grams("加微信领取免费资料限时优惠快来😀")
+    assert jaccard(a, b) >= 0.8
+    assert not set(bands(a)).isdisjoint(bands(b))
+    assert jaccard(grams("今天天气真好"), grams("加微信领取免费")) == 0.0

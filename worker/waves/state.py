@@ -1,0 +1,214 @@
+"""What one comment sees of its waves: the near-duplicates and the author's comments around it.
+
+:class:`WaveState` is recorded and queried in one step per comment, so every comment counts
+for every later one whatever its rules decide. Two implementations: Redis in the daemon
+(:mod:`worker.waves.redis_state`, shared by every worker and host) and memory in replay and
+``check`` (:class:`MemoryWaveState`). Both order comments by ``created_at``; the windows are
+around the comment (``[t - within, t + within]``), so two workers deciding a wave's copies out
+of order both count each other.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from worker.models import Comment
+from worker.waves.minhash import LshIndex, grams
+
+#: Most near-duplicates and author comments one query returns (the newest): bounds the cost
+#: per comment in a large wave; ``at_least`` above it is refused at load.
+MAX_NEIGHBOURS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """Another comment of the same account, as recorded when it was observed."""
+
+    id: str
+    target: str | None
+    author: str | None
+    created_at: float
+    content: str
+    similarity: float = 1.0
+
+    @property
+    def key(self) -> str:
+        return member_key(self.target, self.id)
+
+    def comment(self, platform: str, account: str | None) -> Comment:
+        return Comment(
+            platform=platform,  # type: ignore[arg-type]  # recorded from a Comment's platform
+            id=self.id, content=self.content, account=account, target=self.target,
+            author=self.author, created_at=self.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WaveQuery:
+    """What the rules need to know: the longest windows and the lowest similarity they ask."""
+
+    repeated_within: float | None = None
+    similarity: float = 1.0
+    burst_within: float | None = None
+    most: int = MAX_NEIGHBOURS  # the largest `at_least` of the repeated rules
+    burst_windows: tuple[float, ...] = ()  # every burst rule's window (counted each)
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """The other comments a comment's ``repeated``/``burst`` conditions count."""
+
+    created_at: float
+    near: tuple[Member, ...] = ()  # near-duplicates (>= the query's similarity), newest first
+    author_times: tuple[float, ...] = ()  # the author's other comments' creation times, or
+    author_counts: dict[float, int] | None = None  # how many within each burst window
+    members: dict[str, tuple[Member, ...]] = field(default_factory=dict)  # rule -> its wave
+
+    def repeated(self, *, within: float, similarity: float) -> list[Member]:
+        low, high = self.created_at - within, self.created_at + within
+        return [m for m in self.near if m.similarity >= similarity and low <= m.created_at <= high]
+
+    def burst(self, *, within: float) -> int:
+        if self.author_counts is not None:
+            if within not in self.author_counts:
+                raise ValueError(f"burst window {within} s was not counted "
+                                 "(WaveQuery.burst_windows)")
+            return 1 + self.author_counts[within]
+        low, high = self.created_at - within, self.created_at + within
+        return 1 + sum(1 for t in self.author_times if low <= t <= high)
+
+
+class WaveState(Protocol):
+    def observe(self, comment: Comment, text: str, query: WaveQuery, *, now: float) -> Observation:
+        """Record ``comment`` (its fully normalised ``text``) and return what it sees."""
+        ...
+
+    def observe_many(
+        self, comments: Sequence[tuple[Comment, str]], query: WaveQuery, *, now: float
+    ) -> list[Observation]:
+        """:meth:`observe` each (comment, text) in order (Redis: in one round trip)."""
+        ...
+
+    def claim(
+        self, *, platform: str, account: str | None, rule: str, ids: Sequence[str],
+        wave: str, within: float,
+    ) -> tuple[str, list[str]]:
+        """Mark ``ids`` as acted on for ``rule``; the wave id and the ids newly marked (each id
+        is newly marked once, whoever asks). A wave holding one of ``ids`` lends its id."""
+        ...
+
+    def contents(
+        self, *, platform: str, account: str | None, keys: Sequence[str]
+    ) -> dict[str, str]:
+        """The texts of recorded comments (``Member.content`` may be left empty by observe)."""
+        ...
+
+
+def new_claims(
+    state: WaveState, comment: Comment, rule: str, members: Sequence[Member], within: float
+) -> tuple[str, list[Member]]:
+    """Claim a wave for ``rule`` when its ``repeated`` first holds at ``comment``: the wave id
+    and the earlier members this comment's decision must also act on (none claimed before)."""
+    own = member_key(comment.target, comment.id)
+    keys = [own, *(m.key for m in members)]
+    wave, new = state.claim(platform=comment.platform, account=comment.account, rule=rule,
+                            ids=keys, wave=f"{rule}:{own}", within=within)
+    fresh = [m for m in members if m.key in set(new)]
+    texts = state.contents(platform=comment.platform, account=comment.account,
+                           keys=[m.key for m in fresh if not m.content])
+    return wave, [replace(m, content=texts.get(m.key, m.content)) for m in fresh]
+
+
+def member_key(target: str | None, comment_id: str) -> str:
+    """A comment's name in its account's wave state: comment ids are per article on WeChat."""
+    return f"{target or '-'}/{comment_id}"
+
+
+def when_written(comment: Comment, now: float) -> float:
+    return comment.created_at if comment.created_at is not None else now
+
+
+@dataclass
+class _Space:
+    index: LshIndex = field(default_factory=LshIndex)
+    members: dict[str, tuple[Member, frozenset[str]]] = field(default_factory=dict)
+    by_time: list[tuple[float, str]] = field(default_factory=list)  # heap
+    authors: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+class MemoryWaveState:
+    """Waves in memory, trimmed by the comments' own times (replay, ``check``'s ``history:``)."""
+
+    def __init__(self) -> None:
+        self._spaces: dict[tuple[str, str | None], _Space] = {}
+        self._claimed: dict[tuple[str, str | None, str], dict[str, str]] = {}
+
+    def observe_many(
+        self, comments: Sequence[tuple[Comment, str]], query: WaveQuery, *, now: float
+    ) -> list[Observation]:
+        return [self.observe(c, text, query, now=now) for c, text in comments]
+
+    def contents(
+        self, *, platform: str, account: str | None, keys: Sequence[str]
+    ) -> dict[str, str]:
+        space = self._spaces.get((platform, account))
+        if space is None:
+            return {}
+        return {k: space.members[k][0].content for k in keys if k in space.members}
+
+    def claim(
+        self, *, platform: str, account: str | None, rule: str, ids: Sequence[str],
+        wave: str, within: float,
+    ) -> tuple[str, list[str]]:
+        claimed = self._claimed.setdefault((platform, account, rule), {})
+        wave = next((claimed[i] for i in ids if i in claimed), wave)
+        new = [i for i in dict.fromkeys(ids) if i not in claimed]
+        for i in new:
+            claimed[i] = wave
+        return wave, new
+
+    def observe(self, comment: Comment, text: str, query: WaveQuery, *, now: float) -> Observation:
+        at = when_written(comment, now)
+        space = self._spaces.setdefault((comment.platform, comment.account), _Space())
+        own = member_key(comment.target, comment.id)
+        near: list[Member] = []
+        if query.repeated_within is not None:
+            self._trim(space, at - query.repeated_within)
+            gram_set = grams(text)
+            for key, sim in space.index.similar(gram_set, query.similarity).items():
+                if key == own:
+                    continue
+                member = space.members[key][0]
+                if abs(member.created_at - at) <= query.repeated_within:
+                    near.append(_with_similarity(member, sim))
+            if own not in space.members:
+                member = Member(comment.id, comment.target, comment.author, at, comment.content)
+                space.members[own] = (member, gram_set)
+                space.index.add(own, gram_set)
+                heapq.heappush(space.by_time, (at, own))
+        times: list[float] = []
+        if query.burst_within is not None and comment.author is not None:
+            seen = space.authors.setdefault(comment.author, {})
+            for key, t in list(seen.items()):
+                if t < at - query.burst_within:
+                    del seen[key]
+                elif key != own and t <= at + query.burst_within:
+                    times.append(t)
+            seen[own] = at
+        near.sort(key=lambda m: -m.created_at)
+        return Observation(at, tuple(near[:MAX_NEIGHBOURS]), tuple(times))
+
+    @staticmethod
+    def _trim(space: _Space, before: float) -> None:
+        while space.by_time and space.by_time[0][0] < before:
+            _, key = heapq.heappop(space.by_time)
+            space.members.pop(key, None)
+            space.index.remove(key)
+
+
+def _with_similarity(member: Member, similarity: float) -> Member:
+    return Member(member.id, member.target, member.author, member.created_at, member.content,
+                  similarity)
