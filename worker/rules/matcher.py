@@ -46,7 +46,7 @@ import re2
 from worker.errors import PatternError
 from worker.rules.normalize import NUMERALS, NormalizedText, Normalizer
 from worker.rules.regex import RegexBudget, re2_options
-from worker.rules.sounds_like import has_han, needed_finder, sound_of
+from worker.rules.sounds_like import has_han, needed_finder, sound_of, sound_of_page
 from worker.rules.spaced import spaced_runs
 
 __all__ = [
@@ -339,7 +339,7 @@ class Matcher:
         length = len(joined)
         scanned = joined
         if self._sounds and not joined.isascii() and self._sound_may_hit(joined):
-            scanned = f"{joined}\0{sound_of(joined)}"
+            scanned = f"{joined}\0{sound_of_page(joined)}"
         starts: list[int] = []  # where each skeleton starts in ``joined``
         at = 0
         for skeleton in skeletons:
