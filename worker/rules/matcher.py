@@ -275,10 +275,16 @@ class Matcher:
                     break
                 skel_terms.setdefault(trigger, []).append((_TRIGGER, -1))
         self._full = full
-        self._skel_targets: list[list[tuple[str, int]]] = list(skel_terms.values())
-        self._skel_ac: Any = ahocorasick_rs.AhoCorasick(list(skel_terms)) if skel_terms else None
+        # Tuples, and the lists gone before the automaton is built (the peak of a load).
+        patterns = list(skel_terms)
+        self._skel_targets: list[tuple[tuple[str, int], ...]] = [
+            tuple(targets) for targets in skel_terms.values()
+        ]
+        del skel_terms
         # A page's skeletons are scanned joined by NUL (scan_many): no pattern may hold one.
-        self._page_scan = not any("\0" in term for term in skel_terms)
+        self._page_scan = not any("\0" in term for term in patterns)
+        self._skel_ac: Any = ahocorasick_rs.AhoCorasick(patterns) if patterns else None
+        del patterns
         self._word_targets: list[list[_Literal]] = list(word_terms.values())
         self._word_ac: Any = ahocorasick_rs.AhoCorasick(list(word_terms)) if word_terms else None
         # Spaced-out runs spell terms made of word characters only (see spaced.py).
