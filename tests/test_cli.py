@@ -155,7 +155,7 @@ def test_replay_of_a_missing_file_is_a_usage_error(
         (["demo", "--duration", "inf"], "--duration: expected a finite number"),
         (["audit", "-c", "c.yaml", "--limit", "0"], "--limit: must be at least 1, got 0"),
         (["audit", "-c", "c.yaml", "--since", "soon"], "--since: expected a duration"),
-        (["audit", "-c", "c.yaml", "--until=-1h"], "--until: expected a duration"),
+        (["audit", "-c", "c.yaml", "--until=-1h"], "--until: a duration cannot be negative"),
         (["audit", "-c", "c.yaml", "--outcome", "fine"], "--outcome: invalid choice"),
     ],
 )

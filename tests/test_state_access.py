@@ -32,7 +32,8 @@ def _config(tmp_path: Path) -> str:
     (tmp_path / "rules" / "r.yaml").write_text(RULES, encoding="utf-8")
     config = tmp_path / "config.yaml"
     config.write_text(
-        "state_dir: ./var\nrules: [rules/]\npolling: {interval: 10s}\naccounts:\n"
+        "state_dir: ./var\nrules: [rules/]\npolling: {interval: 10s, max_interval: 10s}\n"
+        "accounts:\n"
         "  - name: main-oa\n    platform: wechat\n    app_id: wx1\n"
         "    app_secret: '${NO_SUCH_SECRET_X}'\n    targets: [{msg_data_id: 1, index: 0}]\n"
         "  - name: brand\n    platform: weibo\n    access_token: '${NO_SUCH_TOKEN_X}'\n"

@@ -250,6 +250,29 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=_lazy("worker.inspect", "cmd_stats"))
 
+    targets = commands.add_parser(
+        "targets", help="list, add or remove the articles and posts the daemon polls"
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    verbs = targets.add_subparsers(dest="verb", required=True, metavar="VERB")
+    listing = verbs.add_parser("list", parents=[common],
+                               help="every target: source, state, last poll, comments seen")
+    listing.add_argument("--account", help="only this account's targets")
+    listing.add_argument("--json", action="store_true",
+                         help="JSON lines even on a terminal (the default elsewhere)")
+    listing.set_defaults(targets=[])
+    for verb, text in (("add", "watch targets (again) within 5 s, no restart"),
+                       ("remove", "stop polling targets; their history stays")):
+        change = verbs.add_parser(verb, parents=[common], help=text)
+        change.add_argument("--account", required=True, help="the account's name")
+        change.add_argument(
+            "targets", nargs="+", metavar="TARGET",
+            help="MSG_DATA_ID[:INDEX] or an article link (WeChat), a status id (Weibo)",
+        )
+        change.set_defaults(json=False)
+    targets.set_defaults(func=_lazy("worker.targets.command", "cmd_targets"))
+
     health = commands.add_parser(
         "health", help="is moderation working: Redis, scheduler, workers, credentials "
         "(exit 0 healthy, 6 unhealthy, 3 Redis unreachable)"

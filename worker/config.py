@@ -95,8 +95,10 @@ class PollingConfig:
     jitter: float = 0.1  # +- fraction of interval
     full_pass_interval: float = 900.0  # WeChat: a full listing pass to catch state changes
     page_size: int = WECHAT_MAX_PAGE_SIZE  # WeChat comment/list count
+    max_interval: float = 1800.0  # a cold target's interval (the hot one is ``interval``)
+    retire_after: float = 30 * 86400.0  # no new comment for this long: not polled any more
     # No successful poll for this long: the target is stale (stats, /readyz notes). None:
-    # 3 intervals, at least 60 s (worker.pipeline.freshness.stale_after).
+    # 3 of the target's own intervals, at least 60 s (worker.pipeline.freshness.stale_after).
     stale_after: float | None = None
 
 
@@ -112,6 +114,8 @@ class ActionsConfig:
 class QuotaConfig:
     reset_timezone: str = "Asia/Shanghai"  # a 45009 pause lasts until the next local midnight here
     pause: float | None = None  # fixed pause length instead of "until midnight" (tests, demos)
+    poll_share: float = 0.5  # polling may use this share of the calls left until the reset
+    refresh: float = 300.0  # how often the scheduler asks openapi/quota/get (WeChat)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,6 +151,10 @@ class WeiboTarget:
 
 Target = WechatTarget | WeiboTarget
 
+#: The target key of a Weibo account's whole listing (``listing: account``): one "target"
+#: that lists comments/to_me/biz; each comment is moderated under its own post.
+ACCOUNT_LISTING = "*"
+
 
 @dataclass(frozen=True, kw_only=True)
 class AccountConfig:
@@ -162,6 +170,11 @@ class AccountConfig:
     access_token: Secret | None = None
     # Rate limit per endpoint, calls per minute (None: platform default)
     calls_per_minute: int | None = None
+    # Weibo: "account" lists every comment of the account's posts (comments/to_me/biz);
+    # "targets" lists each configured post (comments/show). Default: account without targets.
+    listing: Literal["account", "targets"] = "targets"
+    # WeChat: watch every article mass-sent in this many seconds back (datacube); None: off
+    discover: float | None = None
 
 
 NotifyType = Literal["wecom", "dingtalk", "feishu", "webhook"]
@@ -377,6 +390,14 @@ def _fraction(value: Any) -> float:
     return float(value)
 
 
+def _share(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise ValueError(
+            f"expected a share above 0 and below 1 (actions keep the rest), got {value!r}"
+        )
+    return float(value)
+
+
 def load_config(
     path: str | Path,
     environ: Mapping[str, str] | None = None,
@@ -413,9 +434,12 @@ _ROOT_KEYS = {
 }
 _REDIS_KEYS = {"url", "sentinel", "key_prefix"}
 _SENTINEL_KEYS = {"hosts", "master", "password", "sentinel_password", "db"}
-_POLLING_KEYS = {"interval", "jitter", "full_pass_interval", "page_size", "stale_after"}
+_POLLING_KEYS = {
+    "interval", "jitter", "full_pass_interval", "page_size", "max_interval", "retire_after",
+    "stale_after",
+}
 _ACTIONS_KEYS = {"max_retries", "min_backoff", "max_backoff", "batch_max_wait"}
-_QUOTA_KEYS = {"reset_timezone", "pause"}
+_QUOTA_KEYS = {"reset_timezone", "pause", "poll_share", "refresh"}
 _METRICS_KEYS = {"enabled", "host", "port"}
 _NOTIFY_KEYS = {"interval", "examples", "events"}  # every other key names a channel
 _NOTIFY_CHANNEL_KEYS = {"type", "url", "secret"}
@@ -423,10 +447,15 @@ _NOTIFY_EVENTS_KEYS = {"channel", "on"}
 _AUDIT_KEYS = {"retention"}
 _WECHAT_KEYS = {
     "name", "platform", "app_id", "app_secret", "token", "api_base", "targets", "calls_per_minute",
+    "discover",
 }
-_WEIBO_KEYS = {"name", "platform", "access_token", "api_base", "targets", "calls_per_minute"}
+_WEIBO_KEYS = {
+    "name", "platform", "access_token", "api_base", "targets", "calls_per_minute", "listing",
+}
 #: An account's keys, by platform: every platform spec has an entry (a test holds it).
 ACCOUNT_KEYS: dict[str, set[str]] = {"wechat": _WECHAT_KEYS, "weibo": _WEIBO_KEYS}
+#: Keys of another platform's accounts that get a message of their own instead of "unknown".
+_OTHER_PLATFORMS_KEYS: dict[str, set[str]] = {"wechat": {"listing"}, "weibo": {"discover"}}
 
 #: Every key config.yaml may hold, by section (config.example.yaml documents each one).
 KNOWN_KEYS: dict[str, frozenset[str]] = {
@@ -566,13 +595,26 @@ def _polling(reader: _Reader, root: SourceMap) -> PollingConfig:
             f"page_size must be at most {WECHAT_MAX_PAGE_SIZE} (WeChat refuses 50 with 88010)",
             node, "page_size", "polling.page_size",
         )
+    interval = reader.get(node, "interval", _duration_above_zero, 60.0, "polling")
+    max_interval = reader.get(node, "max_interval", _duration_above_zero, 1800.0, "polling")
+    if max_interval < interval:
+        given = "max_interval" if "max_interval" in node else "interval"
+        reader.problem(
+            f"polling.max_interval ({_seconds(max_interval)}) is shorter than polling.interval "
+            f"({_seconds(interval)}): the cold interval must be at least the hot one",
+            node, given, f"polling.{given}",
+        )
     return PollingConfig(
-        interval=reader.get(node, "interval", _duration_above_zero, 60.0, "polling"),
+        interval=interval,
         jitter=reader.get(node, "jitter", _fraction, 0.1, "polling"),
         full_pass_interval=reader.get(
             node, "full_pass_interval", parse_duration, 900.0, "polling"
         ),
         page_size=page_size,
+        max_interval=max_interval,
+        retire_after=reader.get(
+            node, "retire_after", _duration_above_zero, 30 * 86400.0, "polling"
+        ),
         stale_after=reader.get(node, "stale_after", _duration_above_zero, None, "polling"),
     )
 
@@ -604,6 +646,8 @@ def _quota(reader: _Reader, root: SourceMap) -> QuotaConfig:
     return QuotaConfig(
         reset_timezone=reader.get(node, "reset_timezone", _timezone, "Asia/Shanghai", "quota"),
         pause=reader.get(node, "pause", _duration_above_zero, None, "quota"),
+        poll_share=reader.get(node, "poll_share", _share, 0.5, "quota"),
+        refresh=reader.get(node, "refresh", _duration_above_zero, 300.0, "quota"),
     )
 
 
@@ -891,7 +935,9 @@ def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
                 node, "platform", f"{where}.platform",
             )
             continue
-        reader.known_keys(node, ACCOUNT_KEYS[platform], where)
+        # discover on Weibo and listing on WeChat get their own message below
+        allowed = ACCOUNT_KEYS[platform] | _OTHER_PLATFORMS_KEYS.get(platform, set())
+        reader.known_keys(node, allowed, where)
         api_base = node.get("api_base")
         if api_base is not None:
             try:
@@ -900,6 +946,8 @@ def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
                 reader.problem(str(exc), node, "api_base", f"{where}.api_base")
         calls_per_minute = reader.get(node, "calls_per_minute", _positive_int, None, where)
         targets = _targets(reader, node, platform, where)
+        discover = _discover(reader, node, platform, where)
+        listing = _listing(reader, node, platform, where, targets)
         if platform == "wechat":
             app_id = node.get("app_id")
             if not app_id:
@@ -922,7 +970,7 @@ def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
                     name=name, platform="wechat", targets=targets, api_base=api_base,
                     app_id=str(app_id) if app_id else None,
                     app_secret=Secret(secret) if secret is not None else None,
-                    token=token_mode, calls_per_minute=calls_per_minute,
+                    token=token_mode, calls_per_minute=calls_per_minute, discover=discover,
                 )
             )
         elif platform == "weibo":
@@ -936,7 +984,7 @@ def _accounts(reader: _Reader, root: SourceMap) -> tuple[AccountConfig, ...]:
                 AccountConfig(
                     name=name, platform="weibo", targets=targets, api_base=api_base,
                     access_token=Secret(token) if token is not None else None,
-                    calls_per_minute=calls_per_minute,
+                    calls_per_minute=calls_per_minute, listing=listing,
                 )
             )
     return tuple(accounts)
@@ -975,3 +1023,44 @@ def _targets(reader: _Reader, node: SourceMap, platform: str, where: str) -> tup
             reader.warnings.append(reader.problems.pop())
             targets.pop()
     return tuple(targets)
+
+
+def _discover(reader: _Reader, node: SourceMap, platform: str, where: str) -> float | None:
+    if "discover" not in node:
+        return None
+    if platform != "wechat":
+        reader.problem(
+            "discover finds mass-sent WeChat articles (datacube); a Weibo account lists every "
+            "post's comments with listing: account", node, "discover", f"{where}.discover",
+        )
+        return None
+    value = reader.get(node, "discover", _duration_above_zero, None, where)
+    if value is not None and value < 86400:
+        reader.problem(
+            f"discover must be at least 1d (datacube counts whole days), got {node['discover']!r}",
+            node, "discover", f"{where}.discover",
+        )
+        return None
+    return value  # type: ignore[no-any-return]
+
+
+def _listing(
+    reader: _Reader, node: SourceMap, platform: str, where: str, targets: tuple[Target, ...]
+) -> Literal["account", "targets"]:
+    if platform != "weibo":
+        if "listing" in node:
+            reader.problem(
+                "listing is a Weibo key (comments/to_me/biz); a WeChat account lists each "
+                "article (targets:, discover:)", node, "listing", f"{where}.listing",
+            )
+        return "targets"
+    if "listing" not in node:
+        return "targets" if targets else "account"
+    value = node["listing"]
+    if value not in ("account", "targets"):
+        reader.problem(
+            f"listing must be account (every comment of the account's posts) or targets "
+            f"(the posts under targets:), got {value!r}", node, "listing", f"{where}.listing",
+        )
+        return "targets"
+    return "account" if value == "account" else "targets"

@@ -216,9 +216,11 @@ class Daemon:
             self.stop.set()
 
         def on_hup(signum: int, frame: FrameType | None) -> None:
-            log.info("reload_requested", detail="workers reload the rules; actions disabled "
+            log.info("reload_requested", detail="workers reload the rules, the scheduler "
+                     "config.yaml's targets; actions disabled "
                      "by 88000/48001 are enabled again")
             self.reload_requested.set()
+            scheduler.request_reload()
             for process in self.processes.values():
                 if process.pid is not None and process.is_alive():
                     os.kill(process.pid, signal.SIGHUP)

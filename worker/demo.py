@@ -15,11 +15,14 @@ What it does, in order (everything under one temporary directory)::
 3. run the real daemon, its own process group, its JSON log in a file;
 4. add a few waves of comments over the sandbox's admin API while it runs, printing what the
    daemon decides and does as it happens (read from the audit stream in its embedded Redis);
+   midway, publish a WeChat mass send and a Weibo post: the articles are added with
+   ``modworker targets add <link>`` as a publishing script would, the post is found by the
+   Weibo account's whole-account listing, and both get comments;
 5. after ``--duration`` seconds, once the work is done (or a grace period ran out), read the
    audit stream and rule counters, SIGTERM the daemon (it must exit 0), read the sandbox's call
    log and stop the sandbox;
 6. print a summary: decisions, rule hits, actions by outcome, API calls by endpoint, batch
-   sizes and example decisions.
+   sizes, example decisions and ``modworker targets list``.
 
 Nothing it starts outlives it: a ``finally`` stops the daemon and the sandbox (SIGTERM, then
 SIGKILL to their process groups), also on Ctrl-C, SIGTERM and errors. Every child carries
@@ -106,6 +109,7 @@ WAVES: tuple[tuple[float, int, bool], ...] = (
     (0.45, 20, True),
     (0.7, 20, False),
 )
+PUBLISH_AT = 0.55  # fraction of --duration: the mid-run mass send and post
 ORDER = ("ok", "already_done", "dry_run", "failed", "deferred")
 FINAL_OUTCOMES = frozenset({"ok", "already_done", "failed"})
 _LISTENING = re.compile(r"sandbox listening on (http://127\.0\.0\.1:\d+)")
@@ -370,6 +374,7 @@ class Results:
     rule_ids: tuple[str, ...] = ()
     rule_actions: dict[str, str] = field(default_factory=dict)
     log_samples: tuple[int, list[str]] = (0, [])
+    targets: list[dict[str, Any]] = field(default_factory=list)  # `modworker targets list`
     digests: list[str] = field(default_factory=list)  # what the moderators' robot received
 
 
@@ -451,6 +456,7 @@ class Demo:
         started = time.monotonic()
         waves = list(WAVES)
         complete = False
+        published = False
         last_wave = -WAVE_GAP
         while True:
             elapsed = time.monotonic() - started
@@ -461,6 +467,10 @@ class Demo:
             complete = progress.decided() >= expected and progress.pending_actions() == 0
             if elapsed >= self.duration and (complete or elapsed >= self.duration + GRACE):
                 break
+            if not published and elapsed >= PUBLISH_AT * self.duration:
+                published = True
+                expected += self._publish(config_path, example, data)
+                continue
             if waves and elapsed >= max(waves[0][0] * self.duration, last_wave + WAVE_GAP):
                 _fraction, count, comeback = waves.pop(0)
                 if comeback:
@@ -487,6 +497,7 @@ class Demo:
         stats = RuleStats(redis=self._redis(), keys=Keys(prefix=KEY_PREFIX)).snapshot(rule_ids)
         records = _read_audit(audit)
         self._close_redis()
+        targets = self._targets_list(config_path)
 
         _say(out, "stopping daemon (SIGTERM)…")
         code = daemon.stop(DAEMON_STOP_TIMEOUT)
@@ -507,7 +518,48 @@ class Demo:
                        complete=complete, elapsed=elapsed, rule_ids=rule_ids,
                        rule_actions={**example.rule_actions,
                                      WAVE_RULE: "delete, notify (demo rule)"},
-                       log_samples=log_samples, digests=digests)
+                       log_samples=log_samples, digests=digests, targets=targets)
+
+    def _publish(self, config_path: Path, example: ExampleSetup, data: DemoData) -> int:
+        """The mid-run mass send and post, the articles added by link, their first comments;
+        returns how many comments were added."""
+        admin = self._admin()
+        admin.post("wechat/publish", {"app_id": demo_data.APP_ID,
+                                      "msg_data_id": demo_data.NEW_ARTICLE, "count": 2})
+        admin.post("weibo/post", {"access_token": demo_data.WEIBO_TOKEN,
+                                  "status_id": demo_data.NEW_STATUS_ID, "text": "新品首发"})
+        links = [
+            f"https://mp.weixin.qq.com/s?__biz=MzA3MDM3NjE5NQ==&mid={demo_data.NEW_ARTICLE}"
+            f"&idx={n}&sn=5f1c" for n in (1, 2)
+        ]
+        _say(self.out, f"published a mass send of 2 articles and a Weibo post; running "
+                       f"`modworker targets add --account {example.wechat_account} <2 links>`…")
+        added = self._cli(config_path, "targets", "add", "--account", example.wechat_account,
+                          *links)
+        for line in added.splitlines():
+            _say(self.out, f"  {line}")
+        batch = data.on_new_targets()
+        for comment in batch:
+            admin.add(comment)
+        _say(self.out, f"adding {len(batch)} comments on them (the Weibo post is found by the "
+                       "account's listing, nothing added)…")
+        return len(batch)
+
+    def _targets_list(self, config_path: Path) -> list[dict[str, Any]]:
+        """`modworker targets list` while the daemon (and its embedded Redis) still runs."""
+        out = self._cli(config_path, "targets", "list", "--json")
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def _cli(self, config_path: Path, *argv: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "worker.cli", *argv[:2], "-c", str(config_path), *argv[2:]],
+            capture_output=True, text=True, env=self.env, cwd=self.workdir, timeout=60,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise DemoError(f"`modworker {' '.join(argv[:2])}` exited with status "
+                            f"{result.returncode}: {result.stderr.strip()}")
+        return result.stdout
 
     def _start_sandbox(self, seed_file: Path) -> str:
         log_path = self.workdir / "sandbox.log"
@@ -553,9 +605,10 @@ class Demo:
                  "app_id": demo_data.APP_ID, "app_secret": "${" + WECHAT_SECRET_VARIABLE + "}",
                  "token": "stable", "api_base": url,
                  "targets": [{"msg_data_id": m, "index": i} for m, i in demo_data.ARTICLES]},
+                # no targets: the whole account is listed (comments/to_me/biz), new posts too
                 {"name": example.weibo_account, "platform": "weibo",
                  "access_token": "${" + WEIBO_TOKEN_VARIABLE + "}", "api_base": url,
-                 "targets": [{"status_id": demo_data.STATUS_ID}]},
+                 "listing": "account"},
             ],
         }
         path = self.workdir / "config.yaml"
@@ -838,6 +891,13 @@ def format_summary(results: Results) -> list[str]:
         lines += [f"  {sample}" for sample in samples]
 
     lines += _wave_lines(results)
+
+    if results.targets:
+        lines += ["", "targets (`modworker targets list`):"]
+        rows = [["account", "target", "source", "state", "comments seen"]]
+        rows += [[str(t["account"]), str(t["target"]), str(t["source"]), str(t["state"]),
+                  str(t["comments_seen"])] for t in results.targets]
+        lines += list(_table(rows))
 
     lines += ["", "examples (original text → rule → actions and outcomes):"]
     for record in _examples(list(latest.values())):

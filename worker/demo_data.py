@@ -29,6 +29,10 @@ WEIBO_OWNER_UID = 1404376560
 # Two WeChat articles (one beyond 32 bits, as real msg_data_ids are) and one Weibo post.
 ARTICLES: tuple[tuple[int, int], ...] = ((2247483650, 0), (2247484012, 1))
 STATUS_ID = 4890123456789012
+# Published while the demo runs: a WeChat mass send (two articles) that a publishing script
+# adds with `modworker targets add <link>`, and a Weibo post the account listing finds alone.
+NEW_ARTICLE = 2247485101
+NEW_STATUS_ID = 4890123456790001
 TRUSTED_STAFF = "oStaff000000000000000000001"  # in rules/contact-spam.yaml's trusted_authors
 SEED = 20240611
 
@@ -267,6 +271,23 @@ class DemoData:
                 out.append(DemoComment("wechat", ARTICLES[(n + k) % 2], _ABUSE[(n * 3 + k) % 8],
                                        abuser, "abuse", self._now - 7200 + 600 * k))
         out.sort(key=lambda c: c.created_at or 0)
+        return out
+
+    def on_new_targets(self) -> list[DemoComment]:
+        """Comments on what is published mid-run: the new articles' first readers (a contact
+        spammer among them) and the new post's."""
+        out = [
+            DemoComment("wechat", (NEW_ARTICLE, 0), self._text("contact"),
+                        self._author("wechat", "contact"), "contact"),
+            DemoComment("wechat", (NEW_ARTICLE, 1), self._text("ordinary"),
+                        self._author("wechat", "ordinary"), "ordinary"),
+            DemoComment("wechat", (NEW_ARTICLE, 1), self._text("gambling"),
+                        self._author("wechat", "gambling"), "gambling"),
+            DemoComment("weibo", NEW_STATUS_ID, self._text("contact"),
+                        self._author("weibo", "contact"), "contact"),
+            DemoComment("weibo", NEW_STATUS_ID, self._text("ordinary"),
+                        self._author("weibo", "ordinary"), "ordinary"),
+        ]
         return out
 
     def copies(self, count: int, *, start: int, live: bool) -> list[DemoComment]:

@@ -31,6 +31,7 @@ from worker.logging import redact
 from worker.pipeline._redis import text
 from worker.pipeline.freshness import Freshness, stale_after
 from worker.pipeline.keys import Keys
+from worker.targets.store import TargetStore, watched
 
 BEAT_INTERVAL = 2.0
 BEAT_STALE = 15.0  # a beat this old: that daemon is gone (or hung)
@@ -222,10 +223,11 @@ class HealthProbe:
                      f"{len(self.config.accounts)} account(s) accepted by their platform")
 
     def _stale_targets(self, now: float) -> list[str]:
-        after = stale_after(self.config.polling.interval, self.config.polling.stale_after)
-        configured = [(a.name, a.platform, t.key) for a in self.config.accounts
-                      for t in a.targets]
+        # polling is adaptive: a healthy cold target is polled every polling.max_interval
+        after = stale_after(self.config.polling.max_interval, self.config.polling.stale_after)
         try:
+            store = TargetStore(redis=self.redis, keys=self.keys)
+            configured = [(t.account, t.platform, t.key) for t in watched(self.config, store)]
             records = Freshness(redis=self.redis, keys=self.keys).targets(configured)
         except (redis_lib.RedisError, OSError):
             return []

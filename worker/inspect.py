@@ -99,6 +99,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from worker.targets.command import budget_rows, write_budgets  # it imports this module
     config = load_config_reporting(args.config)
     if config is None:
         return EXIT_CONFIG
@@ -119,8 +120,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
             _tell(state)
             stats = RuleStats(redis=state.client, keys=keys)
             snapshot = stats.snapshot([r.id for r in rules.rules] if rules is not None else None)
-            targets = Freshness(redis=state.client, keys=keys).targets(configured_targets(config))
+            watched = configured_targets(config, state.client)
+            targets = Freshness(redis=state.client, keys=keys).targets(watched)
             credentials = Freshness(redis=state.client, keys=keys).credentials()
+            budgets = budget_rows(state.client, config)
     except StateUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REDIS
@@ -128,7 +131,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"error: reading the rule statistics failed: {exc}", file=sys.stderr)
         return EXIT_REDIS
     report = stats_report(snapshot, rules)
-    report["targets"] = freshness_report(targets, credentials, config, now=time.time())
+    report["targets"] = freshness_report(targets, credentials, config, now=time.time(),
+                                         watched=watched)
+    report["poll_budgets"] = budgets
     out = sys.stdout
     with _pipe_closed_ok():
         if args.json or not out.isatty():
@@ -136,6 +141,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         else:
             write_stats_table(report, out, width=_terminal_width())
             write_freshness_table(report["targets"], out, width=_terminal_width())
+            write_budgets(budgets, out)
     return EXIT_OK
 
 
@@ -338,19 +344,30 @@ def format_actions(actions: Mapping[str, Mapping[str, int]]) -> str:
 
 # -- freshness -----------------------------------------------------------------------------
 
-def configured_targets(config: Config) -> list[tuple[str, str, str]]:
-    """``(account, platform, target)`` of every configured target."""
-    return [(a.name, a.platform, t.key) for a in config.accounts for t in a.targets]
+def configured_targets(
+    config: Config, client: redis.Redis | None = None
+) -> list[tuple[str, str, str]]:
+    """``(account, platform, target)`` of every configured target; with ``client``, every
+    watched one: config.yaml's, a whole-account listing, the added and the discovered
+    (:func:`worker.targets.store.watched`)."""
+    if client is None:
+        return [(a.name, a.platform, t.key) for a in config.accounts for t in a.targets]
+    from worker.targets.store import TargetStore, watched
+
+    store = TargetStore(redis=client, keys=Keys(prefix=config.redis.key_prefix))
+    return [(t.account, t.platform, t.key) for t in watched(config, store)]
 
 
 def freshness_report(
     targets: Sequence[TargetFreshness], credentials: Mapping[str, CredentialState],
-    config: Config, *, now: float,
+    config: Config, *, now: float, watched: Iterable[tuple[str, str, str]] | None = None,
 ) -> dict[str, Any]:
     """Per target: last successful poll, last new comment, failures, and ``stale`` (no
-    successful poll for ``stale_after`` seconds); per account the credentials verdict."""
-    after = stale_after(config.polling.interval, config.polling.stale_after)
-    configured = set(configured_targets(config))
+    successful poll for ``stale_after`` seconds); per account the credentials verdict.
+    ``watched``: the targets polled now (default: config.yaml's)."""
+    # polling is adaptive: a healthy cold target is polled every polling.max_interval
+    after = stale_after(config.polling.max_interval, config.polling.stale_after)
+    configured = set(watched if watched is not None else configured_targets(config))
     rows = []
     for record in targets:
         entry = record.to_dict()

@@ -21,6 +21,12 @@ Metrics
 ``modworker_quota_pauses_total{platform, account, endpoint}``  a quota answer paused an endpoint
                                                         (counted once per pause, by the process
                                                         that set it)
+``modworker_poll_budget_calls{account}``                poll calls the account's budget allows until
+                                                        the quota resets, as last measured
+``modworker_poll_budget_limit{account}``                the quota window's limit it was read from
+                                                        (WeChat: comment/list's daily limit)
+``modworker_polls_total{account, found}``               polls done (``found``: ``new`` comments
+                                                        or ``none``)
 ``modworker_poll_failures_total{account, reason}``      a poll failed (``reason``: ``transient``,
                                                         ``credentials``, ``quota``,
                                                         ``permanent``, ``gone``)
@@ -146,6 +152,18 @@ class Metrics:
             "modworker_quota_pauses", "Endpoints paused by a quota answer.",
             ["platform", "account", "endpoint"], registry=reg,
         )
+        self.poll_budget = prom.Gauge(
+            "modworker_poll_budget_calls", "Poll calls allowed until the quota resets.",
+            ["account"], multiprocess_mode="mostrecent", registry=reg,
+        )
+        self.poll_limit = prom.Gauge(
+            "modworker_poll_budget_limit", "The quota window's limit the budget was read from.",
+            ["account"], multiprocess_mode="mostrecent", registry=reg,
+        )
+        self.polls = prom.Counter(
+            "modworker_polls", "Polls done, by whether they found new comments.",
+            ["account", "found"], registry=reg,
+        )
         self.poll_failures = prom.Counter(
             "modworker_poll_failures", "Failed polls, by account and error class.",
             ["account", "reason"], registry=reg,
@@ -238,6 +256,19 @@ def count_quota_pause(platform: str, account: str, endpoint: str) -> None:
     m = _active
     if m is not None:
         m.quota_pauses.labels(platform, account, endpoint).inc()
+
+
+def set_poll_budget(account: str, *, limit: int, remaining: float) -> None:
+    m = _active
+    if m is not None:
+        m.poll_budget.labels(account).set(remaining)
+        m.poll_limit.labels(account).set(limit)
+
+
+def count_poll(account: str, *, new_comments: int) -> None:
+    m = _active
+    if m is not None:
+        m.polls.labels(account, "new" if new_comments else "none").inc()
 
 
 def count_poll_failure(account: str, reason: str) -> None:

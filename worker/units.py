@@ -23,4 +23,6 @@ def parse_duration(value: object) -> float:
         match = _DURATION.match(value)
         if match:
             return float(match.group(1)) * _SECONDS[match.group(2) or "s"]
+        if value.strip().startswith("-") and _DURATION.match(value.strip()[1:]):
+            raise ValueError(f"a duration cannot be negative, got {value!r}")
     raise ValueError(f"expected a duration like 30s, 10m, 1h or 7d, got {value!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,7 +31,10 @@ WECOM_KEY = "wecom-key-0c9d8e7f6a5b"
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(port=0) as box:
+    # A clock that moves only by advance_time: rate windows of a second must not roll over
+    # while a slow (loaded) machine is still sending within one.
+    start = time.time()
+    with Sandbox(port=0, clock=lambda: start) as box:
         box.robots.add("dingtalk", DING_TOKEN, DING_SECRET)
         box.robots.add("feishu", FEISHU_TOKEN, FEISHU_SECRET)
         box.robots.add("wecom", WECOM_KEY)

@@ -29,6 +29,10 @@ Key families (``<p>`` is the prefix):
 - ``<p>:rulestats:since`` string: when counting started.
 - ``<p>:rulestats:r:<rule>`` hash: ``hits:enforce``, ``hits:shadow``, ``last_hit``,
   ``out:<action>:<outcome>``.
+- ``<p>:targets:<account>`` hash: target -> ``{"source", "at", "removed", ...}`` (JSON): the
+  targets added, removed and discovered at runtime (:mod:`worker.targets.store`).
+- ``<p>:tstat:<target>`` hash: one target's poll bookkeeping (:mod:`worker.targets.book`).
+- ``<p>:budget:<account>`` hash: the account's poll budget and spend (:mod:`worker.targets.book`).
 - ``<p>:lock:scheduler`` string: owner token of the one scheduler; PX TTL.
 - ``<p>:audit`` stream: audit records, ``MAXLEN ~ 100000``.
 - ``<p>:fresh:t:<target>`` hash: a target's last successful poll, last new comment, failures.
@@ -209,6 +213,16 @@ class Keys:
 
     def rulestats(self, rule_id: str) -> str:
         return f"{self.prefix}:rulestats:r:{escape(rule_id)}"
+
+    # -- targets that manage themselves -----------------------------------------------------
+    def targets(self, account: str) -> str:
+        return f"{self.prefix}:targets:{escape(account)}"
+
+    def target_status(self, target: str) -> str:
+        return f"{self.prefix}:tstat:{target}"
+
+    def budget(self, account: str) -> str:
+        return f"{self.prefix}:budget:{escape(account)}"
 
     # -- process coordination and records --------------------------------------------------
     def scheduler_lock(self) -> str:

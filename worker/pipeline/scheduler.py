@@ -1,10 +1,14 @@
 """The scheduler: one per deployment, a plain loop holding a Redis lock it renews.
 
-It sends a ``poll`` per target on its interval (jittered), at most one outstanding poll per
-target (a marker key set with NX, removed when the poll ends, expiring after an interval in
+It sends a ``poll`` per target when :class:`~worker.targets.scheduling.TargetScheduling` says
+it is due (config.yaml's targets merged with those added, removed and discovered at runtime,
+each on its adaptive interval within its account's call budget), at most one outstanding poll
+per target (a marker key set with NX, removed when the poll ends, expiring after an interval in
 case the poll's worker dies), and a ``flush`` per account when its batch buffer is due or holds
-a batch whose sender died. Next poll times live in Redis, so a scheduler that takes over after
-the first one died continues the schedule instead of polling everything at once.
+a batch whose sender died. Each target's last and next poll live in Redis
+(:mod:`worker.targets.book`), so a scheduler that takes over after the first one died continues
+the schedule instead of polling everything at once. config.yaml's targets are reloaded on
+SIGHUP (:meth:`Scheduler.request_reload`) and when the file changes.
 
 A second daemon waits for the lock and takes over within the lock's TTL when the first dies.
 
@@ -16,18 +20,17 @@ ends, so a standby daemon takes over at once instead of waiting for the TTL.
 
 from __future__ import annotations
 
-import random
 import threading
 import time
-from dataclasses import dataclass
 
 import redis as redis_lib
 import structlog
 
 from worker.pipeline.actors import Actors, polling_marker, polling_marker_ttl
-from worker.pipeline.keys import target_key
 from worker.pipeline.lock import RenewableLock
 from worker.pipeline.runtime import Runtime
+from worker.targets.config_watch import ConfigWatch
+from worker.targets.scheduling import TargetScheduling
 
 log = structlog.get_logger("worker.scheduler")
 
@@ -37,36 +40,21 @@ RETRY_MIN = 0.5  # seconds before the first retry after a Redis error
 RETRY_MAX = 5.0  # short against LOCK_TTL: polling resumes soon after Redis answers again
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
-    account: str
-    platform: str
-    target: str  # the target key the clients take ("<msg_data_id>:<index>" or status id)
-    tkey: str  # the Redis-wide key
-
-
 class Scheduler:
-    def __init__(self, *, runtime: Runtime, actors: Actors, rng: random.Random | None = None):
+    def __init__(self, *, runtime: Runtime, actors: Actors) -> None:
         self.runtime = runtime
         self.actors = actors
-        self.rng = rng or random.Random()
         self.lock = RenewableLock(
             redis=runtime.redis, key=runtime.keys.scheduler_lock(), ttl=LOCK_TTL
         )
-        self.targets = [
-            _Target(
-                account=account.name, platform=account.platform, target=target.key,
-                tkey=target_key(platform=account.platform, account=account.name,
-                                target=target.key),
-            )
-            for account in runtime.config.accounts
-            for target in account.targets
-        ]
+        self.targeting = TargetScheduling.for_redis(
+            config=runtime.config, redis=runtime.redis, client=runtime.client,
+            gone=runtime.seen.gone_targets,
+        )
+        self.config_watch = ConfigWatch(runtime.config)
         self.batched_accounts = [a.name for a in runtime.config.accounts]
-        self._next_key = f"{runtime.keys.prefix}:sched:next"
         self._last_flush: dict[str, float] = {}
         self._last_notify = 0.0
-        self._gone_reported: set[str] = set()
         self._waiting_logged = False
 
     def run(self, stop: threading.Event) -> None:
@@ -94,7 +82,7 @@ class Scheduler:
         if self.lock.held:
             return True
         if self.lock.acquire(blocking=False):
-            log.info("scheduler_started", targets=len(self.targets))
+            log.info("scheduler_started", accounts=len(self.batched_accounts))
             if self._waiting_logged:  # another scheduler held the lock and stopped renewing
                 self.runtime.notifier.event("scheduler_takeover",
                                             detail="this daemon took over scheduling")
@@ -116,32 +104,22 @@ class Scheduler:
             log.warning("scheduler_lock_release_failed", error=type(exc).__name__,
                         detail=str(exc), expires_in=LOCK_TTL)
 
-    def interval(self) -> float:
-        polling = self.runtime.config.polling
-        return polling.interval * (1 + self.rng.uniform(-polling.jitter, polling.jitter))
+    def request_reload(self) -> None:
+        """SIGHUP: reload config.yaml's targets at the next tick."""
+        self.config_watch.request_reload()
 
     def tick(self, now: float) -> None:
         rt = self.runtime
-        raw = rt.redis.hgetall(self._next_key)
-        next_at = {
-            (k.decode() if isinstance(k, bytes) else k): float(v) for k, v in raw.items()
-        }
-        for target in self.targets:
-            if next_at.get(target.tkey, 0.0) > now:
-                continue
-            if rt.seen.is_target_gone(target.tkey):
-                if target.tkey not in self._gone_reported:
-                    self._gone_reported.add(target.tkey)
-                    log.warning("target_not_polled", account=target.account,
-                                target=target.target, detail="the platform said it is gone")
-                continue
-            interval = self.interval()
-            rt.redis.hset(self._next_key, target.tkey, now + interval)
+        reloaded = self.config_watch.check(now)
+        if reloaded is not None:
+            self.targeting.set_config(reloaded)
+        for due in self.targeting.due(now):
+            target = due.target
             marker = polling_marker(rt, target.tkey)
             if rt.redis.set(marker, now, nx=True, ex=polling_marker_ttl(rt)):
-                self.actors.poll.send(target.account, target.target)
+                self.actors.poll.send(target.account, target.key)
             else:
-                log.info("poll_skipped", account=target.account, target=target.target,
+                log.info("poll_skipped", account=target.account, target=target.key,
                          detail="the previous poll of this target has not finished")
         for account in self.batched_accounts:
             self._maybe_flush(account, now)

@@ -87,6 +87,9 @@ W_BLACKLIST = "tags/members/batchblacklist"
 W_UNBLACKLIST = "tags/members/batchunblacklist"
 W_GETBLACKLIST = "tags/members/getblacklist"
 WECHAT_TOKEN_ENDPOINTS = frozenset({W_TOKEN, W_STABLE_TOKEN})
+W_ARTICLE_SUMMARY = "datacube/getarticlesummary"  # at /datacube/..., not under /cgi-bin/
+W_QUOTA_GET = "openapi/quota/get"
+W_LIST_CGI_PATH = "/cgi-bin/comment/list"  # openapi/quota/get's name of the listing
 # Not a path: the quota-pause scope of ``stable_token`` calls with ``force_refresh=true``.
 # Forced refreshes have their own daily limit (20, api-notes §2.2), so a 45009 answered to
 # one pauses forced refreshes only; normal ``stable_token`` fetches go on.
@@ -96,9 +99,10 @@ W_STABLE_TOKEN_FORCE = "stable_token/force"
 B_SHOW = "comments/show"
 B_DESTROY = "comments/destroy_batch/own/biz"
 B_SHOW_BATCH = "comments/show_batch/biz"
+B_TO_ME = "comments/to_me/biz"
 # The commercial endpoints (c.api.weibo.com): one limit for all of them, per caller IP
 # ("请求所有商业接口：50000次/小时/IP", api-notes §6.3).
-WEIBO_COMMERCIAL_ENDPOINTS = frozenset({B_DESTROY, B_SHOW_BATCH})
+WEIBO_COMMERCIAL_ENDPOINTS = frozenset({B_DESTROY, B_SHOW_BATCH, B_TO_ME})
 # The endpoints whose success answer may be a JSON array (every other answer is an object).
 WEIBO_ARRAY_ANSWERS = frozenset({B_DESTROY, B_SHOW_BATCH})
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from worker.config import PollingConfig
 from worker.models import Comment
@@ -99,3 +99,30 @@ class PlatformClient(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuotaReading:
+    """The calls a platform allows polling in its quota window: ``limit`` in all, ``used``
+    so far (as far as known), and when the window resets."""
+
+    limit: int
+    used: int
+    reset_at: float
+
+
+@runtime_checkable
+class PollQuota(Protocol):
+    """A client that can tell the quota its listing spends (the poll budget's source)."""
+
+    def poll_quota(self, now: float) -> QuotaReading: ...
+
+
+@runtime_checkable
+class TargetDiscovery(Protocol):
+    """A client that can find an account's targets by itself (WeChat: datacube)."""
+
+    def discover_targets(self, *, now: float, window: float) -> dict[str, float]:
+        """Target key -> when it was published, for everything published in ``window``
+        seconds before ``now``."""
+        ...

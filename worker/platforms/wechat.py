@@ -56,8 +56,8 @@ from worker.platforms import codes as c
 from worker.platforms.guard import CallGuard
 from worker.platforms.http import Answer, Transport, new_http_client
 from worker.platforms.parsing import as_int, as_timestamp, wechat_comment_list
-from worker.platforms.protocol import BatchOutcome, PollSink
-from worker.platforms.quota import QuotaPauses
+from worker.platforms.protocol import BatchOutcome, PollSink, QuotaReading
+from worker.platforms.quota import QuotaPauses, next_local_midnight
 from worker.platforms.ratelimit import Rate, RateLimiter
 from worker.platforms.results import (
     ActionResult,
@@ -68,6 +68,7 @@ from worker.platforms.results import (
 )
 from worker.platforms.tokens import SECRET_GRACE, AccessToken, SharedToken, wechat_token_key
 from worker.platforms.wechat_poll import poll_article
+from worker.targets.discovery import discover
 
 _log = structlog.get_logger()
 
@@ -237,8 +238,9 @@ class WechatClient:
 
     # --- the one way every API call goes -----------------------------------------------------
 
-    def _call(self, endpoint: str, body: Mapping[str, Any]) -> Answer:
-        """POST ``body`` to ``/cgi-bin/<endpoint>`` with the shared token; see module docs."""
+    def _call(self, endpoint: str, body: Mapping[str, Any], path: str | None = None) -> Answer:
+        """POST ``body`` to ``/cgi-bin/<endpoint>`` (or ``path``) with the shared token; see
+        module docs."""
         self._guard.before(endpoint)
         started = time.time()
         token: AccessToken = self.tokens.get()
@@ -247,7 +249,7 @@ class WechatClient:
             try:
                 return self._transport.request(
                     "POST",
-                    f"{self.base}/cgi-bin/{endpoint}",
+                    f"{self.base}{path or '/cgi-bin/' + endpoint}",
                     endpoint=endpoint,
                     params={"access_token": token.value},
                     json_body=body,
@@ -580,3 +582,39 @@ class WechatClient:
             if not page.openids or page.next_openid is None or seen >= page.total:
                 return
             begin = page.next_openid
+
+    # --- discovery and budget (worker.targets) ---------------------------------------------
+
+    def article_summary(self, day: str) -> list[Mapping[str, Any]]:
+        """``datacube/getarticlesummary`` for one day (``YYYY-MM-DD``, at most yesterday):
+        the articles mass-sent that day, each with ``msgid`` ``"<msg_data_id>_<n>"``
+        (``n`` from 1). 61500 (bad date) and 61501 (bad range) are permanent errors."""
+        answer = self._call(c.W_ARTICLE_SUMMARY, {"begin_date": day, "end_date": day},
+                            path="/datacube/getarticlesummary")
+        body = answer.body
+        if not isinstance(body, Mapping) or not isinstance(body.get("list", []), list):
+            raise self._transport.malformed(c.W_ARTICLE_SUMMARY, answer, "no list")
+        return [item for item in body.get("list", []) if isinstance(item, Mapping)]
+
+    def poll_quota(self, now: float) -> QuotaReading:
+        """``comment/list``'s daily limit and use (``openapi/quota/get``); the day resets at
+        midnight in ``quota.reset_timezone``."""
+        limit, used = self.api_quota(c.W_LIST_CGI_PATH)
+        return QuotaReading(limit=limit, used=used,
+                            reset_at=next_local_midnight(now, self.quotas.config.reset_timezone))
+
+    def discover_targets(self, *, now: float, window: float) -> dict[str, float]:
+        """The articles mass-sent in the last ``window`` seconds (datacube, one call a day;
+        :mod:`worker.targets.discovery`)."""
+        return discover(self.article_summary, now=now, window=window)
+
+    def api_quota(self, cgi_path: str) -> tuple[int, int]:
+        """``(daily_limit, used)`` of one API today, from ``openapi/quota/get``."""
+        answer = self._call(c.W_QUOTA_GET, {"cgi_path": cgi_path})
+        body = answer.body
+        quota = body.get("quota") if isinstance(body, Mapping) else None
+        limit = as_int(quota.get("daily_limit")) if isinstance(quota, Mapping) else None
+        used = as_int(quota.get("used")) if isinstance(quota, Mapping) else None
+        if limit is None or used is None:
+            raise self._transport.malformed(c.W_QUOTA_GET, answer, "no quota{daily_limit,used}")
+        return limit, used

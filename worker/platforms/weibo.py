@@ -32,7 +32,7 @@ import httpx
 import redis as redis_lib
 import structlog
 
-from worker.config import AccountConfig, PollingConfig, QuotaConfig, WeiboTarget
+from worker.config import ACCOUNT_LISTING, AccountConfig, PollingConfig, QuotaConfig, WeiboTarget
 from worker.errors import (
     AlreadyDoneError,
     AuthError,
@@ -44,13 +44,14 @@ from worker.errors import (
     TransientError,
 )
 from worker.logging import register_secret
+from worker.models import Comment
 from worker.platform_specs import WEIBO, Action
 from worker.platforms import codes as c
 from worker.platforms.guard import CallGuard
 from worker.platforms.http import Answer, Transport, new_http_client
-from worker.platforms.parsing import as_int, weibo_comment, weibo_comment_ids
-from worker.platforms.protocol import BatchOutcome, PollSink
-from worker.platforms.quota import QuotaPauses
+from worker.platforms.parsing import as_int, id_string, weibo_comment, weibo_comment_ids
+from worker.platforms.protocol import BatchOutcome, PollSink, QuotaReading
+from worker.platforms.quota import QuotaPauses, next_local_hour
 from worker.platforms.ratelimit import Rate, RateLimiter
 from worker.platforms.results import ActionResult, DestroyResult, WeiboCommentPage
 
@@ -198,12 +199,17 @@ class WeiboClient:
 
     def poll(self, target: str, sink: PollSink, polling: PollingConfig) -> int:
         """Pages newer than the cursor (the highest id enqueued), newest first; the cursor
-        moves only after every page went into the sink."""
+        moves only after every page went into the sink. ``ACCOUNT_LISTING`` lists every post
+        of the account (``comments/to_me/biz``), each comment's target its post."""
         cursor = sink.cursor()
         since = int(cursor) if cursor else None
         highest = since or 0
         sent = 0
-        for page in self.iter_comment_pages(target, since_id=since):
+        pages = (
+            self.iter_comments_to_me(since_id=since) if target == ACCOUNT_LISTING
+            else self.iter_comment_pages(target, since_id=since)
+        )
+        for page in pages:
             sink.keep_alive()
             sent += sink.send(page.comments)
             for comment in page.comments:
@@ -271,15 +277,8 @@ class WeiboClient:
             if isinstance(item, Mapping)
             and (comment := weibo_comment(item, account=self.name, target=key)) is not None
         ]
-        ids = [int(x.id) for x in comments]
-        full = len(items) >= count
-        floor = as_int(since_id) if since_id is not None else None
-        next_max_id = min(ids) - 1 if full and ids else None
-        if next_max_id is not None and floor is not None and next_max_id <= floor:
-            next_max_id = None
-        return WeiboCommentPage(
-            comments=comments, total=as_int(body.get("total_number")), next_max_id=next_max_id
-        )
+        return _page(comments, listed=len(items), count=count, since_id=since_id,
+                     total=body.get("total_number"))
 
     def iter_comment_pages(
         self,
@@ -294,6 +293,62 @@ class WeiboClient:
         max_id: int | None = None
         for _ in range(max_pages):
             page = self.list_comments(target, since_id=since_id, max_id=max_id, count=count)
+            yield page
+            if page.next_max_id is None:
+                return
+            max_id = page.next_max_id
+
+    def poll_quota(self, now: float) -> QuotaReading:
+        """The commercial APIs' hourly limit (listing and destroying share it, per caller
+        IP); Weibo has no call that tells the use, so none is assumed: the budget counts the
+        polls themselves. The hour resets on the hour in ``quota.reset_timezone``."""
+        return QuotaReading(limit=COMMERCIAL_RATE.limit, used=0,
+                            reset_at=next_local_hour(now, self.quotas.config.reset_timezone))
+
+    def list_comments_to_me(
+        self,
+        *,
+        since_id: int | str | None = None,
+        max_id: int | str | None = None,
+        count: int = DEFAULT_PAGE_SIZE,
+    ) -> WeiboCommentPage:
+        """One page of ``comments/to_me/biz``: the comments on every post of the account,
+        newest first, ids above ``since_id`` and at most ``max_id``. Each comment's
+        ``target`` is its post (``status.id``)."""
+        params = {"count": str(count)}
+        if since_id is not None:
+            params["since_id"] = str(since_id)
+        if max_id is not None:
+            params["max_id"] = str(max_id)
+        answer = self._call("GET", f"{self.biz_base}/2/comments/to_me/biz.json", c.B_TO_ME,
+                            params=params)
+        body = answer.body
+        if not isinstance(body, Mapping):
+            raise self._transport.malformed(c.B_TO_ME, answer, "not an object")
+        items = body.get("comments")
+        comments = []
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, Mapping):
+                continue
+            status = item.get("status")
+            post = None
+            if isinstance(status, Mapping):
+                post = id_string(status.get("idstr")) or id_string(status.get("id"))
+            comment = weibo_comment(item, account=self.name, target=post or "")
+            if comment is not None:
+                comments.append(comment)
+        return _page(comments, listed=len(items) if isinstance(items, list) else 0,
+                     count=count, since_id=since_id, total=body.get("total_number"))
+
+    def iter_comments_to_me(
+        self, *, since_id: int | str | None, count: int = DEFAULT_PAGE_SIZE,
+        max_pages: int = 1000,
+    ) -> Iterator[WeiboCommentPage]:
+        """Pages of the account's comments newer than ``since_id``, newest first, paging
+        back with ``max_id`` while a page is full (all of it is new: above ``since_id``)."""
+        max_id: int | None = None
+        for _ in range(max_pages):
+            page = self.list_comments_to_me(since_id=since_id, max_id=max_id, count=count)
             yield page
             if page.next_max_id is None:
                 return
@@ -490,6 +545,20 @@ class WeiboClient:
                 returned = set(weibo_comment_ids(wrapped))
                 return "list", [cid for cid in part if cid in returned]
         raise self._transport.malformed(c.B_DESTROY, answer, "not a destroy answer")
+
+
+def _page(
+    comments: list[Comment], *, listed: int, count: int, since_id: int | str | None,
+    total: Any,
+) -> WeiboCommentPage:
+    """A listing page: a full one (``listed`` items of ``count``) asks for the next older
+    page below its lowest id, unless that is at or below ``since_id``."""
+    ids = [int(x.id) for x in comments]
+    floor = as_int(since_id) if since_id is not None else None
+    next_max_id = min(ids) - 1 if listed >= count and ids else None
+    if next_max_id is not None and floor is not None and next_max_id <= floor:
+        next_max_id = None
+    return WeiboCommentPage(comments=comments, total=as_int(total), next_max_id=next_max_id)
 
 
 def _halves(part: list[str]) -> list[list[str]]:

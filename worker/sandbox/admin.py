@@ -18,6 +18,8 @@ POST     /_sandbox/invalidate_tokens      ``{"app_id": "wx..." | null}``
 POST     /_sandbox/advance_time           ``{"seconds": 7200}``
 POST     /_sandbox/wechat/app             ``{"app_id", "app_secret"}``
 POST     /_sandbox/wechat/article         :meth:`Sandbox.add_article` arguments
+POST     /_sandbox/wechat/publish         ``{"app_id", "msg_data_id", "count", "at",
+                                          "title"}``: :meth:`Sandbox.publish_articles`
 POST     /_sandbox/wechat/comment         :meth:`Sandbox.add_wechat_comment` arguments,
                                           answers ``{"user_comment_id": n}``
 POST     /_sandbox/wechat/user_delete     ``{"app_id", "msg_data_id", "index",
@@ -95,6 +97,7 @@ class Admin:
             ),
             ("POST", "wechat/article"): self._article,
             ("POST", "wechat/comment"): self._wechat_comment,
+            ("POST", "wechat/publish"): self._publish,
             ("POST", "wechat/user_delete"): lambda body, req: self._sb.user_delete_comment(
                 str(body["app_id"]),
                 int(body["msg_data_id"]),
@@ -154,6 +157,13 @@ class Admin:
         args = dict(body)
         app_id = str(args.pop("app_id"))
         self._sb.add_article(app_id, **args)
+
+    def _publish(self, body: dict[str, Any], req: Request) -> dict[str, Any]:
+        published = self._sb.publish_articles(
+            str(body["app_id"]), msg_data_id=int(body["msg_data_id"]),
+            count=int(body.get("count", 1)), at=body.get("at"), title=str(body.get("title", "")),
+        )
+        return {"articles": [{"msg_data_id": m, "index": i} for m, i in published]}
 
     def _wechat_comment(self, body: dict[str, Any], req: Request) -> dict[str, Any]:
         args = dict(body)

@@ -385,13 +385,18 @@ class Faults:
                 and self._bump(self._minute_used, (scope, endpoint), minute_window) > minute_cap
             ):
                 return "minute"
+            used = self._bump(self._quota_used, (scope, endpoint), quota_window)
             quota_cap = self._quota.get(endpoint)
-            if (
-                quota_cap is not None
-                and self._bump(self._quota_used, (scope, endpoint), quota_window) > quota_cap
-            ):
+            if quota_cap is not None and used > quota_cap:
                 return "quota"
         return None
+
+    def quota_used(self, scope: str, endpoint: str, *, quota_window: int) -> int:
+        """Calls ``scope`` made to ``endpoint`` in ``quota_window`` that reached the quota
+        check (``openapi/quota/get`` reports them as ``used``)."""
+        with self._lock:
+            seen_window, count = self._quota_used.get((scope, endpoint), (quota_window, 0))
+            return count if seen_window == quota_window else 0
 
     def strike(
         self,

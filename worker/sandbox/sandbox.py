@@ -201,9 +201,13 @@ class Sandbox:
         privilege: bool = True,
         limited: bool = False,
         max_elected: int | None = None,
+        title: str = "",
+        mass_sent_at: float | None = None,
     ) -> None:
         """Add (or update the flags of) an article: ``privilege=False`` gives 88000,
-        ``limited=True`` 88002, ``max_elected`` the elected-comment cap (88003)."""
+        ``limited=True`` 88002, ``max_elected`` the elected-comment cap (88003);
+        ``mass_sent_at`` (Unix seconds) lists it in ``datacube/getarticlesummary`` for that
+        day."""
         with self._lock:
             self._wechat.add_article(
                 app_id,
@@ -213,7 +217,25 @@ class Sandbox:
                 privilege=privilege,
                 limited=limited,
                 max_elected=max_elected,
+                title=title,
+                mass_sent_at=mass_sent_at,
             )
+
+    def publish_articles(
+        self, app_id: str, *, msg_data_id: int, count: int = 1, at: float | None = None,
+        title: str = "",
+    ) -> list[tuple[int, int]]:
+        """A mass send of ``count`` articles (indexes 0..count-1) at ``at`` (default: now on
+        the sandbox clock), comments open; returns the ``(msg_data_id, index)`` pairs."""
+        if count < 1:
+            raise ValueError(f"a mass send holds at least one article, got count={count}")
+        sent_at = self.now() if at is None else float(at)
+        for index in range(count):
+            self.add_article(
+                app_id, msg_data_id=msg_data_id, index=index, mass_sent_at=sent_at,
+                title=f"{title or msg_data_id} #{index + 1}",
+            )
+        return [(msg_data_id, index) for index in range(count)]
 
     def add_wechat_comment(
         self,

@@ -17,7 +17,16 @@ code. Where the documents are silent, the choice made here (and why) is written 
   every other comment call (it "does not exist" any more);
 - ``markelect`` of an elected comment and ``unmarkelect`` of a normal one succeed;
 - one reply per comment (88005); reply ``content`` is 1..``reply_max_len`` characters;
-- ``getblacklist`` with a ``begin_openid`` not on the blacklist is 40003.
+- ``getblacklist`` with a ``begin_openid`` not on the blacklist is 40003;
+- ``datacube/getarticlesummary`` (api-notes §4) lists the articles mass-sent on one day
+  (Asia/Shanghai) as ``msgid`` ``"<msg_data_id>_<index + 1>"``; articles added without
+  ``mass_sent_at`` (published otherwise) are never listed. A date not ``YYYY-MM-DD`` is 61500;
+  ``begin_date != end_date`` (the span is one day) or an ``end_date`` from today on is 61501;
+- ``openapi/quota/get`` answers ``quota{daily_limit, used, remain}`` for a ``cgi_path``
+  (``/cgi-bin/comment/list``...): the limit is ``faults.quota`` of that endpoint, or
+  ``DEFAULT_DAILY_LIMIT`` (not enforced) when none is set; ``used`` counts today's calls that
+  reached the quota check. An unknown ``cgi_path`` is 76021 (the documented "cgi_path not
+  found"), a missing one 47001.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from worker.sandbox.faults import Faults
@@ -74,7 +84,14 @@ ERRMSG: dict[int, str] = {
     88007: "reply content beyond max len or content len is zero",
     88008: "comment is not exists",
     88010: "count range error. cout <= 0 or count > 50",
+    61500: "date format error",
+    61501: "date range error",
+    76021: "cgi_path not found, please check",
 }
+
+#: ``openapi/quota/get``'s ``daily_limit`` for an endpoint ``faults.quota`` does not cap.
+DEFAULT_DAILY_LIMIT = 10_000_000  # as good as unlimited: a test or demo sets faults.quota
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # A \uXXXX escape in the raw bytes, not preceded by an escaped backslash ("\\u0041" is text).
 _UNICODE_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u[0-9a-fA-F]{4}")
@@ -94,6 +111,8 @@ ENDPOINTS: dict[str, str] = {
     "/cgi-bin/tags/members/batchblacklist": "tags/members/batchblacklist",
     "/cgi-bin/tags/members/batchunblacklist": "tags/members/batchunblacklist",
     "/cgi-bin/tags/members/getblacklist": "tags/members/getblacklist",
+    "/datacube/getarticlesummary": "datacube/getarticlesummary",
+    "/cgi-bin/openapi/quota/get": "openapi/quota/get",
 }
 
 OK: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
@@ -160,6 +179,8 @@ class WechatApi:
             "tags/members/batchblacklist": self._blacklist,
             "tags/members/batchunblacklist": self._unblacklist,
             "tags/members/getblacklist": self._getblacklist,
+            "datacube/getarticlesummary": self._article_summary,
+            "openapi/quota/get": self._quota_get,
         }
 
     def handle(self, req: Request, ctx: CallContext) -> dict[str, Any]:
@@ -387,3 +408,60 @@ class WechatApi:
             "data": {"openid": page},
             "next_openid": page[-1] if page else "",
         }
+
+    # -- datacube and quota ----------------------------------------------------------------
+
+    def _article_summary(
+        self, app: WechatApp, body: dict[str, Any], ctx: CallContext
+    ) -> dict[str, Any]:
+        begin, end = _date(body, "begin_date"), _date(body, "end_date")
+        if begin != end or end >= china_day(ctx.now):
+            raise ApiError(61501)
+        found = [
+            a for a in app.articles.values()
+            if a.mass_sent_at is not None and china_day(a.mass_sent_at) == end
+        ]
+        found.sort(key=lambda a: (a.mass_sent_at or 0.0, a.msg_data_id, a.index))
+        ref_date = str(body["end_date"])
+        return {"list": [
+            {
+                "ref_date": ref_date,
+                "msgid": f"{a.msg_data_id}_{a.index + 1}",
+                "title": a.title,
+                "int_page_read_user": 0,
+                "int_page_read_count": 0,
+                "ori_page_read_user": 0,
+                "ori_page_read_count": 0,
+                "share_user": 0,
+                "share_count": 0,
+                "add_to_fav_user": 0,
+                "add_to_fav_count": 0,
+            }
+            for a in found
+        ]}
+
+    def _quota_get(self, app: WechatApp, body: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        path = body.get("cgi_path")
+        if not isinstance(path, str) or not path:
+            raise ApiError(47001, "data format error hint: [cgi_path missing]")
+        endpoint = ENDPOINTS.get(path)
+        if endpoint is None:
+            raise ApiError(76021)
+        limit = self._faults.quota.get(endpoint, DEFAULT_DAILY_LIMIT)
+        used = self._faults.quota_used(
+            app.app_id, endpoint, quota_window=china_day(ctx.now)
+        )
+        used = min(used, limit)
+        return {**OK, "quota": {"daily_limit": limit, "used": used, "remain": limit - used}}
+
+
+def _date(body: dict[str, Any], name: str) -> int:
+    """A ``YYYY-MM-DD`` field as its day number (the days since 1970-01-01), or 61500."""
+    value = body.get(name)
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise ApiError(61500)
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(61500) from None
+    return (day - date(1970, 1, 1)).days

@@ -85,6 +85,8 @@ class Article:
     privilege: bool = True
     limited: bool = False
     max_elected: int | None = None
+    title: str = ""
+    mass_sent_at: float | None = None  # a mass send's time: listed by datacube; None: not
     comments: list[WechatComment] = field(default_factory=list)  # by user_comment_id - 1
     _visible: list[WechatComment] = field(default_factory=list)
     _normal: list[WechatComment] = field(default_factory=list)
@@ -159,6 +161,8 @@ class Article:
             "privilege": self.privilege,
             "limited": self.limited,
             "max_elected": self.max_elected,
+            "title": self.title,
+            "mass_sent_at": self.mass_sent_at,
             "visible": len(self._visible),
             "comments": [c.to_state() for c in self.comments],
         }
@@ -226,6 +230,8 @@ class WechatState:
         privilege: bool,
         limited: bool,
         max_elected: int | None,
+        title: str = "",
+        mass_sent_at: float | None = None,
     ) -> Article:
         if index < 0:
             raise ValueError("index is 0-based and must be >= 0")
@@ -239,6 +245,10 @@ class WechatState:
         article.privilege = privilege
         article.limited = limited
         article.max_elected = max_elected
+        if title:
+            article.title = title
+        if mass_sent_at is not None:
+            article.mass_sent_at = mass_sent_at
         return article
 
     def user_delete(self, app_id: str, msg_data_id: int, index: int, user_comment_id: int) -> None:

@@ -1,5 +1,6 @@
 """The Weibo endpoints: ``GET /2/comments/show.json``,
-``POST /2/comments/destroy_batch/own/biz.json`` and ``GET /2/comments/show_batch/biz.json``.
+``POST /2/comments/destroy_batch/own/biz.json``, ``GET /2/comments/show_batch/biz.json`` and
+``GET /2/comments/to_me/biz.json``.
 
 Errors have the documented shape ``{"request": "/comments/show.json", "error_code": 20201,
 "error": "..."}``; ``error_code`` is a number by default (the destroy_batch page, seed 004)
@@ -29,6 +30,9 @@ Choices where the documents are silent:
   comments that still exist, in the order asked, whoever owns the post; a deleted comment,
   or one under a deleted post, is simply absent, and none found is ``[]``, not an error.
   More than 50 ids is 10017, like destroy_batch.
+- ``comments/to_me/biz`` lists the comments on every post of the token's user (not on
+  deleted posts), newest first, with ``since_id``/``max_id``/``count``/``page`` as
+  ``comments/show`` (api-notes §6.3); each comment's ``status`` names its post.
 """
 
 from __future__ import annotations
@@ -45,11 +49,13 @@ ENDPOINTS: dict[str, str] = {
     "/2/comments/show.json": "comments/show",
     "/2/comments/destroy_batch/own/biz.json": "comments/destroy_batch/own/biz",
     "/2/comments/show_batch/biz.json": "comments/show_batch/biz",
+    "/2/comments/to_me/biz.json": "comments/to_me/biz",
 }
 _METHODS = {
     "comments/show": "GET",
     "comments/destroy_batch/own/biz": "POST",
     "comments/show_batch/biz": "GET",
+    "comments/to_me/biz": "GET",
 }
 
 ERRORS: dict[int, str] = {
@@ -143,6 +149,8 @@ class WeiboApi:
         self._guard(ctx.scope, ctx)
         if ctx.endpoint == "comments/show":
             return self._show(params)
+        if ctx.endpoint == "comments/to_me/biz":
+            return self._to_me(params, uid)
         if ctx.endpoint == "comments/show_batch/biz":
             return self._show_batch(params)
         return self._destroy(params, uid)
@@ -186,6 +194,25 @@ class WeiboApi:
         if not params.get("id"):
             raise _missing("id")
         status_id = _int_param(params, "id", 0)
+        post = self._state.posts.get(status_id)
+        if post is None or post.deleted:
+            raise ApiError(20101)
+        return self._page(post.visible, params)
+
+    def _to_me(self, params: dict[str, str], uid: int) -> dict[str, Any]:
+        visible = sorted(
+            (
+                comment
+                for post in self._state.posts.values()
+                if post.owner_uid == uid and not post.deleted
+                for comment in post.visible
+            ),
+            key=_id,
+        )
+        return self._page(visible, params)
+
+    def _page(self, visible: list[WeiboComment], params: dict[str, str]) -> dict[str, Any]:
+        """One newest-first page of ``visible`` (sorted by id) by since_id/max_id/count/page."""
         since_id = _int_param(params, "since_id", 0)
         max_id = _int_param(params, "max_id", 0)
         count = _int_param(params, "count", SHOW_COUNT_DEFAULT)
@@ -193,10 +220,6 @@ class WeiboApi:
         if count < 1:
             count = SHOW_COUNT_DEFAULT
         count = min(count, self._count_max)
-        post = self._state.posts.get(status_id)
-        if post is None or post.deleted:
-            raise ApiError(20101)
-        visible = post.visible
         lo = bisect_right(visible, since_id, key=_id) if since_id > 0 else 0
         hi = bisect_right(visible, max_id, key=_id) if max_id > 0 else len(visible)
         end = hi - (page - 1) * count

@@ -169,7 +169,7 @@ def _moderate_comment(p: Pipeline, page: _Page, position: int, data: dict[str, A
         rt.stats.record_hit(match.rule, match.mode, at=now, after_stop=match.after_stop)
         metrics.count_rule_hit(match.rule, match.mode)
     log.info("decided", **context, rules=decision.matched,
-             actions=[a.type for a in decision.actions])
+             actions=[str(a.type) for a in decision.actions])
     offender_rule = offense_rule(decision)
     if comment.author and offender_rule is not None:
         rt.offenses.record(

@@ -8,8 +8,10 @@ is the platform client's business (its ``poll``); this module is the sink it pag
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from worker.config import ACCOUNT_LISTING
 from worker.errors import PlatformError
 from worker.models import Comment
 from worker.pipeline.actors.common import (
@@ -24,6 +26,9 @@ from worker.pipeline.keys import target_key
 from worker.pipeline.poll_outcomes import credentials_refused
 from worker.pipeline.runtime import Runtime
 from worker.platform_specs import platform_spec
+from worker.targets.book import PollBook
+from worker.targets.policy import PollPolicy
+from worker.targets.tracking import by_post, record_poll, wechat_full_pass_interval
 
 if TYPE_CHECKING:
     from worker.pipeline.actors.pipeline import Pipeline
@@ -47,9 +52,14 @@ def poll(p: Pipeline, account: str, target: str) -> None:
         return
     started = time.perf_counter()
     where: dict[str, Any] = {"account": account, "platform": acc.platform, "target": target}
+    book = PollBook(redis=rt.redis, keys=rt.keys)
+    policy = PollPolicy.from_config(rt.config.polling)
+    # WeChat full passes follow the target's temperature: stretched as its interval is
+    polling = replace(rt.config.polling,
+                      full_pass_interval=wechat_full_pass_interval(book, policy, tkey))
+    sink = _PollSink(p, account, target, tkey)
     try:
-        sent = rt.client(account).poll(target, _PollSink(p, account, target, tkey),
-                                       rt.config.polling)
+        sent = rt.client(account).poll(target, sink, polling)
     except PlatformError as exc:
         disposition = dispose(exc)
         if disposition.target_gone:
@@ -82,6 +92,8 @@ def poll(p: Pipeline, account: str, target: str) -> None:
             rt.redis.delete(marker)  # the next interval polls again
         raise
     rt.redis.delete(marker)
+    record_poll(book, policy, account=account, tkey=tkey, now=time.time(), new=sent,
+                calls=max(1, sink.pages))
     rt.poll_outcomes.succeeded(**where, new_comments=sent,
                                duration_ms=round((time.perf_counter() - started) * 1000, 1))
 
@@ -95,22 +107,38 @@ def _seen_id(comment: Comment) -> str:
 
 
 class _PollSink:
-    """Where a client's poll puts what it lists (:class:`worker.platforms.PollSink`)."""
+    """Where a client's poll puts what it lists (:class:`worker.platforms.PollSink`).
+
+    A whole-account listing (``ACCOUNT_LISTING``, Weibo ``listing: account``) lists the
+    comments of every post: each goes on under its own post (seen set, ``moderate``, audit),
+    the cursor stays the listing's. ``pages`` counts the pages (list calls) for the budget."""
 
     def __init__(self, p: Pipeline, account: str, target: str, tkey: str) -> None:
         self.p, self.rt, self.account, self.target, self.tkey = p, p.runtime, account, target, tkey
+        self.pages = 0
 
     def send(self, comments: list[Comment]) -> int:
+        if self.target != ACCOUNT_LISTING:
+            return self._send(self.target, self.tkey, comments)
+        platform = self.rt.account(self.account).platform
+        return sum(
+            self._send(post, target_key(platform=platform, account=self.account, target=post),
+                       listed)
+            for post, listed in by_post(comments).items()
+        )
+
+    def _send(self, target: str, tkey: str, comments: list[Comment]) -> int:
         rt = self.rt
         ids = [_seen_id(c) for c in comments]
-        new = set(rt.seen.filter_new(self.tkey, ids))
+        new = set(rt.seen.filter_new(tkey, ids))
         fresh = [c.to_dict() for c, i in zip(comments, ids, strict=True) if i in new]
         if fresh:
-            self.p.actors.moderate.send(self.account, self.target, fresh)
-            rt.seen.mark_seen(self.tkey, [i for i in ids if i in new])
+            self.p.actors.moderate.send(self.account, target, fresh)
+            rt.seen.mark_seen(tkey, [i for i in ids if i in new])
         return len(fresh)
 
     def keep_alive(self) -> None:
+        self.pages += 1
         _keep_polling_marker(self.rt, self.tkey)
 
     def cursor(self) -> str | None:
