@@ -5,7 +5,8 @@ For 10,000 and 100,000 Chinese terms (plus 500 English terms and 100 spam regexe
 ``--v2`` the rules also use matching v2: the ``numerals`` step, 500 ``sounds_like`` terms and
 500 ``allow`` terms (beside the defaults, ``confusables`` on):
 
-- comments/s of ``RuleSet.evaluate`` with default normalisation (one core),
+- comments/s of ``RuleSet.evaluate`` with default normalisation (one core), one comment at a
+  time, and of ``RuleSet.evaluate_many`` on pages of 32 comments (what replay does),
 - comments/s of ``modworker replay`` (JSON in and out, start-up excluded),
 - comments/s of the naive baseline ``any(term in text for term in terms)`` on raw text,
   measured in the same run, and the ratios,
@@ -40,6 +41,7 @@ from worker.replay import replay
 from worker.rules import load_rules
 
 N_RULES = 20
+PAGE = 32  # comments a RuleSet.evaluate_many call, as replay decides them
 
 
 V2_TERMS = 500  # sounds_like terms and allow terms, each, with --v2
@@ -122,6 +124,15 @@ def child(n_terms: int, v2: bool) -> dict[str, float]:
             if rules.evaluate(comment).matches:
                 matched += 1
         engine_seconds = time.perf_counter() - started
+        page_matched = 0
+        started = time.perf_counter()
+        for at in range(0, len(comments), PAGE):
+            for decision in rules.evaluate_many(comments[at:at + PAGE]):
+                if decision.matches:
+                    page_matched += 1
+        page_seconds = time.perf_counter() - started
+        if page_matched != matched:
+            raise SystemExit(f"evaluate_many matched {page_matched}, evaluate {matched}")
 
         terms = corpus.cn_terms + corpus.en_terms
         sample = corpus.comments[: 2_000 if n_terms <= 10_000 else 300]
@@ -148,6 +159,7 @@ def child(n_terms: int, v2: bool) -> dict[str, float]:
         "matched": matched,
         "build_s": build,
         "engine_cps": rate(len(comments), engine_seconds),
+        "page_cps": rate(len(comments), page_seconds),
         "replay_cps": rate(stats.comments, stats.seconds),
         "naive_cps": rate(len(sample), naive_seconds),
         "naive_sample": len(sample),
@@ -167,8 +179,9 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child, args.v2)))
         return
-    print(f"{'terms':>8} {'regexes':>7} {'build s':>8} {'engine/s':>10} {'replay/s':>10} "
-          f"{'naive/s':>9} {'engine x':>9} {'replay x':>9} {'peak MB':>8} {'matched':>8}")
+    print(f"{'terms':>8} {'regexes':>7} {'build s':>8} {'engine/s':>10} {'page/s':>10} "
+          f"{'replay/s':>10} {'naive/s':>9} {'engine x':>9} {'page x':>8} {'replay x':>9} "
+          f"{'peak MB':>8} {'matched':>8}")
     for size in args.sizes:
         out = subprocess.run(
             [sys.executable, __file__, "--child", str(size), *(["--v2"] if args.v2 else [])],
@@ -177,11 +190,13 @@ def main() -> None:
         r = json.loads(out)
         print(
             f"{r['terms']:>8,.0f} {r['regexes']:>7.0f} {r['build_s']:>8.2f} "
-            f"{r['engine_cps']:>10,.0f} {r['replay_cps']:>10,.0f} {r['naive_cps']:>9,.0f} "
-            f"{r['engine_cps'] / r['naive_cps']:>8.0f}x {r['replay_cps'] / r['naive_cps']:>8.0f}x "
+            f"{r['engine_cps']:>10,.0f} {r['page_cps']:>10,.0f} {r['replay_cps']:>10,.0f} "
+            f"{r['naive_cps']:>9,.0f} {r['engine_cps'] / r['naive_cps']:>8.0f}x "
+            f"{r['page_cps'] / r['naive_cps']:>7.0f}x {r['replay_cps'] / r['naive_cps']:>8.0f}x "
             f"{r['peak_rss_mb']:>8.0f} {r['matched']:>8.0f}"
         )
-    print("engine: RuleSet.evaluate, default normalisation, one core; replay: JSON in and out; "
+    print("engine: RuleSet.evaluate, default normalisation, one core; page: "
+          f"RuleSet.evaluate_many, pages of {PAGE}; replay: JSON in and out; "
           "naive: any(term in text) on raw text over a sample, same run.")
 
 

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -71,6 +72,19 @@ NOISE = ["😍", "！", "~", "呀", "👍", "7", "1", "哦", "🔥", "2"]
 def vary(text: str, rng: random.Random) -> str:
     cut = rng.choice([len(text), len(text), 0, rng.randrange(4, len(text) - 4)])
     return text[:cut] + rng.choice(NOISE) + text[cut:]
+
+
+def deletes(calls: list[dict[str, Any]]) -> dict[tuple[str, int], float]:
+    """When each comment was first deleted, by (article key, comment id): WeChat comment ids
+    count per article, so an id alone names a comment on each of them."""
+    out: dict[tuple[str, int], float] = {}
+    for call in calls:
+        if call["endpoint"] != "comment/delete" or call.get("errcode") not in (0, None):
+            continue
+        body = call["body"]
+        key = (f"{body['msg_data_id']}:{body.get('index', 0)}", int(body["user_comment_id"]))
+        out[key] = min(out.get(key, float(call["time"])), float(call["time"]))
+    return out
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -123,12 +137,10 @@ def main() -> None:
             })
             added[(wave, copy)] = (time.time(), int(answer["user_comment_id"]), target.key)
         deadline = time.time() + 10 * args.interval + 30
-        deleted: dict[int, float] = {}
+        deleted: dict[tuple[str, int], float] = {}
         while time.time() < deadline:
-            deleted = {int(c["body"]["user_comment_id"]): float(c["time"])
-                       for c in sandbox.calls() if c["endpoint"] == "comment/delete"
-                       and c.get("errcode") in (0, None)}
-            if all(cid in deleted for _, cid, _ in added.values()):
+            deleted = deletes(sandbox.calls())
+            if all((key, cid) in deleted for _, cid, key in added.values()):
                 break
             time.sleep(1.0)
         audit = AuditLog(redis=redis.Redis.from_url(embedded.url), keys=Keys())
@@ -143,12 +155,12 @@ def main() -> None:
                 noticed[wave] = min(noticed.get(wave, float(record["ts"])), float(record["ts"]))
         latencies, sizes = [], []
         for wave, at in recognised.items():
-            order = sorted((t, cid) for (w, _), (t, cid, _) in added.items() if w == wave)
-            first = order[0][1]
-            sizes.append(sum(1 for t, _ in order if t <= at))
-            if first in deleted:
-                latencies.append(deleted[first] - at)
-        missing = sum(1 for _, cid, _ in added.values() if cid not in deleted)
+            order = sorted((t, cid, key) for (w, _), (t, cid, key) in added.items() if w == wave)
+            _, first, first_target = order[0]
+            sizes.append(sum(1 for t, _, _ in order if t <= at))
+            if (first_target, first) in deleted:
+                latencies.append(deleted[(first_target, first)] - at)
+        missing = sum(1 for _, cid, key in added.values() if (key, cid) not in deleted)
     total = len(added)
     print(f"{args.waves} waves x {args.copies} copies over {args.seconds:.0f} s, poll interval "
           f"{args.interval:g} s, {args.processes} worker processes")

@@ -39,6 +39,8 @@ _PROGRESS_EVERY = 0.1  # seconds between progress bar redraws
 #: Comments held back to be decided in ``created_at`` order: a recording listed newest first,
 #: or merged from several targets, is put in time order within this many lines.
 ORDER_WINDOW = 10_000
+#: Comments decided together (RuleSet.evaluate_many: one automaton scan for the page).
+PAGE_SIZE = 32
 
 
 @dataclass
@@ -221,8 +223,15 @@ def replay(
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
     order = _TimeOrder(order_window)
 
-    def decide(comment: Comment) -> None:
-        decision = rules.evaluate(comment, offenses=offenses, now=evaluate_at, waves=waves)
+    page: list[Comment] = []  # comments released in order, decided a page at a time
+
+    def decide_page() -> None:
+        decisions = rules.evaluate_many(page, offenses=offenses, now=evaluate_at, waves=waves)
+        for comment, decision in zip(page, decisions, strict=True):
+            record(comment, decision)  # before the next decision: its offense counts there
+        page.clear()
+
+    def record(comment: Comment, decision: Decision) -> None:
         if waves is not None and decision.waves:
             _earlier_members(rules, waves, decision, stats)
         stats.comments += 1
@@ -260,7 +269,9 @@ def replay(
             late_before = order.late_line
             ready = order.push(comment, stats.lines)
             if ready is not None:
-                decide(ready)
+                page.append(ready)
+                if len(page) >= PAGE_SIZE:
+                    decide_page()
             if order.late_line is not None and late_before is None:
                 stats.out_of_order = True
                 err.write(
@@ -277,7 +288,10 @@ def replay(
                         last_draw = moment
                         _draw_progress(err, read_bytes, size, stats.comments, moment - started)
         for ready in order.drain():
-            decide(ready)
+            page.append(ready)
+            if len(page) >= PAGE_SIZE:
+                decide_page()
+        decide_page()
     finally:
         if pending:
             out.write("\n".join(pending) + "\n")

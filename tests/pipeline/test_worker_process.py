@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
 from tests.pipeline.daemon_harness import APP_SECRET, WEIBO_TOKEN, wait_until, write_config
 from worker.config import Config, load_config
-from worker.daemon import Daemon, RunOptions
+from worker.daemon import WORKER_MALLOC_ARENAS, Daemon, RunOptions
 from worker.pipeline.connect import RedisEndpoint
 from worker.redis_server import EmbeddedRedis
 
 HEARTBEATS = "mw:dramatiq:__heartbeats__"  # dramatiq's consumers write it once they run
+HEAP_MAX_SIZE = 64 << 20  # glibc (64-bit): each arena but the main one lives in such a reservation
 
 
 def daemon_config(tmp_path: Path, redis_server: EmbeddedRedis) -> tuple[Path, Config]:
@@ -68,6 +71,50 @@ def test_workers_run_on_the_daemons_config_even_when_the_file_broke_since(
         wait_until(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
                    timeout=90, what="the worker to consume")
         assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
+    finally:
+        codes = stop_workers(daemon)
+    assert codes == [0]
+
+
+def thread_arenas(pid: int) -> int:
+    """glibc malloc arenas of ``pid`` besides the main one, read from its memory map: each is
+    a HEAP_MAX_SIZE-aligned anonymous reservation, its used part read-write, the rest ---p."""
+    spans = []
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 5:  # a file or a named region ([heap], [stack])
+            continue
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        spans.append((start, end, fields[1]))
+    ends = {start: (end, perms) for start, end, perms in spans}
+    count = 0
+    for start, end, perms in spans:
+        if start % HEAP_MAX_SIZE or not perms.startswith("rw"):
+            continue
+        rest = ends.get(end)
+        if end - start == HEAP_MAX_SIZE or (
+            rest is not None and rest[1].startswith("---") and rest[0] == start + HEAP_MAX_SIZE
+        ):
+            count += 1
+    return count
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's arenas, Linux only")
+def test_a_worker_process_keeps_its_threads_to_two_malloc_arenas(
+    tmp_path: Path, redis_server: EmbeddedRedis, redis_client: redis.Redis
+) -> None:
+    """With glibc's default (eight arenas per core) the worker's threads spread over up to
+    16 arenas on two cores, which kept the memory freed in them: RSS crept up in the soak."""
+    path, config = daemon_config(tmp_path, redis_server)
+    daemon = Daemon(RunOptions(config_path=path, processes=1, threads=8), config)
+    daemon._start_worker(0, RedisEndpoint(url=redis_server.url))
+    process = daemon.processes[0]
+    try:
+        wait_until(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
+                   timeout=90, what="the worker to consume")
+        assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
+        assert process.pid is not None
+        assert thread_arenas(process.pid) <= WORKER_MALLOC_ARENAS - 1
     finally:
         codes = stop_workers(daemon)
     assert codes == [0]

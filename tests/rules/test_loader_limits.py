@@ -117,3 +117,29 @@ def test_regexes_past_the_program_budget_are_located_problems(tmp_path: Path) ->
     first = problems[0]
     assert first.file == str(path) and first.rule == "r" and first.line is not None
     assert "at most 2,000,000 RE2 instructions" in first.message
+
+
+def test_list_terms_are_released_before_the_automata_are_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The terms of list files (each with its file and line, for problems) are dropped before
+    the matchers are built: that build is the peak of a load's memory."""
+    import gc
+
+    from worker.rules import loader, matcher
+
+    write(tmp_path, "rules/lists/words.txt", "\n".join(f"词{i}" for i in range(200)) + "\n")
+    write(tmp_path, "rules/r.yaml", "version: 1\nlists:\n  words: {file: lists/words.txt}\n"
+          "rules:\n  - id: r\n    when: {content: {includes: [$words]}}\n    then: [delete]\n")
+    alive: list[int] = []
+    build = matcher.MatcherBuilder.build
+
+    def counting_build(self: matcher.MatcherBuilder) -> matcher.Matcher:
+        gc.collect()
+        alive.append(sum(isinstance(o, loader._FileTerm) for o in gc.get_objects()))
+        return build(self)
+
+    monkeypatch.setattr(matcher.MatcherBuilder, "build", counting_build)
+    rules = load_rules([tmp_path / "rules"])
+    assert alive == [0]
+    assert len(rules) == 1

@@ -489,3 +489,11 @@ def test_comments_without_a_terms_first_syllable_skip_the_sound() -> None:
     assert not finder.search("信") and not finder.search("你好吗")  # 信 is not a first syllable
     # many terms: nearly every comment would need the sound, so no check is made
     assert needed_finder([sound_of("微信")], max_share=0.0) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(st.sampled_from([*"微维信新ab1 ", "\0", "😀", "𠀀", "\ud800", "\uffff"])))
+def test_a_page_sound_equals_the_translated_sound(text: str) -> None:
+    from worker.rules.sounds_like import sound_of_page
+
+    assert sound_of_page(text) == sound_of(text)

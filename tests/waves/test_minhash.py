@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+import zlib
 
-from worker.waves.minhash import LshIndex, bands, grams, jaccard
+from worker.waves import minhash
+from worker.waves.minhash import LshIndex, bands, bands_many, grams, jaccard
 
 BASES = [
     "加微信领取免费资料限时优惠快来看看吧",
@@ -75,3 +77,28 @@ def test_short_texts_compare_whole_and_one_changed_character_stays_similar() -> 
     assert jaccard(a, b) >= 0.8
     assert not set(bands(a)).isdisjoint(bands(b))
     assert jaccard(grams("今天天气真好"), grams("加微信领取免费")) == 0.0
+
+
+def test_bands_of_a_page_are_those_of_each_text() -> None:
+    rnd = random.Random(5)
+    sets = [grams("".join(rnd.choice("加微信领资料abc") for _ in range(rnd.randrange(0, 40))))
+            for _ in range(300)]
+    assert frozenset() in sets and any(len(g) == 1 for g in sets)
+    assert bands_many(sets) == [_bands_one_by_one(g) for g in sets]
+    assert [bands(g) for g in sets[:20]] == bands_many(sets[:20])
+    assert bands_many([]) == []
+
+
+def _bands_one_by_one(gram_set: frozenset[str]) -> list[str]:
+    """The definition, one set at a time, in plain Python integers."""
+    mask = 2**64 - 1
+    a, b, mix = (x.tolist() for x in (minhash._A, minhash._B, minhash._MIX))
+    hashes = [zlib.crc32(g.encode()) for g in gram_set]
+    mins = [min((((a[p] * h + b[p]) & mask) >> 32) for h in hashes) if hashes else 0
+            for p in range(minhash.PERMUTATIONS)]
+    out = []
+    for band in range(minhash.BANDS):
+        rows = mins[band * minhash.ROWS:(band + 1) * minhash.ROWS]
+        value = sum(r * m for r, m in zip(rows, mix, strict=True)) & mask
+        out.append(f"{band}:{value:016x}")
+    return out

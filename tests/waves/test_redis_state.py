@@ -168,3 +168,26 @@ def test_a_page_observed_in_one_round_trip_sees_itself_in_order(
                                                             ["0", "1", "2"]]
     assert [s.burst(within=600.0) for s in seen] == [1, 2, 3, 4]
     assert state.observe_many([], QUERY, now=T0) == []
+
+
+def _commands(client: redis.Redis) -> dict[str, int]:
+    return {name: int(stats["calls"]) for name, stats in client.info("commandstats").items()}
+
+
+def test_a_page_is_one_script_call_and_nothing_else(redis_client: redis.Redis) -> None:
+    state = RedisWaveState(redis=redis_client)
+    state.observe(_comment("0", AD, T0), AD, QUERY, now=T0)  # the script is loaded
+    page = [(_comment(str(i), AD + str(i), T0 + i, author=f"a{i % 3}"), AD + str(i))
+            for i in range(1, 50)]
+    before = _commands(redis_client)
+    seen = state.observe_many(page, QUERY, now=T0)
+    after = _commands(redis_client)
+    sent = {name: after[name] - before.get(name, 0) for name in after
+            if after[name] != before.get(name, 0) and name.startswith("cmdstat_")}
+    # the page's own command (EVALSHA) plus the INFO that reads these statistics
+    assert sent.pop("cmdstat_evalsha") == 1
+    assert set(sent) - {"cmdstat_info"} == {f"cmdstat_{c}" for c in (
+        "zrangebyscore", "zrangebylex", "zadd", "hset", "hmget", "expire", "zremrangebyscore",
+        "zscore", "zcount")}
+    assert len(seen[-1].near) == 49
+    assert [s.burst(within=600.0) for s in seen[:6]] == [1, 1, 1, 2, 2, 2]

@@ -12,7 +12,7 @@ against every rule.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from worker.errors import Problem
@@ -126,7 +126,43 @@ class RuleSet:
         now = time.time() if now is None else now
         if observation is None and waves is not None:
             observation = self.observe(comment, waves, now)
-        scans = self.scan(comment.content)
+        return self._evaluate_scanned(
+            comment, self.scan(comment.content), offenses, now, observation
+        )
+
+    def evaluate_many(
+        self,
+        comments: Sequence[Comment],
+        *,
+        offenses: OffenseCounts | None = None,
+        now: float | None = None,
+        waves: WaveState | None = None,
+    ) -> Iterator[Decision]:
+        """The decisions :meth:`evaluate` gives, comment by comment and in order, for a page
+        of comments scanned together (:meth:`Matcher.scan_many`: one automaton scan and,
+        usually, one regex set search for the page).
+
+        Each decision is made when the caller takes it (each comment recorded in ``waves``
+        just before it), so an offense the caller records for one comment counts for the
+        comments after it, as with :meth:`evaluate`.
+        """
+        contents = [comment.content for comment in comments]
+        pages = [matcher.scan_many(contents) for matcher in self.matchers]
+        for index, comment in enumerate(comments):
+            at = time.time() if now is None else now
+            observation = self.observe(comment, waves, at) if waves is not None else None
+            yield self._evaluate_scanned(
+                comment, [page[index] for page in pages], offenses, at, observation
+            )
+
+    def _evaluate_scanned(
+        self,
+        comment: Comment,
+        scans: list[ScanResult],
+        offenses: OffenseCounts | None,
+        now: float,
+        observation: Observation | None,
+    ) -> Decision:
         fired = _fired(scans)
         candidates = self._candidates.for_signals(fired)
         if not candidates:

@@ -33,9 +33,10 @@ judged as if the step were off).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -45,7 +46,7 @@ import re2
 from worker.errors import PatternError
 from worker.rules.normalize import NUMERALS, NormalizedText, Normalizer
 from worker.rules.regex import RegexBudget, re2_options
-from worker.rules.sounds_like import has_han, needed_finder, sound_of
+from worker.rules.sounds_like import has_han, needed_finder, sound_of, sound_of_page
 from worker.rules.spaced import spaced_runs
 
 __all__ = [
@@ -64,6 +65,7 @@ _TRIGGER = "trigger"  # a skeleton-automaton target that only says "run the word
 _ALLOW = "allow"  # a skeleton-automaton target: a match of an allow term
 _SOUND = "sound"  # a skeleton-automaton target: a sounds_like term, matched in the sound part
 _NO_IDS: frozenset[int] = frozenset()
+_ANCHORS = ("\\A", "\\z", "(?m:^)", "(?m:$)")  # as regex.py writes ^, $, \A and \Z
 _NO_ALLOW: frozenset[int] = frozenset()
 
 # re2.Set needs far more than RE2's default 8 MiB for ~100 patterns (perf-notes.md); running
@@ -273,8 +275,16 @@ class Matcher:
                     break
                 skel_terms.setdefault(trigger, []).append((_TRIGGER, -1))
         self._full = full
-        self._skel_targets: list[list[tuple[str, int]]] = list(skel_terms.values())
-        self._skel_ac: Any = ahocorasick_rs.AhoCorasick(list(skel_terms)) if skel_terms else None
+        # Tuples, and the lists gone before the automaton is built (the peak of a load).
+        patterns = list(skel_terms)
+        self._skel_targets: list[tuple[tuple[str, int], ...]] = [
+            tuple(targets) for targets in skel_terms.values()
+        ]
+        del skel_terms
+        # A page's skeletons are scanned joined by NUL (scan_many): no pattern may hold one.
+        self._page_scan = not any("\0" in term for term in patterns)
+        self._skel_ac: Any = ahocorasick_rs.AhoCorasick(patterns) if patterns else None
+        del patterns
         self._word_targets: list[list[_Literal]] = list(word_terms.values())
         self._word_ac: Any = ahocorasick_rs.AhoCorasick(list(word_terms)) if word_terms else None
         # Spaced-out runs spell terms made of word characters only (see spaced.py).
@@ -284,6 +294,12 @@ class Matcher:
         }
 
         self._set: Any = None
+        # Without anchors a regex matching a comment matches any text holding it: a page's
+        # texts joined can be searched once (scan_many). The translation writes every anchor
+        # as one of these (a literal backslash before A or z only makes this cautious).
+        self._page_regex = not any(
+            anchor in regex.translated for regex in regexes for anchor in _ANCHORS
+        )
         if regexes:
             rset = re2.Set.SearchSet(re2_options(max_mem=SET_MAX_MEM))
             for regex in regexes:
@@ -300,6 +316,81 @@ class Matcher:
     def scan(self, text: str) -> ScanResult:
         """Normalise ``text`` and find every literal and regex that holds."""
         norm = self.normalizer.normalize(text)
+        return self._result(norm, self._hits_of(norm.skeleton))
+
+    def scan_many(self, texts: Sequence[str]) -> list[ScanResult]:
+        """:meth:`scan` of each text, equal to it text for text, for a page of comments.
+
+        The page's skeletons (and their sound) go through the automaton in one scan, joined
+        by NUL, which no automaton pattern holds, so no match reaches across two comments.
+        The regex set first runs once over the page's texts joined: no rule regex has an
+        anchor (checked at build), so a regex that matches one of them matches the joined
+        text too, and a page where none matches (most pages) costs one set search, not one
+        per comment.
+        """
+        norms = [self.normalizer.normalize(text) for text in texts]
+        if len(norms) < 2:
+            return [self._result(norm, self._hits_of(norm.skeleton)) for norm in norms]
+        regex_free = (
+            self._set is not None and self._page_regex
+            and not self._set.Match("\0".join(norm.kept for norm in norms))
+        )
+        if self._skel_ac is None or not self._page_scan:
+            return [
+                self._result(norm, self._hits_of(norm.skeleton), regex_free=regex_free)
+                for norm in norms
+            ]
+        skeletons = [norm.skeleton for norm in norms]
+        joined = "\0".join(skeletons)
+        length = len(joined)
+        scanned = joined
+        if self._sounds and not joined.isascii() and self._sound_may_hit(joined):
+            scanned = f"{joined}\0{sound_of_page(joined)}"
+        starts: list[int] = []  # where each skeleton starts in ``joined``
+        at = 0
+        for skeleton in skeletons:
+            starts.append(at)
+            at += len(skeleton) + 1
+        per_text: list[list[tuple[int, int, int]]] = [[] for _ in norms]
+        for index, start, end in self._skel_ac.find_matches_as_indexes(scanned, overlapping=True):
+            if end <= length:
+                which = bisect.bisect_right(starts, start) - 1
+                base = starts[which]
+                per_text[which].append((index, start - base, end - base))
+            else:  # in the sound part: numbered as scan() does, after the skeleton and a NUL
+                at = start - length - 1  # in the sound of ``joined``
+                which = bisect.bisect_right(starts, at) - 1
+                shift = len(skeletons[which]) + 1 - starts[which]
+                per_text[which].append((index, at + shift, end - length - 1 + shift))
+        return [
+            self._result(norm, hits, regex_free=regex_free)
+            for norm, hits in zip(norms, per_text, strict=True)
+        ]
+
+    def _hits_of(self, skeleton: str) -> list[tuple[int, int, int]]:
+        """The skeleton automaton's hits in one skeleton; those of its sound, when scanned, are
+        numbered as if the sound followed the skeleton and a NUL."""
+        if self._skel_ac is None or not skeleton:
+            return []
+        # Every sounds_like term has a Han character: an ASCII skeleton sounds like none.
+        scanned = (
+            f"{skeleton}\0{sound_of(skeleton)}"
+            if self._sounds and not skeleton.isascii() and self._sound_may_hit(skeleton)
+            else skeleton
+        )
+        hits: list[tuple[int, int, int]] = self._skel_ac.find_matches_as_indexes(
+            scanned, overlapping=True
+        )
+        return hits
+
+    def _sound_may_hit(self, skeleton: str) -> bool:
+        return self._sound_needed is None or self._sound_needed.search(skeleton) is not None
+
+    def _result(
+        self, norm: NormalizedText, hits: list[tuple[int, int, int]], *, regex_free: bool = False
+    ) -> ScanResult:
+        """What one comment's scan found, from its automaton hits (``regex_free``: the regex
+        set is known to match nothing in it)."""
         skeleton = norm.skeleton
         found: _Found | None = None  # created on the first hit: most comments have none
 
@@ -311,19 +402,9 @@ class Matcher:
                     found.hit(ident, "skeleton", 0, len(skeleton), ident in self._guarded)
 
         run_word = self._word_always
-        if self._skel_ac is not None and skeleton:
-            # Every sounds_like term has a Han character: an ASCII skeleton sounds like none.
-            scanned = (
-                f"{skeleton}\0{sound_of(skeleton)}"
-                if self._sounds and not skeleton.isascii() and (
-                    self._sound_needed is None or self._sound_needed.search(skeleton)
-                )
-                else skeleton
-            )
-            hits = self._skel_ac.find_matches_as_indexes(scanned, overlapping=True)
-            if hits:
-                found = found or _Found()
-                run_word = self._skeleton_hits(hits, skeleton, found) or run_word
+        if hits:
+            found = found or _Found()
+            run_word = self._skeleton_hits(hits, skeleton, found) or run_word
 
         if run_word and self._word_ac is not None and norm.kept:
             found = found or _Found()
@@ -331,7 +412,7 @@ class Matcher:
 
         regexes = _NO_IDS
         regex_first: dict[int, tuple[int, int]] = {}
-        if self._set is not None:
+        if self._set is not None and not regex_free:
             matched = self._set.Match(norm.kept)
             if matched:
                 regexes = frozenset(matched)

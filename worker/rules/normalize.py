@@ -52,7 +52,8 @@ Hot path: :meth:`Normalizer.normalize` does no per-character Python work. ASCII 
 lowercased; other text runs NFKC only when ``unicodedata.is_normalized`` says it must (and
 first replaces the common full-width punctuation, which is usually all that stops a Chinese
 comment from being NFKC already: 0.5 us instead of 3-6 us), one precompiled regex search for
-invisible characters (and a substitution only when one is present), one ``casefold``, and one
+invisible characters, look-alikes and numerals (and a ``str.replace`` for each distinct one
+found), one ``casefold``, and one
 precompiled character-class substitution for separators. The character tables are computed
 from this Python's ``unicodedata`` on first use (about 0.15 s once per process), so they always
 agree with its NFKC and case folding.
@@ -251,7 +252,8 @@ def _rare_re(
     """Characters that need fixing after NFKC: surrogates, invisibles when stripping, accented
     Latin letters and combining diacritics when folding accents, look-alikes and numerals
     when folding them (one search finds them all: most comments have none, and then this is
-    the only cost; a substitution of the few found is cheaper than a ``translate``).
+    the only cost; one ``str.replace`` per distinct character found is cheaper than a
+    ``translate`` or a substitution calling Python per occurrence).
 
     The look-alikes beyond the BMP are covered by one range (a class of many astral ranges
     makes ``re`` test each against every character, and emoji are common); the few other
@@ -277,7 +279,7 @@ def _rare_re(
 @functools.cache
 def _rare_fixer(
     strip_invisible: bool, fold_accents: bool, confusables: bool, numerals: bool
-) -> Callable[[re.Match[str]], str]:
+) -> Callable[[str], str]:
     """What each character :func:`_rare_re` finds becomes: a lone surrogate U+FFFD, a
     look-alike or numeral its ASCII character, an accented Latin letter its base (a
     diacritic nothing), an invisible character nothing; anything else (inside the astral
@@ -287,8 +289,7 @@ def _rare_fixer(
     if numerals:
         table.update((ord(ch), digit) for ch, digit in NUMERALS.items())
 
-    def fix(match: re.Match[str]) -> str:
-        ch = match.group()
+    def fix(ch: str) -> str:
         if "\ud800" <= ch <= "\udfff":
             return "\ufffd"
         cp = ord(ch)
@@ -443,6 +444,7 @@ class Normalizer:
         "_collapse_repl",
         "_nfkc",
         "_rare_fix",
+        "_rare_fixed",
         "_rare_re",
         "_sep_re",
         "_slow_re",
@@ -462,6 +464,7 @@ class Normalizer:
         self._rare_fix = _rare_fixer(
             opts.strip_invisible, opts.fold_accents, opts.confusables, opts.numerals
         )
+        self._rare_fixed: dict[str, str] = {}
         self._case: Callable[[str], str] = str.casefold if opts.casefold else _lower_simple
         self._sep_re = _separator_re() if opts.skip_separators else None
         self._slow_re = _slow_astral_re()
@@ -502,10 +505,22 @@ class Normalizer:
                 text = text.replace(fullwidth, ascii_form)
             if not unicodedata.is_normalized("NFKC", text):
                 text = unicodedata.normalize("NFKC", text)
-        if self._rare_re.search(text) is not None:
+        found = self._rare_re.findall(text)
+        if found:
             # look-alikes and numerals fold here too: before case folding (the look-alike
-            # table maps capitals) and before t2s (which would make the numeral 參 参)
-            text = self._rare_re.sub(self._rare_fix, text)
+            # table maps capitals) and before t2s (which would make the numeral 參 参). One
+            # str.replace per distinct character found, not a Python call per occurrence
+            # (numerals are common: 一 is the second most frequent character); what each
+            # becomes is remembered, and never itself a character this step changes.
+            fixed = self._rare_fixed
+            for ch in set(found):
+                out = fixed.get(ch)
+                if out is None:
+                    out = self._rare_fix(ch)
+                    if len(fixed) < _CHAR_CACHE_SIZE:
+                        fixed[ch] = out
+                if out != ch:
+                    text = text.replace(ch, out)
         text = self._case(text)
         if self._t2s_re is not None and self._t2s_re.search(text):
             assert self._t2s_table is not None

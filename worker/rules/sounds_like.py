@@ -24,7 +24,10 @@ import re
 import unicodedata
 from pathlib import Path
 
-__all__ = ["has_han", "needed_finder", "sound_of", "sound_table", "syllables"]
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["has_han", "needed_finder", "sound_of", "sound_of_page", "sound_table", "syllables"]
 
 _FIRST_MARK = 0xE000
 # Tone marks (the diaeresis of ü is kept, then written v).
@@ -98,6 +101,21 @@ def has_han(text: str) -> bool:
 def sound_of(skeleton: str) -> str:
     """The sound of an (already normalised, separator-free) text: as long as the text."""
     return skeleton.translate(sound_table())
+
+
+@functools.cache
+def _sound_array() -> npt.NDArray[np.uint32]:
+    return np.array(sound_table(), dtype=np.uint32)
+
+
+def sound_of_page(text: str) -> str:
+    """:func:`sound_of` for a long text (a page of comments joined): one numpy gather over
+    the code points instead of ``str.translate``'s Python lookup per character (a tenth of
+    the cost a character; for one short comment numpy's fixed cost is the larger)."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    bmp = codes < 0x10000
+    sound = np.where(bmp, _sound_array()[np.where(bmp, codes, 0)], codes).astype(np.uint32)
+    return sound.tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def needed_finder(sounds: list[str], max_share: float = 0.25) -> re.Pattern[str] | None:

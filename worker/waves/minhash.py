@@ -20,9 +20,9 @@ here the bands are plain strings a Lua script files in sorted sets trimmed by ti
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 
 GRAM = 3
 BANDS = 8
@@ -51,18 +51,6 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-def signature(gram_set: frozenset[str]) -> npt.NDArray[np.uint64]:
-    """The ``PERMUTATIONS`` minimums of the hashed grams (empty set: all zeros)."""
-    if not gram_set:
-        return np.zeros(PERMUTATIONS, dtype=np.uint64)
-    hashes = np.fromiter(
-        (zlib.crc32(g.encode()) for g in gram_set), dtype=np.uint64, count=len(gram_set)
-    )
-    values = (hashes[:, None] * _A[None, :] + _B[None, :]) >> _SHIFT
-    result: npt.NDArray[np.uint64] = values.min(axis=0)
-    return result
-
-
 _MIX = np.random.default_rng(0x62616E64).integers(
     1, 2**64 - 1, size=ROWS, dtype=np.uint64, endpoint=True
 )
@@ -70,8 +58,31 @@ _MIX = np.random.default_rng(0x62616E64).integers(
 
 def bands(gram_set: frozenset[str]) -> list[str]:
     """One short key per band: the band's number and a 64-bit mix of its ``ROWS`` minimums."""
-    mixed = (signature(gram_set).reshape(BANDS, ROWS) * _MIX).sum(axis=1, dtype=np.uint64)
-    return [f"{band}:{value:016x}" for band, value in enumerate(mixed.tolist())]
+    return bands_many([gram_set])[0]
+
+
+def bands_many(gram_sets: Sequence[frozenset[str]]) -> list[list[str]]:
+    """:func:`bands` of each set, computed together: a page of comments is a few numpy
+    operations, not a few per comment (each costs microseconds however small its array).
+
+    A set's signature is the ``PERMUTATIONS`` minimums of its hashed grams (an empty set's
+    all zeros); each band mixes its ``ROWS`` minimums into 64 bits."""
+    if not gram_sets:
+        return []
+    sizes = np.fromiter((len(g) for g in gram_sets), dtype=np.int64, count=len(gram_sets))
+    total = int(sizes.sum())
+    minimums = np.zeros((len(gram_sets), PERMUTATIONS), dtype=np.uint64)  # empty set: zeros
+    if total:
+        hashes = np.fromiter(
+            (zlib.crc32(g.encode()) for gram_set in gram_sets for g in gram_set),
+            dtype=np.uint64, count=total,
+        )
+        values = (hashes[:, None] * _A[None, :] + _B[None, :]) >> _SHIFT
+        filled = sizes > 0
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))[filled]
+        minimums[filled] = np.minimum.reduceat(values, starts, axis=0)
+    mixed = (minimums.reshape(len(gram_sets), BANDS, ROWS) * _MIX).sum(axis=2, dtype=np.uint64)
+    return [[f"{band}:{value:016x}" for band, value in enumerate(row)] for row in mixed.tolist()]
 
 
 class LshIndex:

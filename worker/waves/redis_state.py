@@ -32,7 +32,7 @@ from worker.models import Comment
 from worker.pipeline._redis import LuaScript
 from worker.pipeline._redis import text as as_text
 from worker.pipeline.keys import Keys, escape
-from worker.waves.minhash import bands, grams, jaccard
+from worker.waves.minhash import bands_many, grams, jaccard
 from worker.waves.state import (
     MAX_NEIGHBOURS,
     Member,
@@ -43,75 +43,88 @@ from worker.waves.state import (
 )
 
 US = "\x1f"
+_FIELDS = 7  # ARGV values per comment in _OBSERVE
 
-# KEYS: at, c, author (or ""), bands, m.   ARGV: name, t, rep_within ("" = none),
-# burst_within ("" = none), compact record, ttl (s), max candidates, low, high, the burst
-# windows (space-separated), burst low, burst ttl, content. The band values are the record's
-# last field.
-# Returns {records (name, record, name, record, ...), the author's other comments within each
-# burst window (strings, in the order of the windows)}.
+# One call records a run of comments of one space, in order: each sees the ones before it.
+# KEYS: at, c, bands, m, then the authors' keys (those the comments name).
+# ARGV: repeated ("" = not asked), burst ("" = not asked), ttl (s), max candidates, the burst
+# windows (space-separated), burst ttl, then FIELDS values per comment: name, t, low
+# (t - the repeated window), compact record (its last field the band values), content,
+# burst low, the index of the author's key in KEYS (0 = none).
+# Returns per comment {records (name, record, name, record, ...), the author's other
+# comments within each burst window (strings, in the order of the windows)}.
 _OBSERVE = """
-local id = ARGV[1]
-local ttl, cap = tonumber(ARGV[6]), tonumber(ARGV[7])
-local records, times = {}, {}
-if ARGV[3] ~= '' then
-  local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[8], 'LIMIT', 0, 200)
-  for _, o in ipairs(old) do
-    local rec = redis.call('HGET', KEYS[2], o)
-    if rec then
-      local gone = {}
-      for b in string.gmatch(string.match(rec, '[^\\31]*$'), '%S+') do
-        gone[#gone + 1] = b .. ':' .. o
+local rep, burst = ARGV[1] ~= '', ARGV[2] ~= ''
+local ttl, cap = tonumber(ARGV[3]), tonumber(ARGV[4])
+local windows = {}
+for w in string.gmatch(ARGV[5], '%S+') do windows[#windows + 1] = tonumber(w) end
+local out = {}
+for base = 7, #ARGV, FIELDS do
+  local id, at = ARGV[base], ARGV[base + 1]
+  local records, times = {}, {}
+  if rep then
+    local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[base + 2],
+                           'LIMIT', 0, 200)
+    for _, o in ipairs(old) do
+      local rec = redis.call('HGET', KEYS[2], o)
+      if rec then
+        local gone = {}
+        for b in string.gmatch(string.match(rec, '[^\\31]*$'), '%S+') do
+          gone[#gone + 1] = b .. ':' .. o
+        end
+        if #gone > 0 then redis.call('ZREM', KEYS[3], unpack(gone)) end
+        redis.call('HDEL', KEYS[2], o)
+        redis.call('HDEL', KEYS[4], o)
       end
-      if #gone > 0 then redis.call('ZREM', KEYS[4], unpack(gone)) end
-      redis.call('HDEL', KEYS[2], o)
-      redis.call('HDEL', KEYS[5], o)
+      redis.call('ZREM', KEYS[1], o)
     end
-    redis.call('ZREM', KEYS[1], o)
-  end
-  local found, ids, mine = {}, {}, {}
-  for b in string.gmatch(string.match(ARGV[5], '[^\\31]*$'), '%S+') do
-    if #ids < cap then
-      local near = redis.call('ZRANGEBYLEX', KEYS[4], '[' .. b .. ':', '[' .. b .. ';',
-                              'LIMIT', 0, cap)
-      for _, m in ipairs(near) do
-        local other = string.sub(m, #b + 2)
-        if other ~= id and not found[other] and #ids < cap then
-          found[other] = true; ids[#ids + 1] = other
+    local found, ids, mine = {}, {}, {}
+    for b in string.gmatch(string.match(ARGV[base + 3], '[^\\31]*$'), '%S+') do
+      if #ids < cap then
+        local near = redis.call('ZRANGEBYLEX', KEYS[3], '[' .. b .. ':', '[' .. b .. ';',
+                                'LIMIT', 0, cap)
+        for _, m in ipairs(near) do
+          local other = string.sub(m, #b + 2)
+          if other ~= id and not found[other] and #ids < cap then
+            found[other] = true; ids[#ids + 1] = other
+          end
         end
       end
+      mine[#mine + 1] = 0
+      mine[#mine + 1] = b .. ':' .. id
     end
-    mine[#mine + 1] = 0
-    mine[#mine + 1] = b .. ':' .. id
-  end
-  if #mine > 0 then redis.call('ZADD', KEYS[4], unpack(mine)) end
-  redis.call('ZADD', KEYS[1], ARGV[2], id)
-  redis.call('HSET', KEYS[2], id, ARGV[5])
-  redis.call('HSET', KEYS[5], id, ARGV[13])
-  for i = 1, 5 do
-    if i ~= 3 then redis.call('EXPIRE', KEYS[i], ttl) end
-  end
-  if #ids > 0 then
-    local values = redis.call('HMGET', KEYS[2], unpack(ids))
-    for i, m in ipairs(ids) do
-      if values[i] then records[#records + 1] = m; records[#records + 1] = values[i] end
+    if #mine > 0 then redis.call('ZADD', KEYS[3], unpack(mine)) end
+    redis.call('ZADD', KEYS[1], at, id)
+    redis.call('HSET', KEYS[2], id, ARGV[base + 3])
+    redis.call('HSET', KEYS[4], id, ARGV[base + 4])
+    if #ids > 0 then
+      local values = redis.call('HMGET', KEYS[2], unpack(ids))
+      for i, m in ipairs(ids) do
+        if values[i] then records[#records + 1] = m; records[#records + 1] = values[i] end
+      end
     end
   end
-end
-if ARGV[4] ~= '' and KEYS[3] ~= '' then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[11])
-  local again = redis.call('ZSCORE', KEYS[3], id)
-  local t = tonumber(ARGV[2])
-  for w in string.gmatch(ARGV[10], '%S+') do
-    local n = redis.call('ZCOUNT', KEYS[3], t - tonumber(w), t + tonumber(w))
-    if again then n = n - 1 end
-    times[#times + 1] = tostring(n)
+  local author = tonumber(ARGV[base + 6])
+  if burst and author > 0 then
+    local key = KEYS[author]
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[base + 5])
+    local again = redis.call('ZSCORE', key, id)
+    local t = tonumber(at)
+    for _, w in ipairs(windows) do
+      local n = redis.call('ZCOUNT', key, t - w, t + w)
+      if again then n = n - 1 end
+      times[#times + 1] = tostring(n)
+    end
+    redis.call('ZADD', key, at, id)
+    redis.call('EXPIRE', key, ARGV[6])
   end
-  redis.call('ZADD', KEYS[3], ARGV[2], id)
-  redis.call('EXPIRE', KEYS[3], ARGV[12])
+  out[#out + 1] = {records, times}
 end
-return {records, times}
-"""
+if rep then
+  for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ttl) end
+end
+return out
+""".replace("FIELDS", str(_FIELDS))
 
 # KEYS[1] claimed hash. ARGV: ttl, proposed wave id, ids...
 # Returns {wave id, ids newly claimed}: the first claim of an id wins, once, across workers.
@@ -133,11 +146,13 @@ return {wave, new}
 
 @dataclass(frozen=True, slots=True)
 class _Request:
-    keys: list[str]
-    args: list[str | int]
+    """One comment's part of an ``_OBSERVE`` call."""
+
+    space: str
+    author_key: str  # "" = none
+    fields: list[str]  # name, t, low, record, content, burst low (the author index follows)
     at: float
     grams: frozenset[str]
-    windows: tuple[float, ...]
 
 
 class RedisWaveState:
@@ -159,51 +174,74 @@ class RedisWaveState:
         return found
 
     def observe(self, comment: Comment, text: str, query: WaveQuery, *, now: float) -> Observation:
-        request = self._request(comment, text, query, now)
-        records, counts = self._observe(request.keys, request.args)
-        return self._observation(request, records, counts, query)
+        return self.observe_many([(comment, text)], query, now=now)[0]
 
     def observe_many(
         self, comments: Sequence[tuple[Comment, str]], query: WaveQuery, *, now: float
     ) -> list[Observation]:
-        """:meth:`observe` each, in order, in one round trip (the scripts run one after the
-        other on the server, so each comment sees the ones before it)."""
+        """:meth:`observe` each, in order: one script call for each run of comments of one
+        account (a page is one), so each comment sees the ones before it."""
         if not comments:
             return []
-        requests = [self._request(c, text, query, now) for c, text in comments]
-        pipe = self._redis.pipeline(transaction=False)
-        for request in requests:
-            self._observe.queue(pipe, request.keys, request.args)
-        answers = pipe.execute()
-        return [self._observation(request, records, counts, query)
-                for request, (records, counts) in zip(requests, answers, strict=True)]
+        gram_sets = [grams(text) for _, text in comments]
+        band_values = (bands_many(gram_sets) if query.repeated_within is not None
+                       else [[] for _ in comments])
+        requests = [self._request(c, text, g, b, query, now)
+                    for (c, text), g, b in zip(comments, gram_sets, band_values, strict=True)]
+        windows = _windows(query)
+        out: list[Observation] = []
+        start = 0
+        while start < len(requests):
+            end = start + 1
+            while end < len(requests) and requests[end].space == requests[start].space:
+                end += 1
+            run = requests[start:end]
+            answers = self._observe(*self._call(run, query, windows))
+            out.extend(self._observation(request, records, counts, query, windows)
+                       for request, (records, counts) in zip(run, answers, strict=True))
+            start = end
+        return out
 
-    def _request(self, comment: Comment, text: str, query: WaveQuery, now: float) -> _Request:
+    def _call(self, run: Sequence[_Request], query: WaveQuery,
+              windows: tuple[float, ...]) -> tuple[list[str], list[str | int]]:
+        space = run[0].space
+        keys = [f"{space}:at", f"{space}:c", f"{space}:bands", f"{space}:m"]
+        author_index: dict[str, int] = {}
+        args: list[str | int] = [
+            "" if query.repeated_within is None else "1",
+            "" if query.burst_within is None else "1",
+            _ttl(query.repeated_within), min(MAX_NEIGHBOURS, max(20, 4 * query.most)),
+            " ".join(repr(w) for w in windows), _ttl(query.burst_within),
+        ]
+        for request in run:
+            index = 0
+            if request.author_key:
+                index = author_index.get(request.author_key, 0)
+                if not index:
+                    keys.append(request.author_key)
+                    index = author_index[request.author_key] = len(keys)
+            args.extend(request.fields)
+            args.append(index)
+        return keys, args
+
+    def _request(self, comment: Comment, text: str, gram_set: frozenset[str],
+                 band_values: list[str], query: WaveQuery, now: float) -> _Request:
         at = when_written(comment, now)
         space = self.space(comment.platform, comment.account)
-        gram_set = grams(text)
         rep, burst = query.repeated_within, query.burst_within
-        band_values = bands(gram_set) if rep is not None else []
         author_key = (
             f"{space}:author:{escape(comment.author)}"
             if comment.author is not None and burst is not None else ""
         )
         record = US.join((comment.author or "", repr(at), text, " ".join(band_values)))
-        cap = min(MAX_NEIGHBOURS, max(20, 4 * query.most))
-        windows = query.burst_windows or ((burst,) if burst is not None else ())
-        args: list[str | int] = [
-            member_key(comment.target, comment.id), repr(at), "" if rep is None else repr(rep),
-            "" if burst is None else repr(burst), record, _ttl(rep), cap,
-            repr(at - (rep or 0.0)), repr(at + (rep or 0.0)),
-            " ".join(repr(w) for w in windows), repr(at - (burst or 0.0)),
-            _ttl(burst),
-            comment.content[:500],
+        fields = [
+            member_key(comment.target, comment.id), repr(at), repr(at - (rep or 0.0)), record,
+            comment.content[:500], repr(at - (burst or 0.0)),
         ]
-        keys = [f"{space}:at", f"{space}:c", author_key, f"{space}:bands", f"{space}:m"]
-        return _Request(keys, args, at, gram_set, windows)
+        return _Request(space, author_key, fields, at, gram_set)
 
     def _observation(self, request: _Request, records: Any, counts: Any,
-                     query: WaveQuery) -> Observation:
+                     query: WaveQuery, windows: tuple[float, ...]) -> Observation:
         near: list[Member] = []
         cache = self._grams
         for i in range(0, len(records), 2):
@@ -219,7 +257,7 @@ class RedisWaveState:
                 near.append(Member(cid, None if target == "-" else target, author or None,
                                    float(created), "", sim))
         near.sort(key=lambda m: -m.created_at)
-        by_window = {w: int(as_text(n)) for w, n in zip(request.windows, counts, strict=False)}
+        by_window = {w: int(as_text(n)) for w, n in zip(windows, counts, strict=False)}
         return Observation(request.at, tuple(near), author_counts=by_window)
 
     def contents(
@@ -241,6 +279,12 @@ class RedisWaveState:
         key = f"{self.space(platform, account)}:claimed:{escape(rule)}"
         got, new = self._claim([key], [_ttl(within), wave, *ids])
         return as_text(got), [as_text(i) for i in new]
+
+
+def _windows(query: WaveQuery) -> tuple[float, ...]:
+    """The burst windows counted for each comment."""
+    burst = query.burst_within
+    return query.burst_windows or ((burst,) if burst is not None else ())
 
 
 def _ttl(window: float | None) -> int:
