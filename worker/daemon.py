@@ -54,7 +54,7 @@ from worker.logging import configure_logging, register_secret
 from worker.pipeline.actors import Pipeline
 from worker.pipeline.broker import make_broker
 from worker.pipeline.connect import RedisEndpoint
-from worker.pipeline.rules_holder import RulesHolder
+from worker.pipeline.rules_reload import RulesHolder
 from worker.pipeline.runtime import Runtime, rules_snapshot_path
 from worker.pipeline.scheduler import Scheduler
 from worker.procutil import die_with_parent, limit_malloc_arenas

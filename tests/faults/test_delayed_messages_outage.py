@@ -18,7 +18,7 @@ import pytest
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
-from worker.pipeline.outage import DurableRedisBroker
+from worker.pipeline.durable_broker import DurableRedisBroker
 from worker.redis_server import EmbeddedRedis
 
 pytestmark = pytest.mark.faults

@@ -16,8 +16,8 @@ import redis
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage, Retries
 
-from worker.pipeline import outage as retries_module
-from worker.pipeline.outage import DurableRetries
+from worker.pipeline import durable_broker as retries_module
+from worker.pipeline.durable_broker import DurableRetries
 
 pytestmark = pytest.mark.faults
 

@@ -17,7 +17,7 @@ from tests.pipeline.daemon_harness import (
     wait_until,
     write_config,
 )
-from tests.pipeline.test_rules_holder import BOMB as ALIAS_BOMB
+from tests.pipeline.test_rules_reload import BOMB as ALIAS_BOMB
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import Keys
 from worker.redis_server import EmbeddedRedis

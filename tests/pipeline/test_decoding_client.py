@@ -6,8 +6,8 @@ import redis
 
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.batches import BatchBuffer
-from worker.pipeline.done import ActionLedger
 from worker.pipeline.keys import ActionKey, target_key
+from worker.pipeline.ledger import ActionLedger
 from worker.pipeline.rulestats import RuleStats
 from worker.pipeline.seen import SeenComments
 from worker.redis_server import EmbeddedRedis

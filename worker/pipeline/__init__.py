@@ -7,7 +7,7 @@ State modules, one job each, all keyed under :class:`~worker.pipeline.keys.Keys`
 
 - :mod:`~worker.pipeline.keys`: every key name;
 - :mod:`~worker.pipeline.seen`: seen comments, cursors and gone targets per polled target;
-- :mod:`~worker.pipeline.done`: done markers, in-progress leases, disabled actions;
+- :mod:`~worker.pipeline.ledger`: done markers, in-progress leases, disabled actions;
 - :mod:`~worker.pipeline.batches`: blacklist / Weibo destroy buffers and in-flight batches;
 - :mod:`~worker.pipeline.audit`: the audit stream, trimmed by age;
 - :mod:`~worker.pipeline.offenses`: author offense counts for ``author.offenses``;

@@ -28,7 +28,7 @@ from dramatiq.middleware import (
 from worker.config import Config
 from worker.pipeline._redis import FollowingDemotion
 from worker.pipeline.connect import RedisEndpoint, redis_client
-from worker.pipeline.outage import DurableRedisBroker, DurableRetries
+from worker.pipeline.durable_broker import DurableRedisBroker, DurableRetries
 
 MAINTENANCE_CHANCE = 50_000  # per million commands: small deployments recover dead workers fast
 HEARTBEAT_TIMEOUT_MS = 15_000

@@ -1,6 +1,6 @@
 """A lease kept alive while its holder works: renewed from a background thread.
 
-An action's lease (:mod:`worker.pipeline.done`) and a batch's (:mod:`worker.pipeline.batches`)
+An action's lease (:mod:`worker.pipeline.ledger`) and a batch's (:mod:`worker.pipeline.batches`)
 live :data:`LEASE_SECONDS` without news from their holder, so the work of a holder that died
 is taken up by another delivery within that time. A holder still working (waiting for a
 token or a rate limit, bisecting a batch, paging a blacklist) can take much longer: a

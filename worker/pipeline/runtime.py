@@ -19,12 +19,12 @@ from worker.notify.notifier import Notifier
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.batches import BatchBuffer
 from worker.pipeline.connect import RedisEndpoint, redis_client
-from worker.pipeline.done import ActionLedger
 from worker.pipeline.freshness import Freshness
 from worker.pipeline.keys import ActionKey, Keys
+from worker.pipeline.ledger import ActionLedger
 from worker.pipeline.offenses import RedisOffenseCounter
 from worker.pipeline.poll_outcomes import PollOutcomes
-from worker.pipeline.rules_holder import RulesHolder
+from worker.pipeline.rules_reload import RulesHolder
 from worker.pipeline.rulestats import RuleStats
 from worker.pipeline.seen import SeenComments
 from worker.platform_specs import platform_spec

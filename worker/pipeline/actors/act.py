@@ -22,10 +22,10 @@ from worker.pipeline.actors.common import (
     tell_quota_paused,
 )
 from worker.pipeline.actors.common import attempt as current_attempt
-from worker.pipeline.done import Lease
 from worker.pipeline.failures import Verdict, dispose
 from worker.pipeline.heartbeat import LEASE_SECONDS, Heartbeat
 from worker.pipeline.keys import ActionKey
+from worker.pipeline.ledger import Lease
 from worker.pipeline.poll_outcomes import credentials_refused
 from worker.pipeline.runtime import Runtime
 from worker.platform_specs import Action

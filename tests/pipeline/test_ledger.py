@@ -7,8 +7,8 @@ import pytest
 import redis
 
 from tests.pipeline.conftest import FakeClock
-from worker.pipeline.done import ActionLedger
 from worker.pipeline.keys import ActionKey, Keys
+from worker.pipeline.ledger import ActionLedger
 
 KEY = ActionKey(platform="wechat", account="main", target="1:0", comment="42", action="delete")
 

@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 
 from worker.errors import ConfigError
 from worker.models import Comment
-from worker.pipeline.rules_holder import RulesHolder
+from worker.pipeline.rules_reload import RulesHolder
 
 GOOD = """
 version: 1
@@ -109,7 +109,7 @@ def test_an_unforeseen_loader_failure_keeps_the_running_rules(
     def overflow(*args: object, **kwargs: object) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr("worker.pipeline.rules_holder.load_rules", overflow)
+    monkeypatch.setattr("worker.pipeline.rules_reload.load_rules", overflow)
     holder.request_reload()
     with capture_logs() as logs:
         assert decide(holder, "博彩") == ["spam"]
