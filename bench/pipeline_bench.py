@@ -76,7 +76,7 @@ import redis as redis_lib
 from corpus import make_corpus
 
 from worker.config import AccountConfig, QuotaConfig, Secret, WechatTarget, WeiboTarget
-from worker.logging import configure_logging
+from worker.logs import configure_logging
 from worker.models import Comment
 from worker.pipeline.keys import Keys, target_key
 from worker.platforms import WechatClient, WeiboClient, make_client

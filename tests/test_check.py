@@ -16,7 +16,7 @@ import redis
 from worker.cli import main
 from worker.config import load_config
 from worker.credentials import verify_at_start
-from worker.logging import configure_logging
+from worker.logs import configure_logging
 from worker.pipeline.freshness import Freshness
 from worker.pipeline.keys import Keys
 from worker.sandbox import Sandbox

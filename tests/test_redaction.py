@@ -7,7 +7,7 @@ import os
 import secrets
 
 from tests.pipeline.conftest import FakeClock
-from worker.logging import redact, register_secret
+from worker.logs import redact, register_secret
 from worker.redaction import MAX_EXPIRING, SecretRegistry
 
 

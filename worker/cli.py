@@ -106,7 +106,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from worker.check import report, run_check
 
     if args.online:  # the clients' own lines: on stderr, only when worth reading
-        from worker.logging import configure_logging
+        from worker.logs import configure_logging
 
         configure_logging(level="WARNING", stream=sys.stderr)
     result = run_check(args.config, online=args.online)

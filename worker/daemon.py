@@ -50,7 +50,7 @@ from worker.errors import ConfigError, EmbeddedRedisError
 from worker.health import BEAT_INTERVAL, HealthProbe, LocalState, remove_beat, write_beat
 from worker.identity import file_digest, tree_digest
 from worker.listener import Listener
-from worker.logging import configure_logging, register_secret
+from worker.logs import configure_logging, register_secret
 from worker.pipeline.actors import Pipeline
 from worker.pipeline.broker import make_broker
 from worker.pipeline.connect import RedisEndpoint

@@ -27,7 +27,7 @@ import redis as redis_lib
 
 from worker import __version__
 from worker.config import Config
-from worker.logging import redact
+from worker.logs import redact
 from worker.pipeline._redis import text
 from worker.pipeline.freshness import Freshness, stale_after
 from worker.pipeline.keys import Keys

@@ -24,7 +24,7 @@ import redis
 from worker.errors import StateUnavailableError
 from worker.health import HealthProbe, HealthReport
 from worker.inspect import load_config_reporting
-from worker.logging import register_secret
+from worker.logs import register_secret
 from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.platforms import make_client
 from worker.redis_server import EmbeddedRedis

@@ -29,7 +29,7 @@ import redis
 
 from worker.config import Config
 from worker.errors import EmbeddedRedisError, StateUnavailableError
-from worker.logging import redact, register_secret
+from worker.logs import redact, register_secret
 from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.redis_server import EmbeddedRedis
 

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from worker.config import NotifyChannel, NotifyConfig, Secret
-from worker.logging import configure_logging
+from worker.logs import configure_logging
 from worker.notify.digest import digest
 from worker.notify.notifier import MAX_ATTEMPTS, Notifier
 from worker.sandbox import Sandbox

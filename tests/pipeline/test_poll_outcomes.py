@@ -18,7 +18,7 @@ from worker.errors import (
     TargetGoneError,
     TransientError,
 )
-from worker.logging import configure_logging
+from worker.logs import configure_logging
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.freshness import Freshness
 from worker.pipeline.keys import Keys

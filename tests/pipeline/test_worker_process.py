@@ -122,7 +122,7 @@ def test_a_worker_process_keeps_its_threads_to_two_malloc_arenas(
 
 def test_every_process_registers_the_redis_password_for_redaction() -> None:
     from worker.config import RedisConfig
-    from worker.logging import redact
+    from worker.logs import redact
     from worker.pipeline.runtime import Runtime
 
     url = "redis://:pw-for-redaction-77@127.0.0.1:1/0"  # never connected to here

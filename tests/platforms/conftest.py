@@ -14,7 +14,7 @@ import redis
 import structlog
 
 from worker.config import AccountConfig, QuotaConfig, Secret
-from worker.logging import configure_logging
+from worker.logs import configure_logging
 from worker.platforms import WechatClient, WeiboClient
 from worker.sandbox import Sandbox
 

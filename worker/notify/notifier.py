@@ -29,7 +29,7 @@ import structlog
 
 from worker.config import NotifyChannel, NotifyConfig
 from worker.errors import NotifyError, NotifyRateLimitedError
-from worker.logging import register_secret
+from worker.logs import register_secret
 from worker.notify.digest import Message, OutcomeLookup, digest
 from worker.notify.limits import SendLimiter
 from worker.notify.robots import RATES, build_request, check_answer, secrets_of

@@ -20,7 +20,7 @@ from types import TracebackType
 
 import redis
 
-from worker.logging import get_logger
+from worker.logs import get_logger
 from worker.pipeline._redis import COMPARE_AND_DELETE, COMPARE_AND_EXTEND, LuaScript, new_token
 
 log = get_logger(__name__)

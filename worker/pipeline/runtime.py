@@ -14,7 +14,7 @@ from typing import Any
 import redis as redis_lib
 
 from worker.config import AccountConfig, Config
-from worker.logging import register_secret
+from worker.logs import register_secret
 from worker.notify.notifier import Notifier
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.batches import BatchBuffer

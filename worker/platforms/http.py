@@ -7,7 +7,7 @@ where one is due, or larger than :data:`MAX_ANSWER_BYTES`): a
 :class:`~worker.errors.MalformedAnswerError`, logged as one ``platform.malformed_answer``
 event and retried like a busy answer. A JSON answer carrying a
 platform error code is classified through :mod:`worker.platforms.codes`. Exception texts never
-hold a URL (the query carries the access token) and pass through :func:`worker.logging.redact`.
+hold a URL (the query carries the access token) and pass through :func:`worker.logs.redact`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import structlog
 
 from worker import metrics
 from worker.errors import MalformedAnswerError, PlatformError, RateLimitedError
-from worker.logging import redact
+from worker.logs import redact
 from worker.platforms.codes import Kind, classify, classify_http_status, make_error
 
 _log = structlog.get_logger()

@@ -33,7 +33,7 @@ import redis
 import structlog
 
 from worker.errors import PlatformError, QuotaError, TransientError
-from worker.logging import register_secret
+from worker.logs import register_secret
 from worker.platforms.codes import ERROR_CLASSES, Kind, make_error
 
 _log = structlog.get_logger()

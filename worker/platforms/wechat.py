@@ -50,7 +50,7 @@ from worker.errors import (
     PermanentError,
     QuotaError,
 )
-from worker.logging import register_secret
+from worker.logs import register_secret
 from worker.platform_specs import WECHAT, Action
 from worker.platforms import codes as c
 from worker.platforms.guard import CallGuard

@@ -43,7 +43,7 @@ from worker.errors import (
     QuotaError,
     TransientError,
 )
-from worker.logging import register_secret
+from worker.logs import register_secret
 from worker.models import Comment
 from worker.platform_specs import WEIBO, Action
 from worker.platforms import codes as c

@@ -16,11 +16,11 @@ from dramatiq import Message
 from dramatiq.broker import MessageProxy
 
 from worker.errors import TransientError
-from worker.logging import configure_logging
+from worker.logs import configure_logging
 
 EMIT = """
 import structlog
-from worker.logging import configure_logging
+from worker.logs import configure_logging
 configure_logging(level="DEBUG")
 log = structlog.get_logger("t")
 log.debug("d_event")
