@@ -241,14 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the newest this many records (default 50)")
     audit.add_argument("--json", action="store_true",
                        help="JSON lines even on a terminal (the default elsewhere)")
-    audit.set_defaults(func=_lazy("worker.inspect", "cmd_audit"))
+    audit.set_defaults(func=_lazy("worker.commands.audit_stats", "cmd_audit"))
 
     stats = commands.add_parser(
         "stats", help="per-rule hits, actions by outcome and last hit: dead and noisy rules"
     )
     stats.add_argument("-c", "--config", required=True, help="path to config.yaml")
     stats.add_argument("--json", action="store_true")
-    stats.set_defaults(func=_lazy("worker.inspect", "cmd_stats"))
+    stats.set_defaults(func=_lazy("worker.commands.audit_stats", "cmd_stats"))
 
     targets = commands.add_parser(
         "targets", help="list, add or remove the articles and posts the daemon polls"
@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="MSG_DATA_ID[:INDEX] or an article link (WeChat), a status id (Weibo)",
         )
         change.set_defaults(json=False)
-    targets.set_defaults(func=_lazy("worker.targets.command", "cmd_targets"))
+    targets.set_defaults(func=_lazy("worker.commands.targets", "cmd_targets"))
 
     health = commands.add_parser(
         "health", help="is moderation working: Redis, scheduler, workers, credentials "
@@ -282,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="liveness only (/healthz): leave credentials out")
     health.add_argument("--json", action="store_true",
                         help="JSON even on a terminal (the default elsewhere)")
-    health.set_defaults(func=_lazy("worker.operations", "cmd_health"))
+    health.set_defaults(func=_lazy("worker.commands.operations", "cmd_health"))
 
     tokens = commands.add_parser("tokens", help="manage cached access tokens")
     token_commands = tokens.add_subparsers(dest="tokens_command", required=True,
@@ -293,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     drop.add_argument("-c", "--config", required=True, help="path to config.yaml")
     drop.add_argument("--account", required=True, help="the account's name")
-    drop.set_defaults(func=_lazy("worker.operations", "cmd_tokens_drop"))
+    drop.set_defaults(func=_lazy("worker.commands.operations", "cmd_tokens_drop"))
 
     unblacklist = commands.add_parser(
         "unblacklist", help="lift a WeChat blacklisting (batchunblacklist) and forget it"
@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     unblacklist.add_argument("-c", "--config", required=True, help="path to config.yaml")
     unblacklist.add_argument("--account", required=True, help="the WeChat account's name")
     unblacklist.add_argument("openids", nargs="+", metavar="OPENID")
-    unblacklist.set_defaults(func=_lazy("worker.recover", "cmd_unblacklist"))
+    unblacklist.set_defaults(func=_lazy("worker.commands.unblacklist", "cmd_unblacklist"))
     return parser
 
 

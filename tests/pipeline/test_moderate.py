@@ -17,7 +17,7 @@ import redis
 from dramatiq.brokers.stub import StubBroker
 
 from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime, wechat_sandbox
-from worker.inspect import audit_row
+from worker.commands.audit_stats import audit_row
 from worker.pipeline.actors import Pipeline
 from worker.pipeline.runtime import Runtime
 from worker.redis_server import EmbeddedRedis

@@ -9,13 +9,19 @@ from pathlib import Path
 import pytest
 import redis
 
+from worker.commands.targets import (
+    add_targets,
+    cmd_targets,
+    find_account,
+    list_rows,
+    remove_targets,
+)
 from worker.config import Config, load_config_text
 from worker.errors import InputError
 from worker.pipeline.keys import Keys, target_key
 from worker.pipeline.seen import SeenComments
 from worker.redis_server import EmbeddedRedis
 from worker.targets.book import PollBook
-from worker.targets.command import add_targets, cmd_targets, find_account, list_rows, remove_targets
 from worker.targets.policy import PollPolicy, Temperature
 
 LINK = "https://mp.weixin.qq.com/s?__biz=MzA==&mid=2650000123&idx=2&sn=abc"
@@ -130,8 +136,8 @@ def test_cli_list_prints_json_lines_off_a_terminal(
 def test_budget_rows_for_stats(redis_client: redis.Redis, config: Config) -> None:
     import io
 
+    from worker.commands.targets import budget_rows, write_budgets
     from worker.targets.budget import Budget
-    from worker.targets.command import budget_rows, write_budgets
 
     assert budget_rows(redis_client, config) == []
     book = PollBook(redis=redis_client, keys=Keys(prefix="mw"))

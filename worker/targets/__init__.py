@@ -13,5 +13,5 @@
   budgets from the clients), :mod:`~worker.targets.tracking` the poll's side;
 - :mod:`~worker.targets.discovery` finds mass-sent WeChat articles with datacube;
 - :mod:`~worker.targets.config_watch` reloads config.yaml's targets while the daemon runs;
-- :mod:`~worker.targets.command` is ``modworker targets list|add|remove``.
+- ``modworker targets list|add|remove`` on top of them is :mod:`worker.commands.targets`.
 """

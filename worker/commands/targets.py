@@ -30,9 +30,7 @@ from typing import Any, TextIO
 
 import redis
 
-from worker.config import ACCOUNT_LISTING, AccountConfig, Config
-from worker.errors import InputError, StateUnavailableError
-from worker.inspect import (
+from worker.commands.audit_stats import (
     EXIT_CONFIG,
     EXIT_OK,
     EXIT_REDIS,
@@ -44,6 +42,8 @@ from worker.inspect import (
     load_config_reporting,
     render_table,
 )
+from worker.config import ACCOUNT_LISTING, AccountConfig, Config
+from worker.errors import InputError, StateUnavailableError
 from worker.pipeline.keys import Keys, target_key
 from worker.pipeline.seen import SeenComments
 from worker.state_access import open_state

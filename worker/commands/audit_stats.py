@@ -99,7 +99,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from worker.targets.command import budget_rows, write_budgets  # it imports this module
+    from worker.commands.targets import budget_rows, write_budgets  # it imports this module
     config = load_config_reporting(args.config)
     if config is None:
         return EXIT_CONFIG

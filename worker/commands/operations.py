@@ -21,9 +21,9 @@ from typing import TextIO
 
 import redis
 
+from worker.commands.audit_stats import load_config_reporting
 from worker.errors import StateUnavailableError
 from worker.health import HealthProbe, HealthReport
-from worker.inspect import load_config_reporting
 from worker.logs import register_secret
 from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.platforms import make_client

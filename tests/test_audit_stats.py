@@ -12,13 +12,13 @@ import pytest
 import redis
 
 from worker.cli import main
-from worker.config import redact_url
-from worker.inspect import (
+from worker.commands.audit_stats import (
     cut,
     display_width,
     format_time,
     render_table,
 )
+from worker.config import redact_url
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.rulestats import RuleStats
 from worker.redis_server import EmbeddedRedis
