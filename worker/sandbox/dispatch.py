@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from worker.sandbox import wechat, weibo
+from worker.sandbox import wechat_endpoints as wechat
+from worker.sandbox import weibo_endpoints as weibo
 from worker.sandbox.calls import CallLog, CallRecord, loggable_body
 from worker.sandbox.faults import DAMAGE_KINDS, Faults
 from worker.sandbox.protocol import (

@@ -19,9 +19,9 @@ from worker.sandbox.robots import Robots
 from worker.sandbox.seed import apply_seed
 from worker.sandbox.server import LOOPBACK, SandboxServer
 from worker.sandbox.tokens import TokenStore
-from worker.sandbox.wechat import WechatApi, WechatLimits
+from worker.sandbox.wechat_endpoints import WechatApi, WechatLimits
 from worker.sandbox.wechat_state import Reply, WechatState
-from worker.sandbox.weibo import WeiboApi
+from worker.sandbox.weibo_endpoints import WeiboApi
 from worker.sandbox.weibo_state import WeiboState
 
 WECHAT_ENDPOINTS = (
