@@ -19,6 +19,7 @@ Key families (``<p>`` is the prefix):
 - ``<p>:batch:{<group>}:inflight`` hash: item id -> batch id, for each id of an in-flight batch.
 - ``<p>:batch:{<group>}:done`` zset: item id -> time done; never sent again.
 - ``<p>:batch:{<group>}:leases`` zset: batch id -> lease deadline.
+- ``<p>:batch:{<group>}:origins`` hash: item id -> origin (which rule and comment asked).
 - ``<p>:batch:{<group>}:b:<batch>`` hash: ``owner``, ``created_at``, ``deadline``, ``attempts``.
 - ``<p>:batch:{<group>}:b:<batch>:ids`` zset: the batch's item ids -> time each was added.
 - ``<p>:attempted:<account>`` set: batched ids sent whose outcome is not recorded yet;
@@ -45,6 +46,12 @@ an :class:`ActionKey` (``platform:account:target:comment:action``) and ``<group>
 group (``platform:account:kind``). Braces are Redis Cluster hash tags: every key that one
 multi-key script of the ledger or of a batch group touches shares a slot. (modworker targets
 one Redis server, with replicas if wanted; the tags keep the hot scripts cluster-ready.)
+
+Built next to their one user (not defined here): ``<p>:polling:<target>`` (a poll in flight,
+``actors.common.polling_marker``), ``<p>:calling:{<action>}`` (a reconciled call that may have
+reached the platform, ``actors.act.calling_key``), ``<p>:notify:*`` (notification rate limits and
+once-markers, :mod:`worker.notify.notifier` and ``actors.common.tell_quota_paused``) and
+``<p>:wave:*`` (comment waves, :mod:`worker.waves.redis_state`).
 
 Reserved for ``worker.platforms`` (not defined here): ``<p>:token:*`` (shared access tokens and
 their refresh lock), ``<p>:rl:*`` and ``<p>:rate:*`` (rate limits), ``<p>:quota:*`` (quota
