@@ -7,6 +7,8 @@ Everything modworker raises on purpose derives from :class:`ModworkerError`::
     ├── InputError                  a replay input line or a CLI argument is unusable
     ├── BatchTooLargeError          more ids than an API accepts in one call, refused before calling
     ├── EmbeddedRedisError          the embedded Redis server could not be started
+    ├── StateUnavailableError       a command cannot reach the deployment's Redis
+    ├── ExpositionError             the metrics server cannot listen (worker.metrics)
     ├── PatternError                a rule regex the linear-time engine cannot run
     ├── NotifyError                 a notification channel refused or did not answer a message
     │   └── NotifyRateLimitedError  the robot's rate limit (ours or its answer): send later
@@ -22,11 +24,12 @@ Everything modworker raises on purpose derives from :class:`ModworkerError`::
         │   ├── TargetGoneError     the article (88001) or post (20101) is gone: stop polling it
         │   └── ActionDisabledError the account may not use this API (88000, 48001): disable it
         └── AlreadyDoneError        the platform says the effect already holds (88008 on delete):
-                                    callers count it as success
+                                    the client returns it as ``ActionResult(already_done=True)``
 
-The four classes of ``design.md`` (transient, auth, quota, permanent) are the four direct
-subclasses of :class:`PlatformError`; code that decides what to do with a failure switches on
-them and never on an error code.
+The four classes of ``design.md`` (transient, auth, quota, permanent) are four of the
+direct subclasses of :class:`PlatformError` (the fifth, :class:`AlreadyDoneError`, is a
+success); code that decides what to do with a failure switches on them and never on an error
+code.
 """
 
 from __future__ import annotations

@@ -1,14 +1,18 @@
 """Idempotency of single actions: done markers, in-progress leases, disabled actions.
 
-dramatiq delivers at least once, so the act actor does, for an :class:`ActionKey`::
+dramatiq delivers at least once, so the act actor (:mod:`worker.pipeline.actors.act`) does,
+for an :class:`ActionKey`::
 
-    result = ledger.claim(key, ttl=30)   # renewed by a heartbeat while the call runs
-    if result.status == "done":   -> audit already_done, ack
-    if result.status == "busy":   -> another delivery is calling the API right now: retry later
-    try: call the API
-    except AlreadyDoneError: ledger.mark_done(key, "already_done", lease=result.lease)
-    except failure: ledger.release(result.lease); raise / audit
-    else: ledger.mark_done(key, "ok", lease=result.lease)
+    if ledger.is_disabled(account, action): -> audit failed, ack
+    claim = ledger.claim(key, ttl=LEASE_SECONDS)  # renewed by a heartbeat while the call runs
+    if claim.status == "done":  -> log action_already_done, ack
+    if claim.status == "busy":  -> another delivery is calling the API right now: look later
+    result = client.perform(action, ...)          # ActionResult, already_done or not
+    ledger.mark_done(key, "ok" | "already_done", lease=claim.lease)
+    on failure, failures.dispose(exc) decides: FAIL -> mark_done(key, "failed", ...)
+                                               (and disable_action if the code says so);
+                                               otherwise release(claim.lease), then retry
+                                               or send the message again later
 
 The lease (``SET NX PX``) keeps two deliveries of one message from calling the API at the
 same time; its holder renews it while the call runs (:mod:`worker.pipeline.heartbeat`); if
