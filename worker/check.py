@@ -22,11 +22,9 @@ import redis as redis_lib
 from worker.config import AccountConfig, Config, load_config
 from worker.credentials import CredentialCheck, check_accounts
 from worker.errors import ConfigError, EmbeddedRedisError, Problem
+from worker.exit_codes import EXIT_FAILED, EXIT_OK
 from worker.redis_server import EmbeddedRedis
 from worker.rules import RuleSet, load_rules
-
-EXIT_OK = 0
-EXIT_FAILED = 1
 
 Severity = Literal["error", "warning", "note"]
 

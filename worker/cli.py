@@ -1,10 +1,6 @@
 """The ``modworker`` command line.
 
-Exit codes: 0 success (for ``run``: stopped by SIGTERM/SIGINT); 1 invalid configuration or
-rules (every problem printed as ``file:line: rule 'id': field: message``); 2 bad command-line
-usage or unreadable input; 3 Redis unavailable or the embedded Redis could not start; 4 an
-unblacklist refused in part; 5 ``run``: a runtime resource unavailable (a busy metrics port);
-6 ``health``: unhealthy.
+Exit codes: :mod:`worker.exit_codes`.
 """
 
 from __future__ import annotations
@@ -19,12 +15,9 @@ from typing import TextIO
 from worker import __version__
 from worker.config import Config, load_config
 from worker.errors import ConfigError, InputError
+from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_USAGE
 from worker.rules import RuleSet, load_rules
 from worker.units import parse_duration
-
-EXIT_OK = 0
-EXIT_CONFIG = 1
-EXIT_USAGE = 2
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEMO_MAX_SECONDS = 3600.0

@@ -47,6 +47,7 @@ from worker import __version__, metrics
 from worker.config import Config, load_config
 from worker.credentials import verify_at_start
 from worker.errors import ConfigError, EmbeddedRedisError
+from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_REDIS, EXIT_RUNTIME
 from worker.health import BEAT_INTERVAL, HealthProbe, LocalState, remove_beat, write_beat
 from worker.identity import file_digest, tree_digest
 from worker.listener import Listener
@@ -62,10 +63,6 @@ from worker.redis_server import EmbeddedRedis
 
 log = structlog.get_logger("worker.daemon")
 
-EXIT_OK = 0
-EXIT_CONFIG = 1
-EXIT_REDIS = 3
-EXIT_RUNTIME = 5  # a runtime resource is unavailable (a busy port, no process slot): restart
 WORKER_STOP_TIMEOUT = 60.0  # seconds a worker may take to finish its running messages
 RESTART_BACKOFF = 2.0
 #: glibc malloc arenas of a worker process: its threads share two rather than spreading over

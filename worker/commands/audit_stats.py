@@ -37,6 +37,7 @@ import redis
 
 from worker.config import Config, load_config
 from worker.errors import ConfigError, StateUnavailableError
+from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_REDIS, EXIT_USAGE
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.freshness import CredentialState, Freshness, TargetFreshness, stale_after
 from worker.pipeline.keys import Keys
@@ -44,11 +45,6 @@ from worker.pipeline.rulestats import RuleStats
 from worker.rules import RuleSet, load_rules
 from worker.state_access import State, open_state
 from worker.units import parse_duration
-
-EXIT_OK = 0
-EXIT_CONFIG = 1
-EXIT_USAGE = 2
-EXIT_REDIS = 3
 
 NOISY_MIN_HITS = 20
 NOISY_SHARE = 0.4

@@ -23,18 +23,13 @@ import redis
 
 from worker.commands.audit_stats import load_config_reporting
 from worker.errors import StateUnavailableError
+from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_REDIS, EXIT_UNHEALTHY
 from worker.health import HealthProbe, HealthReport
 from worker.logs import register_secret
 from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.platforms import make_client
 from worker.redis_server import EmbeddedRedis
 from worker.state_access import open_state
-
-EXIT_OK = 0
-EXIT_CONFIG = 1
-EXIT_REDIS = 3
-EXIT_UNHEALTHY = 6
-
 
 # -- health --------------------------------------------------------------------------------
 

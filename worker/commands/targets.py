@@ -31,10 +31,6 @@ from typing import Any, TextIO
 import redis
 
 from worker.commands.audit_stats import (
-    EXIT_CONFIG,
-    EXIT_OK,
-    EXIT_REDIS,
-    EXIT_USAGE,
     _pipe_closed_ok,
     _tell,
     _terminal_width,
@@ -44,6 +40,7 @@ from worker.commands.audit_stats import (
 )
 from worker.config import ACCOUNT_LISTING, AccountConfig, Config
 from worker.errors import InputError, StateUnavailableError
+from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_REDIS, EXIT_USAGE
 from worker.pipeline.keys import Keys, target_key
 from worker.pipeline.seen import SeenComments
 from worker.state_access import open_state

@@ -14,15 +14,11 @@ import redis
 
 from worker.config import AccountConfig, Config, load_config
 from worker.errors import ConfigError, PlatformError, StateUnavailableError
+from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_PARTIAL, EXIT_REDIS
 from worker.pipeline.batches import MAX_BATCH, BatchBuffer
 from worker.pipeline.keys import Keys
 from worker.platforms import WechatClient, make_client
 from worker.state_access import open_state
-
-EXIT_OK = 0
-EXIT_CONFIG = 1
-EXIT_REDIS = 3
-EXIT_FAILED = 4
 
 
 def cmd_unblacklist(args: argparse.Namespace) -> int:
@@ -68,10 +64,10 @@ def _unblacklist(args: argparse.Namespace, config: Config, account: AccountConfi
                 print(f"unblacklisted {openid}")
             for openid in result.invalid:
                 print(f"invalid openid {openid} (not of this account)", file=sys.stderr)
-                code = EXIT_FAILED
+                code = EXIT_PARTIAL
     except PlatformError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        code = EXIT_FAILED
+        code = EXIT_PARTIAL
     finally:
         api.close()
     return code
