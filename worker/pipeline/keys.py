@@ -61,7 +61,6 @@ pauses); and ``<p>:dramatiq`` as the broker's namespace, should the daemon set o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 RESERVED_FAMILIES: tuple[str, ...] = ("token", "rl", "rate", "quota", "dramatiq")
 
@@ -122,9 +121,6 @@ class ActionKey:
 
     def __str__(self) -> str:
         return self.encode()
-
-
-BatchKind = Literal["blacklist", "destroy"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
