@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TextIO
 
 from worker import __version__
-from worker.config import Config, load_config
+from worker.config import load_config
 from worker.errors import ConfigError, InputError
 from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_USAGE
-from worker.rules import RuleSet, load_rules
+from worker.rules import load_rules
 from worker.units import parse_duration
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -84,15 +84,6 @@ def _print_problems(error: ConfigError, stream: TextIO) -> None:
     for problem in error.problems:
         print(f"error: {problem}", file=stream)
     print(f"{count} problem{'s' if count != 1 else ''} found", file=stream)
-
-
-def load_config_and_rules(path: str, *, require_secrets: bool = True) -> tuple[Config, RuleSet]:
-    """Config plus its compiled rules; ConfigError lists every problem in either."""
-    config = load_config(path, require_secrets=require_secrets)
-    accounts = {account.name: account.platform for account in config.accounts}
-    rules = load_rules(config.rules, accounts=accounts, normalize=config.normalize,
-                       channels={c.name for c in config.notify.channels})
-    return config, rules
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -8,8 +8,6 @@ two code points is joined into its character; everything else is kept as written
 
 from __future__ import annotations
 
-REPLACEMENT = "\ufffd"
-
 
 def without_lone_surrogates(text: str) -> str:
     """``text`` with every lone surrogate replaced by U+FFFD (the same object when it has

@@ -220,9 +220,6 @@ class Freshness:
         raw = self._redis.hgetall(self.keys.credentials())
         return {text(k): _credential_from(text(k), text(v)) for k, v in raw.items()}
 
-    def forget_credentials(self, account: str) -> None:
-        self._redis.hdel(self.keys.credentials(), account)
-
 
 def _float(value: str | None) -> float | None:
     if not value:

@@ -86,7 +86,6 @@ W_REPLY_DELETE = "comment/reply/delete"
 W_BLACKLIST = "tags/members/batchblacklist"
 W_UNBLACKLIST = "tags/members/batchunblacklist"
 W_GETBLACKLIST = "tags/members/getblacklist"
-WECHAT_TOKEN_ENDPOINTS = frozenset({W_TOKEN, W_STABLE_TOKEN})
 W_ARTICLE_SUMMARY = "datacube/getarticlesummary"  # at /datacube/..., not under /cgi-bin/
 W_QUOTA_GET = "openapi/quota/get"
 W_LIST_CGI_PATH = "/cgi-bin/comment/list"  # openapi/quota/get's name of the listing

@@ -67,10 +67,6 @@ class ReplyTemplate:
         return cls(source=source, parts=tuple(p for p in parts if p[0] or p[1]))
 
     @property
-    def static_text(self) -> str:
-        return "".join(text for is_ph, text in self.parts if not is_ph)
-
-    @property
     def uses_match(self) -> bool:
         return "match" in self.placeholders
 

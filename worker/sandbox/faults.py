@@ -287,12 +287,6 @@ class Faults:
             self._quota_used.clear()
             self._minute_used.clear()
 
-    def reset_counters(self) -> None:
-        """Forget the calls counted against ``quota`` and ``minute_limit``."""
-        with self._lock:
-            self._quota_used.clear()
-            self._minute_used.clear()
-
     _SETTABLE = (
         "busy_probability",
         "html_5xx_probability",

@@ -93,8 +93,3 @@ def _article_link(value: str, where: str) -> WechatTarget:
     if not _digits(idx) or int(idx) < 1:
         raise InputError(f"{where}: the link has no idx from 1 (the article's place in its send)")
     return WechatTarget(msg_data_id=int(mid), index=int(idx) - 1)
-
-
-def target_text(target: Target) -> str:
-    """How ``targets list`` and logs write a target: ``M:I`` or the status id."""
-    return target.key

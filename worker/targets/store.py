@@ -15,7 +15,6 @@ seconds and merges it with config.yaml's ``targets:`` (:func:`watched`). One has
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -172,7 +171,3 @@ def account_targets(
             continue
         emit(key, entry.source, entry)
     return out
-
-
-def keys_of(targets: Iterable[WatchedTarget]) -> set[str]:
-    return {t.tkey for t in targets}
