@@ -31,10 +31,9 @@ from worker.errors import (
     TargetGoneError,
     TransientError,
 )
-from worker.platforms.codes import W_STABLE_TOKEN, W_TOKEN
+from worker.platforms.codes import TOKEN_ENDPOINTS  # WeChat's access token endpoints
 from worker.textclean import printable
 
-TOKEN_ENDPOINTS = frozenset({W_STABLE_TOKEN, W_TOKEN})  # WeChat's access token endpoints
 TOKEN_WAIT_SECONDS = 5.0  # as long as a failed token fetch is shared with every caller
 QUOTA_WAIT_SECONDS = 60.0  # a quota pause without a known end is looked at again after this
 
