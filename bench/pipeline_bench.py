@@ -75,9 +75,9 @@ import httpx
 import redis as redis_lib
 from corpus import make_corpus
 
+from worker.comment import Comment
 from worker.config import AccountConfig, QuotaConfig, Secret, WechatTarget, WeiboTarget
 from worker.logs import configure_logging
-from worker.models import Comment
 from worker.pipeline.keys import Keys, target_key
 from worker.platforms import WechatClient, WeiboClient, make_client
 from worker.redis_server import EmbeddedRedis

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from corpus import make_corpus
 
-from worker.models import Comment
+from worker.comment import Comment
 from worker.replay import replay
 from worker.rules import load_rules
 

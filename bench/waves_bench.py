@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import redis
 from corpus import make_corpus
 
-from worker.models import Comment
+from worker.comment import Comment
 from worker.redis_server import EmbeddedRedis
 from worker.rules import load_rules
 from worker.rules.waves import wave_text

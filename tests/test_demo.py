@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from worker.comment import Comment
 from worker.demo import MARK_VARIABLE, example_config_path, load_example, marked_pids
 from worker.demo_data import ARTICLES, STATUS_ID, TRUSTED_STAFF, DemoData, seed_document
-from worker.models import Comment
 from worker.rules import load_rules
 
 REPO = Path(__file__).resolve().parent.parent

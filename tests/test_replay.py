@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from worker.models import Comment
+from worker.comment import Comment
 from worker.replay import PAGE_SIZE, replay
 from worker.rules import Decision, RuleSet, load_rules
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))
 
 from bench.corpus import make_corpus  # noqa: E402
-from worker.models import Comment  # noqa: E402
+from worker.comment import Comment  # noqa: E402
 from worker.rules import load_rules  # noqa: E402
 
 RULES = ROOT / "tests" / "rules" / "data" / "v1_rules"

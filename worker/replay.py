@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
+from worker.comment import Comment
 from worker.config import did_you_mean
 from worker.errors import InputError
-from worker.models import Comment
 from worker.platform_specs import PLATFORM_NAMES
 from worker.rules import InMemoryOffenseCounter, RuleSet, is_offense
 from worker.rules.model import Decision

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from worker.comment import Comment
 from worker.errors import ConfigError
-from worker.models import Comment
 from worker.pipeline.rules_reload import RulesHolder
 
 GOOD = """

@@ -11,9 +11,9 @@ from typing import get_args
 import pytest
 import redis
 
+from worker.comment import Comment
 from worker.config import ACCOUNT_KEYS, AccountConfig, PollingConfig, QuotaConfig
 from worker.errors import PermanentError, UnknownPlatformError
-from worker.models import Comment
 from worker.platform_specs import (
     ACTION_PLATFORMS,
     PLATFORM_NAMES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from worker.models import Comment
+from worker.comment import Comment
 from worker.rules import RuleSet, load_rules
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from worker.comment import Comment
 from worker.demo_data import DemoData
-from worker.models import Comment
 from worker.rules import Decision, InMemoryOffenseCounter, RuleSet, is_offense, load_rules
 from worker.rules.model import EvalContext
 

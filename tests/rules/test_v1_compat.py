@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from worker.models import Comment
+from worker.comment import Comment
 from worker.rules import load_rules
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 from structlog.testing import capture_logs
 
-from worker.models import Comment
+from worker.comment import Comment
 from worker.pipeline.keys import Keys
 from worker.targets.book import PollBook
 from worker.targets.policy import PollPolicy

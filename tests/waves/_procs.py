@@ -7,7 +7,7 @@ from multiprocessing.synchronize import Barrier
 
 import redis
 
-from worker.models import Comment
+from worker.comment import Comment
 from worker.waves.redis_state import RedisWaveState
 from worker.waves.state import WaveQuery
 

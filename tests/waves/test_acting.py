@@ -7,7 +7,7 @@ from pathlib import Path
 
 import redis
 
-from worker.models import Comment
+from worker.comment import Comment
 from worker.rules import load_rules
 from worker.waves.acting import follow_ups
 from worker.waves.redis_state import RedisWaveState

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from tests.waves import _procs
-from worker.models import Comment
+from worker.comment import Comment
 from worker.redis_server import EmbeddedRedis
 from worker.waves.redis_state import RedisWaveState
 from worker.waves.state import MemoryWaveState, WaveQuery, WaveState

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from worker.models import Comment
+from worker.comment import Comment
 from worker.rules.model import PlannedAction
 
 CONTENT_CHARS = 200

@@ -1,7 +1,7 @@
 """Platform clients: WeChat Official Account and Weibo comment moderation.
 
 Nothing above this package knows an error code, an access token or a platform quirk. A
-client returns platform-neutral :class:`worker.models.Comment` objects and small results
+client returns platform-neutral :class:`worker.comment.Comment` objects and small results
 (:mod:`worker.platforms.results`), and raises the classes of :mod:`worker.errors`:
 
 - TransientError (RateLimitedError with ``retry_at``): retry with backoff;

@@ -1,4 +1,4 @@
-"""Lenient parsing of the platforms' comment payloads into :class:`worker.models.Comment`.
+"""Lenient parsing of the platforms' comment payloads into :class:`worker.comment.Comment`.
 
 Pure functions, no I/O. Tolerated quirks (api-notes §1.2, §6.4, §7): WeChat ``openid`` absent
 (non-WeChat identity), ``reply`` absent when there is no reply, ``create_time`` as a number or
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from worker.models import Comment
+from worker.comment import Comment
 from worker.textclean import without_lone_surrogates
 
 _MONTHS = {

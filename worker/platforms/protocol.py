@@ -10,8 +10,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from worker.comment import Comment
 from worker.config import PollingConfig
-from worker.models import Comment
 from worker.platform_specs import Action, PlatformSpec
 from worker.platforms.results import ActionResult
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from worker.models import Comment
+from worker.comment import Comment
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from worker.comment import Comment
 from worker.config import PollingConfig
-from worker.models import Comment
 from worker.platforms.protocol import PollSink
 from worker.platforms.results import CommentPage
 

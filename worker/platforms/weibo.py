@@ -32,6 +32,7 @@ import httpx
 import redis as redis_lib
 import structlog
 
+from worker.comment import Comment
 from worker.config import ACCOUNT_LISTING, AccountConfig, PollingConfig, QuotaConfig, WeiboTarget
 from worker.errors import (
     AlreadyDoneError,
@@ -44,7 +45,6 @@ from worker.errors import (
     TransientError,
 )
 from worker.logs import register_secret
-from worker.models import Comment
 from worker.platform_specs import WEIBO, Action
 from worker.platforms import codes as c
 from worker.platforms.guard import CallGuard

@@ -15,8 +15,8 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from worker.comment import Comment
 from worker.errors import Problem
-from worker.models import Comment
 from worker.rules.matcher import Matcher, ScanResult
 from worker.rules.model import (
     ACTION_PLATFORMS,

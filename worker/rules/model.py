@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from worker.models import Comment
+from worker.comment import Comment
 from worker.platform_specs import ACTION_PLATFORMS as SPEC_ACTION_PLATFORMS
 from worker.platform_specs import Action as SpecAction
 from worker.platform_specs import Platform

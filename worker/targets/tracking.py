@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import structlog
 
 from worker import metrics
-from worker.models import Comment
+from worker.comment import Comment
 from worker.targets.book import PollBook
 from worker.targets.policy import PollPolicy, Temperature, after_poll, fresh, full_pass_interval
 

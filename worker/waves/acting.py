@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from worker.models import Comment
+from worker.comment import Comment
 from worker.rules.engine import RuleSet
 from worker.rules.model import ACTION_PLATFORMS, Decision, PlannedAction
 from worker.waves.state import WaveState, new_claims

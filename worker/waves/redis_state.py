@@ -28,7 +28,7 @@ from typing import Any
 
 import redis
 
-from worker.models import Comment
+from worker.comment import Comment
 from worker.pipeline._redis import LuaScript
 from worker.pipeline._redis import text as as_text
 from worker.pipeline.keys import Keys, escape

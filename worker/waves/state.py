@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from worker.models import Comment
+from worker.comment import Comment
 from worker.waves.minhash import LshIndex, grams
 
 #: Most near-duplicates and author comments one query returns (the newest): bounds the cost

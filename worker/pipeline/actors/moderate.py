@@ -11,7 +11,7 @@ import redis
 from dramatiq.errors import BrokerConnectionError
 
 from worker import metrics
-from worker.models import Comment
+from worker.comment import Comment
 from worker.notify.entries import rule_entry
 from worker.pipeline.actors.common import BatchOrigin, audit_action, batch_context, log
 from worker.pipeline.runtime import Runtime

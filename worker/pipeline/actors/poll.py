@@ -11,9 +11,9 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from worker.comment import Comment
 from worker.config import ACCOUNT_LISTING
 from worker.errors import PlatformError
-from worker.models import Comment
 from worker.pipeline.actors.common import (
     attempt,
     log,

@@ -1,4 +1,5 @@
-"""Value objects shared by the platform clients, the rules engine and the pipeline."""
+"""The platform-neutral comment: what the platform clients list, the rules engine judges
+and the pipeline carries."""
 
 from __future__ import annotations
 
