@@ -10,13 +10,8 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
 
 from worker import __version__
-from worker.config import load_config
-from worker.errors import ConfigError, InputError
-from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_USAGE
-from worker.rules import load_rules
 from worker.units import parse_duration
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -79,13 +74,6 @@ def _log_level(text: str) -> str:
     return level
 
 
-def _print_problems(error: ConfigError, stream: TextIO) -> None:
-    count = len(error.problems)
-    for problem in error.problems:
-        print(f"error: {problem}", file=stream)
-    print(f"{count} problem{'s' if count != 1 else ''} found", file=stream)
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     from worker.check import report, run_check
 
@@ -95,43 +83,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         configure_logging(level="WARNING", stream=sys.stderr)
     result = run_check(args.config, online=args.online)
     return report(result, strict=args.strict, as_json=args.json, out=sys.stdout, err=sys.stderr)
-
-
-def cmd_replay(args: argparse.Namespace) -> int:
-    from worker.replay import replay
-
-    try:
-        config = load_config(args.config, require_secrets=False)
-        accounts = {account.name: account.platform for account in config.accounts}
-        rules = load_rules(config.rules, accounts=accounts, run_tests=False,
-                           normalize=config.normalize,
-                           channels={c.name for c in config.notify.channels})
-        failures = rules.run_tests()
-        if failures and not args.allow_failing_tests:
-            raise ConfigError(failures)
-    except ConfigError as exc:
-        _print_problems(exc, sys.stderr)
-        return EXIT_CONFIG
-    if failures:
-        for problem in failures:
-            print(f"failing test: {problem}", file=sys.stderr)
-        print(f"{len(failures)} failing test sample(s); replaying anyway "
-              "(--allow-failing-tests)", file=sys.stderr)
-    try:
-        replay(
-            rules,
-            source=args.input,
-            out=sys.stdout,
-            err=sys.stderr,
-            now=args.now,
-            progress=sys.stderr.isatty() if args.progress is None else args.progress,
-            spans=args.spans,
-            accounts=accounts,
-        )
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -189,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     progress.add_argument("--progress", dest="progress", action="store_true", default=None,
                           help="show a progress bar on stderr (default: when it is a terminal)")
     progress.add_argument("--no-progress", dest="progress", action="store_false")
-    replay.set_defaults(func=cmd_replay)
+    replay.set_defaults(func=_lazy("worker.commands.replay", "cmd_replay"))
 
     run = commands.add_parser(
         "run", help="the daemon: poll, decide and act until SIGTERM (SIGHUP reloads rules)"

@@ -4,5 +4,6 @@
   table rendering and exit codes the other commands share;
 - :mod:`~worker.commands.targets`: ``modworker targets list|add|remove``;
 - :mod:`~worker.commands.operations`: ``modworker health`` and ``modworker tokens drop``;
-- :mod:`~worker.commands.unblacklist`: ``modworker unblacklist``.
+- :mod:`~worker.commands.unblacklist`: ``modworker unblacklist``;
+- :mod:`~worker.commands.replay`: ``modworker replay`` (the replay itself: :mod:`worker.replay`).
 """
