@@ -45,7 +45,6 @@ from worker.config import (
 from worker.errors import (
     AlreadyDoneError,
     AuthError,
-    BatchTooLargeError,
     ConfigError,
     PermanentError,
     QuotaError,
@@ -67,6 +66,7 @@ from worker.platforms.results import (
     UnblacklistResult,
 )
 from worker.platforms.tokens import SECRET_GRACE, AccessToken, SharedToken, wechat_token_key
+from worker.platforms.wechat_blacklist import send_openid_batch
 from worker.platforms.wechat_poll import poll_article
 from worker.targets.discovery import discover
 
@@ -78,7 +78,6 @@ DEFAULT_API_BASE = "https://api.weixin.qq.com"
 # "> 50"; 49 is the largest count both accept (api-notes §1.3). Larger counts are clamped.
 MAX_PAGE_SIZE = WECHAT_MAX_PAGE_SIZE
 DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE
-MAX_BATCH = 20  # openids per (un)blacklist call
 CommentType = Literal[0, 1, 2]  # 0 all, 1 normal only, 2 elected only
 
 
@@ -509,50 +508,11 @@ class WechatClient:
     def _openid_batch(
         self, endpoint: str, openids: Iterable[str | None]
     ) -> tuple[list[str], list[str], int, int]:
-        """Send a batch; a batch rejected for a bad openid (40003, 49003) is split in halves
-        until every good openid went through and every bad one stands alone.
-
-        Empty/None/duplicate openids are skipped, never sent. More than 20 distinct openids:
-        BatchTooLargeError before any call. Any other failure propagates (re-sending the
-        whole batch later is safe: (un)blacklisting is idempotent).
-        """
-        given = list(openids)
-        batch: list[str] = []
-        for openid in given:
-            if isinstance(openid, str) and openid.strip() and openid not in batch:
-                batch.append(openid)
-        if len(batch) > MAX_BATCH:
-            raise BatchTooLargeError(
-                f"{endpoint}: {len(batch)} openids, at most {MAX_BATCH} per call"
-            )
-        done: list[str] = []
-        invalid: list[str] = []
-        calls = 0
-
-        def send(part: list[str]) -> None:
-            nonlocal calls
-            calls += 1
-            try:
-                self._call(endpoint, {"openid_list": part})
-            except PermanentError as err:
-                if err.code not in c.INVALID_OPENID_CODES:
-                    raise
-                if len(part) == 1:
-                    _log.info(
-                        "wechat.invalid_openid", account=self.name, endpoint=endpoint,
-                        errcode=err.code,
-                    )
-                    invalid.append(part[0])
-                    return
-                middle = len(part) // 2
-                send(part[:middle])
-                send(part[middle:])
-                return
-            done.extend(part)
-
-        if batch:
-            send(batch)
-        return done, invalid, len(given) - len(batch), calls
+        """See :func:`~worker.platforms.wechat_blacklist.send_openid_batch`."""
+        return send_openid_batch(
+            lambda part: self._call(endpoint, {"openid_list": part}), endpoint, openids,
+            account=self.name,
+        )
 
     def get_blacklist(self, begin_openid: str | None = None) -> BlacklistPage:
         """One page of the blacklist (up to 1000 openids), from the start or ``begin_openid``."""
