@@ -132,7 +132,7 @@ class Result:
 def _fmt(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f}s"
-    if seconds < 2 * HOUR:
+    if seconds < 4 * HOUR:
         return f"{seconds / 60:.1f}min"
     return f"{seconds / HOUR:.1f}h"
 

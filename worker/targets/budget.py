@@ -32,12 +32,12 @@ SHARE_EXPONENT = 1.0
 #: interval would give), so its comments wait no longer than under that fixed interval: the
 #: tail is not traded for the median. What the busy targets get beyond it, the dormant ones
 #: give up. Above 1 the p99 grows about as the floor does (bench/polling_sim.py, 2,000 calls
-#: a day, seed 1: floor 1, p50 17.9 min / p99 72 min against fixed's 38.1 / 72.3 min; the
-#: former cap of 4 for every target, 6.1 min / 3.5 h).
+#: a day, seed 1, fixed 38.1 / 72.3 min: floor 1, p50 17.4 min / p99 71.6 min; floor 1.5,
+#: 9.2 / 102 min; the former cap of 4 for every target, 6.1 / 208 min).
 FLOOR = 1.0
 #: A dormant target (:attr:`~worker.targets.policy.Temperature.dormant`) may be stretched to
 #: this many even intervals, never further. Its comments are few but not none: 3 keeps the
-#: p99 at fixed polling's (4: 1.02 to 1.05 times it).
+#: p99 at fixed polling's (4: 87 min in the run above).
 DORMANT_CAP = 3.0
 #: Never spread a budget over less than this (seconds), so the last minutes before a reset
 #: do not get the whole remainder at once.
