@@ -36,9 +36,10 @@ def test_fit_shares_a_tight_budget_by_comment_rate_quiet_targets_first() -> None
     rate = 1 / 200
     got = fit(wanted, rate, dormant={"dormant"})
     assert sum(1 / i for i in got.values()) == pytest.approx(rate)
-    assert got["busy"] < got["q1"] == got["q2"] < got["dormant"]  # the quiet ones gave way
+    assert got["busy"] < got["q1"] < got["dormant"]  # the quiet ones gave way
     even = len(wanted) / rate
     assert got["q1"] == pytest.approx(FLOOR * even)  # but no further than fixed polling
+    assert got["q2"] == 1800.0 > even  # one that asks for longer keeps it
     assert got["dormant"] <= DORMANT_CAP * even  # nor a dormant one unboundedly
     assert fit(wanted, rate=0) == {k: float("inf") for k in wanted}
 

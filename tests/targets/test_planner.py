@@ -115,11 +115,11 @@ def test_a_target_past_its_interval_goes_before_a_hot_one_just_due() -> None:
 
 
 def test_busy_targets_never_starve_a_quiet_one_past_the_floor() -> None:
-    """Eight targets with new comments at every poll and one quiet one share a budget far
-    below what the busy ones ask: a simulated day, ticking every 5 s. The quiet target (not
-    dormant) is polled at least once per even interval (what polling all nine at one
-    interval would give; a tick and a call's refill late at most), however much the busy
-    ones would take. Before the floor it waited up to four even intervals."""
+    """Eight targets with three new comments at every poll and a quieter one (one comment
+    every fourth poll) share a budget far below what the busy ones ask: a simulated day,
+    ticking every 5 s. The quiet target is polled at least once per even interval (what
+    polling all nine at one interval would give; a tick and a call's refill late at most),
+    however much the busy ones would take. Before the floor it waited up to four."""
     planner = Planner(POLICY)
     share, limit = 0.5, 1200  # 600 poll calls a day
     temps = {f"busy{i}": fresh(POLICY, 0.0) for i in range(8)}
@@ -139,7 +139,8 @@ def test_busy_targets_never_starve_a_quiet_one_past_the_floor() -> None:
                               share=share, polled=used)
             account = AccountBudget(budget=measured, spent=0.0,
                                     carry=account.budget.carry(now=now, spent=account.spent))
-        longest_even = max(longest_even, len(temps) / account.budget.rate())
+        if account.budget.rate() > 0:
+            longest_even = max(longest_even, len(temps) / account.budget.rate())
         targets = [PlanTarget(tkey=k, temperature=t, last_poll=last_poll[k])
                    for k, t in temps.items()]
         for poll in planner.plan(targets, account, now=now):
@@ -147,10 +148,11 @@ def test_busy_targets_never_starve_a_quiet_one_past_the_floor() -> None:
             account = AccountBudget(budget=account.budget, spent=account.spent + 1,
                                     carry=account.carry)
             last_poll[poll.tkey] = now
+            new = 3
             if poll.tkey == "quiet":
                 quiet_polls.append(now)
-            temps[poll.tkey] = after_poll(POLICY, temps[poll.tkey], now=now,
-                                          new_comments=0 if poll.tkey == "quiet" else 3)
+                new = int(len(quiet_polls) % 4 == 0)
+            temps[poll.tkey] = after_poll(POLICY, temps[poll.tkey], now=now, new_comments=new)
     gaps = [b - a for a, b in itertools.pairwise(quiet_polls)]
     assert used <= share * limit
     assert not temps["quiet"].dormant and len(quiet_polls) > 3
@@ -167,3 +169,12 @@ def test_jitter_never_takes_a_target_past_the_floor() -> None:
     even = len(targets) / budget.rate()
     assert max(intervals.values()) <= FLOOR * even
     assert min(intervals.values()) < 0.9 * even  # jittered, earlier
+
+
+def test_a_loose_budget_keeps_the_wanted_intervals_jittered_both_ways() -> None:
+    planner = Planner(POLICY, jitter=0.5)
+    budget = Budget(limit=10_000_000, used=0, measured_at=0.0, reset_at=86400.0, share=0.5)
+    targets = [PlanTarget(tkey=f"t{n}", temperature=Temperature(interval=1800, last_new=0),
+                          last_poll=n * 7.0) for n in range(20)]
+    intervals = planner.intervals(targets, AccountBudget(budget=budget, spent=0, carry=5))
+    assert min(intervals.values()) < 1800 < max(intervals.values())

@@ -95,7 +95,7 @@ def fit(
     wanted intervals fit the rate they are kept. Beyond, each interval is
     ``max(wanted, c / weight ** SHARE_EXPONENT)``, with ``c`` chosen so that the polls add up
     to ``rate``, and at most its cap: :data:`FLOOR` even intervals (``targets / rate``), or
-    :data:`DORMANT_CAP` for the ``dormant`` targets. A quiet target (low weight) stretches
+    :data:`DORMANT_CAP` for the ``dormant`` targets, or its wanted interval if longer. A quiet target (low weight) stretches
     first, a busy one least; what the dormant ones give up goes to the busy ones.
     """
     if not wanted:
@@ -104,7 +104,10 @@ def fit(
         return {key: float("inf") for key in wanted}
     if sum(1 / interval for interval, _ in wanted.values()) <= rate:
         return {key: interval for key, (interval, _) in wanted.items()}
-    caps = {key: ceiling(len(wanted), rate, dormant=key in dormant) for key in wanted}
+    caps = {  # a target that asks for a longer interval keeps it
+        key: max(interval, ceiling(len(wanted), rate, dormant=key in dormant))
+        for key, (interval, _) in wanted.items()
+    }
     capped: dict[str, float] = {}
     free = dict(wanted)
     while True:

@@ -73,8 +73,9 @@ class Planner:
         for key, interval in fit(wanted, rate, dormant).items():
             jittered = self._jittered(interval, key, last[key])
             longest = ceiling(len(wanted), rate, dormant=key in dormant)
-            # a target at its floor is jittered earlier, never past it
-            intervals[key] = min(jittered, longest) if interval >= longest else jittered
+            # a target the budget stretched to its floor is jittered earlier, never past it
+            at_floor = wanted[key][0] < interval >= longest
+            intervals[key] = min(jittered, longest) if at_floor else jittered
         return intervals
 
     def plan(
