@@ -95,8 +95,9 @@ def fit(
     wanted intervals fit the rate they are kept. Beyond, each interval is
     ``max(wanted, c / weight ** SHARE_EXPONENT)``, with ``c`` chosen so that the polls add up
     to ``rate``, and at most its cap: :data:`FLOOR` even intervals (``targets / rate``), or
-    :data:`DORMANT_CAP` for the ``dormant`` targets, or its wanted interval if longer. A quiet target (low weight) stretches
-    first, a busy one least; what the dormant ones give up goes to the busy ones.
+    :data:`DORMANT_CAP` for the ``dormant`` targets, or its wanted interval if longer. A
+    quiet target (low weight) stretches first, a busy one least; what the dormant ones give
+    up goes to the busy ones.
     """
     if not wanted:
         return {}
