@@ -8,7 +8,7 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 
 from worker.pipeline.actors import Pipeline
-from worker.pipeline.runtime import Runtime
+from worker.pipeline.runtime import WorkerRuntime
 from worker.redis_server import EmbeddedRedis
 
 
@@ -39,6 +39,6 @@ def stub_actors(redis_server: EmbeddedRedis, redis_client: Any) -> StubBroker:
 
 
 @pytest.fixture
-def pipeline(stub_actors: StubBroker, runtime: Runtime) -> Pipeline:
+def pipeline(stub_actors: StubBroker, runtime: WorkerRuntime) -> Pipeline:
     """The actors bound to the test module's ``runtime`` fixture, on the stub broker."""
     return Pipeline(stub_actors, runtime)

@@ -23,7 +23,7 @@ from worker.config import (
     WechatTarget,
 )
 from worker.pipeline.actors import Pipeline
-from worker.pipeline.runtime import Runtime
+from worker.pipeline.runtime import WorkerRuntime
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
 
@@ -49,7 +49,7 @@ rules:
 def runtime(
     request: pytest.FixtureRequest, tmp_path: Path, sandbox: Sandbox,
     redis_server: EmbeddedRedis, stub_actors: StubBroker,
-) -> Iterator[Runtime]:
+) -> Iterator[WorkerRuntime]:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
     mods = NotifyChannel(name="mods", type="webhook", url=Secret(f"{sandbox.url}/hook/mods"))
@@ -58,7 +58,7 @@ def runtime(
         AccountConfig(name="oa", platform="wechat", app_id=APP, app_secret=Secret(SECRET),
                       api_base=sandbox.url, targets=(WechatTarget(msg_data_id=ARTICLE),)),
     ))
-    rt = Runtime(config=config, redis_url=redis_server.url)
+    rt = WorkerRuntime(config=config, redis_url=redis_server.url)
     yield rt
     rt.close()
 
@@ -80,7 +80,7 @@ def _moderate_all(pipeline: Pipeline, stub_actors: StubBroker) -> None:
 
 
 def test_a_wave_acts_on_its_earlier_members_once_and_tells_the_channel(
-    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
+    runtime: WorkerRuntime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
 ) -> None:
     ids = [sandbox.add_wechat_comment(APP, ARTICLE, content=AD + "!" * i, openid=f"oW{i}")
            for i in range(2)]

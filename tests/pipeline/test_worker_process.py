@@ -126,8 +126,7 @@ def test_every_process_registers_the_redis_password_for_redaction() -> None:
     from worker.pipeline.runtime import Runtime
 
     url = "redis://:pw-for-redaction-77@127.0.0.1:1/0"  # never connected to here
-    runtime = Runtime(config=Config(redis=RedisConfig(url=url)), redis_url=url,
-                      load_rules=False)
+    runtime = Runtime(config=Config(redis=RedisConfig(url=url)), redis_url=url)
     try:
         assert "pw-for-redaction-77" not in redact(f"Error connecting to {url}")
     finally:

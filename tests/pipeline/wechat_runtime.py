@@ -1,4 +1,4 @@
-"""One WeChat account on the sandbox with a spam rule, as a Runtime of the real actors."""
+"""One WeChat account on the sandbox with a spam rule, as a WorkerRuntime of the real actors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from worker.config import AccountConfig, ActionsConfig, Config, Secret, WechatTarget
-from worker.pipeline.runtime import Runtime
+from worker.pipeline.runtime import WorkerRuntime
 from worker.sandbox import Sandbox
 
 APP = "wxactorstest"
@@ -27,6 +27,13 @@ rules:
 """
 
 
+def write_rules(tmp_path: Path) -> Path:
+    """:data:`RULES` in a file under ``tmp_path``, for a config's ``rules``."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    return rules
+
+
 @contextmanager
 def wechat_sandbox() -> Iterator[Sandbox]:
     """A sandbox on a free loopback port with the app and article of account ``oa``."""
@@ -39,15 +46,15 @@ def wechat_sandbox() -> Iterator[Sandbox]:
 @contextmanager
 def wechat_runtime(
     tmp_path: Path, sandbox: Sandbox, redis_url: str, *, actions: ActionsConfig | None = None
-) -> Iterator[Runtime]:
+) -> Iterator[WorkerRuntime]:
     """The runtime of account ``oa`` (article :data:`ARTICLE`)."""
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES, encoding="utf-8")
-    config = Config(rules=(rules,), actions=actions or ActionsConfig(), accounts=(AccountConfig(
+    account = AccountConfig(
         name="oa", platform="wechat", app_id=APP, app_secret=Secret(SECRET),
         api_base=sandbox.url, targets=(WechatTarget(msg_data_id=ARTICLE),),
-    ),))
-    rt = Runtime(config=config, redis_url=redis_url)
+    )
+    config = Config(rules=(write_rules(tmp_path),), actions=actions or ActionsConfig(),
+                    accounts=(account,))
+    rt = WorkerRuntime(config=config, redis_url=redis_url)
     try:
         yield rt
     finally:
