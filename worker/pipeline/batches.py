@@ -40,7 +40,7 @@ from typing import Any, Literal
 import redis
 
 from worker.errors import BatchTooLargeError
-from worker.pipeline._redis import Clock, LuaScript, new_token, text, wall_clock
+from worker.pipeline._redis import Clock, LuaScript, new_token, text, text_hash, wall_clock
 from worker.pipeline.heartbeat import LEASE_SECONDS
 from worker.pipeline.keys import BatchGroupKeys, Keys
 
@@ -435,7 +435,7 @@ class BatchBuffer:
         pipe.hgetall(self.keys.batch(batch_id))
         pipe.zrange(self.keys.batch_ids(batch_id), 0, -1)
         meta_raw, ids = pipe.execute()
-        meta: dict[str, str] = {text(f): text(v) for f, v in meta_raw.items()}
+        meta = text_hash(meta_raw)
         if "owner" not in meta:
             return None
         return Batch(
