@@ -19,7 +19,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
 
 from tests.pipeline.daemon_harness import wait_until
-from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime, wechat_sandbox
+from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime
 from worker.config import ActionsConfig
 from worker.pipeline.actors import Pipeline
 from worker.pipeline.actors import act as act_actor
@@ -32,12 +32,6 @@ from worker.sandbox import Sandbox
 
 SHORT_LEASE = 1.0  # seconds: calls below take several times as long
 SLOW_CALL = 3.0
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with wechat_sandbox() as box:
-        yield box
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ platform is the sandbox over loopback HTTP.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,29 +15,13 @@ import pytest
 import redis
 from dramatiq.brokers.stub import StubBroker
 
-from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime, wechat_sandbox
+from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime
 from worker.commands.audit_stats import audit_row
 from worker.pipeline.actors import Pipeline
 from worker.pipeline.runtime import WorkerRuntime
-from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
 
 CUT_EMOJI = "\ud83d"  # the first half of 😀: what UTF-16 truncation leaves
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with wechat_sandbox() as box:
-        yield box
-
-
-@pytest.fixture
-def runtime(
-    tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, redis_client: Any,
-    stub_actors: StubBroker,
-) -> Iterator[WorkerRuntime]:
-    with wechat_runtime(tmp_path, sandbox, redis_server.url) as rt:
-        yield rt
 
 
 def comment(cid: int, content: str, **fields: Any) -> dict[str, Any]:

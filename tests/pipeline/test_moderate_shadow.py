@@ -14,15 +14,11 @@ from pathlib import Path
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
-from worker.config import AccountConfig, Config, Secret, WechatTarget
+from tests.pipeline.wechat_runtime import APP, ARTICLE, wechat_runtime
 from worker.pipeline.actors import Pipeline
 from worker.pipeline.runtime import WorkerRuntime
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
-
-APP = "wxmoderateshadow"
-SECRET = "moderate-shadow-secret"
-ARTICLE = 310
 
 RULES = """\
 version: 1
@@ -46,26 +42,11 @@ rules:
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(port=0) as box:
-        box.add_wechat_app(app_id=APP, app_secret=SECRET)
-        box.add_article(APP, msg_data_id=ARTICLE, index=0)
-        yield box
-
-
-@pytest.fixture
 def runtime(
     tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, stub_actors: StubBroker
 ) -> Iterator[WorkerRuntime]:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES, encoding="utf-8")
-    config = Config(rules=(rules,), accounts=(
-        AccountConfig(name="oa", platform="wechat", app_id=APP, app_secret=Secret(SECRET),
-                      api_base=sandbox.url, targets=(WechatTarget(msg_data_id=ARTICLE),)),
-    ))
-    rt = WorkerRuntime(config=config, redis_url=redis_server.url)
-    yield rt
-    rt.close()
+    with wechat_runtime(tmp_path, sandbox, redis_server.url, rules=RULES) as rt:
+        yield rt
 
 
 def test_a_shadow_stop_leaves_the_spam_rule_acting_and_later_shadow_hits_are_marked(
