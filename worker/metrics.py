@@ -129,7 +129,13 @@ class Metrics:
         import prometheus_client as prom
 
         self.registry = registry if registry is not None else prom.CollectorRegistry()
-        reg = self.registry
+        self._declare_moderation(self.registry)
+        self._declare_messages(self.registry)
+
+    def _declare_moderation(self, reg: CollectorRegistry) -> None:
+        """modworker's own series: rules, actions, API calls, quota and polling."""
+        import prometheus_client as prom
+
         self.rule_hits = prom.Counter(
             "modworker_rule_hits", "Rule matches, by rule and mode.", ["rule", "mode"],
             registry=reg,
@@ -168,6 +174,12 @@ class Metrics:
             "modworker_poll_failures", "Failed polls, by account and error class.",
             ["account", "reason"], registry=reg,
         )
+
+    def _declare_messages(self, reg: CollectorRegistry) -> None:
+        """The message series, under the names and buckets of dramatiq's own Prometheus
+        middleware."""
+        import prometheus_client as prom
+
         labels = ["queue_name", "actor_name"]
         self.messages = prom.Counter(
             "dramatiq_messages", "The total number of messages processed.", labels, registry=reg,
