@@ -9,7 +9,8 @@
 
 Signals: SIGTERM or SIGINT stop gracefully: the scheduler stops sending, workers finish the
 messages they are running (unstarted ones stay in Redis), then the embedded Redis stops.
-SIGHUP makes every worker reload the rules (a broken file keeps the old rules); a worker is
+SIGHUP makes every worker reload the rules (a broken file keeps the old rules), the scheduler
+reload config.yaml's targets, and enables the actions 88000/48001 disabled again; a worker is
 started with SIGHUP blocked and unblocks it once its handler is installed, so a SIGHUP that
 arrives while it starts is a reload, not its death.
 
@@ -20,11 +21,12 @@ that fails the daemon stops with exit 3. Each is one JSON event.
 
 Workers get the daemon's parsed config (pickled into the spawned process): they never read
 config.yaml themselves, so an edited or broken file cannot give them a different config than
-the scheduler's. Only the rules are reloaded, on SIGHUP or when their files change.
+the scheduler's; they reload only the rules, on SIGHUP or when their files change.
 
-Exit codes: 0 stopped by a signal; 1 invalid configuration or rules; 3 Redis unavailable or
-the embedded Redis could not start; 5 a runtime resource unavailable (the metrics port is busy,
-no worker process could be spawned): unlike 1, worth a restart.
+Exit codes (:mod:`worker.exit_codes`): 0 stopped by a signal; 1 invalid configuration or
+rules; 3 Redis unavailable or the embedded Redis could not start; 5 a runtime resource
+unavailable (the metrics port is busy, no worker process could be spawned): unlike 1, worth a
+restart.
 """
 
 from __future__ import annotations
