@@ -246,3 +246,19 @@ def test_run_refuses_rules_that_notify_a_channel_config_does_not_have(tmp_path: 
     problems = [json.loads(x) for x in result.stdout.splitlines() if "config_problem" in x]
     assert [p["rule"] for p in problems] == ["tell"], problems
     assert "nowhere" in problems[0]["problem"]
+
+
+def test_check_names_a_notify_channel_config_does_not_have(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(
+        "version: 1\nrules:\n  - id: tell\n    when: {content: {includes: [x]}}\n"
+        "    then: [{notify: nowhere}]\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text("rules: [rules/]\n", encoding="utf-8")
+    assert main(["check", "-c", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "rule 'tell'" in err and "nowhere" in err
