@@ -56,10 +56,12 @@ process model.
 Process model
 -------------
 
-``modworker run`` has one main process (scheduler, no API calls) and N spawned worker
-processes. prometheus_client's multiprocess mode makes each process write its values to
-memory-mapped files in ``PROMETHEUS_MULTIPROC_DIR``, and an exposition server sum them
-(``MultiProcessCollector``). The library chooses its value store when it is first imported, so:
+``modworker run`` has one main process (the scheduler; it counts nothing, so its few API
+calls, the credentials check at start, quota readings and target discovery, are not in
+``modworker_api_calls_total``) and N spawned worker processes. prometheus_client's
+multiprocess mode makes each process write its values to memory-mapped files in
+``PROMETHEUS_MULTIPROC_DIR``, and an exposition server sum them (``MultiProcessCollector``).
+The library chooses its value store when it is first imported, so:
 
 1. :func:`serve_daemon` (main process, before any worker is spawned) empties
    ``<state_dir>/metrics``, sets ``PROMETHEUS_MULTIPROC_DIR`` to it, and starts the HTTP server
