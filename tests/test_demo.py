@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 
 from worker.comment import Comment
-from worker.demo import MARK_VARIABLE, example_config_path, load_example, marked_pids
-from worker.demo_data import ARTICLES, STATUS_ID, TRUSTED_STAFF, DemoData, seed_document
+from worker.demo.data import ARTICLES, STATUS_ID, TRUSTED_STAFF, DemoData, seed_document
+from worker.demo.processes import MARK_VARIABLE
+from worker.demo.setup import example_config_path, load_example
 from worker.rules import load_rules
+from worker.subprocesses import marked_pids
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -107,7 +109,8 @@ def test_demo_runs_the_whole_pipeline_and_leaves_nothing_behind() -> None:
     assert found, out
     workdir = found.group(1)
 
-    assert not marked_pids(workdir), f"processes of the demo still running: {marked_pids(workdir)}"
+    left = marked_pids(MARK_VARIABLE, workdir)
+    assert not left, f"processes of the demo still running: {left}"
     assert not Path(workdir).exists(), "the temporary directory is removed after a success"
 
     # Live progress, then the summary.
