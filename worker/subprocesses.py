@@ -71,8 +71,17 @@ class ChildProcess:
         if not self.alive():
             self._kill_group()
             return self.process.returncode
+        self.send_signal(sig)
+        return self.wait(grace)
+
+    def send_signal(self, sig: int) -> None:
+        """``sig`` to the leader alone, if it still runs."""
         with contextlib.suppress(ProcessLookupError):
             self.process.send_signal(sig)
+
+    def wait(self, grace: float) -> int | None:
+        """Up to ``grace`` seconds for it to exit, then SIGKILL to the whole group. Returns
+        its exit code, None if it had to be killed."""
         try:
             return self.process.wait(grace)
         except subprocess.TimeoutExpired:
