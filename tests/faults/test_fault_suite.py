@@ -292,7 +292,7 @@ def test_a_thousand_comments_through_busy_502_tokens_redis_and_daemon_kills(
             try:
                 _inject(inj, sandbox, world)
                 wait_for(lambda: all_done(sandbox, world), timeout=FINAL_TIMEOUT,
-                           what="every action after the last fault", child=inj.daemon)
+                         what="every action after the last fault", child=inj.daemon)
                 inj.note("every action done")
                 time.sleep(3)  # a few more polls and flushes: nothing may happen twice
             finally:

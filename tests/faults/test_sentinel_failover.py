@@ -125,7 +125,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             sentinels.append(sentinel)
         replica_client = replica.client()
         wait_for(lambda: replica_client.info("replication")["master_link_status"] == "up",
-                   timeout=30, what="the replica to sync")
+                 timeout=30, what="the replica to sync")
         replica_client.close()
         yield Deployment(master, replica, sentinels)
 
@@ -148,7 +148,7 @@ def promote_the_replica(deployment: Deployment, how: str) -> None:
     master.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
     offset = master.info("replication")["master_repl_offset"]
     wait_for(lambda: replica.info("replication")["slave_repl_offset"] >= offset,
-               timeout=5, what="the replica to have every write")
+             timeout=5, what="the replica to have every write")
     if how == "kill":
         deployment.master.process.kill()
     else:
@@ -156,7 +156,7 @@ def promote_the_replica(deployment: Deployment, how: str) -> None:
         sentinel.execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
         sentinel.close()
         wait_for(lambda: replica.info("replication")["role"] == "master", timeout=8,
-                   what="the replica to be promoted")
+                 what="the replica to be promoted")
         master.execute_command("CLIENT", "UNPAUSE")  # its paused writes now meet READONLY
     master.close()
     replica.close()
@@ -180,16 +180,16 @@ def test_the_daemon_follows_a_promoted_replica_losing_and_doubling_nothing(
         daemon = start_daemon(config, tmp_path / "daemon.log", processes=2, threads=4)
         try:
             wait_for(lambda: len(ok_counts(sandbox, "comment/delete")) >= 10, timeout=60,
-                       what="actions under way", child=daemon)
+                     what="actions under way", child=daemon)
             promote_the_replica(deployment, how)
             add_wechat(sandbox, world, 30, start=1000)  # new work while the sentinels decide
             add_weibo(sandbox, world, 10, start=1000)
             wait_for(lambda: master_port(deployment.sentinels[0]) == deployment.replica.port,
-                       timeout=60, what="the sentinels to promote the replica")
+                     timeout=60, what="the sentinels to promote the replica")
             # An action whose call went through but whose outcome could not be written keeps
             # its lease: its retry waits for the lease to expire (LEASE_SECONDS).
             wait_for(lambda: all_done(sandbox, world), timeout=LEASE_SECONDS + 80,
-                       what="every action after the failover", child=daemon)
+                     what="every action after the failover", child=daemon)
             time.sleep(2.5)  # one more poll: nothing happens twice
         finally:
             code = daemon.stop()

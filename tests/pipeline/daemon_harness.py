@@ -176,7 +176,9 @@ def ok_counts(sandbox: Sandbox, endpoint: str) -> Counter[tuple[int, int, int]]:
 def blacklisted_in_calls(sandbox: Sandbox) -> tuple[Counter[str], list[int]]:
     """openids in successful batchblacklist calls (with counts), and every call's size."""
     calls = sandbox.calls("tags/members/batchblacklist")
-    sizes = [len(c.body.get("openid_list", [])) for c in calls]
+    # A call cut short by a SIGKILLed daemon is logged with no (or a cut) body.
+    sizes = [len(c.body.get("openid_list", [])) if isinstance(c.body, dict) else 0
+             for c in calls]
     counts: Counter[str] = Counter()
     for call in ok_calls(sandbox, "tags/members/batchblacklist"):
         counts.update(call.body["openid_list"])

@@ -53,12 +53,12 @@ def test_every_action_exactly_once_and_new_comments_within_two_intervals(tmp_pat
         daemon = start_daemon(config, tmp_path / "daemon.log", processes=2, threads=4)
         try:
             wait_for(lambda: all_done(sandbox, world), timeout=90, what="the first wave",
-                       child=daemon)
+                     child=daemon)
             # New comments while it runs: acted on within two poll intervals (+ slack).
             add_wechat(sandbox, world, 20, start=1000)
             add_weibo(sandbox, world, 10, start=1000)
             wait_for(lambda: all_done(sandbox, world), timeout=2 * 2 + 10,
-                       what="comments added while running", child=daemon)
+                     what="comments added while running", child=daemon)
             time.sleep(2.5)  # one more poll: nothing happens twice
         finally:
             code = daemon.stop()
@@ -86,7 +86,7 @@ def test_faults_token_invalidation_busy_502_and_a_quota_pause(tmp_path: Path) ->
         daemon = start_daemon(config, tmp_path / "daemon.log", processes=1, threads=6)
         try:
             wait_for(lambda: len(ok_calls(sandbox, "comment/delete")) >= 5, timeout=60,
-                       what="the first deletes", child=daemon)
+                     what="the first deletes", child=daemon)
             assert sandbox.invalidate_tokens(APP_ID) >= 1
             wait_for(
                 lambda: any(c.errcode == 45009 for c in sandbox.calls("comment/reply/add")),
@@ -94,7 +94,7 @@ def test_faults_token_invalidation_busy_502_and_a_quota_pause(tmp_path: Path) ->
             )
             sandbox.faults.quota = {}  # the platform's quota is back; our pause still holds 2s
             wait_for(lambda: all_done(sandbox, world), timeout=120, what="every action",
-                       child=daemon)
+                     child=daemon)
             time.sleep(2)
         finally:
             code = daemon.stop()
@@ -117,7 +117,7 @@ def test_sigkill_in_a_blacklist_batch_then_restart_loses_and_doubles_nothing(
         log_path = tmp_path / "daemon.log"
         daemon = start_daemon(config, log_path, processes=1, threads=4)
         wait_for(lambda: len(sandbox.calls("tags/members/batchblacklist")) >= 1, timeout=60,
-                   what="the first blacklist batch", child=daemon)
+                 what="the first blacklist batch", child=daemon)
         daemon.kill()
         sent_before, _ = blacklisted_in_calls(sandbox)
         assert world.spammers - set(sent_before), "the kill came before every batch was sent"
@@ -126,7 +126,7 @@ def test_sigkill_in_a_blacklist_batch_then_restart_loses_and_doubles_nothing(
             # An act call in flight at the kill holds its lease until it expires: only then
             # may another delivery call again (the ledger cannot know the call did not land).
             wait_for(lambda: all_done(sandbox, world), timeout=LEASE_SECONDS + 60,
-                       what="every action after the restart", child=daemon)
+                     what="every action after the restart", child=daemon)
             time.sleep(2)
         finally:
             assert daemon.stop() == 0
@@ -148,11 +148,11 @@ def test_redis_restarted_mid_run_the_daemon_recovers_by_itself(tmp_path: Path) -
             daemon = start_daemon(config, tmp_path / "daemon.log", processes=1, threads=4)
             try:
                 wait_for(lambda: all_done(sandbox, world), timeout=60, what="the first wave",
-                           child=daemon)
+                         child=daemon)
                 server.restart()
                 add_wechat(sandbox, world, 30, start=500)
                 wait_for(lambda: all_done(sandbox, world), timeout=90,
-                           what="comments after the Redis restart", child=daemon)
+                         what="comments after the Redis restart", child=daemon)
             finally:
                 assert daemon.stop() == 0
             assert_exactly_once_wechat = ok_counts(sandbox, "comment/delete")
@@ -177,7 +177,7 @@ def test_dry_run_calls_no_mutating_api_and_audits_every_decision(tmp_path: Path)
             daemon = start_daemon(config, tmp_path / "daemon.log", processes=1, threads=4)
             try:
                 wait_for(lambda: len(audit.read(kind="decision", limit=1000)) >= 120,
-                           timeout=60, what="a decision per comment", child=daemon)
+                         timeout=60, what="a decision per comment", child=daemon)
                 time.sleep(2)
             finally:
                 assert daemon.stop() == 0
@@ -210,7 +210,7 @@ def test_a_second_daemon_on_the_same_redis_never_doubles_polling(tmp_path: Path)
             second = start_daemon(config_two, second_dir / "daemon.log")
             try:
                 wait_for(lambda: all_done(sandbox, world), timeout=60, what="actions",
-                           child=first)
+                         child=first)
                 sandbox.reset_calls()
                 time.sleep(8)
                 lists = [c for c in sandbox.calls("comment/list")
@@ -224,7 +224,7 @@ def test_a_second_daemon_on_the_same_redis_never_doubles_polling(tmp_path: Path)
                 holder, waiter = (first, second) if started in first.log() else (second, first)
                 assert holder.stop() == 0
                 wait_for(lambda: started in waiter.log(), timeout=30,
-                           what="the waiting daemon to take over", child=waiter)
+                         what="the waiting daemon to take over", child=waiter)
             finally:
                 assert second.stop() == 0
                 assert first.stop() == 0
@@ -242,7 +242,7 @@ def test_a_second_daemon_on_the_same_embedded_redis_files_refuses_to_start(
         first = start_daemon(config, tmp_path / "one.log")
         try:
             wait_for(lambda: '"event": "daemon_started"' in first.log(), timeout=30,
-                       what="the first daemon", child=first)
+                     what="the first daemon", child=first)
             second = start_daemon(config, tmp_path / "two.log")
             assert second.process.wait(60) == 3
             assert "already runs the embedded Redis" in second.log()

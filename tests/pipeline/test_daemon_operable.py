@@ -54,7 +54,7 @@ def _events(daemon: DaemonProcess, name: str) -> list[dict[str, Any]]:
 
 def _listener(daemon: DaemonProcess) -> str:
     wait_for(lambda: bool(_events(daemon, "metrics_serving")), timeout=60,
-               what="the metrics listener", child=daemon)
+             what="the metrics listener", child=daemon)
     return str(_events(daemon, "metrics_serving")[0]["url"]).removesuffix("/metrics")
 
 
@@ -75,10 +75,10 @@ def test_refused_credentials_are_named_at_start(tmp_path: Path) -> None:
         daemon = start_daemon(config, tmp_path / "daemon.log")
         try:
             wait_for(lambda: len(_events(daemon, "credentials_rejected")) >= 2, timeout=60,
-                       what="both accounts refused", child=daemon)
+                     what="both accounts refused", child=daemon)
             base = _listener(daemon)
             wait_for(lambda: _get(f"{base}/healthz")[0] == 200, timeout=30,
-                       what="healthz 200", child=daemon)
+                     what="healthz 200", child=daemon)
             status, body = _get(f"{base}/readyz")
         finally:
             code = daemon.stop()
@@ -108,23 +108,23 @@ def test_a_token_revoked_mid_run_is_told_once_and_the_other_account_goes_on(
         try:
             base = _listener(daemon)
             wait_for(lambda: _get(f"{base}/readyz")[0] == 200, timeout=60,
-                       what="ready", child=daemon)
+                     what="ready", child=daemon)
             wait_for(lambda: all(t["last_ok"] for t in _targets(config)), timeout=60,
-                       what="every target polled", child=daemon)
+                     what="every target polled", child=daemon)
             sandbox.expire_weibo_token(WEIBO_TOKEN)
             wait_for(lambda: bool(_events(daemon, "credentials_rejected")), timeout=30,
-                       what="credentials_rejected", child=daemon)
+                     what="credentials_rejected", child=daemon)
             wait_for(lambda: len([e for e in _events(daemon, "poll_failed")
                                     if e["account"] == "wb"]) >= 6,
-                       timeout=60, what="six failed polls of the Weibo post", child=daemon)
+                     timeout=60, what="six failed polls of the Weibo post", child=daemon)
             # The WeChat account keeps working: a new spam comment is deleted.
             cid = sandbox.add_wechat_comment(APP_ID, ARTICLE_A, 0, content="加v：abc123456",
                                              openid="oSpammerAfterRevocation0001")
             wait_for(lambda: any(int(c.body["user_comment_id"]) == cid
                                    for c in ok_calls(sandbox, "comment/delete")),
-                       timeout=30, what="the WeChat spam deleted", child=daemon)
+                     timeout=30, what="the WeChat spam deleted", child=daemon)
             wait_for(lambda: _stale_weibo(config), timeout=30, what="stale in stats",
-                       child=daemon)
+                     child=daemon)
             ready_status, ready = _get(f"{base}/readyz")
             live_status, _ = _get(f"{base}/healthz")
             _, exposition = _get(f"{base}/metrics")
@@ -182,9 +182,9 @@ def test_healthz_while_a_worker_is_restarting(tmp_path: Path) -> None:
         try:
             base = _listener(daemon)
             wait_for(lambda: _get(f"{base}/healthz")[0] == 200, timeout=60,
-                       what="healthy", child=daemon)
+                     what="healthy", child=daemon)
             wait_for(lambda: len(_events(daemon, "worker_started")) >= 2, timeout=60,
-                       what="two workers", child=daemon)
+                     what="two workers", child=daemon)
             pid = int(_events(daemon, "worker_started")[0]["pid"])
             os.kill(pid, signal.SIGKILL)
             seen: list[tuple[int, Any]] = []
@@ -195,7 +195,7 @@ def test_healthz_while_a_worker_is_restarting(tmp_path: Path) -> None:
             wait_for(restarting, timeout=20, what="healthz 503", child=daemon)
             body = seen[-1][1]
             wait_for(lambda: _get(f"{base}/healthz")[0] == 200, timeout=60,
-                       what="healthy again", child=daemon)
+                     what="healthy again", child=daemon)
         finally:
             code = daemon.stop()
         assert code == 0

@@ -46,13 +46,13 @@ def test_a_broken_rule_file_never_stops_moderation(tmp_path: Path) -> None:
             try:
                 first = add_spam()
                 wait_for(lambda: spam_decided(first), timeout=60, what="the first spam",
-                           child=daemon)
+                         child=daemon)
                 (tmp_path / "rules" / "rules.yaml").write_text(ALIAS_BOMB, encoding="utf-8")
                 wait_for(lambda: "rules_reload_failed" in daemon.log(), timeout=60,
-                           what="the reload to fail", child=daemon)
+                         what="the reload to fail", child=daemon)
                 second = add_spam()
                 wait_for(lambda: spam_decided(second), timeout=60,
-                           what="spam after the broken reload", child=daemon)
+                         what="spam after the broken reload", child=daemon)
             finally:
                 assert daemon.stop() == 0
 
@@ -61,7 +61,7 @@ def test_a_broken_rule_file_never_stops_moderation(tmp_path: Path) -> None:
             try:
                 third = add_spam()
                 wait_for(lambda: spam_decided(third), timeout=60,
-                           what="spam after a restart on a broken file", child=daemon)
+                         what="spam after a restart on a broken file", child=daemon)
             finally:
                 assert daemon.stop() == 0
             events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()

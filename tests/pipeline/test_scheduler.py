@@ -64,7 +64,7 @@ def test_a_redis_turned_read_only_for_ten_seconds_only_pauses_polling(
         client.replicaof("NO", "ONE")
         client.delete(marker)  # as the worker whose poll ended would
         wait_for(lambda: polls.qsize() > sent_before, timeout=INTERVAL + LOCK_TTL + 5,
-                   what="polling to resume after Redis is writable again")
+                 what="polling to resume after Redis is writable again")
         assert scheduler.lock.held
     finally:
         stop.set()

@@ -35,15 +35,15 @@ def test_an_embedded_redis_that_dies_is_restarted_and_moderation_goes_on(
         daemon = start_daemon(config, tmp_path / "daemon.log", processes=1, threads=4)
         try:
             wait_for(lambda: all_done(sandbox, world), timeout=90, what="the first wave",
-                       child=daemon)
+                     child=daemon)
             pid = int((tmp_path / "var" / "redis.pid").read_text())
             os.kill(pid, signal.SIGKILL)
             wait_for(lambda: "embedded_redis_restarted" in daemon.log(), timeout=30,
-                       what="the embedded Redis to be restarted", child=daemon)
+                     what="the embedded Redis to be restarted", child=daemon)
             add_wechat(sandbox, world, 20, start=1000)
             add_weibo(sandbox, world, 10, start=1000)
             wait_for(lambda: all_done(sandbox, world), timeout=120,
-                       what="comments added after the restart", child=daemon)
+                     what="comments added after the restart", child=daemon)
         finally:
             code = daemon.stop()
         assert code == 0, daemon.log()[-3000:]

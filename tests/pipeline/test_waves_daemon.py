@@ -86,7 +86,7 @@ def test_a_wave_across_workers_and_a_restart_is_cut_whole_and_told(tmp_path: Pat
             first = start_daemon(config, tmp_path / "daemon1.log", processes=2, threads=4)
             try:
                 wait_for(lambda: decided({c for *_, c in copies}), timeout=60,
-                           what="the first three copies decided", child=first)
+                         what="the first three copies decided", child=first)
             finally:
                 assert first.stop() == 0, first.log()[-3000:]
             assert not ok_counts(sandbox, "comment/delete").keys() & set(copies)
@@ -98,13 +98,13 @@ def test_a_wave_across_workers_and_a_restart_is_cut_whole_and_told(tmp_path: Pat
             second = start_daemon(config, tmp_path / "daemon2.log", processes=2, threads=4)
             try:
                 wait_for(lambda: set(copies) <= set(ok_counts(sandbox, "comment/delete")),
-                           timeout=60, what="every copy deleted, the first ones too",
-                           child=second)
+                         timeout=60, what="every copy deleted, the first ones too",
+                         child=second)
                 robot = sandbox.robots.get("dingtalk", DING_TOKEN)
                 wait_for(lambda: any("copy-paste-wave" in json.dumps(m["body"],
                                                                        ensure_ascii=False)
                                        for m in robot.received),
-                           timeout=30, what="the digest", child=second)
+                         timeout=30, what="the digest", child=second)
             finally:
                 assert second.stop() == 0, second.log()[-3000:]
             deletes = ok_counts(sandbox, "comment/delete")

@@ -50,7 +50,7 @@ def test_a_sighup_while_a_worker_starts_is_a_reload_not_its_death(
         for _ in range(3):  # the new interpreter is still importing: no handler yet
             os.kill(process.pid, signal.SIGHUP)
         wait_for(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
-                   timeout=90, what="the worker to consume")
+                 timeout=90, what="the worker to consume")
         assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
         os.kill(process.pid, signal.SIGHUP)  # and once its handler is installed
         time.sleep(0.5)
@@ -70,7 +70,7 @@ def test_workers_run_on_the_daemons_config_even_when_the_file_broke_since(
     process = daemon.processes[0]
     try:
         wait_for(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
-                   timeout=90, what="the worker to consume")
+                 timeout=90, what="the worker to consume")
         assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
     finally:
         codes = stop_workers(daemon)
@@ -112,7 +112,7 @@ def test_a_worker_process_keeps_its_threads_to_two_malloc_arenas(
     process = daemon.processes[0]
     try:
         wait_for(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
-                   timeout=90, what="the worker to consume")
+                 timeout=90, what="the worker to consume")
         assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
         assert process.pid is not None
         assert thread_arenas(process.pid) <= WORKER_MALLOC_ARENAS - 1

@@ -106,11 +106,11 @@ def test_weibo_account_listing_moderates_every_post_none_configured(
     daemon = start_daemon(config, tmp_path / "daemon.log")
     try:
         wait_for(lambda: all(sandbox.weibo_comment(c)["deleted"] for c in spam),
-                   timeout=90, what="every spam comment on three posts destroyed", child=daemon)
+                 timeout=90, what="every spam comment on three posts destroyed", child=daemon)
         later = [sandbox.add_weibo_comment(posts[i % 3], text=SPAM, uid=9000 + i)
                  for i in range(4)]
         wait_for(lambda: all(sandbox.weibo_comment(c)["deleted"] for c in later),
-                   timeout=60, what="later spam destroyed", child=daemon)
+                 timeout=60, what="later spam destroyed", child=daemon)
         rows = listed_targets(config)
     finally:
         stopped(daemon)
@@ -143,15 +143,15 @@ def test_discovery_finds_recent_articles_and_targets_add_watches_todays(
     daemon = start_daemon(config, tmp_path / "daemon.log")
     try:
         wait_for(lambda: sandbox.wechat_comment(APP_ID, 5001, 1, second)["deleted"]
-                   and sandbox.wechat_comment(APP_ID, 5002, 0, older)["deleted"],
-                   timeout=60, what="spam on discovered articles deleted (index 1 too)",
-                   child=daemon)
+                 and sandbox.wechat_comment(APP_ID, 5002, 0, older)["deleted"],
+                 timeout=60, what="spam on discovered articles deleted (index 1 too)",
+                 child=daemon)
         sandbox.publish_articles(APP_ID, msg_data_id=5004, count=1)  # today's mass send
         added = targets_cli(config, "add", "--account", "oa", LINK.format(mid=5004, idx=1))
         assert added.returncode == 0, added.stderr
         today = sandbox.add_wechat_comment(APP_ID, 5004, 0, content=SPAM, openid="oSpam4")
         wait_for(lambda: sandbox.wechat_comment(APP_ID, 5004, 0, today)["deleted"],
-                   timeout=30, what="today's article, added by link, moderated", child=daemon)
+                 timeout=30, what="today's article, added by link, moderated", child=daemon)
         rows = listed_targets(config)
     finally:
         stopped(daemon)
@@ -175,13 +175,13 @@ def test_targets_add_while_running_survives_a_restart_and_remove_stops_polling(
     daemon = start_daemon(config, tmp_path / "daemon.log")
     try:
         wait_for(lambda: bool(list_calls(sandbox, 7001)), timeout=60, what="first poll",
-                   child=daemon)
+                 child=daemon)
         sandbox.add_article(APP_ID, msg_data_id=7002)
         assert targets_cli(config, "add", "--account", "oa", "7002").returncode == 0
         added_at = sandbox.now()
         # first poll within 5 s + one interval (1 s); generous for a loaded machine
         wait_for(lambda: bool(list_calls(sandbox, 7002)), timeout=30,
-                   what="the added target polled without a restart", child=daemon)
+                 what="the added target polled without a restart", child=daemon)
         first = min(c.time for c in list_calls(sandbox, 7002))
         assert first - added_at <= 6 + 10  # 5 s + an interval, with room for a loaded host
     finally:
@@ -190,20 +190,20 @@ def test_targets_add_while_running_survives_a_restart_and_remove_stops_polling(
     try:
         spam = sandbox.add_wechat_comment(APP_ID, 7002, 0, content=SPAM, openid="oSpamA")
         wait_for(lambda: sandbox.wechat_comment(APP_ID, 7002, 0, spam)["deleted"],
-                   timeout=60, what="the added target still polled after a restart",
-                   child=daemon)
+                 timeout=60, what="the added target still polled after a restart",
+                 child=daemon)
         assert targets_cli(config, "remove", "--account", "oa", "7002").returncode == 0
         wait_for(lambda: listed_targets(config)["7002:0"]["state"] == "removed",
-                   timeout=10, what="removed in the list")
+                 timeout=10, what="removed in the list")
         # a poll of 7002 sent before the scheduler read the store again (every 2 s) may still
         # run: let three polls of the other target go by first
         before = len(list_calls(sandbox, 7001))
         wait_for(lambda: len(list_calls(sandbox, 7001)) >= before + 3, timeout=60,
-                   what="the scheduler past the removal", child=daemon)
+                 what="the scheduler past the removal", child=daemon)
         sandbox.reset_calls()
         kept = sandbox.add_wechat_comment(APP_ID, 7002, 0, content=SPAM, openid="oSpamB")
         wait_for(lambda: len(list_calls(sandbox, 7001)) >= 4, timeout=60,
-                   what="a few more polls of the other target", child=daemon)
+                 what="a few more polls of the other target", child=daemon)
         removed = listed_targets(config)["7002:0"]
     finally:
         stopped(daemon)
@@ -237,7 +237,7 @@ def test_a_small_daily_limit_is_never_exhausted_and_actions_still_get_quota(
             sandbox.wechat_comment(APP_ID, m, 0, c)["deleted"] for m, c in spam),
             timeout=60, what="polls up to the budget", child=daemon)
         wait_for(lambda: "poll_budget" in daemon.log(), timeout=30, what="a budget logged",
-                   child=daemon)
+                 child=daemon)
     finally:
         stopped(daemon)
     lists = sandbox.calls("comment/list")
@@ -259,7 +259,7 @@ def test_config_targets_reload_on_sighup_other_keys_need_a_restart(
     daemon = start_daemon(config, tmp_path / "daemon.log")
     try:
         wait_for(lambda: bool(list_calls(sandbox, 9101)), timeout=60, what="first poll",
-                   child=daemon)
+                 child=daemon)
         text = config.read_text(encoding="utf-8")
         config.write_text(
             text.replace("targets: [{msg_data_id: 9101}]",
@@ -269,10 +269,10 @@ def test_config_targets_reload_on_sighup_other_keys_need_a_restart(
         )
         daemon.process.send_signal(signal.SIGHUP)
         wait_for(lambda: bool(list_calls(sandbox, 9102)), timeout=30,
-                   what="the target added to config.yaml polled without a restart",
-                   child=daemon)
+                 what="the target added to config.yaml polled without a restart",
+                 child=daemon)
         wait_for(lambda: "config_change_needs_restart" in daemon.log(), timeout=10,
-                   what="the changed interval logged as needing a restart", child=daemon)
+                 what="the changed interval logged as needing a restart", child=daemon)
     finally:
         stopped(daemon)
     assert '"keys": ["polling"]' in daemon.log()
