@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.pipeline.daemon_harness import make_sandbox, start_daemon, write_config
 from worker.errors import ProcessWaitError, SandboxAdminError
 from worker.procutil import pid_alive
 from worker.sandbox.admin_client import SandboxAdminClient
@@ -106,3 +107,17 @@ def test_kill_marked_finds_descendants_by_their_environment(tmp_path: Path) -> N
         assert child.process.wait(30) == -signal.SIGKILL
     finally:
         child.kill()
+
+
+def test_a_daemon_knows_its_workers_and_stops_with_them(tmp_path: Path) -> None:
+    with make_sandbox() as sandbox:
+        config = write_config(tmp_path, sandbox.url)
+        daemon = start_daemon(config, tmp_path / "daemon.log", processes=2, threads=2)
+        try:
+            workers = daemon.wait_for_workers(2)
+            assert len(workers) == 2 and daemon.pid not in workers
+            assert all(os.getpgid(pid) == daemon.pid for pid in workers)
+        finally:
+            assert daemon.stop(60) == 0, daemon.log_tail()
+        wait_for(lambda: not any(pid_alive(pid) and not _zombie(pid) for pid in workers),
+                 timeout=30, what="the workers to be gone")

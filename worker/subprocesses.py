@@ -140,8 +140,9 @@ class DaemonProcess(ChildProcess):
 
     def _kill_left_workers(self) -> None:
         for pid in self.workers:
-            if _WORKER_MARK in _cmdline(pid):  # still that worker, not a reused pid
-                with contextlib.suppress(ProcessLookupError, PermissionError):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                # Still that worker (in the daemon's group), not a reused pid.
+                if os.getpgid(pid) == self.pid and _WORKER_MARK in _cmdline(pid):
                     os.kill(pid, signal.SIGKILL)
 
 
