@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.pipeline.daemon_harness import APP_SECRET, WEIBO_TOKEN, wait_until, write_config
+from tests.pipeline.daemon_harness import APP_SECRET, WEIBO_TOKEN, write_config
 from worker.config import Config, load_config
 from worker.daemon import WORKER_MALLOC_ARENAS, Daemon, RunOptions
 from worker.pipeline.connect import RedisEndpoint
 from worker.redis_server import EmbeddedRedis
+from worker.subprocesses import wait_for
 
 HEARTBEATS = "mw:dramatiq:__heartbeats__"  # dramatiq's consumers write it once they run
 HEAP_MAX_SIZE = 64 << 20  # glibc (64-bit): each arena but the main one lives in such a reservation
@@ -31,8 +32,8 @@ def daemon_config(tmp_path: Path, redis_server: EmbeddedRedis) -> tuple[Path, Co
 
 def wait_until_consuming(process: BaseProcess, redis_client: redis.Redis) -> None:
     """Until the worker's consumers run (dramatiq's heartbeat), failing if it died first."""
-    wait_until(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
-               timeout=90, what="the worker to consume")
+    wait_for(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
+             timeout=90, what="the worker to consume")
     assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
 
 
