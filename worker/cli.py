@@ -169,7 +169,7 @@ def _add_demo(commands: Subcommands) -> None:
     )
     demo.add_argument("--duration", type=_demo_seconds, default=30.0,
                       help="seconds the daemon runs before the summary, 0 to 3600 (default 30)")
-    demo.set_defaults(func=_lazy("worker.demo", "cmd_demo"))
+    demo.set_defaults(func=_lazy("worker.demo.command", "cmd_demo"))
 
 
 def _add_audit(commands: Subcommands) -> None:

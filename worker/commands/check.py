@@ -82,7 +82,8 @@ def run_check(config_path: str | Path, *, online: bool = False) -> CheckResult:
     try:
         config = load_config(config_path, require_secrets=False)
         accounts = {account.name: account.platform for account in config.accounts}
-        rules = load_rules(config.rules, accounts=accounts, normalize=config.normalize)
+        rules = load_rules(config.rules, accounts=accounts, normalize=config.normalize,
+                           channels={c.name for c in config.notify.channels})
     except ConfigError as exc:
         result.findings.extend(Finding("error", p.message, p) for p in exc.problems)
         return result
