@@ -30,6 +30,7 @@ from typing import Any
 import redis as redis_lib
 from redis.typing import EncodableT, FieldT
 
+from worker.pipeline._redis import text_hash
 from worker.pipeline.keys import Keys
 from worker.targets.budget import BURST, Budget
 from worker.targets.planner import AccountBudget
@@ -59,13 +60,6 @@ class TargetStatus:
         return state_of(policy, self.temperature)
 
 
-def _decoded(hash_: Any) -> dict[str, str]:
-    return {
-        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-        for k, v in hash_.items()
-    }
-
-
 def _float(raw: dict[str, str], name: str) -> float | None:
     value = raw.get(name)
     return float(value) if value not in (None, "") else None
@@ -81,8 +75,8 @@ def _temperature_fields(temperature: Temperature) -> dict[FieldT, EncodableT]:
 
 def _status(hash_: Any, freshness: Any) -> TargetStatus:
     """A target's status from its ``tstat`` hash and its freshness record."""
-    raw = _decoded(hash_)
-    polled = _decoded(freshness)
+    raw = text_hash(hash_)
+    polled = text_hash(freshness)
     interval, last_new = _float(raw, "interval"), _float(raw, "last_new")
     temperature = None
     if interval is not None and last_new is not None:
@@ -121,7 +115,7 @@ class PollBook:
     def budget(self, account: str) -> AccountBudget | None:
         """The account's last measured budget, the poll calls spent since and the bucket's
         start, if measured."""
-        raw = _decoded(self._redis.hgetall(self._keys.budget(account)))
+        raw = text_hash(self._redis.hgetall(self._keys.budget(account)))
         if "limit" not in raw:
             return None
         budget = Budget(
