@@ -303,8 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tail-half-life", type=float, default=3.0,
                         help="the long tail's half-life in days (default 3)")
     parser.add_argument("--max-interval", type=float, default=1800.0)
+    parser.add_argument("--max-stretch", type=float, default=PollPolicy().max_stretch,
+                        help="polling.max_stretch: even intervals a target that still gets "
+                             f"comments may be stretched to (default {PollPolicy().max_stretch:g})")
     args = parser.parse_args(argv)
-    policy = PollPolicy(stretch=args.stretch, max_interval=args.max_interval)
+    policy = PollPolicy(stretch=args.stretch, max_interval=args.max_interval,
+                        max_stretch=args.max_stretch)
     print(f"{args.days} days, 4 WeChat articles + 3 Weibo posts a day, budget "
           f"{args.budget} list calls a day, seed {args.seed}")
     tail = {"tail_share": args.tail_share, "tail_half_life": args.tail_half_life * DAY}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from worker.targets.budget import DORMANT_CAP, FLOOR, Budget, fit
+from worker.targets.budget import DORMANT_CAP, Budget, fit
+
+FLOOR = 1.0  # polling.max_stretch 1: no target with comments past the even interval
 
 
 def test_rate_spreads_the_share_of_what_remains() -> None:
@@ -25,7 +27,7 @@ def test_allowance_never_exceeds_the_budget() -> None:
 
 def test_fit_keeps_intervals_the_budget_allows() -> None:
     wanted = {"a": (60.0, 1e-3), "b": (1800.0, 1e-5)}
-    assert fit(wanted, rate=1.0) == {"a": 60.0, "b": 1800.0}
+    assert fit(wanted, rate=1.0, max_stretch=FLOOR) == {"a": 60.0, "b": 1800.0}
 
 
 def test_fit_shares_a_tight_budget_by_comment_rate_quiet_targets_first() -> None:
@@ -34,14 +36,14 @@ def test_fit_shares_a_tight_budget_by_comment_rate_quiet_targets_first() -> None
     wanted = {"busy": (60.0, 1 / 60), "q1": (60.0, 1 / 6000), "q2": (1800.0, 1 / 6000),
               "dormant": (1800.0, 1 / 18000)}
     rate = 1 / 200
-    got = fit(wanted, rate, dormant={"dormant"})
+    got = fit(wanted, rate, dormant={"dormant"}, max_stretch=FLOOR)
     assert sum(1 / i for i in got.values()) == pytest.approx(rate)
     assert got["busy"] < got["q1"] < got["dormant"]  # the quiet ones gave way
     even = len(wanted) / rate
     assert got["q1"] == pytest.approx(FLOOR * even)  # but no further than fixed polling
     assert got["q2"] == 1800.0 > even  # one that asks for longer keeps it
     assert got["dormant"] <= DORMANT_CAP * even  # nor a dormant one unboundedly
-    assert fit(wanted, rate=0) == {k: float("inf") for k in wanted}
+    assert fit(wanted, rate=0, max_stretch=FLOOR) == {k: float("inf") for k in wanted}
 
 
 def test_fit_never_stretches_a_target_that_is_not_dormant_past_the_even_interval() -> None:
@@ -50,7 +52,7 @@ def test_fit_never_stretches_a_target_that_is_not_dormant_past_the_even_interval
     would make them wait) so that the busy one got the rest."""
     rate = 1 / 100
     wanted = {"busy": (60.0, 1.0), **{f"q{n}": (60.0, 1e-9) for n in range(9)}}
-    got = fit(wanted, rate)
+    got = fit(wanted, rate, max_stretch=FLOOR)
     even = len(wanted) / rate
     assert max(got.values()) <= FLOOR * even * (1 + 1e-9)
     assert sum(1 / i for i in got.values()) == pytest.approx(rate)
@@ -61,7 +63,7 @@ def test_fit_shares_what_dormant_targets_free_as_the_inverse_comment_rate() -> N
     interval as the inverse of its comment rate."""
     dormant = {f"d{n}": (1800.0, 1e-9) for n in range(6)}
     wanted = {"a": (60.0, 3e-3), "b": (60.0, 1.5e-3), "c": (60.0, 2e-3), **dormant}
-    got = fit(wanted, rate=1 / 1000, dormant=set(dormant))
+    got = fit(wanted, rate=1 / 1000, dormant=set(dormant), max_stretch=FLOOR)
     assert got["b"] / got["a"] == pytest.approx(2.0)
     assert got["c"] / got["a"] == pytest.approx(1.5)
     assert max(got["a"], got["b"], got["c"]) < FLOOR * len(wanted) * 1000
@@ -71,8 +73,21 @@ def test_fit_shares_what_dormant_targets_free_as_the_inverse_comment_rate() -> N
 def test_fit_caps_the_dormant_targets_and_gives_the_rest_to_the_busy_ones() -> None:
     rate = 1 / 100
     wanted = {"busy": (60.0, 1.0), **{f"q{n}": (60.0, 1e-9) for n in range(9)}}
-    got = fit(wanted, rate, dormant={f"q{n}" for n in range(9)})
+    got = fit(wanted, rate, dormant={f"q{n}" for n in range(9)}, max_stretch=FLOOR)
     cap = DORMANT_CAP * len(wanted) / rate
     assert all(got[f"q{n}"] == pytest.approx(cap) for n in range(9))  # never unbounded
     assert sum(1 / i for i in got.values()) == pytest.approx(rate)
     assert got["busy"] == pytest.approx(1 / (rate - 9 / cap))
+
+
+def test_max_stretch_lets_quiet_targets_give_way_to_the_busy_one() -> None:
+    """polling.max_stretch: at 1 the quiet targets stop at the even interval; at 3 they
+    stretch to three even intervals and the busy one gets what they give up."""
+    rate = 1 / 100
+    wanted = {"busy": (60.0, 1.0), **{f"q{n}": (60.0, 1e-9) for n in range(9)}}
+    even = len(wanted) / rate
+    tight = fit(wanted, rate, max_stretch=1.0)
+    loose = fit(wanted, rate, max_stretch=3.0)
+    assert all(loose[f"q{n}"] == pytest.approx(3 * even) for n in range(9))
+    assert loose["busy"] < tight["busy"]
+    assert sum(1 / i for i in loose.values()) == pytest.approx(rate)

@@ -6,11 +6,12 @@ import itertools
 
 import pytest
 
-from worker.targets.budget import FLOOR, Budget
+from worker.targets.budget import Budget
 from worker.targets.planner import AccountBudget, Planner, PlanTarget
 from worker.targets.policy import DORMANT_AFTER, PollPolicy, Temperature, after_poll, fresh
 
-POLICY = PollPolicy(interval=60, max_interval=1800, retire_after=30 * 86400)
+FLOOR = 1.0  # polling.max_stretch 1: no target with comments past the even interval
+POLICY = PollPolicy(interval=60, max_interval=1800, retire_after=30 * 86400, max_stretch=FLOOR)
 
 
 def test_due_targets_latest_first_retired_never() -> None:

@@ -15,7 +15,7 @@ _REDIS_KEYS = {"url", "sentinel", "key_prefix"}
 _SENTINEL_KEYS = {"hosts", "master", "password", "sentinel_password", "db"}
 _POLLING_KEYS = {
     "interval", "jitter", "full_pass_interval", "page_size", "max_interval", "retire_after",
-    "stale_after",
+    "stale_after", "max_stretch",
 }
 _ACTIONS_KEYS = {"max_retries", "min_backoff", "max_backoff", "batch_max_wait"}
 _QUOTA_KEYS = {"reset_timezone", "pause", "poll_share", "refresh"}

@@ -88,6 +88,10 @@ class PollingConfig:
     # No successful poll for this long: the target is stale (stats, /readyz notes). None:
     # 3 of the target's own intervals, at least 60 s (worker.pipeline.freshness.stale_after).
     stale_after: float | None = None
+    # Under a tight budget a target that still gets comments is stretched to at most this
+    # many even intervals (what polling every target at one interval would give): 1 keeps
+    # every comment's wait within fixed polling's, more trades the tail for the median.
+    max_stretch: float = 3.4
 
 
 @dataclass(frozen=True, kw_only=True)

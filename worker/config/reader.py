@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -166,6 +167,15 @@ def _boolean(value: Any) -> bool:
 def _fraction(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
         raise ValueError(f"expected a number from 0 to below 1, got {value!r}")
+    return float(value)
+
+
+def _stretch(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value < math.inf:
+        raise ValueError(
+            f"expected a multiple of the even interval, at least 1 (1: no target that still "
+            f"gets comments waits longer than under fixed polling), got {value!r}"
+        )
     return float(value)
 
 

@@ -43,6 +43,7 @@ from worker.config.reader import (
     _positive_int,
     _Reader,
     _share,
+    _stretch,
     did_you_mean,
 )
 from worker.config.urls import _check_redis_url
@@ -143,6 +144,7 @@ def _polling(reader: _Reader, root: SourceMap) -> PollingConfig:
             node, "retire_after", _duration_above_zero, 30 * 86400.0, "polling"
         ),
         stale_after=reader.get(node, "stale_after", _duration_above_zero, None, "polling"),
+        max_stretch=reader.get(node, "max_stretch", _stretch, 3.4, "polling"),
     )
 
 

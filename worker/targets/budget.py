@@ -28,17 +28,9 @@ BURST = 5.0
 #: the median wait wants (bench/polling_sim.py, 2,000 a day: p50 17.4 min against 19.9 min
 #: at 0.5, the p99 the same).
 SHARE_EXPONENT = 1.0
-#: The staleness floor: under a tight budget no target that is not dormant is stretched past
-#: this many times the even interval (``targets / rate``, what polling every target at one
-#: interval would give), so its comments wait no longer than under that fixed interval: the
-#: tail is not traded for the median. What the busy targets get beyond it, the dormant ones
-#: give up. Above 1 the p99 grows about as the floor does (bench/polling_sim.py, 2,000 calls
-#: a day, seed 1, fixed 38.1 / 72.3 min: floor 1, p50 17.4 min / p99 71.6 min; floor 1.5,
-#: 9.2 / 102 min; the former cap of 4 for every target, 6.1 / 208 min).
-FLOOR = 1.0
 #: A dormant target (:attr:`~worker.targets.policy.Temperature.dormant`) may be stretched to
-#: this many even intervals, never further. Its comments are few but not none: 3 keeps the
-#: p99 at fixed polling's (4: 87 min in the run above).
+#: this many even intervals (or ``polling.max_stretch`` if more), never further. Its comments
+#: are few but not none: 3 keeps the p99 at fixed polling's with ``max_stretch`` 1.
 DORMANT_CAP = 3.0
 #: Never spread a budget over less than this (seconds), so the last minutes before a reset
 #: do not get the whole remainder at once.
@@ -87,7 +79,7 @@ class Budget:
 
 def fit(
     wanted: Mapping[str, tuple[float, float]], rate: float,
-    dormant: Collection[str] = frozenset(),
+    dormant: Collection[str] = frozenset(), *, max_stretch: float,
 ) -> dict[str, float]:
     """Intervals that poll at most ``rate`` times a second in all.
 
@@ -95,7 +87,7 @@ def fit(
     for and its comment rate (:meth:`~worker.targets.policy.Temperature.weight`). While the
     wanted intervals fit the rate they are kept. Beyond, each interval is
     ``max(wanted, c / weight ** SHARE_EXPONENT)``, with ``c`` chosen so that the polls add up
-    to ``rate``, and at most its cap: :data:`FLOOR` even intervals (``targets / rate``), or
+    to ``rate``, and at most its cap: ``max_stretch`` even intervals (``targets / rate``), or
     :data:`DORMANT_CAP` for the ``dormant`` targets, or its wanted interval if longer. A
     quiet target (low weight) stretches first, a busy one least; what the dormant ones give
     up goes to the busy ones.
@@ -107,7 +99,8 @@ def fit(
     if sum(1 / interval for interval, _ in wanted.values()) <= rate:
         return {key: interval for key, (interval, _) in wanted.items()}
     caps = {  # a target that asks for a longer interval keeps it
-        key: max(interval, ceiling(len(wanted), rate, dormant=key in dormant))
+        key: max(interval, ceiling(
+            len(wanted), rate, dormant=key in dormant, max_stretch=max_stretch))
         for key, (interval, _) in wanted.items()
     }
     capped: dict[str, float] = {}
@@ -122,11 +115,13 @@ def fit(
             del free[key]
 
 
-def ceiling(targets: int, rate: float, *, dormant: bool) -> float:
+def ceiling(targets: int, rate: float, *, dormant: bool, max_stretch: float) -> float:
     """The longest interval :func:`fit` gives one of ``targets`` sharing ``rate`` under a
-    tight budget: :data:`FLOOR` even intervals (``targets / rate``, the interval that would
-    spread the rate evenly), :data:`DORMANT_CAP` for a dormant target."""
-    return (DORMANT_CAP if dormant else FLOOR) * targets / max(rate, 1e-300)
+    tight budget: ``max_stretch`` (``polling.max_stretch``) even intervals (``targets /
+    rate``, the interval that would spread the rate evenly), at least :data:`DORMANT_CAP`
+    for a dormant target."""
+    stretch = max(DORMANT_CAP, max_stretch) if dormant else max_stretch
+    return stretch * targets / max(rate, 1e-300)
 
 
 def _square_root_fill(wanted: Mapping[str, tuple[float, float]], rate: float) -> dict[str, float]:

@@ -70,9 +70,10 @@ class Planner:
                     for key, (interval, _) in wanted.items()}
         rate = budget.budget.rate()
         intervals: dict[str, float] = {}
-        for key, interval in fit(wanted, rate, dormant).items():
+        stretch = self.policy.max_stretch
+        for key, interval in fit(wanted, rate, dormant, max_stretch=stretch).items():
             jittered = self._jittered(interval, key, last[key])
-            longest = ceiling(len(wanted), rate, dormant=key in dormant)
+            longest = ceiling(len(wanted), rate, dormant=key in dormant, max_stretch=stretch)
             # a target the budget stretched to its floor is jittered earlier, never past it
             at_floor = wanted[key][0] < interval >= longest
             intervals[key] = min(jittered, longest) if at_floor else jittered

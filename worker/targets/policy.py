@@ -28,7 +28,7 @@ STRETCH = 2.0
 RATE_WINDOW = 6 * 3600.0
 #: A target's rate is taken as at least one comment per this many of its current intervals
 #: (the temperature as a prior: a target just found hot is presumed active, a new one too).
-PRIOR_INTERVALS = 10.0
+PRIOR_INTERVALS = 100.0
 #: A target without a new comment for this long (seconds) at its last poll is dormant: it
 #: carries few comments, so a tight budget stretches it past the floor the others keep.
 DORMANT_AFTER = 2 * 86400.0
@@ -41,6 +41,9 @@ class PollPolicy:
     retire_after: float = 30 * 86400.0
     stretch: float = STRETCH
     full_pass_interval: float = 900.0
+    #: ``polling.max_stretch``: under a tight budget a target that still gets comments is
+    #: stretched to at most this many even intervals (:func:`~worker.targets.budget.fit`).
+    max_stretch: float = 3.4
 
     @classmethod
     def from_config(cls, polling: PollingConfig) -> PollPolicy:
@@ -49,6 +52,7 @@ class PollPolicy:
             max_interval=max(polling.max_interval, polling.interval),
             retire_after=polling.retire_after,
             full_pass_interval=polling.full_pass_interval,
+            max_stretch=polling.max_stretch,
         )
 
 
