@@ -8,10 +8,10 @@ rest: at the rate :meth:`Budget.rate` the polls of the time left add up to at mo
 ``poll_share`` of the remaining calls, whatever actions use.
 
 :func:`fit` turns the intervals the policy wants into intervals the rate allows, quiet
-targets stretched first, none past the even interval (what fixed polling would give) but
-the dormant ones, and those to three times it; :meth:`Budget.allowance` is the hard limit the
-scheduler checks before each poll (a token bucket filled at that rate), so no schedule can
-overspend.
+targets stretched first, none past ``polling.max_stretch`` even intervals (the even interval
+is what fixed polling would give) but the dormant ones, and those to at least three times
+it; :meth:`Budget.allowance` is the hard limit the scheduler checks before each poll (a token
+bucket filled at that rate), so no schedule can overspend.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 BURST = 5.0
 #: Intervals under a tight budget go as ``weight ** -SHARE_EXPONENT``. 0.5 is the square-root
 #: law (least mean wait); 1 (the rate's inverse) favours busy targets more, which is what
-#: the median wait wants (bench/polling_sim.py, 2,000 a day: p50 17.4 min against 19.9 min
-#: at 0.5, the p99 the same).
+#: the median wait wants (bench/polling_sim.py, 2,000 a day, max_stretch 1 and
+#: PRIOR_INTERVALS 10: p50 17.4 min against 19.9 min at 0.5, the p99 the same).
 SHARE_EXPONENT = 1.0
 #: A dormant target (:attr:`~worker.targets.policy.Temperature.dormant`) may be stretched to
 #: this many even intervals (or ``polling.max_stretch`` if more), never further. Its comments

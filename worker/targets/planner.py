@@ -7,8 +7,8 @@ and when each target is next due:
 
 1. retired targets are not polled;
 2. the intervals the temperatures ask for are fitted to the budget's rate (shared by each
-   target's comment rate, quiet targets stretched first, none past the even interval but
-   dormant ones: :func:`~worker.targets.budget.fit`), and jittered;
+   target's comment rate, quiet targets stretched first, none past ``polling.max_stretch``
+   even intervals but dormant ones: :func:`~worker.targets.budget.fit`), and jittered;
 3. due targets are polled latest first (by how long they have waited, in their own
    intervals: busy targets cannot starve a quiet one) while the budget's allowance (a bucket
    filled at its rate, never above what the budget allows in all) holds a call; a due target
