@@ -25,7 +25,6 @@ Conventions:
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from types import TracebackType
 from typing import Any, Literal
 
 import httpx
@@ -47,12 +46,11 @@ from worker.errors import (
 from worker.logs import register_secret
 from worker.platform_specs import WECHAT, Action
 from worker.platforms import codes as c
-from worker.platforms.guard import CallGuard
-from worker.platforms.http import Answer, Transport, new_http_client
+from worker.platforms.account_client import AccountClient
+from worker.platforms.http import Answer
 from worker.platforms.parsing import as_int, wechat_comment_list
 from worker.platforms.protocol import BatchOutcome, PollSink, QuotaReading
-from worker.platforms.quota import QuotaPauses, next_local_midnight
-from worker.platforms.ratelimit import Rate, RateLimiter
+from worker.platforms.quota import next_local_midnight
 from worker.platforms.results import (
     ActionResult,
     BlacklistPage,
@@ -106,7 +104,7 @@ def _comment_id(comment_id: int | str) -> int:
     return value
 
 
-class WechatClient:
+class WechatClient(AccountClient):
     """The WeChat comment and blacklist APIs of one account (see the module docstring)."""
 
     platform = "wechat"
@@ -127,23 +125,12 @@ class WechatClient:
             raise ConfigError(
                 f"account {account.name!r} is not a WeChat account with app_id and app_secret"
             )
-        self.account = account
-        self.name = account.name
+        super().__init__(
+            platform="wechat", account=account, redis=redis, quota=quota,
+            key_prefix=key_prefix, http=http, max_wait=max_wait, read_code=wechat_code,
+        )
         self.base = (account.api_base or DEFAULT_API_BASE).rstrip("/")
         self.page_size = self._page_count(page_size)
-        self._owns_http = http is None
-        self._http = http if http is not None else new_http_client()
-        rate = Rate.per_minute(account.calls_per_minute) if account.calls_per_minute else None
-        self._guard = CallGuard(
-            platform="wechat",
-            account=account.name,
-            quotas=QuotaPauses(redis=redis, config=quota, key_prefix=key_prefix),
-            limiter=RateLimiter(redis=redis, key_prefix=key_prefix, max_wait=max_wait),
-            default_rate=rate,
-        )
-        self._transport = Transport(
-            http=self._http, platform="wechat", account=account.name, read_code=wechat_code
-        )
         register_secret(account.app_secret.reveal())
         self._calls = TokenCalls(
             account=account, base=self.base, guard=self._guard, transport=self._transport,
@@ -151,29 +138,6 @@ class WechatClient:
         )
         self.token_mode = account.token
         self.tokens = self._calls.tokens
-
-    @property
-    def quotas(self) -> QuotaPauses:
-        """The shared quota pauses (to read or lift a pause)."""
-        return self._guard.quotas
-
-    # --- lifecycle -------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the HTTP client if this client created it."""
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> WechatClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- the one way every API call goes -----------------------------------------------------
 

@@ -25,7 +25,6 @@ Conventions (the same as :mod:`worker.platforms.wechat`):
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -45,12 +44,12 @@ from worker.errors import (
 from worker.logs import register_secret
 from worker.platform_specs import WEIBO, Action
 from worker.platforms import codes as c
-from worker.platforms.guard import CallGuard
-from worker.platforms.http import Answer, Transport, new_http_client
+from worker.platforms.account_client import AccountClient
+from worker.platforms.http import Answer
 from worker.platforms.parsing import as_int, id_string, weibo_comment, weibo_comment_ids
 from worker.platforms.protocol import BatchOutcome, PollSink, QuotaReading
-from worker.platforms.quota import QuotaPauses, next_local_hour
-from worker.platforms.ratelimit import Rate, RateLimiter
+from worker.platforms.quota import next_local_hour
+from worker.platforms.ratelimit import Rate
 from worker.platforms.results import ActionResult, DestroyResult, WeiboCommentPage
 from worker.platforms.weibo_destroy import MAX_BATCH, MAX_SHOW_BATCH, BatchDestroy, distinct_cids
 
@@ -83,7 +82,7 @@ def parse_status_id(target: WeiboTarget | str | int) -> int:
     return value
 
 
-class WeiboClient:
+class WeiboClient(AccountClient):
     """The Weibo comment APIs of one account (see the module docstring)."""
 
     platform = "weibo"
@@ -102,50 +101,18 @@ class WeiboClient:
     ) -> None:
         if account.platform != "weibo" or account.access_token is None:
             raise ConfigError(f"account {account.name!r} is not a Weibo account with access_token")
-        self.account = account
-        self.name = account.name
-        self._token = account.access_token.reveal()
-        register_secret(self._token)
-        self.base = (account.api_base or DEFAULT_API_BASE).rstrip("/")
-        self.biz_base = (account.api_base or DEFAULT_BIZ_BASE).rstrip("/")
-        self._owns_http = http is None
-        self._http = http if http is not None else new_http_client()
-        configured = (
-            Rate.per_minute(account.calls_per_minute) if account.calls_per_minute else None
-        )
-        self._guard = CallGuard(
-            platform="weibo",
-            account=account.name,
-            quotas=QuotaPauses(redis=redis, config=quota, key_prefix=key_prefix),
-            limiter=RateLimiter(redis=redis, key_prefix=key_prefix, max_wait=max_wait),
-            default_rate=configured,
+        super().__init__(
+            platform="weibo", account=account, redis=redis, quota=quota,
+            key_prefix=key_prefix, http=http, max_wait=max_wait, read_code=weibo_code,
             shared_rates={
                 endpoint: (COMMERCIAL_BUCKET, commercial_rate)
                 for endpoint in c.WEIBO_COMMERCIAL_ENDPOINTS
             },
         )
-        self._transport = Transport(
-            http=self._http, platform="weibo", account=account.name, read_code=weibo_code
-        )
-
-    @property
-    def quotas(self) -> QuotaPauses:
-        return self._guard.quotas
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> WeiboClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        self._token = account.access_token.reveal()
+        register_secret(self._token)
+        self.base = (account.api_base or DEFAULT_API_BASE).rstrip("/")
+        self.biz_base = (account.api_base or DEFAULT_BIZ_BASE).rstrip("/")
 
     # --- the one way every API call goes -----------------------------------------------------
 
