@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 WECHAT_CONTENT_TYPE = "application/json; encoding=utf-8"
 WEIBO_CONTENT_TYPE = "application/json;charset=UTF-8"
@@ -119,11 +122,11 @@ class PlatformEndpoints(Protocol):
         ...
 
 
-_Limits = TypeVar("_Limits")
+_Limits = TypeVar("_Limits", bound="DataclassInstance")
 
 
 def take_limits(cls: type[_Limits], limits: dict[str, Any]) -> _Limits:
     """A ``cls`` (a dataclass of a platform's limits) from the entries of ``limits`` named
     like its fields, removed from ``limits``; the others are left to the other platforms."""
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    names = {f.name for f in fields(cls)}
     return cls(**{name: limits.pop(name) for name in names & set(limits)})
