@@ -12,6 +12,7 @@ import redis
 from tests.waves import _procs
 from worker.comment import Comment
 from worker.redis_server import EmbeddedRedis
+from worker.waves import minhash
 from worker.waves.redis_state import RedisWaveState
 from worker.waves.state import Member, MemoryWaveState, WaveQuery, WaveState
 
@@ -210,5 +211,5 @@ def test_a_large_wave_keeps_its_band_buckets_short_and_sees_its_newest_copies(
     assert {str(i) for i in range(281, 299)} <= {m.id for m in seen[-1].near}  # the newest
     [epoch] = redis_client.keys("mw:wave:*:w:*")
     buckets = [v for k, v in redis_client.hgetall(epoch).items() if k[:1].isdigit()]
-    assert len(buckets) == 8  # identical texts share every band
+    assert len(buckets) == minhash.BANDS  # identical texts share every band
     assert all(len(v.split(b"\x1e")) <= 2 * 20 + 2 for v in buckets)
