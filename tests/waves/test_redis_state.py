@@ -213,3 +213,21 @@ def test_a_large_wave_keeps_its_band_buckets_short_and_sees_its_newest_copies(
     buckets = [v for k, v in redis_client.hgetall(epoch).items() if k[:1].isdigit()]
     assert len(buckets) == minhash.BANDS  # identical texts share every band
     assert all(len(v.split(b"\x1e")) <= 2 * 20 + 2 for v in buckets)
+
+
+def test_a_short_name_keeps_as_many_candidates_as_a_long_one(redis_client: redis.Redis) -> None:
+    # The bucket is cut back by count: a comment with a short name must not cut a bucket of
+    # long names to the bytes of its own cap.
+    state = RedisWaveState(redis=redis_client)
+    query = WaveQuery(repeated_within=3600.0, similarity=0.7, most=5)  # 20 candidates
+    long_target = "2247483650123456789012345678901234567890:0"
+    page = [(Comment(platform="wechat", id=str(1_000_000 + i), content=AD, account="main",
+                     target=long_target, author=f"u{i}", created_at=T0 + i), AD)
+            for i in range(100)]
+    state.observe_many(page, query, now=T0)
+    short = Comment(platform="wechat", id="1", content=AD, account="main", target=None,
+                    author="v", created_at=T0 + 200)
+    state.observe(short, AD, query, now=T0)
+    again = Comment(platform="wechat", id="2", content=AD, account="main", target=None,
+                    author="w", created_at=T0 + 201)
+    assert len(state.observe(again, AD, query, now=T0).near) == 20

@@ -6,9 +6,10 @@ Comments are named ``<target>/<comment id>`` (WeChat comment ids count per artic
 - ``<s>:w:<E>:<n>`` hash, one per *epoch*: the comments created in ``[n*E, (n+1)*E)``, ``E``
   the longest ``repeated`` window in whole seconds. Its fields:
   ``<band>:<value>`` -> the names sharing that LSH band value, newest first, separated by
-  RS (\\x1e), about ``cap`` of them (cut back when twice that); ``r<name>`` -> the compact
-  record a query reads (``author US created_at US text``, US = \\x1f); ``m<name>`` -> the
-  text as written, read only when a wave acts on its earlier members (:meth:`contents`).
+  RS (\\x1e), at least the newest ``cap`` (cut back to ``cap`` when about twice that);
+  ``r<name>`` -> the compact record a query reads (``author US created_at US text``, US =
+  \\x1f); ``m<name>`` -> the text as written, read only when a wave acts on its earlier
+  members (:meth:`contents`).
   A comment at ``t`` reads the 2 or 3 epochs ``[t - E, t + E]`` touches (one HMGET of its 8
   band fields each, one HMGET of the candidates' records) and writes its own (one HSET): no
   range scan, no per-comment trimming. An epoch expires ``E + window + 60`` s after its last
@@ -107,13 +108,17 @@ for base = 7, #ARGV, FIELDS do
     end
     if not mine[nb + 1] then
       local set = {'r' .. id, ARGV[base + 2], 'm' .. id, ARGV[base + 3]}
-      local budget = cap * (#id + 1)
+      local budget = 2 * cap * (#id + 1)
       for i = 1, nb do
         local bucket, old = id, mine[i]
         if old then
-          if #old > 2 * budget then
-            local cut = string.find(old, '\\30', budget, true)
-            if cut then old = string.sub(old, 1, cut - 1) end
+          if #old > budget then  -- about twice the cap: keep the newest cap - 1, counted
+            local at = 0
+            for _ = 1, cap - 1 do
+              at = string.find(old, '\\30', at + 1, true)
+              if not at then break end
+            end
+            if at then old = string.sub(old, 1, at - 1) end
           end
           bucket = id .. '\\30' .. old
         end
