@@ -235,13 +235,10 @@ class RedisWaveState:
         space = self.space(comment.platform, comment.account)
         epochs: tuple[str, ...] = ()
         own = ""
-        if query.repeated_within is not None:
-            width = _epoch_width(query.repeated_within)
-            prefix = f"{space}:w:{width}:"
-            low = math.floor((at - query.repeated_within) / width)
-            high = math.floor((at + query.repeated_within) / width)
-            epochs = tuple(f"{prefix}{n}" for n in range(high, low - 1, -1))
-            own = f"{prefix}{math.floor(at / width)}"
+        within = query.repeated_within
+        if within is not None:
+            epochs = _epochs(space, within, at - within, at + within)
+            own = _epochs(space, within, at, at)[0]
         author_key = (
             f"{space}:author:{escape(comment.author)}"
             if comment.author is not None and query.burst_within is not None else ""
@@ -284,12 +281,11 @@ class RedisWaveState:
         is the longest ``repeated`` window (it names their epochs)."""
         if not members:
             return {}
-        width = _epoch_width(within)
-        prefix = f"{self.space(platform, account)}:w:{width}:"
+        space = self.space(platform, account)
         by_epoch: dict[str, list[str]] = {}
         for member in members:
-            by_epoch.setdefault(f"{prefix}{math.floor(member.created_at / width)}",
-                                []).append(member.key)
+            epoch = _epochs(space, within, member.created_at, member.created_at)[0]
+            by_epoch.setdefault(epoch, []).append(member.key)
         pipe = self._redis.pipeline(transaction=False)
         for key, names in by_epoch.items():
             pipe.hmget(key, [f"m{n}" for n in names])
@@ -352,6 +348,13 @@ def _windows(query: WaveQuery) -> tuple[float, ...]:
 def _epoch_width(window: float) -> int:
     """The span of one epoch hash: the longest ``repeated`` window, whole seconds."""
     return max(1, math.ceil(window))
+
+
+def _epochs(space: str, window: float, low: float, high: float) -> tuple[str, ...]:
+    """The keys of the epochs holding comments created in ``[low, high]``, newest first."""
+    width = _epoch_width(window)
+    return tuple(f"{space}:w:{width}:{n}"
+                 for n in range(math.floor(high / width), math.floor(low / width) - 1, -1))
 
 
 def _ttl(needed: float) -> int:
