@@ -47,7 +47,7 @@ def grams(text: str) -> frozenset[str]:
     """The character 3-grams of ``text``; a shorter non-empty text is one gram of itself."""
     if len(text) < GRAM:
         return frozenset((text,)) if text else frozenset()
-    return frozenset(text[i:i + GRAM] for i in range(len(text) - GRAM + 1))
+    return frozenset([text[i:i + GRAM] for i in range(len(text) - GRAM + 1)])  # a list: faster
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
