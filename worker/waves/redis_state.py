@@ -54,7 +54,7 @@ from worker.waves.state import (
 
 US = "\x1f"
 _FIELDS = 10  # ARGV values per comment in _OBSERVE
-_TRIM_ONE_IN = 8  # an author's burst set is trimmed on this fraction of their comments
+_TRIM_ONE_IN = 8  # an author's burst set is trimmed on one comment in this many
 
 # One call records a run of comments of one space, in order: each sees the ones before it.
 # KEYS: the epochs and the authors' keys the comments name.
