@@ -23,6 +23,7 @@ import random
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,21 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import redis
 from bench_processes import SandboxProcess, cleanup_stack, start_bench_daemon
 from pipeline_world import APP_ID, make_targets, seed_document, write_config
+from wave_rules import wave_rules
 
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import Keys
 from worker.redis_server import EmbeddedRedis
 
-RULES = """
-version: 1
-rules:
-  - id: copy-paste-wave
-    when:
-      content:
-        repeated: {at_least: 5, within: 1h}
-        min_letters: 10
-    then: [delete]
-"""
+RULES = wave_rules(at_least=5, min_letters=10, burst_at_least=None)
 ADS = [
     "姐妹们这款面霜真的好用三天见效主页有同款链接",
     "兼职日结三百无需押金有意者看我主页联系方式",
@@ -85,7 +78,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def main() -> None:
+Added = dict[tuple[int, int], tuple[float, int, str]]  # (wave, copy) -> (time, id, target)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one run of the waves left: the copies, their deletes, the audit's wave records."""
+
+    added: Added
+    deleted: dict[tuple[str, int], float]
+    wave_records: list[dict[str, Any]]
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--waves", type=int, default=10)
@@ -93,9 +98,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--interval", type=float, default=2.0, help="poll interval, seconds")
     parser.add_argument("--processes", type=int, default=2)
-    args = parser.parse_args()
-    rng = random.Random(14)
-    targets = [t for t in make_targets() if t.platform == "wechat"]
+    return parser.parse_args()
+
+
+def run(args: argparse.Namespace) -> Outcome:
+    """Start Redis, the sandbox and the daemon; post the waves; wait for their deletes."""
     with tempfile.TemporaryDirectory(prefix="wave-bench-") as tmp, cleanup_stack() as stack:
         work = Path(tmp)
         embedded = EmbeddedRedis(state_dir=work / "redis")
@@ -113,48 +120,66 @@ def main() -> None:
         stack.append(daemon)
         daemon.wait_for_workers(args.processes)
         time.sleep(2 * args.interval)  # a first empty poll of every target
-        plan = sorted(
-            (rng.uniform(0, args.seconds), wave, copy)
-            for wave in range(args.waves) for copy in range(args.copies)
-        )
-        started = time.time()
-        added: dict[tuple[int, int], tuple[float, int, str]] = {}
-        for offset, wave, copy in plan:
-            delay = started + offset - time.time()
-            if delay > 0:
-                time.sleep(delay)
-            target = targets[rng.randrange(len(targets))]
-            answer = sandbox.post("wechat/comment", {
-                "app_id": APP_ID, "msg_data_id": target.msg_data_id, "index": target.index,
-                "content": vary(ADS[wave % len(ADS)], rng),
-                "openid": f"oWave{wave:03d}{copy:020d}",
-            })
-            added[(wave, copy)] = (time.time(), int(answer["user_comment_id"]), target.key)
-        deadline = time.time() + 10 * args.interval + 30
-        deleted: dict[tuple[str, int], float] = {}
-        while time.time() < deadline:
-            deleted = deletes(sandbox.calls())
-            if all((key, cid) in deleted for _, cid, key in added.values()):
-                break
-            time.sleep(1.0)
+        added = post_waves(sandbox, args)
+        deleted = wait_for_deletes(sandbox, added, deadline=time.time() + 10 * args.interval + 30)
         audit = AuditLog(redis=redis.Redis.from_url(embedded.url), keys=Keys())
-        by_comment = {(key, cid): (wave, t) for (wave, _), (t, cid, key) in added.items()}
-        recognised: dict[int, float] = {}
-        noticed: dict[int, float] = {}  # when the wave record was written
-        for record in audit.read(kind="wave", limit=100_000):
-            found = by_comment.get((str(record.get("by_target")), int(record["by"])))
-            if found is not None:
-                wave, t = found
-                recognised[wave] = min(recognised.get(wave, t), t)
-                noticed[wave] = min(noticed.get(wave, float(record["ts"])), float(record["ts"]))
-        latencies, sizes = [], []
-        for wave, at in recognised.items():
-            order = sorted((t, cid, key) for (w, _), (t, cid, key) in added.items() if w == wave)
-            _, first, first_target = order[0]
-            sizes.append(sum(1 for t, _, _ in order if t <= at))
-            if (first_target, first) in deleted:
-                latencies.append(deleted[(first_target, first)] - at)
-        missing = sum(1 for _, cid, key in added.values() if (key, cid) not in deleted)
+        return Outcome(added, deleted, list(audit.read(kind="wave", limit=100_000)))
+
+
+def post_waves(sandbox: SandboxProcess, args: argparse.Namespace) -> Added:
+    """Post every wave's varied copies at random moments over ``args.seconds``."""
+    rng = random.Random(14)
+    targets = [t for t in make_targets() if t.platform == "wechat"]
+    plan = sorted(
+        (rng.uniform(0, args.seconds), wave, copy)
+        for wave in range(args.waves) for copy in range(args.copies)
+    )
+    started = time.time()
+    added: Added = {}
+    for offset, wave, copy in plan:
+        delay = started + offset - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        target = targets[rng.randrange(len(targets))]
+        answer = sandbox.post("wechat/comment", {
+            "app_id": APP_ID, "msg_data_id": target.msg_data_id, "index": target.index,
+            "content": vary(ADS[wave % len(ADS)], rng),
+            "openid": f"oWave{wave:03d}{copy:020d}",
+        })
+        added[(wave, copy)] = (time.time(), int(answer["user_comment_id"]), target.key)
+    return added
+
+
+def wait_for_deletes(sandbox: SandboxProcess, added: Added,
+                     deadline: float) -> dict[tuple[str, int], float]:
+    deleted: dict[tuple[str, int], float] = {}
+    while time.time() < deadline:
+        deleted = deletes(sandbox.calls())
+        if all((key, cid) in deleted for _, cid, key in added.values()):
+            break
+        time.sleep(1.0)
+    return deleted
+
+
+def report(args: argparse.Namespace, outcome: Outcome) -> None:
+    added, deleted = outcome.added, outcome.deleted
+    by_comment = {(key, cid): (wave, t) for (wave, _), (t, cid, key) in added.items()}
+    recognised: dict[int, float] = {}  # when the copy that made it a wave was added
+    noticed: dict[int, float] = {}  # when the wave record was written
+    for record in outcome.wave_records:
+        found = by_comment.get((str(record.get("by_target")), int(record["by"])))
+        if found is not None:
+            wave, t = found
+            recognised[wave] = min(recognised.get(wave, t), t)
+            noticed[wave] = min(noticed.get(wave, float(record["ts"])), float(record["ts"]))
+    latencies, sizes = [], []
+    for wave, at in recognised.items():
+        order = sorted((t, cid, key) for (w, _), (t, cid, key) in added.items() if w == wave)
+        _, first, first_target = order[0]
+        sizes.append(sum(1 for t, _, _ in order if t <= at))
+        if (first_target, first) in deleted:
+            latencies.append(deleted[(first_target, first)] - at)
+    missing = sum(1 for _, cid, key in added.values() if (key, cid) not in deleted)
     total = len(added)
     print(f"{args.waves} waves x {args.copies} copies over {args.seconds:.0f} s, poll interval "
           f"{args.interval:g} s, {args.processes} worker processes")
@@ -167,6 +192,11 @@ def main() -> None:
         print(f"recognising copy added -> first copy deleted: p50 "
               f"{percentile(latencies, 0.5):.2f} s, p99 {percentile(latencies, 0.99):.2f} s, "
               f"max {max(latencies):.2f} s (target: under {2 * args.interval:g} s)")
+
+
+def main() -> None:
+    args = parse_args()
+    report(args, run(args))
 
 
 if __name__ == "__main__":

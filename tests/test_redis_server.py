@@ -27,6 +27,10 @@ def test_a_second_server_on_the_same_state_dir_is_refused(tmp_path: Path) -> Non
         client.close()
 
 
+def test_expired_keys_are_freed_off_the_main_thread(redis_client: redis.Redis) -> None:
+    assert redis_client.config_get("lazyfree-lazy-expire") == {"lazyfree-lazy-expire": "yes"}
+
+
 def test_append_only_data_survives_a_kill_and_restart(tmp_path: Path) -> None:
     server = EmbeddedRedis(state_dir=tmp_path)
     server.start()

@@ -140,6 +140,9 @@ class EmbeddedRedis:
             "--appendonly", "yes" if self.appendonly else "no",
             "--appendfsync", "everysec",
             "--save", "",
+            # an expiring wave epoch (one hash of a window's comments) is freed off the
+            # main thread, not in one long pause
+            "--lazyfree-lazy-expire", "yes",
             "--daemonize", "no",
             "--pidfile", str(self._pid_path),
             "--loglevel", "warning",

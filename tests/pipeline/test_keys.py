@@ -17,6 +17,14 @@ def test_escape_separators_braces_percent_and_whitespace() -> None:
     assert escape("a b\n") == "a%20b%0A"
 
 
+def test_escape_of_every_unicode_space_and_control_character() -> None:
+    for code in (*range(0x00, 0x21), 0x7F, 0x85, 0xA0, 0x1680, 0x2000, 0x2028, 0x2029,
+                 0x202F, 0x3000, 0xFEFF):
+        c = chr(code)
+        if c.isspace() or not c.isprintable():
+            assert escape(f"a{c}b") == "a" + "".join(f"%{b:02X}" for b in c.encode()) + "b"
+
+
 def test_target_keys_cannot_collide_through_colons() -> None:
     a = target_key(platform="wechat", account="a:b", target="1:0")
     b = target_key(platform="wechat", account="a", target="b:1:0")

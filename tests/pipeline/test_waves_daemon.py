@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from bench.wave_rules import wave_rules
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import Keys
 from worker.redis_server import EmbeddedRedis
@@ -27,20 +28,7 @@ from .daemon_harness import (
 
 pytestmark = pytest.mark.slow
 
-WAVE_RULES = """
-version: 1
-rules:
-  - id: copy-paste-wave
-    when:
-      content:
-        repeated: {at_least: 5, within: 1h}
-    then: [delete, {notify: moderators}]
-  - id: flood
-    when:
-      author:
-        burst: {at_least: 4, within: 10m}
-    then: [delete]
-"""
+WAVE_RULES = wave_rules(at_least=5, notify="moderators")
 AD = "加微信领取免费资料，限时优惠快来看看吧"
 DING_TOKEN = "ding-daemon-token-41f0c2"
 DING_SECRET = "SECding-daemon-secret-9e3b7a"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.wave_rules import wave_rules
 from worker.errors import ConfigError
 from worker.waves.state import MemoryWaveState
 
@@ -13,20 +14,7 @@ from .helpers import comment, ruleset
 
 T0 = 1_700_000_000.0
 AD = "加微信领取免费资料，限时优惠快来看看吧"
-WAVE_RULES = """
-    version: 1
-    rules:
-      - id: copy-paste-wave
-        when:
-          content:
-            repeated: {at_least: 3, within: 1h}
-        then: [delete, {notify: moderators}]
-      - id: flood
-        when:
-          author:
-            burst: {at_least: 4, within: 10m}
-        then: [delete]
-"""
+WAVE_RULES = wave_rules(at_least=3, notify="moderators")
 
 
 def test_a_wave_holds_at_the_nth_copy_from_distinct_authors_and_names_earlier_members(
@@ -52,9 +40,9 @@ def test_a_wave_holds_at_the_nth_copy_from_distinct_authors_and_names_earlier_me
 
 
 def test_one_author_repeating_is_no_wave_unless_authors_any(tmp_path: Path) -> None:
-    text = WAVE_RULES.replace("within: 1h}", "within: 1h, authors: ANY}")
     for authors, expected in (("distinct", []), ("any", ["copy-paste-wave"])):
-        rules = ruleset(tmp_path, text.replace("ANY", authors), channels={"moderators"})
+        text = wave_rules(at_least=3, notify="moderators", authors=authors)
+        rules = ruleset(tmp_path, text, channels={"moderators"})
         state = MemoryWaveState()
         for i in range(3):
             decision = rules.evaluate(comment(AD, id=str(i), author="same", created_at=T0 + i),
@@ -76,10 +64,10 @@ def test_dissimilar_texts_and_old_copies_do_not_count(tmp_path: Path) -> None:
 
 def test_burst_counts_the_authors_comments_and_every_comment_is_recorded(tmp_path: Path) -> None:
     rules = ruleset(tmp_path, WAVE_RULES + """
-      - id: gated
-        when: {content: {includes: [never-said]}, author: {burst: {at_least: 1, within: 1m}}}
-        then: [delete]
-    """, channels={"moderators"})
+  - id: gated
+    when: {content: {includes: [never-said]}, author: {burst: {at_least: 1, within: 1m}}}
+    then: [delete]
+""", channels={"moderators"})
     state = MemoryWaveState()
     got = [rules.evaluate(comment(f"第{i}条不同的评论内容{i}", id=str(i), author="a",
                                   created_at=T0 + i * 100), waves=state, now=T0).matched

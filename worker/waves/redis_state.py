@@ -1,27 +1,37 @@
-"""Waves in Redis: one Lua call per comment records it and returns what it sees.
+"""Waves in Redis: one Lua call per page of comments records them and returns what each sees.
 
 Comments are named ``<target>/<comment id>`` (WeChat comment ids count per article). Keys, per
 (platform, account) space ``<s>`` = ``<p>:wave:<platform>:<account>``:
 
-- ``<s>:bands`` zset, all scores 0, read by lex range: ``<band>:<value>:<name>``, one member
-  per LSH band of every recorded comment (8 a comment), so a band's comments are one
-  ``ZRANGEBYLEX`` and the whole space is a handful of keys, not one per band value;
-- ``<s>:at`` zset: name -> created_at, every recorded comment (to trim by time);
-- ``<s>:c`` hash: name -> ``author US created_at US text US bands`` (US = \\x1f): what a
-  query needs, compact, since a comment of a large wave reads many of them;
-- ``<s>:m`` hash: name -> the comment's text as written (cut), read only when a wave acts on
-  its earlier members (:meth:`RedisWaveState.contents`);
-- ``<s>:author:<author>`` zset: name -> created_at, for ``author.burst``;
+- ``<s>:w:<E>:<n>`` hash, one per *epoch*: the comments created in ``[n*E, (n+1)*E)``, ``E``
+  the longest ``repeated`` window in whole seconds. Its fields:
+  ``<band>:<value>`` -> the names sharing that LSH band value, newest first, separated by
+  RS (\\x1e), at least the newest ``cap`` (cut back to ``cap`` when about twice that);
+  ``r<name>`` -> the compact record a query reads (``author US created_at US text``, US =
+  \\x1f); ``m<name>`` -> the text as written, read only when a wave acts on its earlier
+  members (:meth:`contents`).
+  A comment at ``t`` reads the 2 or 3 epochs ``[t - E, t + E]`` touches (one HMGET of its 8
+  band fields each, one HMGET of the candidates' records) and writes its own (one HSET): no
+  range scan, no per-comment trimming. An epoch expires ``E + window + 60`` s after its last
+  write, so it lives while a query can need it; a member older than the window but still in
+  a read epoch is dropped on read (its ``created_at`` is in its record);
+- ``<s>:author:<author>`` zset: name -> created_at, for ``author.burst``; counted by score
+  range (so stale members never count), trimmed by one comment in eight;
 - ``<s>:claimed:<rule>`` hash: name -> wave id (:meth:`RedisWaveState.claim`).
 
-A query reads at most ``4 x at_least`` candidates (at least 20, at most ``MAX_NEIGHBOURS``):
-a comment of a wave of thousands costs what one of a wave of twenty does. Every call drops (up
-to 200 of) the comments a window before this one, their band members with them, and sets a
-TTL of twice the window. Recording is idempotent: a comment observed twice is one member.
+A query reads at most ``cap`` = ``4 x at_least`` candidates (at least 20, at most
+``MAX_NEIGHBOURS``), newest epoch and newest bucket entries first: a comment of a wave of
+thousands costs what one of a wave of twenty does. Recording is idempotent: a comment
+observed twice (its record already in its epoch) is one member.
+
+Changing the longest ``repeated`` window changes ``E`` and so the keys: waves start afresh
+(the old epochs expire on their own).
 """
 
 from __future__ import annotations
 
+import math
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,86 +53,98 @@ from worker.waves.state import (
 )
 
 US = "\x1f"
-_FIELDS = 7  # ARGV values per comment in _OBSERVE
+_FIELDS = 10  # ARGV values per comment in _OBSERVE
+_TRIM_ONE_IN = 8  # an author's burst set is trimmed on one comment in this many
 
 # One call records a run of comments of one space, in order: each sees the ones before it.
-# KEYS: at, c, bands, m, then the authors' keys (those the comments name).
-# ARGV: repeated ("" = not asked), burst ("" = not asked), ttl (s), max candidates, the burst
-# windows (space-separated), burst ttl, then FIELDS values per comment: name, t, low
-# (t - the repeated window), compact record (its last field the band values), content,
-# burst low, the index of the author's key in KEYS (0 = none).
+# KEYS: the epochs and the authors' keys the comments name.
+# ARGV: repeated ("" = not asked), burst ("" = not asked), epoch ttl (s), cap (candidates),
+# the burst windows (space-separated), burst ttl, then FIELDS values per comment: name, t,
+# record, content, band fields (space-separated), the KEYS indices of the epochs to read
+# (newest first, space-separated), the KEYS index of its own epoch, the KEYS index of the
+# author's key (0 = none), burst low (t - the burst window), trim ("" = no).
 # Returns per comment {records (name, record, name, record, ...), the author's other
 # comments within each burst window (strings, in the order of the windows)}.
 _OBSERVE = """
 local rep, burst = ARGV[1] ~= '', ARGV[2] ~= ''
-local ttl, cap = tonumber(ARGV[3]), tonumber(ARGV[4])
+local cap = tonumber(ARGV[4])
 local windows = {}
 for w in string.gmatch(ARGV[5], '%S+') do windows[#windows + 1] = tonumber(w) end
-local out = {}
+local written, authors, out = {}, {}, {}
 for base = 7, #ARGV, FIELDS do
   local id, at = ARGV[base], ARGV[base + 1]
-  local records, times = {}, {}
+  local records, counts = {}, {}
   if rep then
-    local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[base + 2],
-                           'LIMIT', 0, 200)
-    for _, o in ipairs(old) do
-      local rec = redis.call('HGET', KEYS[2], o)
-      if rec then
-        local gone = {}
-        for b in string.gmatch(string.match(rec, '[^\\31]*$'), '%S+') do
-          gone[#gone + 1] = b .. ':' .. o
-        end
-        if #gone > 0 then redis.call('ZREM', KEYS[3], unpack(gone)) end
-        redis.call('HDEL', KEYS[2], o)
-        redis.call('HDEL', KEYS[4], o)
-      end
-      redis.call('ZREM', KEYS[1], o)
-    end
-    local found, ids, mine = {}, {}, {}
-    for b in string.gmatch(string.match(ARGV[base + 3], '[^\\31]*$'), '%S+') do
-      if #ids < cap then
-        local near = redis.call('ZRANGEBYLEX', KEYS[3], '[' .. b .. ':', '[' .. b .. ';',
-                                'LIMIT', 0, cap)
-        for _, m in ipairs(near) do
-          local other = string.sub(m, #b + 2)
-          if other ~= id and not found[other] and #ids < cap then
-            found[other] = true; ids[#ids + 1] = other
+    local fields = {}
+    for b in string.gmatch(ARGV[base + 4], '%S+') do fields[#fields + 1] = b end
+    local nb = #fields
+    fields[nb + 1] = 'r' .. id
+    local own = tonumber(ARGV[base + 6])
+    local found, n, mine = {}, 0, {}
+    for k in string.gmatch(ARGV[base + 5], '%S+') do
+      k = tonumber(k)
+      local got = redis.call('HMGET', KEYS[k], unpack(fields))
+      if k == own then mine = got end
+      local names = {}
+      for i = 1, nb do
+        if n >= cap then break end
+        if got[i] then
+          for other in string.gmatch(got[i], '[^\\30]+') do
+            if other ~= id and not found[other] then
+              found[other] = true; n = n + 1; names[#names + 1] = 'r' .. other
+              if n >= cap then break end
+            end
           end
         end
       end
-      mine[#mine + 1] = 0
-      mine[#mine + 1] = b .. ':' .. id
-    end
-    if #mine > 0 then redis.call('ZADD', KEYS[3], unpack(mine)) end
-    redis.call('ZADD', KEYS[1], at, id)
-    redis.call('HSET', KEYS[2], id, ARGV[base + 3])
-    redis.call('HSET', KEYS[4], id, ARGV[base + 4])
-    if #ids > 0 then
-      local values = redis.call('HMGET', KEYS[2], unpack(ids))
-      for i, m in ipairs(ids) do
-        if values[i] then records[#records + 1] = m; records[#records + 1] = values[i] end
+      if #names > 0 then
+        local values = redis.call('HMGET', KEYS[k], unpack(names))
+        for i = 1, #names do
+          if values[i] then
+            records[#records + 1] = string.sub(names[i], 2); records[#records + 1] = values[i]
+          end
+        end
       end
     end
+    if not mine[nb + 1] then
+      local set = {'r' .. id, ARGV[base + 2], 'm' .. id, ARGV[base + 3]}
+      local budget = 2 * cap * (#id + 1)
+      for i = 1, nb do
+        local bucket, old = id, mine[i]
+        if old then
+          if #old > budget then  -- about twice the cap: keep the newest cap - 1, counted
+            local at = 0
+            for _ = 1, cap - 1 do
+              at = string.find(old, '\\30', at + 1, true)
+              if not at then break end
+            end
+            if at then old = string.sub(old, 1, at - 1) end
+          end
+          bucket = id .. '\\30' .. old
+        end
+        set[#set + 1] = fields[i]; set[#set + 1] = bucket
+      end
+      redis.call('HSET', KEYS[own], unpack(set))
+      written[own] = true
+    end
   end
-  local author = tonumber(ARGV[base + 6])
+  local author = tonumber(ARGV[base + 7])
   if burst and author > 0 then
     local key = KEYS[author]
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[base + 5])
-    local again = redis.call('ZSCORE', key, id)
-    local t = tonumber(at)
-    for _, w in ipairs(windows) do
-      local n = redis.call('ZCOUNT', key, t - w, t + w)
-      if again then n = n - 1 end
-      times[#times + 1] = tostring(n)
+    if ARGV[base + 9] ~= '' then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[base + 8])
     end
     redis.call('ZADD', key, at, id)
-    redis.call('EXPIRE', key, ARGV[6])
+    local t = tonumber(at)
+    for _, w in ipairs(windows) do
+      counts[#counts + 1] = tostring(redis.call('ZCOUNT', key, t - w, t + w) - 1)
+    end
+    authors[author] = true
   end
-  out[#out + 1] = {records, times}
+  out[#out + 1] = {records, counts}
 end
-if rep then
-  for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ttl) end
-end
+for k in pairs(written) do redis.call('EXPIRE', KEYS[k], ARGV[3]) end
+for k in pairs(authors) do redis.call('EXPIRE', KEYS[k], ARGV[6]) end
 return out
 """.replace("FIELDS", str(_FIELDS))
 
@@ -146,13 +168,18 @@ return {wave, new}
 
 @dataclass(frozen=True, slots=True)
 class _Request:
-    """One comment's part of an ``_OBSERVE`` call."""
+    """One comment's part of an ``_OBSERVE`` call, its keys named (indices come per call)."""
 
     space: str
-    author_key: str  # "" = none
-    fields: list[str]  # name, t, low, record, content, burst low (the author index follows)
+    name: str
     at: float
     grams: frozenset[str]
+    record: str
+    content: str
+    band_fields: str
+    epochs: tuple[str, ...]  # the epoch keys to read, newest first
+    own_epoch: str
+    author_key: str  # "" = none
 
 
 class RedisWaveState:
@@ -196,56 +223,43 @@ class RedisWaveState:
             while end < len(requests) and requests[end].space == requests[start].space:
                 end += 1
             run = requests[start:end]
-            answers = self._observe(*self._call(run, query, windows))
+            answers = self._observe(*_call(run, query, windows))
             out.extend(self._observation(request, records, counts, query, windows)
                        for request, (records, counts) in zip(run, answers, strict=True))
             start = end
         return out
 
-    def _call(self, run: Sequence[_Request], query: WaveQuery,
-              windows: tuple[float, ...]) -> tuple[list[str], list[str | int]]:
-        space = run[0].space
-        keys = [f"{space}:at", f"{space}:c", f"{space}:bands", f"{space}:m"]
-        author_index: dict[str, int] = {}
-        args: list[str | int] = [
-            "" if query.repeated_within is None else "1",
-            "" if query.burst_within is None else "1",
-            _ttl(query.repeated_within), min(MAX_NEIGHBOURS, max(20, 4 * query.most)),
-            " ".join(repr(w) for w in windows), _ttl(query.burst_within),
-        ]
-        for request in run:
-            index = 0
-            if request.author_key:
-                index = author_index.get(request.author_key, 0)
-                if not index:
-                    keys.append(request.author_key)
-                    index = author_index[request.author_key] = len(keys)
-            args.extend(request.fields)
-            args.append(index)
-        return keys, args
-
     def _request(self, comment: Comment, text: str, gram_set: frozenset[str],
                  band_values: list[str], query: WaveQuery, now: float) -> _Request:
         at = when_written(comment, now)
         space = self.space(comment.platform, comment.account)
-        rep, burst = query.repeated_within, query.burst_within
+        epochs: tuple[str, ...] = ()
+        own = ""
+        within = query.repeated_within
+        if within is not None:
+            epochs = _epochs(space, within, at - within, at + within)
+            own = _epochs(space, within, at, at)[0]
         author_key = (
             f"{space}:author:{escape(comment.author)}"
-            if comment.author is not None and burst is not None else ""
+            if comment.author is not None and query.burst_within is not None else ""
         )
-        record = US.join((comment.author or "", repr(at), text, " ".join(band_values)))
-        fields = [
-            member_key(comment.target, comment.id), repr(at), repr(at - (rep or 0.0)), record,
-            comment.content[:500], repr(at - (burst or 0.0)),
-        ]
-        return _Request(space, author_key, fields, at, gram_set)
+        return _Request(
+            space=space, name=member_key(comment.target, comment.id), at=at, grams=gram_set,
+            record=US.join((comment.author or "", repr(at), text)),
+            content=comment.content[:500], band_fields=" ".join(band_values),
+            epochs=epochs, own_epoch=own, author_key=author_key,
+        )
 
     def _observation(self, request: _Request, records: Any, counts: Any,
                      query: WaveQuery, windows: tuple[float, ...]) -> Observation:
         near: list[Member] = []
         cache = self._grams
+        within = query.repeated_within or 0.0
         for i in range(0, len(records), 2):
-            author, created, other, _ = as_text(records[i + 1]).split(US)
+            author, created, other = as_text(records[i + 1]).split(US, 2)
+            at = float(created)
+            if abs(at - request.at) > within:
+                continue  # an older member of an epoch still read: out of the window
             other_grams = cache.get(other)
             if other_grams is None:
                 if len(cache) > 10_000:
@@ -255,19 +269,31 @@ class RedisWaveState:
             if sim >= query.similarity:
                 target, _, cid = as_text(records[i]).rpartition("/")
                 near.append(Member(cid, None if target == "-" else target, author or None,
-                                   float(created), "", sim))
+                                   at, "", sim))
         near.sort(key=lambda m: -m.created_at)
         by_window = {w: int(as_text(n)) for w, n in zip(windows, counts, strict=False)}
         return Observation(request.at, tuple(near), author_counts=by_window)
 
     def contents(
-        self, *, platform: str, account: str | None, keys: Sequence[str]
+        self, *, platform: str, account: str | None, members: Sequence[Member], within: float
     ) -> dict[str, str]:
-        """The recorded texts of ``keys`` (members a wave acts on), as written."""
-        if not keys:
+        """The recorded texts of ``members`` (those a wave acts on), as written; ``within``
+        is the longest ``repeated`` window (it names their epochs)."""
+        if not members:
             return {}
-        values = self._redis.hmget(f"{self.space(platform, account)}:m", list(keys))
-        return {k: as_text(v) for k, v in zip(keys, values, strict=True) if v is not None}
+        space = self.space(platform, account)
+        by_epoch: dict[str, list[str]] = {}
+        for member in members:
+            epoch = _epochs(space, within, member.created_at, member.created_at)[0]
+            by_epoch.setdefault(epoch, []).append(member.key)
+        pipe = self._redis.pipeline(transaction=False)
+        for key, names in by_epoch.items():
+            pipe.hmget(key, [f"m{n}" for n in names])
+        out: dict[str, str] = {}
+        for names, values in zip(by_epoch.values(), pipe.execute(), strict=True):
+            out.update((n, as_text(v)) for n, v in zip(names, values, strict=True)
+                       if v is not None)
+        return out
 
     def claim(
         self, *, platform: str, account: str | None, rule: str, ids: Sequence[str],
@@ -277,8 +303,40 @@ class RedisWaveState:
         if not ids:
             return wave, []
         key = f"{self.space(platform, account)}:claimed:{escape(rule)}"
-        got, new = self._claim([key], [_ttl(within), wave, *ids])
+        got, new = self._claim([key], [_ttl(2 * within), wave, *ids])
         return as_text(got), [as_text(i) for i in new]
+
+
+def _call(run: Sequence[_Request], query: WaveQuery,
+          windows: tuple[float, ...]) -> tuple[list[str], list[str | int]]:
+    """The KEYS and ARGV of one ``_OBSERVE`` call for a run of one space's comments."""
+    keys: list[str] = []
+    index: dict[str, int] = {}
+
+    def key_index(key: str) -> int:
+        found = index.get(key)
+        if found is None:
+            keys.append(key)
+            found = index[key] = len(keys)
+        return found
+
+    rep, burst = query.repeated_within, query.burst_within
+    epoch_ttl = 0 if rep is None else _ttl(_epoch_width(rep) + rep)  # written at its start
+    args: list[str | int] = [
+        "" if rep is None else "1", "" if burst is None else "1", epoch_ttl,
+        min(MAX_NEIGHBOURS, max(20, 4 * query.most)),
+        " ".join(repr(w) for w in windows), _ttl(2 * (burst or 0.0)),
+    ]
+    for r in run:
+        reads = " ".join(str(key_index(k)) for k in r.epochs)
+        trim = "1" if zlib.crc32(r.name.encode()) % _TRIM_ONE_IN == 0 else ""
+        args.extend((
+            r.name, repr(r.at), r.record, r.content, r.band_fields, reads,
+            key_index(r.own_epoch) if r.own_epoch else 0,
+            key_index(r.author_key) if r.author_key else 0,
+            repr(r.at - (burst or 0.0)), trim,
+        ))
+    return keys, args
 
 
 def _windows(query: WaveQuery) -> tuple[float, ...]:
@@ -287,5 +345,19 @@ def _windows(query: WaveQuery) -> tuple[float, ...]:
     return query.burst_windows or ((burst,) if burst is not None else ())
 
 
-def _ttl(window: float | None) -> int:
-    return max(60, int(2 * (window or 0.0)) + 60)
+def _epoch_width(window: float) -> int:
+    """The span of one epoch hash: the longest ``repeated`` window, whole seconds."""
+    return max(1, math.ceil(window))
+
+
+def _epochs(space: str, window: float, low: float, high: float) -> tuple[str, ...]:
+    """The keys of the epochs holding comments created in ``[low, high]``, newest first."""
+    width = _epoch_width(window)
+    return tuple(f"{space}:w:{width}:{n}"
+                 for n in range(math.floor(high / width), math.floor(low / width) - 1, -1))
+
+
+def _ttl(needed: float) -> int:
+    """Seconds a key outlives its last write: what a later query can still need, and a
+    minute to spare."""
+    return max(60, int(needed) + 60)

@@ -101,9 +101,10 @@ class WaveState(Protocol):
         ...
 
     def contents(
-        self, *, platform: str, account: str | None, keys: Sequence[str]
+        self, *, platform: str, account: str | None, members: Sequence[Member], within: float
     ) -> dict[str, str]:
-        """The texts of recorded comments (``Member.content`` may be left empty by observe)."""
+        """The texts of recorded comments by key (``Member.content`` may be left empty by
+        observe); ``within`` is the query's ``repeated_within``."""
         ...
 
 
@@ -118,7 +119,7 @@ def new_claims(
                             ids=keys, wave=f"{rule}:{own}", within=within)
     fresh = [m for m in members if m.key in set(new)]
     texts = state.contents(platform=comment.platform, account=comment.account,
-                           keys=[m.key for m in fresh if not m.content])
+                           members=[m for m in fresh if not m.content], within=within)
     return wave, [replace(m, content=texts.get(m.key, m.content)) for m in fresh]
 
 
@@ -152,12 +153,13 @@ class MemoryWaveState:
         return [self.observe(c, text, query, now=now) for c, text in comments]
 
     def contents(
-        self, *, platform: str, account: str | None, keys: Sequence[str]
+        self, *, platform: str, account: str | None, members: Sequence[Member], within: float
     ) -> dict[str, str]:
         space = self._spaces.get((platform, account))
         if space is None:
             return {}
-        return {k: space.members[k][0].content for k in keys if k in space.members}
+        return {m.key: space.members[m.key][0].content for m in members
+                if m.key in space.members}
 
     def claim(
         self, *, platform: str, account: str | None, rule: str, ids: Sequence[str],
