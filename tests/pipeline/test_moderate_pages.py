@@ -1,0 +1,126 @@
+"""The moderate actor decides a poll's page in one evaluation (``RuleSet.evaluate_many``), in
+order: an offense recorded for one comment counts for the comments after it in the same page,
+and a comment whose own evaluation fails is failed alone.
+
+The real actors run in this process on a StubBroker, state in a real Redis, WeChat is the
+sandbox over loopback HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dramatiq.brokers.stub import StubBroker
+
+from worker.comment import Comment
+from worker.config import AccountConfig, Config, Secret, WechatTarget
+from worker.pipeline.actors import Pipeline
+from worker.pipeline.runtime import Runtime
+from worker.redis_server import EmbeddedRedis
+from worker.rules import Decision, RuleSet
+from worker.sandbox import Sandbox
+
+APP = "wxmoderatepages"
+SECRET = "moderate-pages-secret"
+ARTICLE = 320
+TARGET = f"{ARTICLE}:0"
+
+RULES = """\
+version: 1
+rules:
+  - id: spam
+    when: {content: {includes: [加v]}}
+    then: [delete]
+  - id: repeat-offender
+    when: {author: {offenses: {at_least: 1, within: 1d}}}
+    then: [delete]
+"""
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(port=0) as box:
+        box.add_wechat_app(app_id=APP, app_secret=SECRET)
+        box.add_article(APP, msg_data_id=ARTICLE, index=0)
+        yield box
+
+
+@pytest.fixture
+def runtime(
+    tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, stub_actors: StubBroker
+) -> Iterator[Runtime]:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    config = Config(rules=(rules,), accounts=(
+        AccountConfig(name="oa", platform="wechat", app_id=APP, app_secret=Secret(SECRET),
+                      api_base=sandbox.url, targets=(WechatTarget(msg_data_id=ARTICLE),)),
+    ))
+    rt = Runtime(config=config, redis_url=redis_server.url)
+    yield rt
+    rt.close()
+
+
+def comment(cid: int, content: str, author: str) -> dict[str, Any]:
+    return Comment(platform="wechat", id=str(cid), content=content, account="oa",
+                   target=TARGET, author=author, created_at=1_700_000_000.0 + cid).to_dict()
+
+
+def decisions(rt: Runtime) -> dict[str, dict[str, Any]]:
+    return {str(r["comment_id"]): r for r in rt.audit.read(kind="decision", limit=100)}
+
+
+def test_a_page_is_decided_in_one_evaluation_and_an_offense_counts_for_the_next_comment(
+    runtime: Runtime, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pages: list[int] = []
+    evaluate_many = RuleSet.evaluate_many
+
+    def counting(self: RuleSet, comments: Sequence[Comment], **kwargs: Any) -> Iterator[Decision]:
+        pages.append(len(comments))
+        return evaluate_many(self, comments, **kwargs)
+
+    monkeypatch.setattr(RuleSet, "evaluate_many", counting)
+    page = [
+        comment(1, "写得真好", "oOther"),
+        comment(2, "加v：abc12345", "oSpammer"),
+        comment(3, "你好呀", "oSpammer"),  # clean, but its author offended one comment earlier
+        {"platform": "wechat", "id": "4"},  # unreadable: failed alone, not evaluated
+        comment(5, "同意", "oOther"),
+    ]
+    pipeline.moderate("oa", TARGET, page)
+
+    assert pages == [4]
+    records = decisions(runtime)
+    assert [records[c]["rules"] for c in ("1", "2", "3", "5")] == [
+        [], ["spam"], ["repeat-offender"], []]
+    assert records["4"]["outcome"] == "failed"
+
+
+def test_a_comment_whose_evaluation_fails_is_failed_alone_and_the_page_decided(
+    runtime: Runtime, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evaluate = RuleSet.evaluate
+
+    def scan_fails_on(self: RuleSet, comments: Sequence[Comment], **kwargs: Any) -> Any:
+        raise ValueError("the page's scan failed")
+        yield  # a generator, as evaluate_many is
+
+    def fails_on_poison(self: RuleSet, comment: Comment, **kwargs: Any) -> Decision:
+        if "poison" in comment.content:
+            raise ValueError("this comment's evaluation failed")
+        return evaluate(self, comment, **kwargs)
+
+    monkeypatch.setattr(RuleSet, "evaluate_many", scan_fails_on)
+    monkeypatch.setattr(RuleSet, "evaluate", fails_on_poison)
+    page = [comment(1, "加v：abc12345", "oA"), comment(2, "poison", "oB"),
+            comment(3, "加v：zzz998877", "oC")]
+    pipeline.moderate("oa", TARGET, page)
+
+    records = decisions(runtime)
+    assert records["1"]["rules"] == ["spam"] and "outcome" not in records["1"]
+    assert records["2"]["outcome"] == "failed"
+    assert records["2"]["detail"] == "ValueError: this comment's evaluation failed"
+    assert records["3"]["rules"] == ["spam"] and "outcome" not in records["3"]
