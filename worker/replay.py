@@ -120,19 +120,19 @@ class _Replay:
                 self._warn_out_of_order(order.late_line)
             if ready is not None:
                 page.append(ready)
-                if len(page) >= PAGE_SIZE:
-                    self.decide_page()
+        while len(page) >= PAGE_SIZE:  # the engine's tables stay in cache page after page
+            self.decide_page()
 
     def finish(self) -> None:
         """Decide every comment still held."""
-        for ready in self.order.drain():
-            self.page.append(ready)
-            if len(self.page) >= PAGE_SIZE:
-                self.decide_page()
-        self.decide_page()
+        self.page.extend(self.order.drain())
+        while self.page:
+            self.decide_page()
 
     def decide_page(self) -> None:
-        page, pending = self.page, self.pending
+        """Decide the first PAGE_SIZE held comments (all, when fewer)."""
+        page, pending = self.page[:PAGE_SIZE], self.pending
+        del self.page[:PAGE_SIZE]
         decisions = self.rules.evaluate_many(
             page, offenses=self.offenses, now=self.now, waves=self.waves
         )
@@ -144,7 +144,6 @@ class _Replay:
                     f'{{"id": {_quote(decision.comment.id)}, "matched": [], "actions": []}}'
                 )
         self.stats.comments += len(page)
-        page.clear()
 
     def _record(self, decision: Decision) -> None:
         stats, comment = self.stats, decision.comment
