@@ -15,17 +15,14 @@ from typing import Any
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
+from tests.pipeline.wechat_runtime import ARTICLE, wechat_runtime
 from worker.comment import Comment
-from worker.config import AccountConfig, Config, Secret, WechatTarget
 from worker.pipeline.actors import Pipeline
-from worker.pipeline.runtime import Runtime
+from worker.pipeline.runtime import WorkerRuntime
 from worker.redis_server import EmbeddedRedis
 from worker.rules import Decision, RuleSet
 from worker.sandbox import Sandbox
 
-APP = "wxmoderatepages"
-SECRET = "moderate-pages-secret"
-ARTICLE = 320
 TARGET = f"{ARTICLE}:0"
 
 RULES = """\
@@ -41,26 +38,11 @@ rules:
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(port=0) as box:
-        box.add_wechat_app(app_id=APP, app_secret=SECRET)
-        box.add_article(APP, msg_data_id=ARTICLE, index=0)
-        yield box
-
-
-@pytest.fixture
 def runtime(
     tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, stub_actors: StubBroker
-) -> Iterator[Runtime]:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES, encoding="utf-8")
-    config = Config(rules=(rules,), accounts=(
-        AccountConfig(name="oa", platform="wechat", app_id=APP, app_secret=Secret(SECRET),
-                      api_base=sandbox.url, targets=(WechatTarget(msg_data_id=ARTICLE),)),
-    ))
-    rt = Runtime(config=config, redis_url=redis_server.url)
-    yield rt
-    rt.close()
+) -> Iterator[WorkerRuntime]:
+    with wechat_runtime(tmp_path, sandbox, redis_server.url, rules=RULES) as rt:
+        yield rt
 
 
 def comment(cid: int, content: str, author: str) -> dict[str, Any]:
@@ -68,12 +50,12 @@ def comment(cid: int, content: str, author: str) -> dict[str, Any]:
                    target=TARGET, author=author, created_at=1_700_000_000.0 + cid).to_dict()
 
 
-def decisions(rt: Runtime) -> dict[str, dict[str, Any]]:
+def decisions(rt: WorkerRuntime) -> dict[str, dict[str, Any]]:
     return {str(r["comment_id"]): r for r in rt.audit.read(kind="decision", limit=100)}
 
 
 def test_a_page_is_decided_in_one_evaluation_and_an_offense_counts_for_the_next_comment(
-    runtime: Runtime, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    runtime: WorkerRuntime, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pages: list[int] = []
     evaluate_many = RuleSet.evaluate_many
@@ -100,20 +82,21 @@ def test_a_page_is_decided_in_one_evaluation_and_an_offense_counts_for_the_next_
 
 
 def test_a_comment_whose_evaluation_fails_is_failed_alone_and_the_page_decided(
-    runtime: Runtime, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    runtime: WorkerRuntime, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     evaluate = RuleSet.evaluate
 
-    def scan_fails_on(self: RuleSet, comments: Sequence[Comment], **kwargs: Any) -> Any:
+    def page_scan_fails(self: RuleSet, comments: Sequence[Comment], **kwargs: Any) -> Any:
+        for _ in ():  # a generator, as evaluate_many is: it fails when first asked
+            yield
         raise ValueError("the page's scan failed")
-        yield  # a generator, as evaluate_many is
 
     def fails_on_poison(self: RuleSet, comment: Comment, **kwargs: Any) -> Decision:
         if "poison" in comment.content:
             raise ValueError("this comment's evaluation failed")
         return evaluate(self, comment, **kwargs)
 
-    monkeypatch.setattr(RuleSet, "evaluate_many", scan_fails_on)
+    monkeypatch.setattr(RuleSet, "evaluate_many", page_scan_fails)
     monkeypatch.setattr(RuleSet, "evaluate", fails_on_poison)
     page = [comment(1, "加v：abc12345", "oA"), comment(2, "poison", "oB"),
             comment(3, "加v：zzz998877", "oC")]

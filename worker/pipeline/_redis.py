@@ -1,7 +1,8 @@
 """Small helpers shared by the state modules: typed Lua scripts and reply decoding.
 
 The state modules accept a ``redis.Redis`` built either way (``decode_responses`` False, the
-default, or True) and always hand back ``str``: replies go through :func:`text`.
+default, or True) and always hand back ``str``: replies go through :func:`text` (a hash
+through :func:`text_hash`).
 
 Lua gotchas these modules avoid: a Lua number returned from a script is truncated to an
 integer reply, and a Lua number passed to ``redis.call`` is formatted with 14 significant
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import redis
@@ -45,6 +46,11 @@ def text(value: bytes | str) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8")
     return value
+
+
+def text_hash(raw: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
+    """A hash reply (``HGETALL``) as ``str`` fields and values, whatever ``decode_responses``."""
+    return {text(field): text(value) for field, value in raw.items()}
 
 
 def new_token() -> str:

@@ -36,9 +36,7 @@ def moderate(p: Pipeline, account: str, target: str, comments: list[dict[str, An
     message, to be retried: it says nothing about the comment at hand.
     """
     rt = p.runtime
-    rules = rt.rules.rules if rt.rules is not None else None
-    if rules is None:
-        raise RuntimeError("moderate needs a process with rules loaded")
+    rules = rt.rules.rules
     page = _Page(rt=rt, rules=rules, account=account, target=target, now=time.time())
     decided = decide_page(rules, comments, offenses=rt.offenses, waves=rt.waves, now=page.now,
                           environmental=_environmental)
