@@ -17,6 +17,7 @@ import heapq
 import json
 import sys
 import time
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
@@ -47,11 +48,14 @@ class _TimeOrder:
 
     A comment without ``created_at`` keeps its place after the comment read before it. One
     older than a comment already released cannot be put in order any more: it is released
-    at once and :attr:`late_line` names the first such line.
+    at once and :attr:`late_line` names the first such line. While comments arrive in order
+    (most recordings) they wait in a queue; from the first one out of order, in a heap (the
+    queue, sorted, is one already).
     """
 
     def __init__(self, window: int) -> None:
         self._window = window
+        self._queue: deque[tuple[float, int, Comment]] | None = deque()
         self._heap: list[tuple[float, int, Comment]] = []
         self._seq = 0
         self._last_read = float("-inf")
@@ -61,22 +65,31 @@ class _TimeOrder:
     def push(self, comment: Comment, line: int) -> Comment | None:
         """Hold ``comment``; the earliest held one when more than the window are held."""
         at = comment.created_at if comment.created_at is not None else self._last_read
-        self._last_read = at
         if at < self._released and self.late_line is None:
             self.late_line = line
         self._seq += 1
+        entry = (at, self._seq, comment)
+        queue = self._queue
+        if queue is not None:
+            if at >= self._last_read or not queue:
+                self._last_read = at
+                queue.append(entry)
+                return self._release(queue.popleft()) if len(queue) > self._window else None
+            self._heap, self._queue = list(queue), None
+        self._last_read = at
         if len(self._heap) < self._window:
-            heapq.heappush(self._heap, (at, self._seq, comment))
+            heapq.heappush(self._heap, entry)
             return None
-        at, _, earliest = heapq.heappushpop(self._heap, (at, self._seq, comment))
-        self._released = max(self._released, at)
-        return earliest
+        return self._release(heapq.heappushpop(self._heap, entry))
 
     def drain(self) -> list[Comment]:
-        return [self._pop() for _ in range(len(self._heap))]
+        if self._queue is not None:
+            held, self._queue = list(self._queue), deque()
+            return [self._release(entry) for entry in held]
+        return [self._release(heapq.heappop(self._heap)) for _ in range(len(self._heap))]
 
-    def _pop(self) -> Comment:
-        at, _, comment = heapq.heappop(self._heap)
+    def _release(self, entry: tuple[float, int, Comment]) -> Comment:
+        at, _, comment = entry
         self._released = max(self._released, at)
         return comment
 
