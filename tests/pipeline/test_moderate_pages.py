@@ -55,16 +55,8 @@ def decisions(rt: WorkerRuntime) -> dict[str, dict[str, Any]]:
 
 
 def test_a_page_is_decided_in_one_evaluation_and_an_offense_counts_for_the_next_comment(
-    runtime: WorkerRuntime, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    runtime: WorkerRuntime, pipeline: Pipeline, evaluated_pages: list[int]
 ) -> None:
-    pages: list[int] = []
-    evaluate_many = RuleSet.evaluate_many
-
-    def counting(self: RuleSet, comments: Sequence[Comment], **kwargs: Any) -> Iterator[Decision]:
-        pages.append(len(comments))
-        return evaluate_many(self, comments, **kwargs)
-
-    monkeypatch.setattr(RuleSet, "evaluate_many", counting)
     page = [
         comment(1, "写得真好", "oOther"),
         comment(2, "加v：abc12345", "oSpammer"),
@@ -74,7 +66,7 @@ def test_a_page_is_decided_in_one_evaluation_and_an_offense_counts_for_the_next_
     ]
     pipeline.moderate("oa", TARGET, page)
 
-    assert pages == [4]
+    assert evaluated_pages == [4]
     records = decisions(runtime)
     assert [records[c]["rules"] for c in ("1", "2", "3", "5")] == [
         [], ["spam"], ["repeat-offender"], []]
