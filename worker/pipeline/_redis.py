@@ -24,23 +24,6 @@ Clock = Callable[[], float]
 ScriptArg = str | int | float | bytes
 
 
-# KEYS[1] a key owned by a token; ARGV[1] the owner token. Compare-and-delete.
-COMPARE_AND_DELETE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-# KEYS[1] a key owned by a token; ARGV[1] the owner token, ARGV[2] ttl (ms). Compare-and-extend.
-COMPARE_AND_EXTEND = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-
-
 def text(value: bytes | str) -> str:
     """A reply value as ``str`` (UTF-8), whatever the client's ``decode_responses``."""
     if isinstance(value, bytes):
