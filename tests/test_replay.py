@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from worker.comment import Comment
 from worker.replay import PAGE_SIZE, replay
-from worker.rules import Decision, RuleSet, load_rules
+from worker.rules import load_rules
 
 RULES = """\
 version: 1
@@ -61,21 +56,13 @@ def test_bad_lines_are_skipped_with_their_line_numbers_and_the_rest_decided(
 
 
 def test_comments_are_decided_in_pages_of_bounded_size_and_file_order(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, evaluated_pages: list[int]
 ) -> None:
     """Replay decides pages of PAGE_SIZE comments, the comments held for time order too, so
     its memory does not grow with the order window."""
     rules_file = tmp_path / "r.yaml"
     rules_file.write_text(RULES, encoding="utf-8")
     rules = load_rules([rules_file])
-    pages: list[int] = []
-    evaluate_many = RuleSet.evaluate_many
-
-    def counting(self: RuleSet, comments: Sequence[Comment], **kwargs: Any) -> Iterator[Decision]:
-        pages.append(len(comments))
-        return evaluate_many(self, comments, **kwargs)
-
-    monkeypatch.setattr(RuleSet, "evaluate_many", counting)
     count = 3 * PAGE_SIZE + 5
     source = tmp_path / "in.jsonl"
     source.write_text("".join(
@@ -86,7 +73,7 @@ def test_comments_are_decided_in_pages_of_bounded_size_and_file_order(
 
     stats = replay(rules, source=source, out=out, err=io.StringIO(), order_window=2 * PAGE_SIZE)
 
-    assert max(pages) <= PAGE_SIZE and sum(pages) == count == stats.comments
+    assert max(evaluated_pages) <= PAGE_SIZE and sum(evaluated_pages) == count == stats.comments
     decided = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [d["id"] for d in decided] == [str(i) for i in range(count)]
     assert [d["matched"] != [] for d in decided] == [i % 7 == 0 for i in range(count)]

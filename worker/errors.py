@@ -5,6 +5,7 @@ Everything modworker raises on purpose derives from :class:`ModworkerError`::
     ModworkerError
     ├── ConfigError                 config or rule files are wrong (carries every Problem found)
     ├── InputError                  a replay input line or a CLI argument is unusable
+    │   └── CommentFormatError      a serialised comment's field is missing or of the wrong type
     ├── BatchTooLargeError          more ids than an API accepts in one call, refused before calling
     ├── EmbeddedRedisError          the embedded Redis server could not be started
     ├── StateUnavailableError       a command cannot reach the deployment's Redis
@@ -80,6 +81,15 @@ class ConfigError(ModworkerError):
 
 class InputError(ModworkerError):
     """An input (a replay line, a command-line value) cannot be used."""
+
+
+class CommentFormatError(InputError, ValueError):
+    """A serialised comment (a queue message's, a replay line's) cannot be read: ``field``
+    names the field that is missing or of the wrong type; the message says how."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
 
 
 class BatchTooLargeError(ModworkerError, ValueError):

@@ -57,8 +57,9 @@ def test_a_comment_that_cannot_be_stored_is_failed_and_the_rest_of_its_page_goes
     assert records["2"]["outcome"] == "failed"
     assert "UnicodeEncodeError" in records["2"]["detail"]
     assert records["3"]["outcome"] == "failed"
-    assert records["3"]["detail"] == "KeyError: 'content'"
-    assert audit_row(records["3"])[-3:] == ["failed", "", "KeyError: 'content'"]  # the CLI row
+    assert records["3"]["detail"] == "CommentFormatError: no 'content'"
+    # the CLI row
+    assert audit_row(records["3"])[-3:] == ["failed", "", "CommentFormatError: no 'content'"]
     assert records["1"]["rules"] == ["spam"] and records["4"]["rules"] == ["spam"]
     assert records["5"]["rules"] == [] and "outcome" not in records["5"]
     assert [(args[2], args[3]) for args in act_messages(stub_actors)] == [

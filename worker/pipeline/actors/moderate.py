@@ -1,5 +1,5 @@
-"""``moderate``: decide each comment of a page; turn decisions into ``act`` messages and
-batch entries."""
+"""``moderate``: decide a page of comments (one poll's page, one message) in one evaluation;
+turn decisions into ``act`` messages and batch entries."""
 
 from __future__ import annotations
 
@@ -14,20 +14,21 @@ from worker import metrics
 from worker.comment import Comment
 from worker.notify.entries import rule_entry
 from worker.pipeline.actors.common import BatchOrigin, audit_action, batch_context, log
+from worker.pipeline.page_decisions import decide_page
 from worker.pipeline.runtime import Runtime
 from worker.platform_specs import platform_spec
 from worker.rules import RuleSet, offense_rule
 from worker.rules.model import Decision, PlannedAction
 from worker.textclean import printable
 from worker.waves.acting import follow_ups
-from worker.waves.state import Observation
 
 if TYPE_CHECKING:
     from worker.pipeline.actors.pipeline import Pipeline
 
 
 def moderate(p: Pipeline, account: str, target: str, comments: list[dict[str, Any]]) -> None:
-    """Decide each comment and turn decisions into action messages and batch entries.
+    """Decide the page's comments together (:func:`decide_page`) and turn the decisions into
+    action messages and batch entries.
 
     Comments are isolated from each other: one that cannot be processed (a malformed entry, a
     string Redis cannot store) is audited as a ``failed`` decision with the reason, and the
@@ -35,15 +36,20 @@ def moderate(p: Pipeline, account: str, target: str, comments: list[dict[str, An
     message, to be retried: it says nothing about the comment at hand.
     """
     rt = p.runtime
-    page = _Page(rt=rt, rules=rt.rules.rules, account=account, target=target, now=time.time())
-    observations = _observe_page(page, comments)
-    for position, data in enumerate(comments):
+    rules = rt.rules.rules
+    page = _Page(rt=rt, rules=rules, account=account, target=target, now=time.time())
+    decided = decide_page(rules, comments, offenses=rt.offenses, waves=rt.waves, now=page.now,
+                          environmental=_environmental)
+    for entry in decided:
+        if isinstance(entry.outcome, Exception):
+            page.failed(entry.position, entry.data, entry.outcome)
+            continue
         try:
-            _moderate_comment(p, page, position, data, observations.get(position))
+            _moderate_comment(p, page, entry.position, entry.data, entry.outcome)
         except Exception as exc:
             if _environmental(exc):
                 raise
-            page.failed(position, data, exc)
+            page.failed(entry.position, entry.data, exc)
     page.send_decisions()
     if page.flush_needed:
         p.actors.flush.send(account)
@@ -128,28 +134,12 @@ class _Page:
                   note="this comment is given up; the rest of its page goes on")
 
 
-def _observe_page(page: _Page, comments: list[dict[str, Any]]) -> dict[int, Observation]:
-    """Record the page's comments in the wave state in one round trip, in order (a comment
-    that does not parse is left to :func:`_moderate_comment`, which audits it failed)."""
-    if page.rules.wave_query is None:
-        return {}
-    parsed: list[tuple[int, Comment]] = []
-    for position, data in enumerate(comments):
-        try:
-            parsed.append((position, Comment.from_dict(data)))
-        except Exception:  # noqa: BLE001 - reported when the comment itself is processed
-            continue
-    seen = page.rules.observe_page([c for _, c in parsed], page.rt.waves, page.now)
-    return {position: o for (position, _), o in zip(parsed, seen, strict=True) if o is not None}
-
-
 def _moderate_comment(p: Pipeline, page: _Page, position: int, data: dict[str, Any],
-                      observation: Observation | None = None) -> None:
+                      decision: Decision) -> None:
+    """Record ``decision`` and carry out its actions."""
     rt = page.rt
     account, target, now = page.account, page.target, page.now
-    comment = Comment.from_dict(data)
-    decision = page.rules.evaluate(comment, offenses=rt.offenses, now=now, waves=rt.waves,
-                                   observation=observation)
+    comment = decision.comment
     context = {"platform": comment.platform, "account": account, "target": target,
                "comment_id": comment.id}
     page.queue_decision(position, data, {
