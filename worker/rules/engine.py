@@ -95,6 +95,7 @@ class RuleSet:
         self.warnings = tuple(warnings)  # what `check` warns about (`--strict`: errors)
         self.files = tuple(files)
         self._candidates = _Candidates.of(ordered)
+        self._all_gated = not self._candidates.ungated  # every rule needs some content hit
         self._by_id = {r.id: r for r in ordered}
         self._has_shadow = any(r.mode == "shadow" for r in ordered)
         self.wave_query = wave_query([r.when for r in ordered if r.enabled])
@@ -163,10 +164,12 @@ class RuleSet:
         now: float,
         observation: Observation | None,
     ) -> Decision:
+        if self._all_gated and not any(scan.literals or scan.regexes for scan in scans):
+            return Decision(comment)  # the common case: a clean comment, no content-free rule
         fired = _fired(scans)
         candidates = self._candidates.for_signals(fired)
         if not candidates:
-            return Decision(comment)  # the common case: a clean comment, no content-free rule
+            return Decision(comment)
         ctx = EvalContext(
             comment=comment, scans=scans, now=now, offenses=offenses, waves=observation,
         )

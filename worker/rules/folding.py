@@ -16,47 +16,74 @@ from importlib import resources
 
 from worker.rules.separators import class_body, code_point_ranges, unicode_tables
 
-__all__ = ["NUMERALS", "Finder", "confusables_table", "rare_fixer", "rare_re", "t2s_table"]
+__all__ = [
+    "NUMERALS",
+    "Finder",
+    "confusables_table",
+    "lower_simple",
+    "rare_fixer",
+    "rare_re",
+    "t2s_table",
+]
 
 @functools.cache
 def rare_re(
-    strip_invisible: bool, fold_accents: bool, confusables: bool, numerals: bool
+    strip_invisible: bool, fold_accents: bool, confusables: bool, numerals: bool, casefold: bool
 ) -> re.Pattern[str]:
     """Characters that need fixing after NFKC: surrogates, invisibles when stripping, accented
     Latin letters and combining diacritics when folding accents, look-alikes and numerals
-    when folding them (one search finds them all: most comments have none, and then this is
-    the only cost; one ``str.replace`` per distinct character found is cheaper than a
-    ``translate`` or a substitution calling Python per occurrence).
+    when folding them, and every character the case step changes (``casefold``: str.casefold,
+    else :func:`lower_simple`). One search finds them all: most Chinese comments have none,
+    and then this is the only cost (no case folding either); one ``str.replace`` per distinct
+    character found is cheaper than a ``translate`` or a substitution calling Python per
+    occurrence.
 
-    The look-alikes beyond the BMP are covered by one range (a class of many astral ranges
-    makes ``re`` test each against every character, and emoji are common); the few other
-    characters inside it are given back unchanged by :func:`_rare_fixer`.
+    The look-alikes and cased letters beyond the BMP are covered by one range (a class of
+    many astral ranges makes ``re`` test each against every character, and emoji are
+    common); the few other characters inside it are given back unchanged by
+    :func:`rare_fixer`, and only cost a case folding that changes nothing.
     """
     body = "\\ud800-\\udfff"
     if strip_invisible:
         body += class_body(unicode_tables()[1])
     if fold_accents:
         body += _ACCENT_BLOCKS
-    if confusables:
-        codepoints = sorted(confusables_table()[0])
-        bmp = [cp for cp in codepoints if cp < 0x10000]
-        astral = [cp for cp in codepoints if cp >= 0x10000]
-        body += class_body(code_point_ranges(bmp))
-        if astral:
-            body += class_body([(astral[0], astral[-1])])
     if numerals:
         body += "".join(NUMERALS)
+    folded = set(confusables_table()[0]) if confusables else set()
+    codepoints = sorted(_case_changed(casefold) | folded)
+    bmp = [cp for cp in codepoints if cp < 0x10000]
+    astral = [cp for cp in codepoints if cp >= 0x10000]
+    body += class_body(code_point_ranges(bmp))
+    if astral:
+        body += class_body([(astral[0], astral[-1])])
     return re.compile(f"[{body}]")
+
+
+def lower_simple(text: str) -> str:
+    """Context-free one-to-one lowercasing (``casefold: false``)."""
+    return text.lower().replace("ς", "σ")
+
+
+@functools.cache
+def _case_changed(casefold: bool) -> frozenset[int]:
+    """The code points the case step changes (str.casefold and :func:`lower_simple` are
+    context-free: a text changes exactly when one of its characters does)."""
+    case = str.casefold if casefold else lower_simple
+    # No cased letter lies beyond plane 1 (the last is Adlam's, U+1E921).
+    return frozenset(
+        cp for cp in range(0x20000) if not 0xD800 <= cp <= 0xDFFF and case(chr(cp)) != chr(cp)
+    )
 
 
 @functools.cache
 def rare_fixer(
     strip_invisible: bool, fold_accents: bool, confusables: bool, numerals: bool
 ) -> Callable[[str], str]:
-    """What each character :func:`_rare_re` finds becomes: a lone surrogate U+FFFD, a
+    """What each character :func:`rare_re` finds becomes: a lone surrogate U+FFFD, a
     look-alike or numeral its ASCII character, an accented Latin letter its base (a
     diacritic nothing), an invisible character nothing; anything else (inside the astral
-    range that covers the look-alikes) stays."""
+    range that covers the look-alikes, and cased letters, which the case step changes) stays."""
     invisible = unicode_tables()[0] if strip_invisible else frozenset()
     table = dict(confusables_table()[0]) if confusables else {}
     if numerals:

@@ -69,7 +69,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from worker.rules.folding import NUMERALS, Finder, rare_fixer, rare_re, t2s_table
+from worker.rules.folding import NUMERALS, Finder, lower_simple, rare_fixer, rare_re, t2s_table
 from worker.rules.offsets import OffsetMaps, offset_maps
 from worker.rules.separators import (
     drop_slow_separators,
@@ -122,11 +122,6 @@ class NormalizeOptions:
             )
 
 
-def _lower_simple(text: str) -> str:
-    """Context-free one-to-one lowercasing (``casefold: false``)."""
-    return text.lower().replace("ς", "σ")
-
-
 # --------------------------------------------------------------------------------------------
 
 
@@ -157,10 +152,10 @@ class Normalizer:
         self._nfkc = opts.nfkc
         self._char_cache: dict[str, str] = {}
         steps = (opts.strip_invisible, opts.fold_accents, opts.confusables, opts.numerals)
-        self._rare_re = rare_re(*steps)
+        self._rare_re = rare_re(*steps, casefold=opts.casefold)
         self._rare_fix = rare_fixer(*steps)
         self._rare_fixed: dict[str, str] = {}
-        self._case: Callable[[str], str] = str.casefold if opts.casefold else _lower_simple
+        self._case: Callable[[str], str] = str.casefold if opts.casefold else lower_simple
         #: runs of separators outside the slow astral block (None: separators are kept)
         self.separator_regex = separator_re() if opts.skip_separators else None
         self._kept_runs = non_separator_re()
@@ -205,9 +200,8 @@ class Normalizer:
             if not unicodedata.is_normalized("NFKC", text):
                 text = unicodedata.normalize("NFKC", text)
         found = self._rare_re.findall(text)
-        if found:
-            text = self._fix_rare(text, found)
-        text = self._case(text)
+        if found:  # else no character here is one the rare steps or case folding change
+            text = self._case(self._fix_rare(text, found))
         if self._t2s_re is not None and self._t2s_re.search(text):
             assert self._t2s_table is not None
             text = text.translate(self._t2s_table)

@@ -56,7 +56,7 @@ class ScanResult:
         self.regexes = regexes
         self._first = first
         self._matcher = matcher
-        self._regex_first: dict[int, tuple[int, int]] = regex_first or {}
+        self._regex_first = regex_first  # spans found so far; created on the first ask
 
     def __repr__(self) -> str:
         return f"ScanResult(literals={sorted(self.literals)}, regexes={sorted(self.regexes)})"
@@ -76,6 +76,8 @@ class ScanResult:
         """
         if regex_id not in self.regexes:
             raise KeyError(regex_id)
+        if self._regex_first is None:
+            self._regex_first = {}
         span = self._regex_first.get(regex_id)
         if span is None:
             found = self._matcher._regex_search(regex_id, self.text.kept)

@@ -4,7 +4,7 @@ runs and how ``includes_word`` edges, ``sounds_like`` and ``allow`` are judged).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import ahocorasick_rs
@@ -26,6 +26,7 @@ _TRIGGER = "trigger"  # a skeleton-automaton target that only says "run the word
 _ALLOW = "allow"  # a skeleton-automaton target: a match of an allow term
 _SOUND = "sound"  # a skeleton-automaton target: a sounds_like term, matched in the sound part
 _NO_IDS: frozenset[int] = frozenset()
+_NO_FIRST: dict[int, tuple[str, int, int]] = {}  # shared: a ScanResult never changes its own
 _ANCHORS = ("\\A", "\\z", "(?m:^)", "(?m:$)")  # as regex.py writes ^, $, \A and \Z
 
 # re2.Set needs far more than RE2's default 8 MiB for ~100 patterns (perf-notes.md); running
@@ -58,7 +59,15 @@ class Matcher:
         self._add_sound_terms(skel_terms, sound_terms)
         self._add_word_terms(skel_terms, word_terms)
         self._build_skeleton_automaton(skel_terms)
-        self._set: Any = _regex_set(regexes) if regexes else None
+        # A comment with no automaton hit and no regex match then holds nothing (no
+        # full_exact lookup or unconditional word pass to run).
+        self._clean_without_hits = not self._full and not self._word_always
+        # The set's match takes UTF-8 bytes: google-re2's wrapper object (its ``_set``) would
+        # encode a str itself, one more Python call per comment.
+        regex_set = _regex_set(regexes) if regexes else None
+        self._set_match: Callable[[bytes], list[int] | None] | None = (
+            getattr(regex_set, "_set", regex_set).Match if regex_set is not None else None
+        )
         # Without anchors a regex matching a comment matches any text holding it: a page's
         # texts joined can be searched once (scan_many). The translation writes every anchor
         # as one of these (a literal backslash before A or z only makes this cautious).
@@ -149,21 +158,15 @@ class Matcher:
         for index, norm in enumerate(norms):
             hits = per_text.get(index)
             if hits is None and regex_free[index] and self._clean_without_hits:
-                results.append(ScanResult(norm, _NO_IDS, _NO_IDS, {}, self))
+                results.append(ScanResult(norm, _NO_IDS, _NO_IDS, _NO_FIRST, self))
             else:
                 results.append(self._result(norm, hits or [], regex_free=regex_free[index]))
         return results
 
-    @property
-    def _clean_without_hits(self) -> bool:
-        """A comment with no automaton hit and no regex match holds nothing (no full_exact
-        lookup or unconditional word pass to run)."""
-        return not self._full and not self._word_always
-
     def _regex_free(self, page: NormalizedPage) -> list[bool]:
         """Per text of the page: True when the regex set is known to match nothing in it."""
         count = len(page.texts)
-        if self._set is None:
+        if self._set_match is None:
             return [True] * count
         free = [False] * count
         if self._page_regex:
@@ -177,7 +180,8 @@ class Matcher:
         """Mark texts ``lo:hi`` (``joined``: them joined by NUL) regex-free where a search
         of them together, or of a half of them, finds nothing; the rest are left to a
         search each."""
-        if not self._set.Match(joined):
+        assert self._set_match is not None
+        if not self._set_match(joined.encode()):
             free[lo:hi] = [True] * (hi - lo)
             return
         if hi - lo <= _REGEX_SPLIT_MIN:
@@ -238,8 +242,14 @@ class Matcher:
     ) -> ScanResult:
         """What one comment's scan found, from its automaton hits (``regex_free``: the regex
         set is known to match nothing in it)."""
+        matched = (
+            None if regex_free or self._set_match is None
+            else self._set_match(norm.kept.encode())
+        )
+        if not hits and not matched and self._clean_without_hits:
+            return ScanResult(norm, _NO_IDS, _NO_IDS, _NO_FIRST, self)  # most comments
         skeleton = norm.skeleton
-        found: Found | None = None  # created on the first hit: most comments have none
+        found: Found | None = None  # created on the first hit
 
         if self._full:
             ids = self._full.get(skeleton)
@@ -259,17 +269,13 @@ class Matcher:
 
         regexes = _NO_IDS
         regex_first: dict[int, tuple[int, int]] = {}
-        if self._set is not None and not regex_free:
-            matched = self._set.Match(norm.kept)
-            if matched:
-                regexes = frozenset(matched)
-                if not self._guarded_regexes.isdisjoint(regexes):
-                    found = found or Found()
-                    regexes = allowed_regexes(
-                        norm, regexes, found, self._regex_defs, regex_first
-                    )
+        if matched:
+            regexes = frozenset(matched)
+            if not self._guarded_regexes.isdisjoint(regexes):
+                found = found or Found()
+                regexes = allowed_regexes(norm, regexes, found, self._regex_defs, regex_first)
         if found is None:
-            return ScanResult(norm, _NO_IDS, regexes, {}, self, regex_first)
+            return ScanResult(norm, _NO_IDS, regexes, _NO_FIRST, self, regex_first)
         if found.pending:
             settle(norm, found, self._literals)
         literals = frozenset(found.first) if found.first else _NO_IDS
