@@ -8,9 +8,9 @@ comment.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from worker.rules.literals import LiteralDef, RegexDef
+from worker.rules.literals import RegexDef
 from worker.rules.normalize import NormalizedText
 from worker.rules.scan_result import Found, original_span
 
@@ -32,14 +32,15 @@ def _inside(span: tuple[int, int], allow: frozenset[int], spans: _Spans) -> bool
     return any(a <= start and end <= b for ident in allow for a, b in spans.get(ident, ()))
 
 
-def settle(norm: NormalizedText, found: Found, literals: Sequence[LiteralDef]) -> None:
-    """Keep the first hit of each allow-guarded literal that no allow match covers."""
+def settle(norm: NormalizedText, found: Found, allow_of: Mapping[int, frozenset[int]]) -> None:
+    """Keep the first hit of each allow-guarded literal that no allow match covers
+    (``allow_of``: literal id -> its allow ids)."""
     allowed_ids = {ident for ident, _, _ in found.allow}
     spans: _Spans | None = None
     for ident, where, start, end in found.pending:
         if ident in found.first:
             continue
-        allow = literals[ident].allow
+        allow = allow_of[ident]
         if not allowed_ids.isdisjoint(allow):
             if spans is None:
                 spans = _allow_spans(norm, found)

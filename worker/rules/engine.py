@@ -55,11 +55,17 @@ class _Candidates:
             for signal in rule.required or ():
                 by_signal.setdefault(signal, []).append(position)
         ungated_at = frozenset(i for i, r in enumerate(ordered) if r.required is None)
+        # Most signals share their positions with many others (all the terms of one rule):
+        # one tuple each, not one per signal (100k terms, 100k signals).
+        shared: dict[tuple[int, ...], tuple[int, ...]] = {}
         return cls(
             ordered=ordered,
             ungated=tuple(ordered[i] for i in sorted(ungated_at)),
             ungated_at=ungated_at,
-            by_signal={signal: tuple(at) for signal, at in by_signal.items()},
+            by_signal={
+                signal: shared.setdefault(tuple(at), tuple(at))
+                for signal, at in by_signal.items()
+            },
         )
 
     def for_signals(self, fired: set[Signal]) -> Sequence[Rule]:

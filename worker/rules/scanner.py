@@ -3,6 +3,7 @@ runs and how ``includes_word`` edges, ``sounds_like`` and ``allow`` are judged).
 
 from __future__ import annotations
 
+import array
 import bisect
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -22,9 +23,14 @@ from worker.rules.words import is_word_char
 
 __all__ = ["SET_MAX_MEM", "Matcher"]
 
-_TRIGGER = "trigger"  # a skeleton-automaton target that only says "run the word automaton"
-_ALLOW = "allow"  # a skeleton-automaton target: a match of an allow term
-_SOUND = "sound"  # a skeleton-automaton target: a sounds_like term, matched in the sound part
+# A skeleton-automaton target is one int, ``number << 3 | kind`` (no object per target: 100k
+# terms are 100k targets). The kinds:
+_INCLUDES, _STARTS_WITH, _ENDS_WITH = 0, 1, 2  # the literal of that kind and id
+_ALLOW = 3  # a match of the allow term of that id
+_TRIGGER = 4  # only says "run the word automaton"
+_SOUND = 5  # the sounds_like terms of that sound index, matched in the sound part
+_KIND_CODES = {"includes": _INCLUDES, "starts_with": _STARTS_WITH, "ends_with": _ENDS_WITH}
+_MULTI = -1  # in the single-target array: the pattern's targets are in the multi dict
 _NO_IDS: frozenset[int] = frozenset()
 _NO_FIRST: dict[int, tuple[str, int, int]] = {}  # shared: a ScanResult never changes its own
 _ANCHORS = ("\\A", "\\z", "(?m:^)", "(?m:$)")  # as regex.py writes ^, $, \A and \Z
@@ -49,11 +55,12 @@ class Matcher:
         self.normalizer = normalizer
         self.literal_count = len(literals)
         self.regex_count = len(regexes)
-        self._literals = literals
+        # what settle() needs of the literals: the allow ids of those that have some
+        self._allow_of = {lit.ident: lit.allow for lit in literals if lit.allow}
         self._regex_defs = regexes
         self.patterns = [r.pattern for r in regexes]
         self._numerals = normalizer.options.numerals
-        self._guarded = frozenset(lit.ident for lit in literals if lit.allow)
+        self._guarded = frozenset(self._allow_of)
         self._guarded_regexes = frozenset(i for i, r in enumerate(regexes) if r.allow)
         skel_terms, word_terms, sound_terms, self._full = _group_literals(literals, allow or ())
         self._add_sound_terms(skel_terms, sound_terms)
@@ -84,7 +91,7 @@ class Matcher:
         sound part are ignored there). One scan instead of two."""
         self._sound_targets: list[list[LiteralDef]] = list(sound_terms.values())
         for index, term in enumerate(sound_terms):
-            skel_terms.setdefault(term, []).append((_SOUND, index))
+            skel_terms.setdefault(term, []).append(index << 3 | _SOUND)
         self._sounds = bool(sound_terms)
         # With a few terms, most comments hold no character read as a term's first syllable:
         # they skip the sound (None: too many such characters for the check to pay).
@@ -106,7 +113,7 @@ class Matcher:
                 if not trigger:
                     self._word_always = True
                     break
-                skel_terms.setdefault(trigger, []).append((_TRIGGER, -1))
+                skel_terms.setdefault(trigger, []).append(_TRIGGER)
         self._word_targets: list[list[LiteralDef]] = list(word_terms.values())
         self._word_ac: Any = ahocorasick_rs.AhoCorasick(list(word_terms)) if word_terms else None
         # Spaced-out runs spell terms made of word characters only (see spaced.py).
@@ -116,12 +123,17 @@ class Matcher:
         }
 
     def _build_skeleton_automaton(self, skel_terms: _SkeletonTerms) -> None:
-        """One automaton pattern per distinct skeleton term, its targets as tuples; the
-        term lists are emptied before the automaton is built (the peak of a load)."""
+        """One automaton pattern per distinct skeleton term; its target in an array when it
+        has one (most), else its targets in a dict. The term lists are emptied before the
+        automaton is built (the peak of a load)."""
         patterns = list(skel_terms)
-        self._skel_targets: list[tuple[tuple[str, int], ...]] = [
-            tuple(targets) for targets in skel_terms.values()
-        ]
+        self._skel_single = array.array("q", [_MULTI]) * len(patterns)
+        self._skel_multi: dict[int, tuple[int, ...]] = {}
+        for index, targets in enumerate(skel_terms.values()):
+            if len(targets) == 1:
+                self._skel_single[index] = targets[0]
+            else:
+                self._skel_multi[index] = tuple(targets)
         skel_terms.clear()
         # A page's skeletons are scanned joined by NUL (scan_many): no pattern may hold one.
         self._page_scan = not any("\0" in term for term in patterns)
@@ -277,7 +289,7 @@ class Matcher:
         if found is None:
             return ScanResult(norm, _NO_IDS, regexes, _NO_FIRST, self, regex_first)
         if found.pending:
-            settle(norm, found, self._literals)
+            settle(norm, found, self._allow_of)
         literals = frozenset(found.first) if found.first else _NO_IDS
         return ScanResult(norm, literals, regexes, found.first, self, regex_first)
 
@@ -285,7 +297,6 @@ class Matcher:
         self, hits: Iterable[tuple[int, int, int]], skeleton: str, found: Found
     ) -> bool:
         """Record the skeleton hits that hold; True when an includes_word trigger fired."""
-        targets = self._skel_targets
         first = found.first
         guarded = self._guarded
         length = len(skeleton)
@@ -294,7 +305,8 @@ class Matcher:
             if end > length:  # in the sound part
                 self._sound_hit(index, start - length - 1, end - length - 1, skeleton, found)
                 continue
-            for kind, ident in targets[index]:
+            for target in self._targets(index):
+                kind, ident = target & 7, target >> 3
                 if kind == _TRIGGER:
                     triggered = True
                     continue
@@ -304,12 +316,17 @@ class Matcher:
                 if ident in first:
                     continue
                 if (
-                    kind == "includes"
-                    or (kind == "starts_with" and start == 0)
-                    or (kind == "ends_with" and end == length)
+                    kind == _INCLUDES
+                    or (kind == _STARTS_WITH and start == 0)
+                    or (kind == _ENDS_WITH and end == length)
                 ):
                     found.hit(ident, "skeleton", start, end, ident in guarded)
         return triggered
+
+    def _targets(self, index: int) -> tuple[int, ...]:
+        """The targets of skeleton-automaton pattern ``index``."""
+        single = self._skel_single[index]
+        return (single,) if single != _MULTI else self._skel_multi[index]
 
     def _word_hits(self, norm: NormalizedText, found: Found) -> None:
         kept = norm.kept
@@ -351,10 +368,10 @@ class Matcher:
         """A hit in the sound part; sound offsets are skeleton offsets. Latin letters and
         digits at a term's ends must not be continued by more of them (sounds_like.py)."""
         n = len(skeleton)
-        for kind, sound_index in self._skel_targets[index]:
-            if kind != _SOUND:
+        for target in self._targets(index):
+            if target & 7 != _SOUND:
                 continue  # a Latin skeleton term found again among the sound's letters
-            for lit in self._sound_targets[sound_index]:
+            for lit in self._sound_targets[target >> 3]:
                 if lit.word_start and start > 0 and is_word_char(skeleton[start - 1]):
                     continue
                 if lit.word_end and end < n and is_word_char(skeleton[end]):
@@ -369,7 +386,7 @@ class Matcher:
         return int(start), int(end)
 
 
-_SkeletonTerms = dict[str, list[tuple[str, int]]]  # skeleton term -> (kind, id) targets
+_SkeletonTerms = dict[str, list[int]]  # skeleton term -> its targets
 _REGEX_SPLIT_MIN = 4  # a matching part of a page this small is searched text by text
 
 
@@ -393,9 +410,9 @@ def _group_literals(
         elif lit.kind == "sounds_like":
             sound_terms.setdefault(lit.term, []).append(lit)
         else:
-            skel_terms.setdefault(lit.term, []).append((lit.kind, lit.ident))
+            skel_terms.setdefault(lit.term, []).append(lit.ident << 3 | _KIND_CODES[lit.kind])
     for ident, term in enumerate(allow):
-        skel_terms.setdefault(term, []).append((_ALLOW, ident))
+        skel_terms.setdefault(term, []).append(ident << 3 | _ALLOW)
     return skel_terms, word_terms, sound_terms, full
 
 
