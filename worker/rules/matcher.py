@@ -68,6 +68,7 @@ class MatcherBuilder:
         self._compiled: dict[str, Any] = {}  # pattern -> compiled, whatever its allow terms
         self._allow: list[str] = []  # allow terms, normalised like includes terms
         self._allow_ids: dict[str, int] = {}
+        self._built = False
 
     def add_literal(
         self, kind: LiteralKind, term: str, *, allow: frozenset[int] = NO_ALLOW
@@ -80,6 +81,8 @@ class MatcherBuilder:
         """
         if kind not in KINDS:
             raise ValueError(f"unknown literal kind {kind!r}")
+        if self._built:
+            raise ValueError("this MatcherBuilder has built its Matcher already")
         if not isinstance(term, str):
             raise PatternError(f"a term must be a string, not {type(term).__name__}")
         skeleton = kind != "includes_word"
@@ -143,10 +146,15 @@ class MatcherBuilder:
         return self.normalizer.normalize_term(ch, skeleton=False)
 
     def build(self) -> Matcher:
-        """Compile the automata and the regex set."""
-        return Matcher(
-            self.normalizer, list(self._literals), list(self._regexes), list(self._allow)
-        )
+        """Compile the automata and the regex set. A builder builds once: its literals go to
+        the matcher (which lets go of those it no longer needs before the automaton is
+        built, the peak of a load), so adding more afterwards is refused."""
+        if self._built:
+            raise ValueError("this MatcherBuilder has built its Matcher already")
+        self._built = True
+        literals, self._literals = self._literals, []
+        self._literal_ids.clear()
+        return Matcher(self.normalizer, literals, list(self._regexes), list(self._allow))
 
 
 def _empty_reason(term: str, normalizer: Normalizer, *, skeleton: bool) -> str:

@@ -52,6 +52,7 @@ class Matcher:
         regexes: list[RegexDef],
         allow: list[str] | None = None,
     ) -> None:
+        """``literals`` is emptied once grouped (see MatcherBuilder.build)."""
         self.normalizer = normalizer
         self.literal_count = len(literals)
         self.regex_count = len(regexes)
@@ -63,6 +64,7 @@ class Matcher:
         self._guarded = frozenset(self._allow_of)
         self._guarded_regexes = frozenset(i for i, r in enumerate(regexes) if r.allow)
         skel_terms, word_terms, sound_terms, self._full = _group_literals(literals, allow or ())
+        literals.clear()  # consumed (MatcherBuilder.build): the grouped terms are all it needs
         self._add_sound_terms(skel_terms, sound_terms)
         self._add_word_terms(skel_terms, word_terms)
         self._build_skeleton_automaton(skel_terms)
