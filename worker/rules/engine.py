@@ -160,12 +160,13 @@ class RuleSet:
         """
         contents = [comment.content for comment in comments]
         pages = [matcher.scan_many(contents) for matcher in self.matchers]
-        for index, comment in enumerate(comments):
+        scans_of = [list(scans) for scans in zip(*pages, strict=True)] if pages else (
+            [[] for _ in comments]  # no normalisation group: no rule looks at content
+        )
+        for comment, scans in zip(comments, scans_of, strict=True):
             at = time.time() if now is None else now
             observation = self.observe(comment, waves, at) if waves is not None else None
-            yield self._evaluate_scanned(
-                comment, [page[index] for page in pages], offenses, at, observation
-            )
+            yield self._evaluate_scanned(comment, scans, offenses, at, observation)
 
     def _evaluate_scanned(
         self,
