@@ -1,10 +1,10 @@
 """Soak benchmark: the real daemon against the sandbox for N minutes, watching for growth.
 
 What runs (all on 127.0.0.1; every process started here is stopped in ``finally``): the
-pipeline benchmark's harness (:mod:`pipeline_bench`): an embedded Redis, the sandbox as its
-own process, and ``modworker run --processes 2 --threads 8`` with the benchmark's rules and
-targets (8 WeChat articles, 2 Weibo posts), plus ``quota: {pause: 5s}`` so that quota
-answers pause briefly.
+pipeline benchmark's world and processes (:mod:`pipeline_world`, :mod:`bench_processes`):
+an embedded Redis, the sandbox as its own process, and ``modworker run --processes 2
+--threads 8`` with the benchmark's rules and targets (8 WeChat articles, 2 Weibo posts),
+plus ``quota: {pause: 5s}`` so that quota answers pause briefly.
 
 Workload, for ``--minutes`` (default 10) after a warm-up (an initial 2,000 comments, all
 decided):
@@ -52,17 +52,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis as redis_lib
-from pipeline_bench import (
+from bench_processes import (
+    SandboxProcess,
+    cleanup_stack,
+    exit_on_sigterm,
+    start_bench_daemon,
+)
+from pipeline_audit import AuditWatcher
+from pipeline_world import (
     APP_ID,
-    AuditWatcher,
-    DaemonProcess,
     Generator,
     Item,
-    SandboxProcess,
     Target,
-    _terminate,
     assign_ids,
-    cleanup_stack,
     make_targets,
     seed_document,
     write_config,
@@ -70,6 +72,7 @@ from pipeline_bench import (
 
 from worker.pipeline.keys import Keys
 from worker.redis_server import EmbeddedRedis
+from worker.subprocesses import DaemonProcess
 
 PREFIX = "mw"
 FLAT = 0.05  # growth over the second half below which a figure is flat
@@ -146,13 +149,11 @@ class Soak:
         self._next_minute = 60.0
 
     def processes(self) -> dict[str, int]:
-        pids = {"daemon": self.daemon.process.pid}
-        workers = [pid for pid in self.daemon.worker_pids()
-                   if b"spawn_main" in _cmdline(pid)]
-        pids.update({f"worker-{i}": pid for i, pid in enumerate(sorted(workers))})
+        pids = {"daemon": self.daemon.pid}
+        pids.update({f"worker-{i}": pid for i, pid in enumerate(self.daemon.worker_pids())})
         if self.redis_pid is not None:
             pids["redis-server"] = self.redis_pid
-        pids["sandbox"] = self.sandbox.process.pid
+        pids["sandbox"] = self.sandbox.pid
         return pids
 
     def sample(self) -> Sample:
@@ -198,7 +199,7 @@ class Soak:
         tick = time.monotonic()
         while (elapsed := time.monotonic() - self.started) < seconds:
             if not self.daemon.alive():
-                raise RuntimeError(f"the daemon exited ({self.daemon.process.returncode}); "
+                raise RuntimeError(f"the daemon exited ({self.daemon.returncode}); "
                                    f"see {self.daemon.log_path}")
             now = time.monotonic()
             owed += (now - tick) * rate
@@ -218,13 +219,6 @@ class Soak:
                 on_minute(self.sample())
                 self._next_minute += 60.0
             time.sleep(0.2)
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return b""
 
 
 def growth(mid: float, end: float) -> float:
@@ -288,7 +282,7 @@ def report(start: Sample, mid: Sample, end: Sample, soak: Soak) -> bool:
     return flat
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -303,7 +297,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.minutes <= 0 or args.rate <= 0 or args.rotate_every <= 0:
         parser.error("--minutes, --rate and --rotate-every must be above 0")
-    signal.signal(signal.SIGTERM, _terminate)
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     targets = make_targets()
     gen = Generator(seed=20240602)
     warmup = gen.make(targets, WARMUP_COMMENTS, spam=0.05, abuse=0.02, praise=0.01)
@@ -320,44 +319,55 @@ def main() -> None:
                               targets=targets, interval=args.interval, batch_wait=1.0)
         with config.open("a", encoding="utf-8") as out:
             out.write("quota: {pause: 5s}\n")
-        daemon = DaemonProcess(config, workdir / "daemon.log", processes=args.processes,
-                               threads=args.threads)
+        daemon = start_bench_daemon(config, workdir / "daemon.log", processes=args.processes,
+                                    threads=args.threads)
         stack.append(daemon)
         client = redis_lib.Redis.from_url(embedded.url)
         watcher = AuditWatcher(client=client, key=Keys(prefix=PREFIX).audit())
         daemon.wait_for_workers(args.processes)
-        print(f"warm-up: {WARMUP_COMMENTS:,} comments ...", flush=True)
-        deadline = time.monotonic() + 300
-        while watcher.decision_records < WARMUP_COMMENTS:
-            if time.monotonic() > deadline or not daemon.alive():
-                raise SystemExit(f"the warm-up did not finish; see {daemon.log_path}")
-            time.sleep(1)
-            watcher.read()
+        warm_up(watcher, daemon)
         sandbox.post("faults", BASE_FAULTS)
         soak = Soak(sandbox=sandbox, daemon=daemon, redis_pid=embedded.pid, client=client,
                     watcher=watcher, gen=gen, targets=targets)
         soak.comments = WARMUP_COMMENTS
-        seconds = args.minutes * 60
-        print(f"soak: {args.minutes:g} min, {args.rate:g} comments/s", flush=True)
-        start = soak.sample()
-        print_trace(start)
-        samples: list[Sample] = []
-
-        def on_minute(sample: Sample) -> None:
-            samples.append(sample)
-            print_trace(sample)
-
-        soak.run(seconds=seconds / 2, rate=args.rate, rotate_every=args.rotate_every,
-                 on_minute=on_minute)
-        mid = soak.sample()
-        print_trace(mid)
-        soak.run(seconds=seconds, rate=args.rate, rotate_every=args.rotate_every,
-                 on_minute=on_minute)
-        end = soak.sample()
-        print_trace(end)
+        flat = run_soak(soak, args)
         client.close()
-        flat = report(start, mid, end, soak)
     raise SystemExit(0 if flat else 1)
+
+
+def warm_up(watcher: AuditWatcher, daemon: DaemonProcess) -> None:
+    """Until the warm-up comments are all decided (SystemExit after 300 s)."""
+    print(f"warm-up: {WARMUP_COMMENTS:,} comments ...", flush=True)
+    deadline = time.monotonic() + 300
+    while watcher.decision_records < WARMUP_COMMENTS:
+        if time.monotonic() > deadline or not daemon.alive():
+            raise SystemExit(f"the warm-up did not finish; see {daemon.log_path}")
+        time.sleep(1)
+        watcher.read()
+
+
+def run_soak(soak: Soak, args: argparse.Namespace) -> bool:
+    """Both halves, sampled at the start, the middle, the end and every minute; the report's
+    verdict (True: flat)."""
+    seconds = args.minutes * 60
+    print(f"soak: {args.minutes:g} min, {args.rate:g} comments/s", flush=True)
+    start = soak.sample()
+    print_trace(start)
+    samples: list[Sample] = []
+
+    def on_minute(sample: Sample) -> None:
+        samples.append(sample)
+        print_trace(sample)
+
+    soak.run(seconds=seconds / 2, rate=args.rate, rotate_every=args.rotate_every,
+             on_minute=on_minute)
+    mid = soak.sample()
+    print_trace(mid)
+    soak.run(seconds=seconds, rate=args.rate, rotate_every=args.rotate_every,
+             on_minute=on_minute)
+    end = soak.sample()
+    print_trace(end)
+    return report(start, mid, end, soak)
 
 
 if __name__ == "__main__":

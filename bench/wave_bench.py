@@ -30,15 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis
-from pipeline_bench import (
-    APP_ID,
-    DaemonProcess,
-    SandboxProcess,
-    cleanup_stack,
-    make_targets,
-    seed_document,
-    write_config,
-)
+from bench_processes import SandboxProcess, cleanup_stack, start_bench_daemon
+from pipeline_world import APP_ID, make_targets, seed_document, write_config
 
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import Keys
@@ -115,7 +108,8 @@ def main() -> None:
         config = write_config(work, rules_text=RULES, redis_url=embedded.url,
                               sandbox_url=sandbox.url, targets=everywhere,
                               interval=args.interval, batch_wait=1.0)
-        daemon = DaemonProcess(config, work / "daemon.log", processes=args.processes, threads=8)
+        daemon = start_bench_daemon(config, work / "daemon.log", processes=args.processes,
+                                    threads=8)
         stack.append(daemon)
         daemon.wait_for_workers(args.processes)
         time.sleep(2 * args.interval)  # a first empty poll of every target

@@ -17,9 +17,12 @@ from pathlib import Path
 import pytest
 
 from worker.comment import Comment
-from worker.demo import MARK_VARIABLE, example_config_path, load_example, marked_pids
-from worker.demo_data import ARTICLES, STATUS_ID, TRUSTED_STAFF, DemoData, seed_document
+from worker.demo.data import ARTICLES, STATUS_ID, TRUSTED_STAFF, DemoData, seed_document
+from worker.demo.processes import MARK_VARIABLE, DemoProcesses
+from worker.demo.setup import example_config_path, load_example
+from worker.errors import ProcessWaitError
 from worker.rules import load_rules
+from worker.subprocesses import marked_pids
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -107,7 +110,8 @@ def test_demo_runs_the_whole_pipeline_and_leaves_nothing_behind() -> None:
     assert found, out
     workdir = found.group(1)
 
-    assert not marked_pids(workdir), f"processes of the demo still running: {marked_pids(workdir)}"
+    left = marked_pids(MARK_VARIABLE, workdir)
+    assert not left, f"processes of the demo still running: {left}"
     assert not Path(workdir).exists(), "the temporary directory is removed after a success"
 
     # Live progress, then the summary.
@@ -130,3 +134,20 @@ def test_demo_runs_the_whole_pipeline_and_leaves_nothing_behind() -> None:
         assert 1 <= max(sizes) <= 20, sizes
     assert re.search(r"^\s+comment/delete\s+\d+", out, re.MULTILINE), out
     assert "→ contact-spam → delete ok" in out
+
+
+def test_a_daemon_that_cannot_start_is_told_with_the_end_of_its_log(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("accounts: not a list\n", encoding="utf-8")
+    processes = DemoProcesses(tmp_path)
+    said: list[str] = []
+    try:
+        with pytest.raises(ProcessWaitError) as caught:
+            processes.start_daemon(config, {})
+    finally:
+        processes.cleanup(said.append)
+    message = str(caught.value)
+    assert message.startswith("the daemon exited with status 1 while waiting for the daemon "
+                              "to be ready; the end of its log:\n"), message
+    assert "config.yaml" in message and "accounts" in message, message
+    assert said == []  # nothing left to stop or kill

@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--duration", type=_demo_seconds, default=30.0,
                       help="seconds the daemon runs before the summary, 0 to 3600 (default 30)")
-    demo.set_defaults(func=_lazy("worker.demo", "cmd_demo"))
+    demo.set_defaults(func=_lazy("worker.demo.command", "cmd_demo"))
 
     audit = commands.add_parser("audit", help="recent audit records (decisions and actions)")
     audit.add_argument("-c", "--config", required=True, help="path to config.yaml")

@@ -13,6 +13,8 @@ Everything modworker raises on purpose derives from :class:`ModworkerError`::
     ├── NotifyError                 a notification channel refused or did not answer a message
     │   └── NotifyRateLimitedError  the robot's rate limit (ours or its answer): send later
     ├── UnknownPlatformError        a platform name no spec declares (worker.platform_specs)
+    ├── ProcessWaitError            a child process exited or was not ready in time (subprocesses)
+    ├── SandboxAdminError           the sandbox's admin API refused a call (sandbox.admin_client)
     └── PlatformError               a platform API call failed; carries platform, account,
         │                           endpoint, code, message and HTTP status
         ├── TransientError          retry with backoff (-1, 5xx, timeouts, 45011, Weibo 10001-10011)
@@ -109,6 +111,15 @@ class EmbeddedRedisError(ModworkerError):
 
 class StateUnavailableError(ModworkerError):
     """A command cannot reach the deployment's Redis; the message says why and what to do."""
+
+
+class ProcessWaitError(ModworkerError):
+    """A child process exited, or a condition waited for did not hold in time; the message
+    says which, with the end of the child's log."""
+
+
+class SandboxAdminError(ModworkerError):
+    """The sandbox's admin API answered a call with an error (the message quotes it)."""
 
 
 class PlatformError(ModworkerError):

@@ -40,7 +40,6 @@ from tests.pipeline.daemon_harness import (
     APP_ID,
     PRAISE,
     TARGETS,
-    Daemon,
     World,
     add_wechat,
     add_weibo,
@@ -52,11 +51,11 @@ from tests.pipeline.daemon_harness import (
     ok_calls,
     ok_counts,
     start_daemon,
-    wait_until,
     write_config,
 )
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
+from worker.subprocesses import DaemonProcess, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -112,9 +111,9 @@ class Injector:
     redis_down_seconds: float = 0.0
     daemon_kills: int = 0
     unanswered: Counter[str] = field(default_factory=Counter)
-    daemon: Daemon | None = None  # the running one
+    daemon: DaemonProcess | None = None  # the running one
 
-    def start(self) -> Daemon:
+    def start(self) -> DaemonProcess:
         self.daemon = start_daemon(self.config, self.log_path, processes=2, threads=4)
         self.note("daemon started")
         return self.daemon
@@ -133,7 +132,7 @@ class Injector:
                 f"blacklisted {len(blacklisted)}, "
                 f"destroy calls {len(ok_calls(s, 'comments/destroy_batch/own/biz'))}")
 
-    def kill_daemon(self, moment: str, *, mid_call: bool = False) -> Daemon:
+    def kill_daemon(self, moment: str, *, mid_call: bool = False) -> DaemonProcess:
         """SIGKILL the daemon's process group and start it again with the same config.
 
         ``mid_call``: slow the platform down first, so that calls are on their way at the
@@ -292,8 +291,8 @@ def test_a_thousand_comments_through_busy_502_tokens_redis_and_daemon_kills(
             code: int | None = None
             try:
                 _inject(inj, sandbox, world)
-                wait_until(lambda: all_done(sandbox, world), timeout=FINAL_TIMEOUT,
-                           what="every action after the last fault", daemon=inj.daemon)
+                wait_for(lambda: all_done(sandbox, world), timeout=FINAL_TIMEOUT,
+                         what="every action after the last fault", child=inj.daemon)
                 inj.note("every action done")
                 time.sleep(3)  # a few more polls and flushes: nothing may happen twice
             finally:
@@ -322,7 +321,7 @@ def _inject(inj: Injector, sandbox: Sandbox, world: World) -> None:
     wave1_spam = set(world.spam_wechat)
 
     def wait(predicate: Callable[[], bool], what: str) -> None:
-        wait_until(predicate, timeout=STEP_TIMEOUT, what=what, daemon=inj.daemon)
+        wait_for(predicate, timeout=STEP_TIMEOUT, what=what, child=inj.daemon)
 
     def deletes() -> int:
         return count_ok(sandbox, "comment/delete")

@@ -18,7 +18,6 @@ repeated.
 from __future__ import annotations
 
 import socket
-import subprocess
 import textwrap
 import time
 from collections.abc import Iterator
@@ -38,7 +37,6 @@ from tests.pipeline.daemon_harness import (
     make_sandbox,
     ok_counts,
     start_daemon,
-    wait_until,
     write_config,
 )
 from worker.config import SentinelConfig
@@ -46,6 +44,7 @@ from worker.pipeline._redis import LuaScript
 from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.pipeline.heartbeat import LEASE_SECONDS
 from worker.redis_server import find_redis_server
+from worker.subprocesses import ChildProcess, spawn, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +62,7 @@ def free_port() -> int:
 @dataclass
 class Server:
     port: int
-    process: subprocess.Popen[bytes]
+    process: ChildProcess
 
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
@@ -79,10 +78,10 @@ def start_server(directory: Path, *args: str, config: str | None = None) -> Serv
         command += [str(path), "--sentinel"]
     command += ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
                 "--save", "", "--logfile", str(directory / "redis.log"), *args]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = spawn(f"redis-server :{port}", command, directory / "stdout.log")
     server = Server(port, process)
     client = server.client()
-    wait_until(lambda: _pings(client), timeout=20, what=f"redis-server on port {port}")
+    wait_for(lambda: _pings(client), timeout=20, what=f"redis-server on port {port}")
     client.close()
     return server
 
@@ -95,9 +94,7 @@ def _pings(client: redis.Redis) -> bool:
 
 
 def _stop(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.kill()
-    server.process.wait()
+    server.process.kill()
 
 
 @dataclass
@@ -127,8 +124,8 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             stack.callback(_stop, sentinel)
             sentinels.append(sentinel)
         replica_client = replica.client()
-        wait_until(lambda: replica_client.info("replication")["master_link_status"] == "up",
-                   timeout=30, what="the replica to sync")
+        wait_for(lambda: replica_client.info("replication")["master_link_status"] == "up",
+                 timeout=30, what="the replica to sync")
         replica_client.close()
         yield Deployment(master, replica, sentinels)
 
@@ -150,17 +147,16 @@ def promote_the_replica(deployment: Deployment, how: str) -> None:
     replica = deployment.replica.client()
     master.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
     offset = master.info("replication")["master_repl_offset"]
-    wait_until(lambda: replica.info("replication")["slave_repl_offset"] >= offset,
-               timeout=5, what="the replica to have every write")
+    wait_for(lambda: replica.info("replication")["slave_repl_offset"] >= offset,
+             timeout=5, what="the replica to have every write")
     if how == "kill":
         deployment.master.process.kill()
-        deployment.master.process.wait()
     else:
         sentinel = deployment.sentinels[0].client()
         sentinel.execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
         sentinel.close()
-        wait_until(lambda: replica.info("replication")["role"] == "master", timeout=8,
-                   what="the replica to be promoted")
+        wait_for(lambda: replica.info("replication")["role"] == "master", timeout=8,
+                 what="the replica to be promoted")
         master.execute_command("CLIENT", "UNPAUSE")  # its paused writes now meet READONLY
     master.close()
     replica.close()
@@ -183,17 +179,17 @@ def test_the_daemon_follows_a_promoted_replica_losing_and_doubling_nothing(
         ), encoding="utf-8")
         daemon = start_daemon(config, tmp_path / "daemon.log", processes=2, threads=4)
         try:
-            wait_until(lambda: len(ok_counts(sandbox, "comment/delete")) >= 10, timeout=60,
-                       what="actions under way", daemon=daemon)
+            wait_for(lambda: len(ok_counts(sandbox, "comment/delete")) >= 10, timeout=60,
+                     what="actions under way", child=daemon)
             promote_the_replica(deployment, how)
             add_wechat(sandbox, world, 30, start=1000)  # new work while the sentinels decide
             add_weibo(sandbox, world, 10, start=1000)
-            wait_until(lambda: master_port(deployment.sentinels[0]) == deployment.replica.port,
-                       timeout=60, what="the sentinels to promote the replica")
+            wait_for(lambda: master_port(deployment.sentinels[0]) == deployment.replica.port,
+                     timeout=60, what="the sentinels to promote the replica")
             # An action whose call went through but whose outcome could not be written keeps
             # its lease: its retry waits for the lease to expire (LEASE_SECONDS).
-            wait_until(lambda: all_done(sandbox, world), timeout=LEASE_SECONDS + 80,
-                       what="every action after the failover", daemon=daemon)
+            wait_for(lambda: all_done(sandbox, world), timeout=LEASE_SECONDS + 80,
+                     what="every action after the failover", child=daemon)
             time.sleep(2.5)  # one more poll: nothing happens twice
         finally:
             code = daemon.stop()

@@ -17,6 +17,7 @@ from worker.pipeline.audit import AuditLog
 from worker.pipeline.heartbeat import LEASE_SECONDS
 from worker.pipeline.keys import Keys
 from worker.redis_server import EmbeddedRedis
+from worker.subprocesses import wait_for
 
 from .daemon_harness import (
     APP_ID,
@@ -31,7 +32,6 @@ from .daemon_harness import (
     ok_calls,
     ok_counts,
     start_daemon,
-    wait_until,
     write_config,
 )
 
@@ -52,13 +52,13 @@ def test_every_action_exactly_once_and_new_comments_within_two_intervals(tmp_pat
         config = write_config(tmp_path, sandbox.url, interval="2s")
         daemon = start_daemon(config, tmp_path / "daemon.log", processes=2, threads=4)
         try:
-            wait_until(lambda: all_done(sandbox, world), timeout=90, what="the first wave",
-                       daemon=daemon)
+            wait_for(lambda: all_done(sandbox, world), timeout=90, what="the first wave",
+                     child=daemon)
             # New comments while it runs: acted on within two poll intervals (+ slack).
             add_wechat(sandbox, world, 20, start=1000)
             add_weibo(sandbox, world, 10, start=1000)
-            wait_until(lambda: all_done(sandbox, world), timeout=2 * 2 + 10,
-                       what="comments added while running", daemon=daemon)
+            wait_for(lambda: all_done(sandbox, world), timeout=2 * 2 + 10,
+                     what="comments added while running", child=daemon)
             time.sleep(2.5)  # one more poll: nothing happens twice
         finally:
             code = daemon.stop()
@@ -85,16 +85,16 @@ def test_faults_token_invalidation_busy_502_and_a_quota_pause(tmp_path: Path) ->
         config = write_config(tmp_path, sandbox.url, extra="quota: {pause: 2s}\n")
         daemon = start_daemon(config, tmp_path / "daemon.log", processes=1, threads=6)
         try:
-            wait_until(lambda: len(ok_calls(sandbox, "comment/delete")) >= 5, timeout=60,
-                       what="the first deletes", daemon=daemon)
+            wait_for(lambda: len(ok_calls(sandbox, "comment/delete")) >= 5, timeout=60,
+                     what="the first deletes", child=daemon)
             assert sandbox.invalidate_tokens(APP_ID) >= 1
-            wait_until(
+            wait_for(
                 lambda: any(c.errcode == 45009 for c in sandbox.calls("comment/reply/add")),
-                timeout=60, what="the reply quota to run out", daemon=daemon,
+                timeout=60, what="the reply quota to run out", child=daemon,
             )
             sandbox.faults.quota = {}  # the platform's quota is back; our pause still holds 2s
-            wait_until(lambda: all_done(sandbox, world), timeout=120, what="every action",
-                       daemon=daemon)
+            wait_for(lambda: all_done(sandbox, world), timeout=120, what="every action",
+                     child=daemon)
             time.sleep(2)
         finally:
             code = daemon.stop()
@@ -116,8 +116,8 @@ def test_sigkill_in_a_blacklist_batch_then_restart_loses_and_doubles_nothing(
         config = write_config(tmp_path, sandbox.url)
         log_path = tmp_path / "daemon.log"
         daemon = start_daemon(config, log_path, processes=1, threads=4)
-        wait_until(lambda: len(sandbox.calls("tags/members/batchblacklist")) >= 1, timeout=60,
-                   what="the first blacklist batch", daemon=daemon)
+        wait_for(lambda: len(sandbox.calls("tags/members/batchblacklist")) >= 1, timeout=60,
+                 what="the first blacklist batch", child=daemon)
         daemon.kill()
         sent_before, _ = blacklisted_in_calls(sandbox)
         assert world.spammers - set(sent_before), "the kill came before every batch was sent"
@@ -125,8 +125,8 @@ def test_sigkill_in_a_blacklist_batch_then_restart_loses_and_doubles_nothing(
         try:
             # An act call in flight at the kill holds its lease until it expires: only then
             # may another delivery call again (the ledger cannot know the call did not land).
-            wait_until(lambda: all_done(sandbox, world), timeout=LEASE_SECONDS + 60,
-                       what="every action after the restart", daemon=daemon)
+            wait_for(lambda: all_done(sandbox, world), timeout=LEASE_SECONDS + 60,
+                     what="every action after the restart", child=daemon)
             time.sleep(2)
         finally:
             assert daemon.stop() == 0
@@ -147,12 +147,12 @@ def test_redis_restarted_mid_run_the_daemon_recovers_by_itself(tmp_path: Path) -
             config = write_config(tmp_path, sandbox.url, redis_url=server.url)
             daemon = start_daemon(config, tmp_path / "daemon.log", processes=1, threads=4)
             try:
-                wait_until(lambda: all_done(sandbox, world), timeout=60, what="the first wave",
-                           daemon=daemon)
+                wait_for(lambda: all_done(sandbox, world), timeout=60, what="the first wave",
+                         child=daemon)
                 server.restart()
                 add_wechat(sandbox, world, 30, start=500)
-                wait_until(lambda: all_done(sandbox, world), timeout=90,
-                           what="comments after the Redis restart", daemon=daemon)
+                wait_for(lambda: all_done(sandbox, world), timeout=90,
+                         what="comments after the Redis restart", child=daemon)
             finally:
                 assert daemon.stop() == 0
             assert_exactly_once_wechat = ok_counts(sandbox, "comment/delete")
@@ -176,8 +176,8 @@ def test_dry_run_calls_no_mutating_api_and_audits_every_decision(tmp_path: Path)
             audit = AuditLog(redis=client, keys=Keys(prefix="mw"))
             daemon = start_daemon(config, tmp_path / "daemon.log", processes=1, threads=4)
             try:
-                wait_until(lambda: len(audit.read(kind="decision", limit=1000)) >= 120,
-                           timeout=60, what="a decision per comment", daemon=daemon)
+                wait_for(lambda: len(audit.read(kind="decision", limit=1000)) >= 120,
+                         timeout=60, what="a decision per comment", child=daemon)
                 time.sleep(2)
             finally:
                 assert daemon.stop() == 0
@@ -209,8 +209,8 @@ def test_a_second_daemon_on_the_same_redis_never_doubles_polling(tmp_path: Path)
             first = start_daemon(config_one, first_dir / "daemon.log")
             second = start_daemon(config_two, second_dir / "daemon.log")
             try:
-                wait_until(lambda: all_done(sandbox, world), timeout=60, what="actions",
-                           daemon=first)
+                wait_for(lambda: all_done(sandbox, world), timeout=60, what="actions",
+                         child=first)
                 sandbox.reset_calls()
                 time.sleep(8)
                 lists = [c for c in sandbox.calls("comment/list")
@@ -223,8 +223,8 @@ def test_a_second_daemon_on_the_same_redis_never_doubles_polling(tmp_path: Path)
                 assert (first.log() + second.log()).count('"event": "scheduler_waiting"') == 1
                 holder, waiter = (first, second) if started in first.log() else (second, first)
                 assert holder.stop() == 0
-                wait_until(lambda: started in waiter.log(), timeout=30,
-                           what="the waiting daemon to take over", daemon=waiter)
+                wait_for(lambda: started in waiter.log(), timeout=30,
+                         what="the waiting daemon to take over", child=waiter)
             finally:
                 assert second.stop() == 0
                 assert first.stop() == 0
@@ -241,8 +241,8 @@ def test_a_second_daemon_on_the_same_embedded_redis_files_refuses_to_start(
         config = write_config(tmp_path, sandbox.url)
         first = start_daemon(config, tmp_path / "one.log")
         try:
-            wait_until(lambda: '"event": "daemon_started"' in first.log(), timeout=30,
-                       what="the first daemon", daemon=first)
+            wait_for(lambda: '"event": "daemon_started"' in first.log(), timeout=30,
+                     what="the first daemon", child=first)
             second = start_daemon(config, tmp_path / "two.log")
             assert second.process.wait(60) == 3
             assert "already runs the embedded Redis" in second.log()

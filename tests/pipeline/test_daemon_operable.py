@@ -19,17 +19,16 @@ from typing import Any
 import pytest
 
 from worker.cli import main
+from worker.subprocesses import DaemonProcess, wait_for
 
 from .daemon_harness import (
     APP_ID,
     ARTICLE_A,
     STATUS_ID,
     WEIBO_TOKEN,
-    Daemon,
     make_sandbox,
     ok_calls,
     start_daemon,
-    wait_until,
     write_config,
 )
 
@@ -43,7 +42,7 @@ def _metrics() -> str:
     return f"metrics: {{enabled: true, host: 127.0.0.1, port: {port}}}\n"
 
 
-def _events(daemon: Daemon, name: str) -> list[dict[str, Any]]:
+def _events(daemon: DaemonProcess, name: str) -> list[dict[str, Any]]:
     out = []
     for line in daemon.log().splitlines():
         if line.startswith("{") and f'"{name}"' in line:
@@ -53,9 +52,9 @@ def _events(daemon: Daemon, name: str) -> list[dict[str, Any]]:
     return out
 
 
-def _listener(daemon: Daemon) -> str:
-    wait_until(lambda: bool(_events(daemon, "metrics_serving")), timeout=60,
-               what="the metrics listener", daemon=daemon)
+def _listener(daemon: DaemonProcess) -> str:
+    wait_for(lambda: bool(_events(daemon, "metrics_serving")), timeout=60,
+             what="the metrics listener", child=daemon)
     return str(_events(daemon, "metrics_serving")[0]["url"]).removesuffix("/metrics")
 
 
@@ -75,11 +74,11 @@ def test_refused_credentials_are_named_at_start(tmp_path: Path) -> None:
         config = write_config(tmp_path, sandbox.url, extra=_metrics())
         daemon = start_daemon(config, tmp_path / "daemon.log")
         try:
-            wait_until(lambda: len(_events(daemon, "credentials_rejected")) >= 2, timeout=60,
-                       what="both accounts refused", daemon=daemon)
+            wait_for(lambda: len(_events(daemon, "credentials_rejected")) >= 2, timeout=60,
+                     what="both accounts refused", child=daemon)
             base = _listener(daemon)
-            wait_until(lambda: _get(f"{base}/healthz")[0] == 200, timeout=30,
-                       what="healthz 200", daemon=daemon)
+            wait_for(lambda: _get(f"{base}/healthz")[0] == 200, timeout=30,
+                     what="healthz 200", child=daemon)
             status, body = _get(f"{base}/readyz")
         finally:
             code = daemon.stop()
@@ -108,24 +107,24 @@ def test_a_token_revoked_mid_run_is_told_once_and_the_other_account_goes_on(
         daemon = start_daemon(config, tmp_path / "daemon.log", processes=2, threads=4)
         try:
             base = _listener(daemon)
-            wait_until(lambda: _get(f"{base}/readyz")[0] == 200, timeout=60,
-                       what="ready", daemon=daemon)
-            wait_until(lambda: all(t["last_ok"] for t in _targets(config)), timeout=60,
-                       what="every target polled", daemon=daemon)
+            wait_for(lambda: _get(f"{base}/readyz")[0] == 200, timeout=60,
+                     what="ready", child=daemon)
+            wait_for(lambda: all(t["last_ok"] for t in _targets(config)), timeout=60,
+                     what="every target polled", child=daemon)
             sandbox.expire_weibo_token(WEIBO_TOKEN)
-            wait_until(lambda: bool(_events(daemon, "credentials_rejected")), timeout=30,
-                       what="credentials_rejected", daemon=daemon)
-            wait_until(lambda: len([e for e in _events(daemon, "poll_failed")
+            wait_for(lambda: bool(_events(daemon, "credentials_rejected")), timeout=30,
+                     what="credentials_rejected", child=daemon)
+            wait_for(lambda: len([e for e in _events(daemon, "poll_failed")
                                     if e["account"] == "wb"]) >= 6,
-                       timeout=60, what="six failed polls of the Weibo post", daemon=daemon)
+                     timeout=60, what="six failed polls of the Weibo post", child=daemon)
             # The WeChat account keeps working: a new spam comment is deleted.
             cid = sandbox.add_wechat_comment(APP_ID, ARTICLE_A, 0, content="加v：abc123456",
                                              openid="oSpammerAfterRevocation0001")
-            wait_until(lambda: any(int(c.body["user_comment_id"]) == cid
+            wait_for(lambda: any(int(c.body["user_comment_id"]) == cid
                                    for c in ok_calls(sandbox, "comment/delete")),
-                       timeout=30, what="the WeChat spam deleted", daemon=daemon)
-            wait_until(lambda: _stale_weibo(config), timeout=30, what="stale in stats",
-                       daemon=daemon)
+                     timeout=30, what="the WeChat spam deleted", child=daemon)
+            wait_for(lambda: _stale_weibo(config), timeout=30, what="stale in stats",
+                     child=daemon)
             ready_status, ready = _get(f"{base}/readyz")
             live_status, _ = _get(f"{base}/healthz")
             _, exposition = _get(f"{base}/metrics")
@@ -182,10 +181,10 @@ def test_healthz_while_a_worker_is_restarting(tmp_path: Path) -> None:
         daemon = start_daemon(config, tmp_path / "daemon.log", processes=2)
         try:
             base = _listener(daemon)
-            wait_until(lambda: _get(f"{base}/healthz")[0] == 200, timeout=60,
-                       what="healthy", daemon=daemon)
-            wait_until(lambda: len(_events(daemon, "worker_started")) >= 2, timeout=60,
-                       what="two workers", daemon=daemon)
+            wait_for(lambda: _get(f"{base}/healthz")[0] == 200, timeout=60,
+                     what="healthy", child=daemon)
+            wait_for(lambda: len(_events(daemon, "worker_started")) >= 2, timeout=60,
+                     what="two workers", child=daemon)
             pid = int(_events(daemon, "worker_started")[0]["pid"])
             os.kill(pid, signal.SIGKILL)
             seen: list[tuple[int, Any]] = []
@@ -193,10 +192,10 @@ def test_healthz_while_a_worker_is_restarting(tmp_path: Path) -> None:
             def restarting() -> bool:
                 seen.append(_get(f"{base}/healthz"))
                 return seen[-1][0] == 503
-            wait_until(restarting, timeout=20, what="healthz 503", daemon=daemon)
+            wait_for(restarting, timeout=20, what="healthz 503", child=daemon)
             body = seen[-1][1]
-            wait_until(lambda: _get(f"{base}/healthz")[0] == 200, timeout=60,
-                       what="healthy again", daemon=daemon)
+            wait_for(lambda: _get(f"{base}/healthz")[0] == 200, timeout=60,
+                     what="healthy again", child=daemon)
         finally:
             code = daemon.stop()
         assert code == 0

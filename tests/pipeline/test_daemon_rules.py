@@ -14,13 +14,13 @@ from tests.pipeline.daemon_harness import (
     SPAM_TEXTS,
     make_sandbox,
     start_daemon,
-    wait_until,
     write_config,
 )
 from tests.pipeline.test_rules_reload import BOMB as ALIAS_BOMB
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import Keys
 from worker.redis_server import EmbeddedRedis
+from worker.subprocesses import wait_for
 
 
 def test_a_broken_rule_file_never_stops_moderation(tmp_path: Path) -> None:
@@ -45,14 +45,14 @@ def test_a_broken_rule_file_never_stops_moderation(tmp_path: Path) -> None:
             daemon = start_daemon(config, log, processes=1, threads=2)
             try:
                 first = add_spam()
-                wait_until(lambda: spam_decided(first), timeout=60, what="the first spam",
-                           daemon=daemon)
+                wait_for(lambda: spam_decided(first), timeout=60, what="the first spam",
+                         child=daemon)
                 (tmp_path / "rules" / "rules.yaml").write_text(ALIAS_BOMB, encoding="utf-8")
-                wait_until(lambda: "rules_reload_failed" in daemon.log(), timeout=60,
-                           what="the reload to fail", daemon=daemon)
+                wait_for(lambda: "rules_reload_failed" in daemon.log(), timeout=60,
+                         what="the reload to fail", child=daemon)
                 second = add_spam()
-                wait_until(lambda: spam_decided(second), timeout=60,
-                           what="spam after the broken reload", daemon=daemon)
+                wait_for(lambda: spam_decided(second), timeout=60,
+                         what="spam after the broken reload", child=daemon)
             finally:
                 assert daemon.stop() == 0
 
@@ -60,8 +60,8 @@ def test_a_broken_rule_file_never_stops_moderation(tmp_path: Path) -> None:
             daemon = start_daemon(config, log, processes=1, threads=2)
             try:
                 third = add_spam()
-                wait_until(lambda: spam_decided(third), timeout=60,
-                           what="spam after a restart on a broken file", daemon=daemon)
+                wait_for(lambda: spam_decided(third), timeout=60,
+                         what="spam after a restart on a broken file", child=daemon)
             finally:
                 assert daemon.stop() == 0
             events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()

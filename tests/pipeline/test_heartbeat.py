@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import redis
 
-from tests.pipeline.daemon_harness import wait_until
 from worker.pipeline.heartbeat import Heartbeat
+from worker.subprocesses import wait_for
 
 
 def test_a_renewal_that_fails_on_redis_is_tried_again_and_the_lease_kept() -> None:
@@ -19,7 +19,7 @@ def test_a_renewal_that_fails_on_redis_is_tried_again_and_the_lease_kept() -> No
         return True
 
     with Heartbeat(renew, name="test", every=0.01) as beat:
-        wait_until(lambda: len(calls) >= 5, timeout=30, what="five renewals")
+        wait_for(lambda: len(calls) >= 5, timeout=30, what="five renewals")
     assert not beat.lost
 
 
@@ -31,5 +31,5 @@ def test_a_renewal_that_finds_the_lease_taken_stops_and_says_so() -> None:
         return len(calls) < 3
 
     with Heartbeat(renew, name="test", every=0.01) as beat:
-        wait_until(lambda: beat.lost, timeout=30, what="the lease found lost")
+        wait_for(lambda: beat.lost, timeout=30, what="the lease found lost")
     assert len(calls) == 3  # no renewal after the loss

@@ -18,7 +18,6 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
 
-from tests.pipeline.daemon_harness import wait_until
 from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime, wechat_sandbox
 from worker.config import ActionsConfig
 from worker.pipeline.actors import Pipeline
@@ -29,6 +28,7 @@ from worker.pipeline.runtime import Runtime
 from worker.platforms import WechatClient
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
+from worker.subprocesses import wait_for
 
 SHORT_LEASE = 1.0  # seconds: calls below take several times as long
 SLOW_CALL = 3.0
@@ -72,7 +72,7 @@ def start_slow_delete(
                               args=("oa", TARGET, str(comment_id), "delete", None, "spam"))
     holder.start()
     lease = rt.keys.lease(delete_key(comment_id))
-    wait_until(lambda: rt.redis.exists(lease) == 1, timeout=30, what="the first delivery's lease")
+    wait_for(lambda: rt.redis.exists(lease) == 1, timeout=30, what="the first delivery's lease")
     return holder
 
 

@@ -11,13 +11,13 @@ import pytest
 import redis
 from dramatiq.brokers.stub import StubBroker
 
-from tests.pipeline.daemon_harness import wait_until
 from worker.config import AccountConfig, Config, PollingConfig, Secret, WechatTarget
 from worker.pipeline.actors import Pipeline, polling_marker
 from worker.pipeline.keys import target_key
 from worker.pipeline.runtime import Runtime
 from worker.pipeline.scheduler import LOCK_TTL, Scheduler
 from worker.redis_server import EmbeddedRedis
+from worker.subprocesses import wait_for
 
 INTERVAL = 1.0
 READ_ONLY_SECONDS = 10.0
@@ -56,15 +56,15 @@ def test_a_redis_turned_read_only_for_ten_seconds_only_pauses_polling(
     thread = threading.Thread(target=scheduler.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        wait_until(lambda: polls.qsize() >= 1, timeout=10, what="the first poll")
+        wait_for(lambda: polls.qsize() >= 1, timeout=10, what="the first poll")
         client.replicaof("127.0.0.1", DEAD_MASTER_PORT)  # READONLY writes
         time.sleep(READ_ONLY_SECONDS)
         assert thread.is_alive(), "the scheduler thread died on a READONLY error"
         sent_before = polls.qsize()
         client.replicaof("NO", "ONE")
         client.delete(marker)  # as the worker whose poll ended would
-        wait_until(lambda: polls.qsize() > sent_before, timeout=INTERVAL + LOCK_TTL + 5,
-                   what="polling to resume after Redis is writable again")
+        wait_for(lambda: polls.qsize() > sent_before, timeout=INTERVAL + LOCK_TTL + 5,
+                 what="polling to resume after Redis is writable again")
         assert scheduler.lock.held
     finally:
         stop.set()

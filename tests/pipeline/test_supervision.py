@@ -17,9 +17,9 @@ from tests.pipeline.daemon_harness import (
     assert_exactly_once,
     make_sandbox,
     start_daemon,
-    wait_until,
     write_config,
 )
+from worker.subprocesses import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -34,16 +34,16 @@ def test_an_embedded_redis_that_dies_is_restarted_and_moderation_goes_on(
         config = write_config(tmp_path, sandbox.url, interval="1s")  # embedded Redis
         daemon = start_daemon(config, tmp_path / "daemon.log", processes=1, threads=4)
         try:
-            wait_until(lambda: all_done(sandbox, world), timeout=90, what="the first wave",
-                       daemon=daemon)
+            wait_for(lambda: all_done(sandbox, world), timeout=90, what="the first wave",
+                     child=daemon)
             pid = int((tmp_path / "var" / "redis.pid").read_text())
             os.kill(pid, signal.SIGKILL)
-            wait_until(lambda: "embedded_redis_restarted" in daemon.log(), timeout=30,
-                       what="the embedded Redis to be restarted", daemon=daemon)
+            wait_for(lambda: "embedded_redis_restarted" in daemon.log(), timeout=30,
+                     what="the embedded Redis to be restarted", child=daemon)
             add_wechat(sandbox, world, 20, start=1000)
             add_weibo(sandbox, world, 10, start=1000)
-            wait_until(lambda: all_done(sandbox, world), timeout=120,
-                       what="comments added after the restart", daemon=daemon)
+            wait_for(lambda: all_done(sandbox, world), timeout=120,
+                     what="comments added after the restart", child=daemon)
         finally:
             code = daemon.stop()
         assert code == 0, daemon.log()[-3000:]

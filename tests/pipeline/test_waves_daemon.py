@@ -13,6 +13,7 @@ import redis
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import Keys
 from worker.redis_server import EmbeddedRedis
+from worker.subprocesses import wait_for
 
 from .daemon_harness import (
     APP_ID,
@@ -21,7 +22,6 @@ from .daemon_harness import (
     make_sandbox,
     ok_counts,
     start_daemon,
-    wait_until,
     write_config,
 )
 
@@ -85,8 +85,8 @@ def test_a_wave_across_workers_and_a_restart_is_cut_whole_and_told(tmp_path: Pat
 
             first = start_daemon(config, tmp_path / "daemon1.log", processes=2, threads=4)
             try:
-                wait_until(lambda: decided({c for *_, c in copies}), timeout=60,
-                           what="the first three copies decided", daemon=first)
+                wait_for(lambda: decided({c for *_, c in copies}), timeout=60,
+                         what="the first three copies decided", child=first)
             finally:
                 assert first.stop() == 0, first.log()[-3000:]
             assert not ok_counts(sandbox, "comment/delete").keys() & set(copies)
@@ -97,14 +97,14 @@ def test_a_wave_across_workers_and_a_restart_is_cut_whole_and_told(tmp_path: Pat
                 copies.append((ARTICLE_A, 0, cid))
             second = start_daemon(config, tmp_path / "daemon2.log", processes=2, threads=4)
             try:
-                wait_until(lambda: set(copies) <= set(ok_counts(sandbox, "comment/delete")),
-                           timeout=60, what="every copy deleted, the first ones too",
-                           daemon=second)
+                wait_for(lambda: set(copies) <= set(ok_counts(sandbox, "comment/delete")),
+                         timeout=60, what="every copy deleted, the first ones too",
+                         child=second)
                 robot = sandbox.robots.get("dingtalk", DING_TOKEN)
-                wait_until(lambda: any("copy-paste-wave" in json.dumps(m["body"],
+                wait_for(lambda: any("copy-paste-wave" in json.dumps(m["body"],
                                                                        ensure_ascii=False)
                                        for m in robot.received),
-                           timeout=30, what="the digest", daemon=second)
+                         timeout=30, what="the digest", child=second)
             finally:
                 assert second.stop() == 0, second.log()[-3000:]
             deletes = ok_counts(sandbox, "comment/delete")

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.pipeline.daemon_harness import APP_SECRET, WEIBO_TOKEN, wait_until, write_config
+from tests.pipeline.daemon_harness import APP_SECRET, WEIBO_TOKEN, write_config
 from worker.config import Config, load_config
 from worker.daemon import WORKER_MALLOC_ARENAS, Daemon, RunOptions
 from worker.pipeline.connect import RedisEndpoint
 from worker.redis_server import EmbeddedRedis
+from worker.subprocesses import wait_for
 
 HEARTBEATS = "mw:dramatiq:__heartbeats__"  # dramatiq's consumers write it once they run
 HEAP_MAX_SIZE = 64 << 20  # glibc (64-bit): each arena but the main one lives in such a reservation
@@ -48,8 +49,8 @@ def test_a_sighup_while_a_worker_starts_is_a_reload_not_its_death(
         assert process.pid is not None
         for _ in range(3):  # the new interpreter is still importing: no handler yet
             os.kill(process.pid, signal.SIGHUP)
-        wait_until(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
-                   timeout=90, what="the worker to consume")
+        wait_for(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
+                 timeout=90, what="the worker to consume")
         assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
         os.kill(process.pid, signal.SIGHUP)  # and once its handler is installed
         time.sleep(0.5)
@@ -68,8 +69,8 @@ def test_workers_run_on_the_daemons_config_even_when_the_file_broke_since(
     daemon._start_worker(0, RedisEndpoint(url=redis_server.url))
     process = daemon.processes[0]
     try:
-        wait_until(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
-                   timeout=90, what="the worker to consume")
+        wait_for(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
+                 timeout=90, what="the worker to consume")
         assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
     finally:
         codes = stop_workers(daemon)
@@ -110,8 +111,8 @@ def test_a_worker_process_keeps_its_threads_to_two_malloc_arenas(
     daemon._start_worker(0, RedisEndpoint(url=redis_server.url))
     process = daemon.processes[0]
     try:
-        wait_until(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
-                   timeout=90, what="the worker to consume")
+        wait_for(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
+                 timeout=90, what="the worker to consume")
         assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
         assert process.pid is not None
         assert thread_arenas(process.pid) <= WORKER_MALLOC_ARENAS - 1

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from worker.comment import Comment
-from worker.demo_data import DemoData
+from worker.demo.data import DemoData
 from worker.rules import Decision, InMemoryOffenseCounter, RuleSet, is_offense, load_rules
 from worker.rules.model import EvalContext
 

@@ -4,7 +4,6 @@ calls and process mode. No timed assertions: token expiry uses the sandbox clock
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import httpx
 import pytest
 
 from worker.sandbox import Sandbox
+from worker.subprocesses import start_sandbox
 
 APP = "wx0123456789abcdef"
 SECRET = "sandbox-secret"
@@ -1111,28 +1111,18 @@ def test_concurrent_actions_are_consistent(sb: Sandbox) -> None:
 # --- process mode --------------------------------------------------------------------------
 
 
-def _spawn(*args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "worker.sandbox", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=Path(__file__).resolve().parents[2],
-    )
+def _run_sandbox(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m worker.sandbox`` that is expected to refuse and exit at once."""
+    return subprocess.run([sys.executable, "-m", "worker.sandbox", *args], capture_output=True,
+                          text=True, timeout=20, check=False)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_process_mode(tmp_path: Path, stop_signal: signal.Signals) -> None:
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps(SEED), encoding="utf-8")
-    proc = _spawn("--port", "0", "--seed-file", str(seed), "--seed", "3")
+    proc, url = start_sandbox(tmp_path / "sandbox.log", "--seed-file", str(seed), "--seed", "3")
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        assert line.startswith("sandbox listening on http://127.0.0.1:"), line
-        url = line.rsplit(" ", 1)[1]
         with httpx.Client(base_url=url, timeout=10) as client:
             w = Wx(client, "wxseed", "seed-secret")
             listed = w.call("comment/list", {"msg_data_id": BIG_MSG, "index": 1, "count": 10})
@@ -1144,25 +1134,17 @@ def test_process_mode(tmp_path: Path, stop_signal: signal.Signals) -> None:
             assert added.json()["user_comment_id"] == 4
             calls = client.get("/_sandbox/calls").json()["calls"]
             assert [c["endpoint"] for c in calls] == ["token", "comment/list"]
-        proc.send_signal(stop_signal)
-        assert proc.wait(timeout=10) == 0
-        assert proc.stdout.read() == ""
+        assert proc.stop(10, stop_signal) == 0
+        assert proc.log() == f"sandbox listening on {url}\n"  # that line, and nothing else
     finally:
-        if proc.poll() is None:
+        if proc.alive():
             proc.kill()
-            proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
-        if proc.stderr:
-            proc.stderr.close()
 
 
 def test_process_mode_refuses_other_hosts_and_bad_seed(tmp_path: Path) -> None:
-    proc = _spawn("--port", "0", "--host", "0.0.0.0")
-    out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 2 and out == "" and "127.0.0.1" in err
+    refused = _run_sandbox("--port", "0", "--host", "0.0.0.0")
+    assert refused.returncode == 2 and refused.stdout == "" and "127.0.0.1" in refused.stderr
     bad = tmp_path / "bad.json"
     bad.write_text("[]", encoding="utf-8")
-    proc = _spawn("--port", "0", "--seed-file", str(bad))
-    out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 2 and "seed file" in err
+    refused = _run_sandbox("--port", "0", "--seed-file", str(bad))
+    assert refused.returncode == 2 and "seed file" in refused.stderr

@@ -22,12 +22,11 @@ from tests.pipeline.daemon_harness import (
     APP_SECRET,
     RULES,
     WEIBO_TOKEN,
-    Daemon,
     start_daemon,
-    wait_until,
 )
 from worker.sandbox import Sandbox
 from worker.sandbox.calls import CallRecord
+from worker.subprocesses import DaemonProcess, wait_for
 
 UID = 1001
 SPAM = "加v：abc123456 领资料"
@@ -89,7 +88,7 @@ def list_calls(sandbox: Sandbox, msg_data_id: int) -> list[CallRecord]:
     return [c for c in sandbox.calls("comment/list") if int(c.body["msg_data_id"]) == msg_data_id]
 
 
-def stopped(daemon: Daemon) -> None:
+def stopped(daemon: DaemonProcess) -> None:
     assert daemon.stop() == 0, daemon.log()[-3000:]
 
 
@@ -106,12 +105,12 @@ def test_weibo_account_listing_moderates_every_post_none_configured(
     config = write_config(tmp_path, sandbox.url, wechat=None, weibo="")
     daemon = start_daemon(config, tmp_path / "daemon.log")
     try:
-        wait_until(lambda: all(sandbox.weibo_comment(c)["deleted"] for c in spam),
-                   timeout=90, what="every spam comment on three posts destroyed", daemon=daemon)
+        wait_for(lambda: all(sandbox.weibo_comment(c)["deleted"] for c in spam),
+                 timeout=90, what="every spam comment on three posts destroyed", child=daemon)
         later = [sandbox.add_weibo_comment(posts[i % 3], text=SPAM, uid=9000 + i)
                  for i in range(4)]
-        wait_until(lambda: all(sandbox.weibo_comment(c)["deleted"] for c in later),
-                   timeout=60, what="later spam destroyed", daemon=daemon)
+        wait_for(lambda: all(sandbox.weibo_comment(c)["deleted"] for c in later),
+                 timeout=60, what="later spam destroyed", child=daemon)
         rows = listed_targets(config)
     finally:
         stopped(daemon)
@@ -143,16 +142,16 @@ def test_discovery_finds_recent_articles_and_targets_add_watches_todays(
     config = write_config(tmp_path, sandbox.url, wechat="discover: 3d\n", weibo=None)
     daemon = start_daemon(config, tmp_path / "daemon.log")
     try:
-        wait_until(lambda: sandbox.wechat_comment(APP_ID, 5001, 1, second)["deleted"]
-                   and sandbox.wechat_comment(APP_ID, 5002, 0, older)["deleted"],
-                   timeout=60, what="spam on discovered articles deleted (index 1 too)",
-                   daemon=daemon)
+        wait_for(lambda: sandbox.wechat_comment(APP_ID, 5001, 1, second)["deleted"]
+                 and sandbox.wechat_comment(APP_ID, 5002, 0, older)["deleted"],
+                 timeout=60, what="spam on discovered articles deleted (index 1 too)",
+                 child=daemon)
         sandbox.publish_articles(APP_ID, msg_data_id=5004, count=1)  # today's mass send
         added = targets_cli(config, "add", "--account", "oa", LINK.format(mid=5004, idx=1))
         assert added.returncode == 0, added.stderr
         today = sandbox.add_wechat_comment(APP_ID, 5004, 0, content=SPAM, openid="oSpam4")
-        wait_until(lambda: sandbox.wechat_comment(APP_ID, 5004, 0, today)["deleted"],
-                   timeout=30, what="today's article, added by link, moderated", daemon=daemon)
+        wait_for(lambda: sandbox.wechat_comment(APP_ID, 5004, 0, today)["deleted"],
+                 timeout=30, what="today's article, added by link, moderated", child=daemon)
         rows = listed_targets(config)
     finally:
         stopped(daemon)
@@ -175,14 +174,14 @@ def test_targets_add_while_running_survives_a_restart_and_remove_stops_polling(
                           polling="interval: 1s, max_interval: 3s")
     daemon = start_daemon(config, tmp_path / "daemon.log")
     try:
-        wait_until(lambda: bool(list_calls(sandbox, 7001)), timeout=60, what="first poll",
-                   daemon=daemon)
+        wait_for(lambda: bool(list_calls(sandbox, 7001)), timeout=60, what="first poll",
+                 child=daemon)
         sandbox.add_article(APP_ID, msg_data_id=7002)
         assert targets_cli(config, "add", "--account", "oa", "7002").returncode == 0
         added_at = sandbox.now()
         # first poll within 5 s + one interval (1 s); generous for a loaded machine
-        wait_until(lambda: bool(list_calls(sandbox, 7002)), timeout=30,
-                   what="the added target polled without a restart", daemon=daemon)
+        wait_for(lambda: bool(list_calls(sandbox, 7002)), timeout=30,
+                 what="the added target polled without a restart", child=daemon)
         first = min(c.time for c in list_calls(sandbox, 7002))
         assert first - added_at <= 6 + 10  # 5 s + an interval, with room for a loaded host
     finally:
@@ -190,21 +189,21 @@ def test_targets_add_while_running_survives_a_restart_and_remove_stops_polling(
     daemon = start_daemon(config, tmp_path / "daemon2.log")
     try:
         spam = sandbox.add_wechat_comment(APP_ID, 7002, 0, content=SPAM, openid="oSpamA")
-        wait_until(lambda: sandbox.wechat_comment(APP_ID, 7002, 0, spam)["deleted"],
-                   timeout=60, what="the added target still polled after a restart",
-                   daemon=daemon)
+        wait_for(lambda: sandbox.wechat_comment(APP_ID, 7002, 0, spam)["deleted"],
+                 timeout=60, what="the added target still polled after a restart",
+                 child=daemon)
         assert targets_cli(config, "remove", "--account", "oa", "7002").returncode == 0
-        wait_until(lambda: listed_targets(config)["7002:0"]["state"] == "removed",
-                   timeout=10, what="removed in the list")
+        wait_for(lambda: listed_targets(config)["7002:0"]["state"] == "removed",
+                 timeout=10, what="removed in the list")
         # a poll of 7002 sent before the scheduler read the store again (every 2 s) may still
         # run: let three polls of the other target go by first
         before = len(list_calls(sandbox, 7001))
-        wait_until(lambda: len(list_calls(sandbox, 7001)) >= before + 3, timeout=60,
-                   what="the scheduler past the removal", daemon=daemon)
+        wait_for(lambda: len(list_calls(sandbox, 7001)) >= before + 3, timeout=60,
+                 what="the scheduler past the removal", child=daemon)
         sandbox.reset_calls()
         kept = sandbox.add_wechat_comment(APP_ID, 7002, 0, content=SPAM, openid="oSpamB")
-        wait_until(lambda: len(list_calls(sandbox, 7001)) >= 4, timeout=60,
-                   what="a few more polls of the other target", daemon=daemon)
+        wait_for(lambda: len(list_calls(sandbox, 7001)) >= 4, timeout=60,
+                 what="a few more polls of the other target", child=daemon)
         removed = listed_targets(config)["7002:0"]
     finally:
         stopped(daemon)
@@ -234,11 +233,11 @@ def test_a_small_daily_limit_is_never_exhausted_and_actions_still_get_quota(
             spam.append((mid, sandbox.add_wechat_comment(APP_ID, mid, 0, content=SPAM,
                                                           openid=f"oQ{i}")))
         # 3 targets at 1 s would be 180 polls a minute: the budget allows 12 for the day
-        wait_until(lambda: len(sandbox.calls("comment/list")) >= 12 or all(
+        wait_for(lambda: len(sandbox.calls("comment/list")) >= 12 or all(
             sandbox.wechat_comment(APP_ID, m, 0, c)["deleted"] for m, c in spam),
-            timeout=60, what="polls up to the budget", daemon=daemon)
-        wait_until(lambda: "poll_budget" in daemon.log(), timeout=30, what="a budget logged",
-                   daemon=daemon)
+            timeout=60, what="polls up to the budget", child=daemon)
+        wait_for(lambda: "poll_budget" in daemon.log(), timeout=30, what="a budget logged",
+                 child=daemon)
     finally:
         stopped(daemon)
     lists = sandbox.calls("comment/list")
@@ -259,8 +258,8 @@ def test_config_targets_reload_on_sighup_other_keys_need_a_restart(
                           weibo=None)
     daemon = start_daemon(config, tmp_path / "daemon.log")
     try:
-        wait_until(lambda: bool(list_calls(sandbox, 9101)), timeout=60, what="first poll",
-                   daemon=daemon)
+        wait_for(lambda: bool(list_calls(sandbox, 9101)), timeout=60, what="first poll",
+                 child=daemon)
         text = config.read_text(encoding="utf-8")
         config.write_text(
             text.replace("targets: [{msg_data_id: 9101}]",
@@ -269,11 +268,11 @@ def test_config_targets_reload_on_sighup_other_keys_need_a_restart(
             encoding="utf-8",
         )
         daemon.process.send_signal(signal.SIGHUP)
-        wait_until(lambda: bool(list_calls(sandbox, 9102)), timeout=30,
-                   what="the target added to config.yaml polled without a restart",
-                   daemon=daemon)
-        wait_until(lambda: "config_change_needs_restart" in daemon.log(), timeout=10,
-                   what="the changed interval logged as needing a restart", daemon=daemon)
+        wait_for(lambda: bool(list_calls(sandbox, 9102)), timeout=30,
+                 what="the target added to config.yaml polled without a restart",
+                 child=daemon)
+        wait_for(lambda: "config_change_needs_restart" in daemon.log(), timeout=10,
+                 what="the changed interval logged as needing a restart", child=daemon)
     finally:
         stopped(daemon)
     assert '"keys": ["polling"]' in daemon.log()
