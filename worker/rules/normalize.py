@@ -52,14 +52,16 @@ Hot path: :meth:`Normalizer.normalize` does no per-character Python work. ASCII 
 lowercased; other text runs NFKC only when ``unicodedata.is_normalized`` says it must (and
 first replaces the common full-width punctuation, which is usually all that stops a Chinese
 comment from being NFKC already: 0.5 us instead of 3-6 us), one precompiled regex search for
-invisible characters, look-alikes and numerals (and a ``str.replace`` for each distinct one
-found), one ``casefold``, and one
-precompiled character-class substitution for separators. The character tables are computed
-from this Python's ``unicodedata`` on first use (about 0.15 s once per process), so they always
-agree with its NFKC and case folding.
+invisible characters, look-alikes, numerals and every character case folding changes (and a
+``str.replace`` for each distinct one found, then ``casefold``: a comment where it finds
+nothing, most Chinese ones, is not case folded at all), and one precompiled character-class
+``findall`` of the runs between separators. :meth:`Normalizer.normalize_many` runs a page of
+comments through the same steps once, joined by NUL. The character tables (separators.py,
+folding.py) are computed from this Python's ``unicodedata`` on first use (about 0.2 s once
+per process), so they always agree with its NFKC and case folding.
 The offset maps behind :meth:`NormalizedText.kept_span` / :meth:`NormalizedText.skeleton_span`
-are built lazily, by redoing the normalisation one NFKC-stable cluster at a time, only when a
-span is asked for (that is, on a hit).
+(offsets.py) are built lazily, by redoing the normalisation one NFKC-stable cluster at a time,
+only when a span is asked for (that is, on a hit).
 """
 
 from __future__ import annotations
