@@ -17,18 +17,24 @@ targets (those published in the last 14 days, ``discover: 14d``; the week starts
 state, with 14 days of articles and posts behind it):
 
 - adaptive: the planner with the default policy (60 s hot, x2 per quiet poll up to 30 min
-  cold, retired after 30 d; a tight budget shared by each target's comment rate, capped at
-  four times the even interval: :func:`worker.targets.budget.fit`), the budget re-measured
-  every 5 min as ``quota.poll_share`` of what remains (the daily limit is
-  ``budget / poll_share``), spread to the daily reset;
-- fixed: every target polled at one interval, the one that spends the day's budget evenly
-  over that day's targets (what an operator would tune by hand, knowing the future count);
+  cold, retired after 30 d; a tight budget shared by each target's comment rate, none
+  stretched past the even interval but the dormant ones, those to three times it:
+  :func:`worker.targets.budget.fit`), the budget re-measured every 5 min as
+  ``quota.poll_share`` of what remains (the daily limit is ``budget / poll_share``), spread
+  to the daily reset;
+- fixed: every target polled at one interval from its publication until it ages out, the
+  interval that spends each day's budget evenly over the target-time watched that day
+  (what an operator would tune by hand, knowing the future count), 2 % kept for the extra
+  pages of busy polls;
 - fixed-60s: what the daemon did before: every target at ``polling.interval`` (60 s) until
   the daily limit answers 45009, then nothing until the reset.
 
 Printed per scheduler: comments, p50 and p99 latency, calls used per day (mean, max), days
-over budget (a day with a call past the budget: a 45009). The goal: adaptive p50 at least 5x
-lower than fixed, p99 at least 2x lower, no day over budget.
+over budget (a day with a call past the budget: a 45009). Comments that arrive after their
+target aged out of the window are never listed (0.5 % of them, the same for every scheduler)
+and count with their wait to the end of the week. The goal: adaptive p99 no worse than
+fixed, its p50 as low as that allows, no day over budget (README.md: why the issue's first
+goal, p50 5x and p99 2x lower, cannot be met on this workload).
 
     .venv/bin/python bench/polling_sim.py
     .venv/bin/python bench/polling_sim.py --days 3 --budget 3000 --seed 2
@@ -55,6 +61,7 @@ REMEASURE = 300.0  # quota.refresh
 POLL_SHARE = 0.5
 TICK = 0.25  # the scheduler's tick
 WINDOW = 14  # days: discover: 14d
+FIXED_SPEND = 0.98  # fixed polls spend this share of the budget: the rest pays extra pages
 
 
 @dataclass
@@ -108,6 +115,7 @@ class Result:
     latencies: list[float]
     calls_per_day: list[int]
     budget: int
+    note: str = ""
 
     def line(self) -> tuple[str, float, float]:
         lat = sorted(self.latencies)
@@ -124,7 +132,7 @@ class Result:
 def _fmt(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f}s"
-    if seconds < 2 * HOUR:
+    if seconds < 4 * HOUR:
         return f"{seconds / 60:.1f}min"
     return f"{seconds / HOUR:.1f}h"
 
@@ -213,27 +221,32 @@ def _next_tick(
 
 
 def run_fixed(targets: list[SimTarget], days: int, budget: int) -> Result:
+    """Every watched target polled at one interval, each at its own phase from its
+    publication, until it ages out of the window as under adaptive: the interval that spends
+    each day's budget evenly over the target-time watched that day (what an operator would
+    tune by hand, knowing the future count), spending :data:`FIXED_SPEND` of it (the rest
+    pays the extra pages of busy polls)."""
     calls_per_day = [0] * days
-    pending = sorted(targets, key=lambda t: t.published)
+    intervals: list[float] = []
     end = days * DAY
     for day in range(days):
-        live = [t for t in pending
-                if (day - WINDOW) * DAY <= t.published < (day + 1) * DAY]
+        start, stop = day * DAY, (day + 1) * DAY
+        spans = {t.key: (max(start, t.published), min(stop, t.published + WINDOW * DAY))
+                 for t in targets}
+        live = [t for t in targets if spans[t.key][0] < spans[t.key][1]]
+        watched = sum(spans[t.key][1] - spans[t.key][0] for t in live)
         if not live:
             continue
-        interval = DAY * len(live) / budget  # the day's budget over that day's targets
-        # each target polled at its own phase: every `interval` from its publication
+        interval = watched / (budget * FIXED_SPEND)
+        intervals.append(interval)
         for target in live:
-            start = max(day * DAY, target.published, target.published + 0.0)
-            if target.published < (day - WINDOW) * DAY + DAY:
-                start = max(start, (day - WINDOW) * DAY)
-            first = target.published + math.ceil((start - target.published) / interval) * interval
-            t = first
-            while t < (day + 1) * DAY and t < end:
-                _, calls = target.poll(t)
+            first_at, last_at = spans[target.key]
+            steps = math.ceil((first_at - target.published) / interval)
+            for at in _frange(target.published + steps * interval, min(last_at, end), interval):
+                _, calls = target.poll(at)
                 calls_per_day[day] += calls
-                t += interval
-    return Result("fixed", _latencies(targets, end), calls_per_day, budget)
+    note = f"fixed interval {statistics.mean(intervals) / 60:.1f} min (mean of the days)"
+    return Result("fixed", _latencies(targets, end), calls_per_day, budget, note)
 
 
 def run_fixed_until_limit(
@@ -250,7 +263,8 @@ def run_fixed_until_limit(
         for n, target in enumerate(live):
             first = target.published + math.ceil(
                 max(0.0, start - target.published) / interval) * interval
-            events.extend((t, n) for t in _frange(first, min(stop, end), interval))
+            aged_out = target.published + WINDOW * DAY
+            events.extend((t, n) for t in _frange(first, min(stop, end, aged_out), interval))
         events.sort()
         for at, n in events:
             if calls_per_day[day] >= budget:
@@ -304,9 +318,11 @@ def main(argv: list[str] | None = None) -> int:
     for other in (fixed, until_limit):
         line, p50, p99 = other.line()
         print(line)
+    print(fixed.note)
     for other in (fixed, until_limit):
         _, p50, p99 = other.line()
-        print(f"adaptive vs {other.name}: p50 {p50 / a50:.1f}x lower, p99 {p99 / a99:.1f}x lower")
+        print(f"adaptive vs {other.name}: p50 {p50 / a50:.2f}x lower, "
+              f"p99 {a99 / p99:.2f} of {other.name}'s")
     return 0
 
 

@@ -225,3 +225,39 @@ def test_run_reports_a_bad_redis_url_as_a_config_problem(tmp_path: Path) -> None
     assert line["file"] == str(config) and line["line"] == 2
     assert "redis.url: must start with redis://" in line["problem"]
     assert "write redis://localhost:6379" in line["problem"]
+
+
+def _notifying_an_undeclared_channel(tmp_path: Path) -> Path:
+    """A config.yaml without channels whose rule ``tell`` notifies channel ``nowhere``."""
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(
+        "version: 1\nrules:\n  - id: tell\n    when: {content: {includes: [x]}}\n"
+        "    then: [{notify: nowhere}]\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text("rules: [rules/]\n", encoding="utf-8")
+    return config
+
+
+def test_run_refuses_rules_that_notify_a_channel_config_does_not_have(tmp_path: Path) -> None:
+    # The workers check notify channels when they load the rules; so does run before starting
+    # them, rather than starting workers that cannot load the rules.
+    config = _notifying_an_undeclared_channel(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "run", "-c", str(config)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    problems = [json.loads(x) for x in result.stdout.splitlines() if "config_problem" in x]
+    assert [p["rule"] for p in problems] == ["tell"], problems
+    assert "nowhere" in problems[0]["problem"]
+
+
+def test_check_names_a_notify_channel_config_does_not_have(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _notifying_an_undeclared_channel(tmp_path)
+    assert main(["check", "-c", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "rule 'tell'" in err and "nowhere" in err

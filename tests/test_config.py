@@ -94,6 +94,29 @@ redis_url: x
     assert len(messages) == 7
 
 
+def test_a_key_of_the_other_platform_is_explained_where_it_stands() -> None:
+    text = """\
+accounts:
+  - name: w
+    platform: wechat
+    app_id: wx
+    app_secret: ${S}
+    listing: account
+  - name: b
+    platform: weibo
+    access_token: ${S}
+    discover: 7d
+"""
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text, environ={"S": "x"})
+    by_field = {p.field: p for p in info.value.problems}
+    assert set(by_field) == {"accounts[w].listing", "accounts[b].discover"}
+    assert "listing is a Weibo key" in by_field["accounts[w].listing"].message
+    assert by_field["accounts[w].listing"].line == 6
+    assert "discover finds mass-sent WeChat articles" in by_field["accounts[b].discover"].message
+    assert by_field["accounts[b].discover"].line == 10
+
+
 def test_big_ids_and_string_ids() -> None:
     config = load_config_text(
         "accounts:\n  - name: a\n    platform: wechat\n    app_id: wx\n    app_secret: s\n"

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from dramatiq import Message
 from dramatiq.broker import MessageProxy
 
@@ -131,3 +132,23 @@ def test_demoted_lines_are_dropped_below_the_level() -> None:
     finally:
         configure_logging(level="INFO", stream=sys.stdout, json=True)
     assert buf.getvalue() == ""
+
+
+def test_a_logger_cached_under_one_configuration_follows_the_next(
+    captured: io.StringIO,
+) -> None:
+    # cache_logger_on_first_use binds a logger for good on its first line; a later
+    # configuration (another test's, or capture_logs) must still reach it, or tests that
+    # capture logs pass or fail with the order they run in.
+    log = structlog.get_logger("worker.test_logs.cached")
+    log.info("first_line")
+    later = io.StringIO()
+    configure_logging(level="INFO", stream=later, json=True, journal=False)
+    log.info("second_line")
+    with structlog.testing.capture_logs() as seen:
+        log.info("third_line", account="a")
+    log.info("fourth_line")
+    assert "first_line" in captured.getvalue() and "second_line" not in captured.getvalue()
+    assert [json.loads(line)["event"] for line in later.getvalue().splitlines()] == [
+        "second_line", "fourth_line"]
+    assert [(e["event"], e["account"]) for e in seen] == [("third_line", "a")]

@@ -10,6 +10,7 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 from worker import __version__
 from worker.units import parse_duration
@@ -74,17 +75,6 @@ def _log_level(text: str) -> str:
     return level
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    from worker.check import report, run_check
-
-    if args.online:  # the clients' own lines: on stderr, only when worth reading
-        from worker.logs import configure_logging
-
-        configure_logging(level="WARNING", stream=sys.stderr)
-    result = run_check(args.config, online=args.online)
-    return report(result, strict=args.strict, as_json=args.json, out=sys.stdout, err=sys.stderr)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from worker.daemon import RunOptions, run_daemon
 
@@ -94,6 +84,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     ))
 
 
+#: What ``add_subparsers`` returns: each ``_add_<command>`` adds its command to it.
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modworker",
@@ -101,11 +95,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"modworker {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_check, _add_replay, _add_run, _add_demo, _add_audit, _add_stats,
+                _add_targets, _add_health, _add_tokens, _add_unblacklist):
+        add(commands)
+    return parser
 
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", required=True, help="path to config.yaml")
+
+
+def _add_check(commands: Subcommands) -> None:
     check = commands.add_parser(
         "check", help="validate the config and rules and run every rule's tests"
     )
-    check.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    _config_option(check)
     check.add_argument("--strict", action="store_true",
                        help="warnings fail (for CI): an unset environment variable, a secret "
                        "written in the file, a target listed twice, an untested enforced rule")
@@ -114,12 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--online", action="store_true",
                        help="also try each account's credentials against its platform (one "
                        "token fetch and one read-only call per account)")
-    check.set_defaults(func=cmd_check)
+    check.set_defaults(func=_lazy("worker.commands.check", "cmd_check"))
 
+
+def _add_replay(commands: Subcommands) -> None:
     replay = commands.add_parser(
         "replay", help="run the rules over recorded comments (JSON lines), offline"
     )
-    replay.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    _config_option(replay)
     replay.add_argument(
         "--input", required=True, type=Path,
         help="JSON lines file of comments ('-' for standard input)",
@@ -142,10 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     progress.add_argument("--no-progress", dest="progress", action="store_false")
     replay.set_defaults(func=_lazy("worker.commands.replay", "cmd_replay"))
 
+
+def _add_run(commands: Subcommands) -> None:
     run = commands.add_parser(
         "run", help="the daemon: poll, decide and act until SIGTERM (SIGHUP reloads rules)"
     )
-    run.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    _config_option(run)
     run.add_argument("--processes", type=_positive_int, default=2,
                      help="worker processes (default 2)")
     run.add_argument("--threads", type=_positive_int, default=8,
@@ -154,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="DEBUG, INFO, WARNING or ERROR (default INFO; any case)")
     run.set_defaults(func=cmd_run)
 
+
+def _add_demo(commands: Subcommands) -> None:
     demo = commands.add_parser(
         "demo", help="the whole pipeline on this machine: sandbox APIs, embedded Redis, daemon"
     )
@@ -161,8 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="seconds the daemon runs before the summary, 0 to 3600 (default 30)")
     demo.set_defaults(func=_lazy("worker.demo.command", "cmd_demo"))
 
+
+def _add_audit(commands: Subcommands) -> None:
     audit = commands.add_parser("audit", help="recent audit records (decisions and actions)")
-    audit.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    _config_option(audit)
     audit.add_argument("--account")
     audit.add_argument("--rule")
     audit.add_argument("--action")
@@ -178,18 +190,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="JSON lines even on a terminal (the default elsewhere)")
     audit.set_defaults(func=_lazy("worker.commands.audit_stats", "cmd_audit"))
 
+
+def _add_stats(commands: Subcommands) -> None:
     stats = commands.add_parser(
         "stats", help="per-rule hits, actions by outcome and last hit: dead and noisy rules"
     )
-    stats.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    _config_option(stats)
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=_lazy("worker.commands.audit_stats", "cmd_stats"))
 
+
+def _add_targets(commands: Subcommands) -> None:
     targets = commands.add_parser(
         "targets", help="list, add or remove the articles and posts the daemon polls"
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    _config_option(common)
     verbs = targets.add_subparsers(dest="verb", required=True, metavar="VERB")
     listing = verbs.add_parser("list", parents=[common],
                                help="every target: source, state, last poll, comments seen")
@@ -208,17 +224,21 @@ def build_parser() -> argparse.ArgumentParser:
         change.set_defaults(json=False)
     targets.set_defaults(func=_lazy("worker.commands.targets", "cmd_targets"))
 
+
+def _add_health(commands: Subcommands) -> None:
     health = commands.add_parser(
         "health", help="is moderation working: Redis, scheduler, workers, credentials "
         "(exit 0 healthy, 6 unhealthy, 3 Redis unreachable)"
     )
-    health.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    _config_option(health)
     health.add_argument("--live", action="store_true",
                         help="liveness only (/healthz): leave credentials out")
     health.add_argument("--json", action="store_true",
                         help="JSON even on a terminal (the default elsewhere)")
     health.set_defaults(func=_lazy("worker.commands.operations", "cmd_health"))
 
+
+def _add_tokens(commands: Subcommands) -> None:
     tokens = commands.add_parser("tokens", help="manage cached access tokens")
     token_commands = tokens.add_subparsers(dest="tokens_command", required=True,
                                            metavar="SUBCOMMAND")
@@ -226,22 +246,24 @@ def build_parser() -> argparse.ArgumentParser:
         "drop", help="forget an account's cached token: the next call fetches one with the "
         "secret configured now (after rotating a secret)"
     )
-    drop.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    _config_option(drop)
     drop.add_argument("--account", required=True, help="the account's name")
     drop.set_defaults(func=_lazy("worker.commands.operations", "cmd_tokens_drop"))
 
+
+def _add_unblacklist(commands: Subcommands) -> None:
     unblacklist = commands.add_parser(
         "unblacklist", help="lift a WeChat blacklisting (batchunblacklist) and forget it"
     )
-    unblacklist.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    _config_option(unblacklist)
     unblacklist.add_argument("--account", required=True, help="the WeChat account's name")
     unblacklist.add_argument("openids", nargs="+", metavar="OPENID")
     unblacklist.set_defaults(func=_lazy("worker.commands.unblacklist", "cmd_unblacklist"))
-    return parser
 
 
 def _lazy(module: str, function: str) -> Callable[[argparse.Namespace], int]:
-    """A command whose module is imported only when it runs (keeps `check` start-up fast)."""
+    """A command whose module is imported only when it runs (keeps every command's start-up
+    free of the others' imports)."""
 
     def run(args: argparse.Namespace) -> int:
         import importlib

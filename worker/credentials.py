@@ -13,6 +13,7 @@ first target, or ``tags/members/getblacklist`` without one; Weibo ``comments/sho
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -56,25 +57,23 @@ def check_account(account: AccountConfig, *, config: Config,
     client = make_client(account, redis=redis, quota=config.quota,
                          key_prefix=config.redis.key_prefix)
     target = account.targets[0].key if account.targets else None
+    verdict_on = functools.partial(CredentialCheck, account=account.name,
+                                   platform=account.platform)
     try:
         endpoint = client.verify_credentials(target)
         if endpoint is None:
-            return CredentialCheck(account=account.name, platform=account.platform,
-                                   verdict="skipped",
-                                   detail="no target to check the credentials against")
+            return verdict_on(verdict="skipped",
+                              detail="no target to check the credentials against")
     except TargetGoneError as exc:
-        return CredentialCheck(account=account.name, platform=account.platform,
-                               verdict="accepted", endpoint=exc.endpoint, errcode=exc.code,
-                               detail=f"target {target} is gone: {exc.platform_message}")
+        return verdict_on(verdict="accepted", endpoint=exc.endpoint, errcode=exc.code,
+                          detail=f"target {target} is gone: {exc.platform_message}")
     except PlatformError as exc:
         verdict: Verdict = "rejected" if credentials_refused(exc) else "unreachable"
-        return CredentialCheck(account=account.name, platform=account.platform,
-                               verdict=verdict, endpoint=exc.endpoint, errcode=exc.code,
-                               detail=exc.platform_message)
+        return verdict_on(verdict=verdict, endpoint=exc.endpoint, errcode=exc.code,
+                          detail=exc.platform_message)
     finally:
         client.close()
-    return CredentialCheck(account=account.name, platform=account.platform,
-                           verdict="accepted", endpoint=endpoint)
+    return verdict_on(verdict="accepted", endpoint=endpoint)
 
 
 def check_accounts(config: Config, *, redis: redis_lib.Redis) -> list[CredentialCheck]:

@@ -9,7 +9,8 @@
 
 Signals: SIGTERM or SIGINT stop gracefully: the scheduler stops sending, workers finish the
 messages they are running (unstarted ones stay in Redis), then the embedded Redis stops.
-SIGHUP makes every worker reload the rules (a broken file keeps the old rules); a worker is
+SIGHUP makes every worker reload the rules (a broken file keeps the old rules), the scheduler
+reload config.yaml's targets, and enables the actions 88000/48001 disabled again; a worker is
 started with SIGHUP blocked and unblocks it once its handler is installed, so a SIGHUP that
 arrives while it starts is a reload, not its death.
 
@@ -20,11 +21,12 @@ that fails the daemon stops with exit 3. Each is one JSON event.
 
 Workers get the daemon's parsed config (pickled into the spawned process): they never read
 config.yaml themselves, so an edited or broken file cannot give them a different config than
-the scheduler's. Only the rules are reloaded, on SIGHUP or when their files change.
+the scheduler's; they reload only the rules, on SIGHUP or when their files change.
 
-Exit codes: 0 stopped by a signal; 1 invalid configuration or rules; 3 Redis unavailable or
-the embedded Redis could not start; 5 a runtime resource unavailable (the metrics port is busy,
-no worker process could be spawned): unlike 1, worth a restart.
+Exit codes (:mod:`worker.exit_codes`): 0 stopped by a signal; 1 invalid configuration or
+rules; 3 Redis unavailable or the embedded Redis could not start; 5 a runtime resource
+unavailable (the metrics port is busy, no worker process could be spawned): unlike 1, worth a
+restart.
 """
 
 from __future__ import annotations
@@ -55,8 +57,7 @@ from worker.logs import configure_logging, register_secret
 from worker.pipeline.actors import Pipeline
 from worker.pipeline.broker import make_broker
 from worker.pipeline.connect import RedisEndpoint
-from worker.pipeline.rules_reload import RulesHolder
-from worker.pipeline.runtime import Runtime, rules_snapshot_path
+from worker.pipeline.runtime import Runtime, WorkerRuntime, rules_holder
 from worker.pipeline.scheduler import Scheduler
 from worker.procutil import die_with_parent, limit_malloc_arenas
 from worker.redis_server import EmbeddedRedis
@@ -87,10 +88,10 @@ def worker_process_main(
     """Entry point of one worker process (started with the spawn method, SIGHUP blocked)."""
     arenas_limited = limit_malloc_arenas(WORKER_MALLOC_ARENAS)  # before any thread starts
     reload_requested = threading.Event()  # a SIGHUP before the rules were loaded
-    runtime: Runtime | None = None
+    runtime: WorkerRuntime | None = None
 
     def on_hup(signum: int, frame: FrameType | None) -> None:
-        if runtime is not None and runtime.rules is not None:
+        if runtime is not None:
             runtime.rules.request_reload()
         else:
             reload_requested.set()
@@ -103,7 +104,7 @@ def worker_process_main(
     structlog.contextvars.bind_contextvars(process=process)
     stop = threading.Event()
     counting = metrics.enable_in_worker(config)
-    runtime = Runtime(config=config, endpoint=endpoint)
+    runtime = WorkerRuntime(config=config, endpoint=endpoint)
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -121,11 +122,10 @@ def worker_process_main(
     log.info("worker_started", threads=options.threads, pid=os.getpid(),
              malloc_arenas=WORKER_MALLOC_ARENAS if arenas_limited else None)
     # Touch the rules now and then so that file changes are picked up even when idle.
-    if reload_requested.is_set() and runtime.rules is not None:
+    if reload_requested.is_set():
         runtime.rules.request_reload()
     while not stop.wait(1.0):
-        if runtime.rules is not None:
-            _ = runtime.rules.rules
+        _ = runtime.rules.rules
     log.info("worker_stopping", detail="finishing running messages")
     worker.stop(timeout=int(WORKER_STOP_TIMEOUT * 1000))
     broker.close()
@@ -155,6 +155,10 @@ class Daemon:
         self.processes: dict[int, multiprocessing.process.BaseProcess] = {}
         self._context = multiprocessing.get_context("spawn")
         self._probe: HealthProbe | None = None  # set once Redis answers: /healthz, /readyz
+        self._scheduler_thread: threading.Thread | None = None
+        self._scheduler_restart_at: float | None = None  # when a dead scheduler is restarted
+        self._restart_at: dict[int, float] = {}  # when each dead worker is restarted
+        self._started_at = time.time()
 
     def _start_worker(self, index: int, endpoint: RedisEndpoint) -> None:
         process = self._context.Process(
@@ -198,20 +202,59 @@ class Daemon:
                 log.info("embedded_redis_stopped")
 
     def _run(self, endpoint: RedisEndpoint) -> int:
-        runtime = Runtime(config=self.config, endpoint=endpoint, load_rules=False)
+        runtime = self._open_runtime(endpoint)
+        if runtime is None:
+            return EXIT_REDIS
+        verify_at_start(self.config, redis=runtime.redis, freshness=runtime.freshness)
+        broker = make_broker(self.config, endpoint)
+        scheduler = Scheduler(runtime=runtime, actors=Pipeline(broker).actors)
+        self._handle_signals(scheduler)
+        try:
+            for index in range(self.options.processes):
+                self._start_worker(index, endpoint)
+        except OSError as exc:  # no memory, no process slot: a runtime problem (exit 5)
+            log.error("worker_spawn_failed", detail=str(exc), exit_code=EXIT_RUNTIME)
+            self._stop_workers()
+            broker.close()
+            runtime.close()
+            return EXIT_RUNTIME
+        self._scheduler_thread = self._start_scheduler(scheduler)
+        self._started_at = time.time()
+        self._probe = HealthProbe(config=self.config, redis=runtime.redis,
+                                  local=self._local_state)
+        self._log_started(endpoint)
+        code = self._supervise(runtime, endpoint, scheduler)
+        self._scheduler_thread.join(timeout=10)
+        self._stop_workers()
+        self._probe = None
+        try:
+            remove_beat(runtime.redis, runtime.keys)
+        except (redis_lib.RedisError, OSError) as exc:
+            log.debug("beat_not_removed", detail=str(exc))  # it ages out in 15 s anyway
+        broker.close()
+        runtime.close()
+        log.info("daemon_stopped", exit_code=code)
+        return code
+
+    def _open_runtime(self, endpoint: RedisEndpoint) -> Runtime | None:
+        """The main process's Runtime once Redis answers (None, told, when it does not);
+        actions disabled by 88000/48001 are enabled again, as on every start."""
+        runtime = Runtime(config=self.config, endpoint=endpoint)
         try:
             runtime.redis.ping()
-            cleared = runtime.ledger.clear_disabled()  # 88000/48001 disable until a restart
+            cleared = runtime.ledger.clear_disabled()
         except Exception as exc:  # noqa: BLE001 - any failure to use Redis at start ends here
             log.error("redis_unavailable", redis=endpoint.describe(), error=type(exc).__name__,
                       detail=str(exc), exit_code=EXIT_REDIS)
             runtime.close()
-            return EXIT_REDIS
+            return None
         if cleared:
             log.info("disabled_actions_cleared", count=cleared)
-        verify_at_start(self.config, redis=runtime.redis, freshness=runtime.freshness)
-        broker = make_broker(self.config, endpoint)
-        scheduler = Scheduler(runtime=runtime, actors=Pipeline(broker).actors)
+        return runtime
+
+    def _handle_signals(self, scheduler: Scheduler) -> None:
+        """SIGTERM and SIGINT stop; SIGHUP reloads the scheduler's targets and every worker's
+        rules, and enables disabled actions again."""
 
         def on_term(signum: int, frame: FrameType | None) -> None:
             log.info("stopping", signal=signal.Signals(signum).name)
@@ -231,87 +274,81 @@ class Daemon:
         signal.signal(signal.SIGINT, on_term)
         signal.signal(signal.SIGHUP, on_hup)
 
-        try:
-            for index in range(self.options.processes):
-                self._start_worker(index, endpoint)
-        except OSError as exc:  # no memory, no process slot: a runtime problem (exit 5)
-            log.error("worker_spawn_failed", detail=str(exc), exit_code=EXIT_RUNTIME)
-            self._stop_workers()
-            broker.close()
-            runtime.close()
-            return EXIT_RUNTIME
-        scheduler_thread = self._start_scheduler(scheduler)
-        started_at = time.time()
+    def _local_state(self) -> LocalState:
+        """What this process knows of itself, for /healthz, /readyz and the beat."""
+        thread = self._scheduler_thread
+        return LocalState(
+            scheduler_alive=thread is not None and thread.is_alive(),
+            workers={i: p.is_alive() for i, p in self.processes.items()},
+            started_at=self._started_at,
+        )
 
-        def local_state() -> LocalState:
-            return LocalState(
-                scheduler_alive=scheduler_thread.is_alive(),
-                workers={i: p.is_alive() for i, p in self.processes.items()},
-                started_at=started_at,
-            )
-
-        self._probe = HealthProbe(config=self.config, redis=runtime.redis, local=local_state)
+    def _log_started(self, endpoint: RedisEndpoint) -> None:
         config_path = self.config.path or self.options.config_path
         log.info("daemon_started", version=__version__, processes=self.options.processes,
                  threads=self.options.threads, dry_run=self.config.dry_run,
                  accounts=len(self.config.accounts), redis=endpoint.describe(),
                  config=str(config_path), config_sha256=file_digest(Path(config_path)),
                  rules_sha256=tree_digest(self.config.rules))
-        code = EXIT_OK
-        restart_at: dict[int, float] = {}
-        scheduler_restart_at: float | None = None
+
+    def _supervise(self, runtime: Runtime, endpoint: RedisEndpoint, scheduler: Scheduler) -> int:
+        """Watch everything started until asked to stop: the exit code."""
         next_beat = 0.0
         while not self.stop.wait(0.5):
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + BEAT_INTERVAL
-                self._beat(runtime, local_state())
+                self._beat(runtime, self._local_state())
             embedded_died = self.embedded is not None and not self.embedded.alive
             if embedded_died and not self._restart_embedded():
-                code = EXIT_REDIS
                 self.stop.set()
-                break
-            try:
-                if self.reload_requested.is_set():
-                    runtime.ledger.clear_disabled()
-                    self.reload_requested.clear()
-            except redis_lib.RedisError as exc:
-                log.warning("disabled_actions_not_cleared", error=type(exc).__name__,
-                            detail=str(exc), retry="on the next round")
-            if self.exposition is not None and not self.exposition.thread.is_alive():
-                log.error("metrics_stopped", detail="the metrics HTTP server thread ended; "
-                          "moderation goes on without /metrics until a restart")
-                self.exposition = None
-            if not scheduler_thread.is_alive():
-                now = time.monotonic()
-                if scheduler_restart_at is None:
-                    scheduler_restart_at = now + RESTART_BACKOFF
-                elif now >= scheduler_restart_at:
-                    log.error("scheduler_died", detail="restarting it")
-                    scheduler_restart_at = None
-                    scheduler_thread = self._start_scheduler(scheduler)
-            for index, process in list(self.processes.items()):
-                if process.is_alive():
-                    continue
-                due = restart_at.setdefault(index, time.monotonic() + RESTART_BACKOFF)
-                if time.monotonic() >= due:
-                    log.error("worker_died", index=index, exitcode=process.exitcode,
-                              detail="restarting it; its unfinished messages are recovered")
-                    runtime.notifier.event(
-                        "worker_died", detail=f"worker {index} exited with {process.exitcode}; "
-                        "restarted, its unfinished messages recovered")
-                    restart_at.pop(index)
-                    self._start_worker(index, endpoint)
-        scheduler_thread.join(timeout=10)
-        self._stop_workers()
-        self._probe = None
+                return EXIT_REDIS
+            self._enable_disabled_actions_on_reload(runtime)
+            self._watch_exposition()
+            self._watch_scheduler(scheduler)
+            self._watch_workers(runtime, endpoint)
+        return EXIT_OK
+
+    def _enable_disabled_actions_on_reload(self, runtime: Runtime) -> None:
         try:
-            remove_beat(runtime.redis, runtime.keys)
-        except (redis_lib.RedisError, OSError) as exc:
-            log.debug("beat_not_removed", detail=str(exc))  # it ages out in 15 s anyway
-        broker.close()
-        runtime.close()
-        log.info("daemon_stopped", exit_code=code)
-        return code
+            if self.reload_requested.is_set():
+                runtime.ledger.clear_disabled()
+                self.reload_requested.clear()
+        except redis_lib.RedisError as exc:
+            log.warning("disabled_actions_not_cleared", error=type(exc).__name__,
+                        detail=str(exc), retry="on the next round")
+
+    def _watch_exposition(self) -> None:
+        if self.exposition is not None and not self.exposition.thread.is_alive():
+            log.error("metrics_stopped", detail="the metrics HTTP server thread ended; "
+                      "moderation goes on without /metrics until a restart")
+            self.exposition = None
+
+    def _watch_scheduler(self, scheduler: Scheduler) -> None:
+        """A scheduler thread that ended is started again after :data:`RESTART_BACKOFF`."""
+        if self._scheduler_thread is None or self._scheduler_thread.is_alive():
+            return
+        now = time.monotonic()
+        if self._scheduler_restart_at is None:
+            self._scheduler_restart_at = now + RESTART_BACKOFF
+        elif now >= self._scheduler_restart_at:
+            log.error("scheduler_died", detail="restarting it")
+            self._scheduler_restart_at = None
+            self._scheduler_thread = self._start_scheduler(scheduler)
+
+    def _watch_workers(self, runtime: Runtime, endpoint: RedisEndpoint) -> None:
+        """A worker process that died is started again after :data:`RESTART_BACKOFF`."""
+        for index, process in list(self.processes.items()):
+            if process.is_alive():
+                continue
+            due = self._restart_at.setdefault(index, time.monotonic() + RESTART_BACKOFF)
+            if time.monotonic() >= due:
+                log.error("worker_died", index=index, exitcode=process.exitcode,
+                          detail="restarting it; its unfinished messages are recovered")
+                runtime.notifier.event(
+                    "worker_died", detail=f"worker {index} exited with {process.exitcode}; "
+                    "restarted, its unfinished messages recovered")
+                self._restart_at.pop(index)
+                self._start_worker(index, endpoint)
 
     def _stop_workers(self) -> None:
         for process in self.processes.values():
@@ -370,9 +407,7 @@ def run_daemon(options: RunOptions) -> int:
             register_secret(secret)
         # Refuse to start with rules that do not load and no last good rule set to start from
         # (logged as rules_reload_failed); workers load them again themselves.
-        RulesHolder(paths=config.rules, snapshot=rules_snapshot_path(config),
-                    accounts={a.name: a.platform for a in config.accounts},
-                    normalize=config.normalize)
+        rules_holder(config)
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("config_problem", problem=str(problem), file=problem.file,

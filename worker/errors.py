@@ -10,6 +10,7 @@ Everything modworker raises on purpose derives from :class:`ModworkerError`::
     ├── StateUnavailableError       a command cannot reach the deployment's Redis
     ├── ExpositionError             the metrics server cannot listen (worker.metrics)
     ├── PatternError                a rule regex the linear-time engine cannot run
+    ├── TemplateError               a reply template with an unknown placeholder or a lone brace
     ├── NotifyError                 a notification channel refused or did not answer a message
     │   └── NotifyRateLimitedError  the robot's rate limit (ours or its answer): send later
     ├── UnknownPlatformError        a platform name no spec declares (worker.platform_specs)
@@ -238,6 +239,10 @@ class AlreadyDoneError(PlatformError):
 
 class PatternError(ModworkerError, ValueError):
     """A rule regex the linear-time engine cannot run (bad syntax, backreference, lookaround)."""
+
+
+class TemplateError(ModworkerError, ValueError):
+    """A reply template with an unknown placeholder or an unbalanced brace."""
 
 
 class MalformedAnswerError(TransientError):

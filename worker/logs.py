@@ -167,6 +167,24 @@ def configure_logging(
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact_processor,
     ]
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_formatter(shared, stream=stream, json=json, journal=journal))
+    handler.addFilter(DramatiqLines())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # httpx logs every request URL at INFO; the URL holds the access token (redacted anyway).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    _configure_structlog([*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter])
+
+
+def _formatter(
+    shared: list[Any], *, stream: TextIO, json: bool, journal: bool
+) -> structlog.stdlib.ProcessorFormatter:
+    """How every line is rendered, ours (after ``shared``) and the stdlib's alike."""
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if json
@@ -182,7 +200,7 @@ def configure_logging(
             structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
         )] if json else []
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
+    return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -192,19 +210,22 @@ def configure_logging(
             *([_journal_prefix] if journal else []),
         ],
     )
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(formatter)
-    handler.addFilter(DramatiqLines())
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level.upper())
-    # httpx logs every request URL at INFO; the URL holds the access token (redacted anyway).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def _configure_structlog(processors: list[Any]) -> None:
+    """Install ``processors`` into the list structlog already has rather than a new one.
+
+    A logger caches the list it was bound with on first use (``cache_logger_on_first_use``).
+    Kept as one list, every logger follows a later configuration, and so does
+    ``structlog.testing.capture_logs`` (which edits that list in place): whichever code
+    configured logging first, and in whatever order tests run.
+    """
+    installed = structlog.get_config()["processors"]
+    if not isinstance(installed, list):  # configured elsewhere with a tuple: start a list
+        installed = []
+    installed[:] = processors
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=installed,
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

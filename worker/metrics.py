@@ -56,10 +56,12 @@ process model.
 Process model
 -------------
 
-``modworker run`` has one main process (scheduler, no API calls) and N spawned worker
-processes. prometheus_client's multiprocess mode makes each process write its values to
-memory-mapped files in ``PROMETHEUS_MULTIPROC_DIR``, and an exposition server sum them
-(``MultiProcessCollector``). The library chooses its value store when it is first imported, so:
+``modworker run`` has one main process (the scheduler; it counts nothing, so its few API
+calls, the credentials check at start, quota readings and target discovery, are not in
+``modworker_api_calls_total``) and N spawned worker processes. prometheus_client's
+multiprocess mode makes each process write its values to memory-mapped files in
+``PROMETHEUS_MULTIPROC_DIR``, and an exposition server sum them (``MultiProcessCollector``).
+The library chooses its value store when it is first imported, so:
 
 1. :func:`serve_daemon` (main process, before any worker is spawned) empties
    ``<state_dir>/metrics``, sets ``PROMETHEUS_MULTIPROC_DIR`` to it, and starts the HTTP server
@@ -129,7 +131,13 @@ class Metrics:
         import prometheus_client as prom
 
         self.registry = registry if registry is not None else prom.CollectorRegistry()
-        reg = self.registry
+        self._declare_moderation(self.registry)
+        self._declare_messages(self.registry)
+
+    def _declare_moderation(self, reg: CollectorRegistry) -> None:
+        """modworker's own series: rules, actions, API calls, quota and polling."""
+        import prometheus_client as prom
+
         self.rule_hits = prom.Counter(
             "modworker_rule_hits", "Rule matches, by rule and mode.", ["rule", "mode"],
             registry=reg,
@@ -168,6 +176,12 @@ class Metrics:
             "modworker_poll_failures", "Failed polls, by account and error class.",
             ["account", "reason"], registry=reg,
         )
+
+    def _declare_messages(self, reg: CollectorRegistry) -> None:
+        """The message series, under the names and buckets of dramatiq's own Prometheus
+        middleware."""
+        import prometheus_client as prom
+
         labels = ["queue_name", "actor_name"]
         self.messages = prom.Counter(
             "dramatiq_messages", "The total number of messages processed.", labels, registry=reg,

@@ -60,12 +60,10 @@ def limit_malloc_arenas(count: int) -> bool:
     ``MALLOC_ARENA_MAX`` does); call it before the process starts its threads.
 
     By default glibc gives threads up to eight arenas per core, and memory freed in one stays
-    with it. A worker process's threads (a heartbeat thread per action among them) spread
-    their large allocations (messages, answers, strings over 512 bytes) over 16 arenas on two
-    cores: in bench/soak.py its RSS crept up by about 0.4 MiB a minute while its live objects
-    stayed flat (tracemalloc, heaptrack), and after 5 minutes ``malloc_trim`` gave back
-    1.5-1.75 MiB of freed memory the arenas held; with two arenas, 0.25-0.4 MiB.
-    False where there is no glibc ``mallopt`` (nothing changed).
+    with it: a worker process's threads (a heartbeat thread per action among them) spread
+    their large allocations over many arenas, and its RSS grows while its live objects stay
+    flat (``bench/soak.py`` shows it). False where there is no glibc ``mallopt`` (nothing
+    changed).
     """
     if count < 1:
         raise ValueError(f"a malloc arena limit must be at least 1, got {count}")

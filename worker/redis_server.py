@@ -91,7 +91,24 @@ class EmbeddedRedis:
         return self._process.returncode if self._process is not None else None
 
     def start(self, timeout: float = 10.0) -> None:
+        """Start the server and return once it answers (EmbeddedRedisError, said why, when it
+        cannot be started or does not answer within ``timeout`` s)."""
         self._prepare_state_dir()
+        self._take_lock()
+        self._wait_for_orphan(timeout)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()  # a stale socket of a dead server; we hold the lock
+        # Own session (a Ctrl-C for the daemon does not hit Redis first), but it dies with us.
+        self._process = subprocess.Popen(
+            self._server_args(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=die_with_parent_hook(),  # noqa: PLW1509
+            umask=0o077,  # its files (the append-only file holds access tokens) are 0600
+        )
+        self._wait_until_answering(self._process, timeout)
+
+    def _take_lock(self) -> None:
+        """Hold ``redis.lock`` (with our pid in it) until :meth:`stop`, or say who holds it."""
         try:
             fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
@@ -110,10 +127,9 @@ class EmbeddedRedis:
         self._lock_fd = fd
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
-        self._wait_for_orphan(timeout)
-        with contextlib.suppress(FileNotFoundError):
-            self.socket_path.unlink()  # a stale socket of a dead server; we hold the lock
-        args = [
+
+    def _server_args(self) -> list[str]:
+        return [
             find_redis_server(),
             "--port", str(self.port),
             "--bind", "127.0.0.1",
@@ -129,29 +145,24 @@ class EmbeddedRedis:
             "--loglevel", "warning",
             "--logfile", str(self.state_dir / "redis.log"),
         ]
-        # Own session (a Ctrl-C for the daemon does not hit Redis first), but it dies with us.
-        self._process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=die_with_parent_hook(),  # noqa: PLW1509
-            umask=0o077,  # its files (the append-only file holds access tokens) are 0600
-        )
+
+    def _wait_until_answering(self, process: subprocess.Popen[bytes], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            if self._process.poll() is not None:
+            if process.poll() is not None:
                 self._release()
                 raise EmbeddedRedisError(
-                    f"redis-server exited with status {self._process.returncode}; "
+                    f"redis-server exited with status {process.returncode}; "
                     f"see {self.state_dir / 'redis.log'}"
                 )
+            client = redis.Redis.from_url(self.url, socket_timeout=1)
             try:
-                client = redis.Redis.from_url(self.url, socket_timeout=1)
                 if client.ping():
-                    client.close()
                     return
             except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
-                pass
-            except redis.BusyLoadingError:
-                pass  # replaying the append-only file
+                pass  # not listening yet, or still replaying the append-only file (BusyLoading)
+            finally:
+                client.close()
             if time.monotonic() > deadline:
                 self.stop()
                 raise EmbeddedRedisError(f"redis-server did not answer within {timeout:.0f}s")

@@ -30,7 +30,7 @@ from worker.config import load_config
 from worker.pipeline.actors import Pipeline
 from worker.pipeline.actors.act import calling_key
 from worker.pipeline.keys import ActionKey
-from worker.pipeline.runtime import Runtime
+from worker.pipeline.runtime import WorkerRuntime
 from worker.platforms import WechatClient
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
@@ -42,7 +42,7 @@ TARGET = f"{ARTICLE_A}:0"
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Iterator[tuple[Sandbox, Pipeline, str]]:
-    """A sandbox with one praise comment, a Redis, and a Runtime the actors run with."""
+    """A sandbox with one praise comment, a Redis, and a WorkerRuntime the actors run with."""
     with EmbeddedRedis(state_dir=tmp_path / "redis", appendonly=False) as server, \
             make_sandbox() as sandbox:
         cid = sandbox.add_wechat_comment(APP_ID, ARTICLE_A, 0, content=PRAISE, openid="oFan1")
@@ -50,14 +50,14 @@ def setup(tmp_path: Path) -> Iterator[tuple[Sandbox, Pipeline, str]]:
             write_config(tmp_path, sandbox.url, redis_url=server.url),
             environ={**os.environ, "TEST_WX_SECRET": APP_SECRET, "TEST_WB_TOKEN": WEIBO_TOKEN},
         )
-        runtime = Runtime(config=config, redis_url=server.url)
+        runtime = WorkerRuntime(config=config, redis_url=server.url)
         try:
             yield sandbox, Pipeline(StubBroker(), runtime), str(cid)
         finally:
             runtime.close()
 
 
-def mark_calling(runtime: Runtime, cid: str) -> None:
+def mark_calling(runtime: WorkerRuntime, cid: str) -> None:
     """What a call that died unanswered leaves behind (its lease long expired)."""
     key = ActionKey(platform="wechat", account="oa", target=TARGET, comment=cid, action="elect")
     runtime.redis.set(calling_key(runtime, key), "1")

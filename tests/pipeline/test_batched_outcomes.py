@@ -25,7 +25,7 @@ from worker.config import (
     WeiboTarget,
 )
 from worker.pipeline.actors import DISABLED_DETAIL, Pipeline
-from worker.pipeline.runtime import Runtime
+from worker.pipeline.runtime import WorkerRuntime
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
 
@@ -66,7 +66,7 @@ def sandbox() -> Iterator[Sandbox]:
 @pytest.fixture
 def runtime(
     tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, stub_actors: StubBroker
-) -> Iterator[Runtime]:
+) -> Iterator[WorkerRuntime]:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
     config = Config(
@@ -79,7 +79,7 @@ def runtime(
                           api_base=sandbox.url, targets=(WeiboTarget(status_id=STATUS),)),
         ),
     )
-    rt = Runtime(config=config, redis_url=redis_server.url)
+    rt = WorkerRuntime(config=config, redis_url=redis_server.url)
     yield rt
     rt.close()
 
@@ -94,13 +94,13 @@ def poll_and_moderate(pipeline: Pipeline, account: str, target: str) -> None:
         pipeline.moderate(*message["args"])
 
 
-def batched_records(rt: Runtime, action: str) -> list[dict[str, Any]]:
+def batched_records(rt: WorkerRuntime, action: str) -> list[dict[str, Any]]:
     records = rt.audit.read(kind="action", action=action, limit=1000)
     return sorted(records, key=lambda r: (str(r.get("openid")), str(r["comment_id"])))
 
 
 def test_batched_outcomes_name_their_rule_and_comment(
-    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
+    runtime: WorkerRuntime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
 ) -> None:
     first_a = sandbox.add_wechat_comment(APP, ARTICLE, content="加v：abc12345 领福利",
                                          openid="oA")
@@ -140,7 +140,7 @@ def test_batched_outcomes_name_their_rule_and_comment(
 
 
 def test_a_disabled_blacklist_fails_its_batches_without_calling(
-    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
+    runtime: WorkerRuntime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
 ) -> None:
     sandbox.revoke_api(APP, "tags/members/batchblacklist")
     first = sandbox.add_wechat_comment(APP, ARTICLE, content="加v：abc12345", openid="oA")
@@ -169,7 +169,7 @@ FOREIGN_STATUS = STATUS + 1  # a post of another user among the Weibo account's 
 
 def weibo_runtime_with_a_foreign_post(
     tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, *, max_retries: int = 5
-) -> Runtime:
+) -> WorkerRuntime:
     """A runtime (set for the actors) of one Weibo account polling its own post and
     FOREIGN_STATUS, a post of another user; the caller closes it."""
     sandbox.add_weibo_token(access_token="2.00someone-else", uid=2002)
@@ -184,7 +184,7 @@ def weibo_runtime_with_a_foreign_post(
             targets=(WeiboTarget(status_id=STATUS), WeiboTarget(status_id=FOREIGN_STATUS)),
         ),),
     )
-    rt = Runtime(config=config, redis_url=redis_server.url)
+    rt = WorkerRuntime(config=config, redis_url=redis_server.url)
     return rt
 
 

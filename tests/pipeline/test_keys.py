@@ -50,14 +50,8 @@ def test_batch_group_keys_share_one_hash_tag() -> None:
     assert all(name.startswith("mw:batch:") for name in names)
 
 
-def test_prefix_is_validated_and_reserved_families_named() -> None:
+def test_prefix_is_validated() -> None:
     with pytest.raises(ValueError):
         Keys(prefix="")
     with pytest.raises(ValueError):
         Keys(prefix="a:b")
-    keys = Keys(prefix="mw")
-    assert keys.reserved("token") == "mw:token"
-    assert keys.reserved("rl") == "mw:rl"
-    assert keys.reserved("quota") == "mw:quota"
-    with pytest.raises(ValueError):
-        keys.reserved("seen")

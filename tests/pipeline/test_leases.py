@@ -18,13 +18,13 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
 
-from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime, wechat_sandbox
+from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime
 from worker.config import ActionsConfig
 from worker.pipeline.actors import Pipeline
 from worker.pipeline.actors import act as act_actor
 from worker.pipeline.actors import flush as flush_actor
 from worker.pipeline.keys import ActionKey
-from worker.pipeline.runtime import Runtime
+from worker.pipeline.runtime import WorkerRuntime
 from worker.platforms import WechatClient
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
@@ -35,16 +35,10 @@ SLOW_CALL = 3.0
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with wechat_sandbox() as box:
-        yield box
-
-
-@pytest.fixture
 def runtime(
     tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, redis_client: Any,
     stub_actors: StubBroker,
-) -> Iterator[Runtime]:
+) -> Iterator[WorkerRuntime]:
     actions = ActionsConfig(max_retries=2, batch_max_wait=0.0)
     with wechat_runtime(tmp_path, sandbox, redis_server.url, actions=actions) as rt:
         client = rt.client("oa")
@@ -58,7 +52,7 @@ def delete_key(comment_id: int) -> ActionKey:
                      action="delete")
 
 
-def action_records(rt: Runtime) -> list[dict[str, Any]]:
+def action_records(rt: WorkerRuntime) -> list[dict[str, Any]]:
     return rt.audit.read(kind="action", limit=100)
 
 
@@ -77,7 +71,7 @@ def start_slow_delete(
 
 
 def test_a_call_longer_than_the_lease_keeps_it_and_a_redelivery_waits(
-    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker,
+    runtime: WorkerRuntime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(act_actor, "LEASE_SECONDS", SHORT_LEASE)
@@ -95,7 +89,7 @@ def test_a_call_longer_than_the_lease_keeps_it_and_a_redelivery_waits(
 
 
 def test_a_stale_holder_audits_nothing_another_holder_recorded(
-    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker,
+    runtime: WorkerRuntime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(act_actor, "LEASE_SECONDS", SHORT_LEASE)
@@ -116,7 +110,7 @@ def test_a_stale_holder_audits_nothing_another_holder_recorded(
 
 
 def test_a_stale_batch_owner_completes_and_audits_nothing(
-    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
+    runtime: WorkerRuntime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
 ) -> None:
     buffer = runtime.buffer("oa")
     buffer.add_many({"oA": "", "oB": ""})
@@ -137,7 +131,7 @@ def test_a_stale_batch_owner_completes_and_audits_nothing(
 
 
 def test_an_exception_not_from_the_platform_is_retried_max_retries_times_then_failed(
-    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker,
+    runtime: WorkerRuntime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cid = sandbox.add_wechat_comment(APP, ARTICLE, content="加v：abc12345", openid="oA")
@@ -170,7 +164,7 @@ def test_an_exception_not_from_the_platform_is_retried_max_retries_times_then_fa
 
 
 def test_a_batch_failing_without_a_platform_answer_is_failed_after_max_retries(
-    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker,
+    runtime: WorkerRuntime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[list[str]] = []

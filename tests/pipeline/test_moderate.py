@@ -8,7 +8,6 @@ platform is the sandbox over loopback HTTP.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,29 +15,13 @@ import pytest
 import redis
 from dramatiq.brokers.stub import StubBroker
 
-from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime, wechat_sandbox
+from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime
 from worker.commands.audit_stats import audit_row
 from worker.pipeline.actors import Pipeline
-from worker.pipeline.runtime import Runtime
-from worker.redis_server import EmbeddedRedis
+from worker.pipeline.runtime import WorkerRuntime
 from worker.sandbox import Sandbox
 
 CUT_EMOJI = "\ud83d"  # the first half of 😀: what UTF-16 truncation leaves
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with wechat_sandbox() as box:
-        yield box
-
-
-@pytest.fixture
-def runtime(
-    tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, redis_client: Any,
-    stub_actors: StubBroker,
-) -> Iterator[Runtime]:
-    with wechat_runtime(tmp_path, sandbox, redis_server.url) as rt:
-        yield rt
 
 
 def comment(cid: int, content: str, **fields: Any) -> dict[str, Any]:
@@ -51,12 +34,12 @@ def act_messages(broker: StubBroker) -> list[list[Any]]:
     return [json.loads(m)["args"] for m in list(broker.queues["act"].queue)]
 
 
-def decisions(rt: Runtime) -> dict[str, dict[str, Any]]:
+def decisions(rt: WorkerRuntime) -> dict[str, dict[str, Any]]:
     return {str(r["comment_id"]): r for r in rt.audit.read(kind="decision", limit=100)}
 
 
 def test_a_comment_that_cannot_be_stored_is_failed_and_the_rest_of_its_page_goes_on(
-    runtime: Runtime, pipeline: Pipeline, stub_actors: StubBroker
+    runtime: WorkerRuntime, pipeline: Pipeline, stub_actors: StubBroker
 ) -> None:
     # A page sent before text was cleaned at parse time (still queued at an upgrade), and an
     # entry without content: each is given up alone, with its reason.
@@ -84,7 +67,7 @@ def test_a_comment_that_cannot_be_stored_is_failed_and_the_rest_of_its_page_goes
 
 
 def test_a_failed_record_is_told_against_its_own_comment_not_the_next_match(
-    runtime: Runtime, pipeline: Pipeline, stub_actors: StubBroker
+    runtime: WorkerRuntime, pipeline: Pipeline, stub_actors: StubBroker
 ) -> None:
     # The unstorable record is queued with clean ones and sent when a later comment matches:
     # only its own comment is given up; the matching one still acts.
@@ -97,7 +80,7 @@ def test_a_failed_record_is_told_against_its_own_comment_not_the_next_match(
 
 
 def test_a_lone_surrogate_from_the_platform_is_replaced_and_its_page_moderated(
-    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
+    runtime: WorkerRuntime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
 ) -> None:
     sandbox.add_wechat_comment(APP, ARTICLE, content=f"加v：abc12345 {CUT_EMOJI}",
                                openid="oCutEmoji")

@@ -14,15 +14,11 @@ from pathlib import Path
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
-from worker.config import AccountConfig, Config, Secret, WechatTarget
+from tests.pipeline.wechat_runtime import APP, ARTICLE, wechat_runtime
 from worker.pipeline.actors import Pipeline
-from worker.pipeline.runtime import Runtime
+from worker.pipeline.runtime import WorkerRuntime
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
-
-APP = "wxmoderateshadow"
-SECRET = "moderate-shadow-secret"
-ARTICLE = 310
 
 RULES = """\
 version: 1
@@ -46,30 +42,15 @@ rules:
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(port=0) as box:
-        box.add_wechat_app(app_id=APP, app_secret=SECRET)
-        box.add_article(APP, msg_data_id=ARTICLE, index=0)
-        yield box
-
-
-@pytest.fixture
 def runtime(
     tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, stub_actors: StubBroker
-) -> Iterator[Runtime]:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES, encoding="utf-8")
-    config = Config(rules=(rules,), accounts=(
-        AccountConfig(name="oa", platform="wechat", app_id=APP, app_secret=Secret(SECRET),
-                      api_base=sandbox.url, targets=(WechatTarget(msg_data_id=ARTICLE),)),
-    ))
-    rt = Runtime(config=config, redis_url=redis_server.url)
-    yield rt
-    rt.close()
+) -> Iterator[WorkerRuntime]:
+    with wechat_runtime(tmp_path, sandbox, redis_server.url, rules=RULES) as rt:
+        yield rt
 
 
 def test_a_shadow_stop_leaves_the_spam_rule_acting_and_later_shadow_hits_are_marked(
-    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
+    runtime: WorkerRuntime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
 ) -> None:
     comment_id = sandbox.add_wechat_comment(APP, ARTICLE, content="加v：abc 领福利", openid="oA")
     pipeline.poll("oa", f"{ARTICLE}:0")
@@ -88,11 +69,12 @@ def test_a_shadow_stop_leaves_the_spam_rule_acting_and_later_shadow_hits_are_mar
 
 
 def test_shadow_hits_after_an_enforced_stop_are_audited_and_counted(
-    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker, tmp_path: Path
+    runtime: WorkerRuntime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker,
+    tmp_path: Path,
 ) -> None:
     (tmp_path / "rules.yaml").write_text(
         RULES.replace("    stop: true\n  - id: spam", "  - id: spam", 1), encoding="utf-8")
-    runtime.rules.request_reload()  # type: ignore[union-attr]
+    runtime.rules.request_reload()
     sandbox.add_wechat_comment(APP, ARTICLE, content="加v：abc 领福利", openid="oA")
     pipeline.poll("oa", f"{ARTICLE}:0")
     queue = stub_actors.queues["moderate"]

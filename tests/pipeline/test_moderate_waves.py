@@ -14,22 +14,13 @@ from pathlib import Path
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
-from worker.config import (
-    AccountConfig,
-    Config,
-    NotifyChannel,
-    NotifyConfig,
-    Secret,
-    WechatTarget,
-)
+from tests.pipeline.wechat_runtime import APP, ARTICLE, wechat_runtime, wechat_sandbox
+from worker.config import NotifyChannel, NotifyConfig, Secret
 from worker.pipeline.actors import Pipeline
-from worker.pipeline.runtime import Runtime
+from worker.pipeline.runtime import WorkerRuntime
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
 
-APP = "wxmoderatewaves"
-SECRET = "moderate-waves-secret"
-ARTICLE = 320
 AD = "加微信领取免费资料，限时优惠快来看看吧"
 
 RULES = """\
@@ -49,25 +40,16 @@ rules:
 def runtime(
     request: pytest.FixtureRequest, tmp_path: Path, sandbox: Sandbox,
     redis_server: EmbeddedRedis, stub_actors: StubBroker,
-) -> Iterator[Runtime]:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES, encoding="utf-8")
+) -> Iterator[WorkerRuntime]:
     mods = NotifyChannel(name="mods", type="webhook", url=Secret(f"{sandbox.url}/hook/mods"))
-    config = Config(rules=(rules,), dry_run=request.param,
-                    notify=NotifyConfig(channels=(mods,)), accounts=(
-        AccountConfig(name="oa", platform="wechat", app_id=APP, app_secret=Secret(SECRET),
-                      api_base=sandbox.url, targets=(WechatTarget(msg_data_id=ARTICLE),)),
-    ))
-    rt = Runtime(config=config, redis_url=redis_server.url)
-    yield rt
-    rt.close()
+    with wechat_runtime(tmp_path, sandbox, redis_server.url, rules=RULES, dry_run=request.param,
+                        notify=NotifyConfig(channels=(mods,))) as rt:
+        yield rt
 
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(port=0) as box:
-        box.add_wechat_app(app_id=APP, app_secret=SECRET)
-        box.add_article(APP, msg_data_id=ARTICLE, index=0)
+    with wechat_sandbox() as box:
         box.robots.add("webhook", "mods")
         yield box
 
@@ -80,7 +62,7 @@ def _moderate_all(pipeline: Pipeline, stub_actors: StubBroker) -> None:
 
 
 def test_a_wave_acts_on_its_earlier_members_once_and_tells_the_channel(
-    runtime: Runtime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
+    runtime: WorkerRuntime, pipeline: Pipeline, sandbox: Sandbox, stub_actors: StubBroker
 ) -> None:
     ids = [sandbox.add_wechat_comment(APP, ARTICLE, content=AD + "!" * i, openid=f"oW{i}")
            for i in range(2)]

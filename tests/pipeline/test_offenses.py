@@ -4,7 +4,8 @@ import pytest
 import redis
 
 from worker.pipeline.keys import Keys
-from worker.pipeline.offenses import OffenseCounts, RedisOffenseCounter
+from worker.pipeline.offenses import RedisOffenseCounter
+from worker.rules.model import OffenseCounts
 
 DAY = 86400.0
 T0 = 1_700_000_000.0

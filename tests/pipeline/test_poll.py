@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
+from tests.pipeline.wechat_runtime import write_rules
 from worker.config import AccountConfig, Config, PollingConfig, Secret, WechatTarget
 from worker.pipeline.actors import Pipeline
-from worker.pipeline.runtime import Runtime
+from worker.pipeline.runtime import WorkerRuntime
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
 
@@ -27,7 +29,7 @@ def sent_comment_ids(broker: StubBroker) -> list[str]:
 
 
 def test_deletes_between_pages_do_not_make_the_poll_skip_comments(
-    redis_server: EmbeddedRedis, stub_actors: StubBroker
+    redis_server: EmbeddedRedis, stub_actors: StubBroker, tmp_path: Path
 ) -> None:
     with Sandbox(port=0) as sandbox:
         sandbox.add_wechat_app(app_id=APP, app_secret="poll-secret-123")
@@ -40,8 +42,9 @@ def test_deletes_between_pages_do_not_make_the_poll_skip_comments(
             name="oa", platform="wechat", app_id=APP, app_secret=Secret("poll-secret-123"),
             api_base=sandbox.url, targets=(WechatTarget(msg_data_id=100),),
         )
-        config = Config(accounts=(account,), polling=PollingConfig(page_size=10))
-        runtime = Runtime(config=config, redis_url=redis_server.url, load_rules=False)
+        config = Config(accounts=(account,), polling=PollingConfig(page_size=10),
+                        rules=(write_rules(tmp_path),))
+        runtime = WorkerRuntime(config=config, redis_url=redis_server.url)
         pipeline = Pipeline(stub_actors, runtime)
         client = runtime.client("oa")
         list_comments = client.list_comments
@@ -71,7 +74,7 @@ def test_deletes_between_pages_do_not_make_the_poll_skip_comments(
 
 @pytest.mark.parametrize("order", ["newest", "oldest"])
 def test_between_full_passes_only_the_new_end_is_read_whichever_it_is(
-    order: str, redis_server: EmbeddedRedis, stub_actors: StubBroker
+    order: str, redis_server: EmbeddedRedis, stub_actors: StubBroker, tmp_path: Path
 ) -> None:
     # WeChat does not document comment/list's order (api-notes §1.4): both must work.
     with Sandbox(port=0) as sandbox:
@@ -85,8 +88,8 @@ def test_between_full_passes_only_the_new_end_is_read_whichever_it_is(
             api_base=sandbox.url, targets=(WechatTarget(msg_data_id=100),),
         )
         polling = PollingConfig(page_size=10, full_pass_interval=3600)
-        runtime = Runtime(config=Config(accounts=(account,), polling=polling),
-                          redis_url=redis_server.url, load_rules=False)
+        config = Config(accounts=(account,), polling=polling, rules=(write_rules(tmp_path),))
+        runtime = WorkerRuntime(config=config, redis_url=redis_server.url)
         pipeline = Pipeline(stub_actors, runtime)
         try:
             pipeline.poll("oa", "100:0")  # the first poll is a full pass

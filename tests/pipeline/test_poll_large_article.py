@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
 from tests.pipeline.test_poll import APP, sent_comment_ids
+from tests.pipeline.wechat_runtime import write_rules
 from worker.config import AccountConfig, Config, PollingConfig, Secret, WechatTarget
 from worker.pipeline.actors import Pipeline
-from worker.pipeline.runtime import Runtime
+from worker.pipeline.runtime import WorkerRuntime
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
 
@@ -17,7 +20,7 @@ COMMENTS = 25_000  # above SeenComments' default max_entries (20,000)
 
 @pytest.mark.parametrize("order", ["newest", "oldest"])
 def test_an_incremental_poll_with_nothing_new_lists_at_most_two_pages(
-    order: str, redis_server: EmbeddedRedis, stub_actors: StubBroker
+    order: str, redis_server: EmbeddedRedis, stub_actors: StubBroker, tmp_path: Path
 ) -> None:
     with Sandbox(port=0) as sandbox:
         sandbox.faults.wechat_list_order = order
@@ -30,8 +33,8 @@ def test_an_incremental_poll_with_nothing_new_lists_at_most_two_pages(
             api_base=sandbox.url, targets=(WechatTarget(msg_data_id=100),),
         )
         polling = PollingConfig(full_pass_interval=3600)
-        runtime = Runtime(config=Config(accounts=(account,), polling=polling),
-                          redis_url=redis_server.url, load_rules=False)
+        config = Config(accounts=(account,), polling=polling, rules=(write_rules(tmp_path),))
+        runtime = WorkerRuntime(config=config, redis_url=redis_server.url)
         pipeline = Pipeline(stub_actors, runtime)
         try:
             pipeline.poll("oa", "100:0")  # the first poll is a full pass

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-import structlog
 from structlog.testing import capture_logs
 
 from worker.comment import Comment
@@ -21,15 +20,6 @@ rules:
     then: [delete]
 """
 CHANGED = GOOD.replace("博彩", "网赌")
-
-
-@pytest.fixture(autouse=True)
-def _uncached_logger(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A fresh module logger for each test: once an earlier test in the same process has run
-    configure_logging (cache_logger_on_first_use), the module's logger is bound for good and
-    capture_logs no longer sees its events (which earlier test that is depends on how xdist
-    shares the files out)."""
-    monkeypatch.setattr("worker.pipeline.rules_reload.log", structlog.get_logger("worker.rules"))
 
 
 def _bump(path: Path, text: str) -> None:

@@ -39,7 +39,7 @@ def make_scheduler(server: EmbeddedRedis) -> tuple[Scheduler, StubBroker]:
     config = Config(accounts=(account,), polling=PollingConfig(interval=INTERVAL, jitter=0.0))
     broker = StubBroker()
     actors = Pipeline(broker).actors
-    runtime = Runtime(config=config, redis_url=server.url, load_rules=False)
+    runtime = Runtime(config=config, redis_url=server.url)
     return Scheduler(runtime=runtime, actors=actors), broker
 
 

@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,13 @@ def daemon_config(tmp_path: Path, redis_server: EmbeddedRedis) -> tuple[Path, Co
 
 
 
+def wait_until_consuming(process: BaseProcess, redis_client: redis.Redis) -> None:
+    """Until the worker's consumers run (dramatiq's heartbeat), failing if it died first."""
+    wait_for(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
+             timeout=90, what="the worker to consume")
+    assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
+
+
 def stop_workers(daemon: Daemon) -> list[int | None]:
     for process in daemon.processes.values():
         if process.is_alive() and process.pid is not None:
@@ -49,9 +57,7 @@ def test_a_sighup_while_a_worker_starts_is_a_reload_not_its_death(
         assert process.pid is not None
         for _ in range(3):  # the new interpreter is still importing: no handler yet
             os.kill(process.pid, signal.SIGHUP)
-        wait_for(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
-                 timeout=90, what="the worker to consume")
-        assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
+        wait_until_consuming(process, redis_client)
         os.kill(process.pid, signal.SIGHUP)  # and once its handler is installed
         time.sleep(0.5)
         assert process.is_alive()
@@ -69,9 +75,7 @@ def test_workers_run_on_the_daemons_config_even_when_the_file_broke_since(
     daemon._start_worker(0, RedisEndpoint(url=redis_server.url))
     process = daemon.processes[0]
     try:
-        wait_for(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
-                 timeout=90, what="the worker to consume")
-        assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
+        wait_until_consuming(process, redis_client)
     finally:
         codes = stop_workers(daemon)
     assert codes == [0]
@@ -111,9 +115,7 @@ def test_a_worker_process_keeps_its_threads_to_two_malloc_arenas(
     daemon._start_worker(0, RedisEndpoint(url=redis_server.url))
     process = daemon.processes[0]
     try:
-        wait_for(lambda: redis_client.zcard(HEARTBEATS) > 0 or not process.is_alive(),
-                 timeout=90, what="the worker to consume")
-        assert process.is_alive(), f"the worker died (exit code {process.exitcode})"
+        wait_until_consuming(process, redis_client)
         assert process.pid is not None
         assert thread_arenas(process.pid) <= WORKER_MALLOC_ARENAS - 1
     finally:
@@ -127,8 +129,7 @@ def test_every_process_registers_the_redis_password_for_redaction() -> None:
     from worker.pipeline.runtime import Runtime
 
     url = "redis://:pw-for-redaction-77@127.0.0.1:1/0"  # never connected to here
-    runtime = Runtime(config=Config(redis=RedisConfig(url=url)), redis_url=url,
-                      load_rules=False)
+    runtime = Runtime(config=Config(redis=RedisConfig(url=url)), redis_url=url)
     try:
         assert "pw-for-redaction-77" not in redact(f"Error connecting to {url}")
     finally:

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import redis
-import structlog
 
 from worker.config import AccountConfig, QuotaConfig, Secret
 from worker.logs import configure_logging
@@ -135,7 +134,6 @@ def log_output() -> Iterator[io.StringIO]:
     for handler in saved_handlers:
         root.addHandler(handler)
     root.setLevel(saved_level)
-    structlog.reset_defaults()
 
 
 def events(buf: io.StringIO) -> list[dict[str, Any]]:

@@ -90,8 +90,16 @@ def test_every_declared_action_reaches_the_platform(
         assert outcome == BatchOutcome(done=[item])
         again = client.send_batch([item], uncertain=[item])  # a repeat is done, not failed
         assert again.done == [item] and not again.failed
+        unserved = {c.path for c in sb.calls() if c.platform != name}
+        assert not unserved, f"the sandbox serves no {name} endpoint at {sorted(unserved)}"
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_the_sandbox_serves_every_spec(sb: Sandbox, name: str) -> None:
+    assert sb.platform(name).paths, f"worker/sandbox/{name}_endpoints.py serves no path"
+    assert sb.state()[name] == sb.platform(name).to_state()
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))

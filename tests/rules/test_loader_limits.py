@@ -126,7 +126,8 @@ def test_list_terms_are_released_before_the_automata_are_built(
     the matchers are built: that build is the peak of a load's memory."""
     import gc
 
-    from worker.rules import loader, matcher
+    from worker.rules import matcher
+    from worker.rules.loader.lists import FileTerm
 
     write(tmp_path, "rules/lists/words.txt", "\n".join(f"词{i}" for i in range(200)) + "\n")
     write(tmp_path, "rules/r.yaml", "version: 1\nlists:\n  words: {file: lists/words.txt}\n"
@@ -136,7 +137,7 @@ def test_list_terms_are_released_before_the_automata_are_built(
 
     def counting_build(self: matcher.MatcherBuilder) -> matcher.Matcher:
         gc.collect()
-        alive.append(sum(isinstance(o, loader._FileTerm) for o in gc.get_objects()))
+        alive.append(sum(isinstance(o, FileTerm) for o in gc.get_objects()))
         return build(self)
 
     monkeypatch.setattr(matcher.MatcherBuilder, "build", counting_build)

@@ -16,6 +16,8 @@ import httpx
 import pytest
 
 from worker.sandbox import Sandbox
+from worker.sandbox.wechat_endpoints import WechatApi
+from worker.sandbox.weibo_endpoints import WeiboApi
 from worker.subprocesses import start_sandbox
 
 APP = "wx0123456789abcdef"
@@ -1148,3 +1150,16 @@ def test_process_mode_refuses_other_hosts_and_bad_seed(tmp_path: Path) -> None:
     bad.write_text("[]", encoding="utf-8")
     refused = _run_sandbox("--port", "0", "--seed-file", str(bad))
     assert refused.returncode == 2 and "seed file" in refused.stderr
+
+
+def test_a_setting_no_platform_takes_is_named() -> None:
+    with pytest.raises(TypeError, match="unknown settings: list_count_maxx"):
+        Sandbox(list_count_maxx=3)
+
+
+def test_each_platform_takes_its_own_settings() -> None:
+    sb = Sandbox(list_count_max=7, weibo_destroy_max=3, token_ttl=60)
+    wechat, weibo = sb.platform("wechat"), sb.platform("weibo")
+    assert isinstance(wechat, WechatApi) and isinstance(weibo, WeiboApi)
+    assert wechat.limits.list_count_max == 7 and wechat.limits.token_ttl == 60
+    assert weibo.limits.weibo_destroy_max == 3

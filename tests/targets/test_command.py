@@ -18,6 +18,7 @@ from worker.commands.targets import (
 )
 from worker.config import Config, load_config_text
 from worker.errors import InputError
+from worker.pipeline.freshness import Freshness
 from worker.pipeline.keys import Keys, target_key
 from worker.pipeline.seen import SeenComments
 from worker.redis_server import EmbeddedRedis
@@ -65,7 +66,9 @@ def test_add_revives_retired_and_gone_targets(redis_client: redis.Redis, config:
     tkey = target_key(platform="wechat", account="oa", target="100:0")
     book = PollBook(redis=redis_client, keys=keys)
     book.set_temperature(tkey, Temperature(interval=1800, last_new=0, retired=True))
-    book.polled(tkey, Temperature(interval=1800, last_new=0, retired=True), now=50.0, new=7)
+    book.polled(tkey, Temperature(interval=1800, last_new=0, retired=True))
+    Freshness(redis=redis_client, keys=keys).poll_succeeded(
+        account="oa", platform="wechat", target="100:0", new_comments=7, at=50.0)
     assert list_rows(redis_client, config, "oa")[0]["state"] == "retired"
     SeenComments(redis=redis_client, keys=keys).mark_target_gone(tkey, "88001: gone")
     assert list_rows(redis_client, config, "oa")[0]["state"] == "gone"

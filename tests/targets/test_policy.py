@@ -8,6 +8,7 @@ import pytest
 
 from worker.config import PollingConfig
 from worker.targets.policy import (
+    DORMANT_AFTER,
     PRIOR_INTERVALS,
     RATE_WINDOW,
     PollPolicy,
@@ -83,3 +84,16 @@ def test_the_weight_is_the_rate_at_least_one_comment_per_prior_intervals() -> No
     for step in range(1, 20):
         quiet = after_poll(POLICY, quiet, now=step * 1800.0, new_comments=0)
     assert quiet.weight() == pytest.approx(1 / (PRIOR_INTERVALS * 1800))  # cold gives way
+
+
+def test_dormant_once_a_poll_finds_no_new_comment_for_dormant_after() -> None:
+    temp = fresh(POLICY, 0.0)
+    assert not temp.dormant  # never polled
+    temp = after_poll(POLICY, temp, now=3600.0, new_comments=2)
+    temp = after_poll(POLICY, temp, now=3600.0 + DORMANT_AFTER - 1, new_comments=0)
+    assert not temp.dormant
+    temp = after_poll(POLICY, temp, now=3600.0 + DORMANT_AFTER, new_comments=0)
+    assert temp.dormant and not temp.retired  # still polled
+    temp = after_poll(POLICY, temp, now=4 * DORMANT_AFTER, new_comments=1)
+    assert not temp.dormant  # a new comment wakes it
+    assert not fresh(POLICY, 9 * DORMANT_AFTER).dormant  # and so does `targets add`

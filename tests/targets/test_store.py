@@ -5,7 +5,8 @@ from __future__ import annotations
 import redis
 
 from worker.config import ACCOUNT_LISTING, load_config_text
-from worker.pipeline.keys import Keys
+from worker.pipeline.freshness import Freshness
+from worker.pipeline.keys import Keys, target_key
 from worker.targets.book import PollBook
 from worker.targets.budget import Budget
 from worker.targets.planner import AccountBudget
@@ -57,26 +58,35 @@ def test_remove_stops_and_add_revives_even_a_config_target(redis_client: redis.R
 
 
 def test_poll_book_read_api(redis_client: redis.Redis) -> None:
+    """The temperature is the book's; when the last poll ended and the comments seen are the
+    freshness record's (the poll actor writes both), not kept twice."""
     book = PollBook(redis=redis_client, keys=KEYS)
+    freshness = Freshness(redis=redis_client, keys=KEYS)
+    where = {"account": "oa", "platform": "wechat", "target": "100:0"}
+    tkey = target_key(**where)
     policy = PollPolicy()
-    status = book.status("wechat:oa:100:0")
+    status = book.status(tkey)
     assert status.temperature is None and status.last_poll is None and status.seen == 0
     assert status.state(policy) == "hot"
-    temp = book.temperature("wechat:oa:100:0", policy, now=100.0)
+    temp = book.temperature(tkey, policy, now=100.0)
     assert temp == Temperature(interval=60.0, last_new=100.0)
     temp = after_poll(policy, temp, now=160.0, new_comments=4)
-    book.polled("wechat:oa:100:0", temp, now=160.0, new=4)
-    assert book.status("wechat:oa:100:0").temperature == temp  # the comment rate kept too
+    book.polled(tkey, temp)
+    freshness.poll_succeeded(**where, new_comments=4, at=160.0)
+    assert book.status(tkey).temperature == temp  # the comment rate kept too
     assert temp.rate > 0 and temp.rated_at == 160.0
-    book.sent("wechat:oa:100:0", now=160.0, next_poll=220.0)
+    book.sent(tkey, now=160.0, next_poll=220.0)
     for at in (220.0, 340.0, 580.0, 1060.0, 2020.0):
         temp = after_poll(policy, temp, now=at, new_comments=0)
-        book.polled("wechat:oa:100:0", temp, now=at, new=0)
-    status = book.status("wechat:oa:100:0")
+        book.polled(tkey, temp)
+        freshness.poll_succeeded(**where, new_comments=0, at=at)
+    status = book.status(tkey)
     assert (status.last_poll, status.next_poll, status.seen, status.polls) == (2020.0, 220.0, 4, 6)
     assert status.temperature == temp and status.state(policy) == "cold"
     assert status.sent_at == 160.0
-    assert book.statuses(["wechat:oa:100:0", "nope"])["wechat:oa:100:0"] == status
+    assert book.statuses([tkey, "nope"])[tkey] == status
+    for duplicate in ("last_poll", "seen"):  # one copy, in the freshness record
+        assert not redis_client.hexists(KEYS.target_status(tkey), duplicate)
     assert status.state(policy, gone=True) == "gone"
     assert status.state(policy, removed=True) == "removed"
     book.revive("wechat:oa:100:0", policy, now=3000.0)

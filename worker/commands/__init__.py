@@ -1,5 +1,7 @@
 """The command implementations behind :mod:`worker.cli` (which only parses arguments):
 
+- :mod:`~worker.commands.check`: ``modworker check`` (the config and rules validated, online
+  credentials tried);
 - :mod:`~worker.commands.audit_stats`: ``modworker audit`` and ``modworker stats``, and the
   table rendering and exit codes the other commands share;
 - :mod:`~worker.commands.targets`: ``modworker targets list|add|remove``;

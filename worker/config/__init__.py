@@ -11,8 +11,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from worker.config.accounts import _accounts
-from worker.config.keys import _ROOT_KEYS, ACCOUNT_KEYS, DEFAULT_RULES, KNOWN_KEYS
+from worker.config.accounts import ACCOUNT_KEYS, _accounts
+from worker.config.keys import _ROOT_KEYS, DEFAULT_RULES, KNOWN_KEYS
 from worker.config.model import (
     ACCOUNT_LISTING,
     NOTIFY_EVENTS,

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
+from worker.config.accounts import ACCOUNT_KEYS
 
 _ROOT_KEYS = {
     "redis", "state_dir", "dry_run", "rules", "normalize", "polling", "actions", "quota",
@@ -24,17 +21,6 @@ _NOTIFY_KEYS = {"interval", "examples", "events"}  # every other key names a cha
 _NOTIFY_CHANNEL_KEYS = {"type", "url", "secret"}
 _NOTIFY_EVENTS_KEYS = {"channel", "on"}
 _AUDIT_KEYS = {"retention"}
-_WECHAT_KEYS = {
-    "name", "platform", "app_id", "app_secret", "token", "api_base", "targets", "calls_per_minute",
-    "discover",
-}
-_WEIBO_KEYS = {
-    "name", "platform", "access_token", "api_base", "targets", "calls_per_minute", "listing",
-}
-#: An account's keys, by platform: every platform spec has an entry (a test holds it).
-ACCOUNT_KEYS: dict[str, set[str]] = {"wechat": _WECHAT_KEYS, "weibo": _WEIBO_KEYS}
-#: Keys of another platform's accounts that get a message of their own instead of "unknown".
-_OTHER_PLATFORMS_KEYS: dict[str, set[str]] = {"wechat": {"listing"}, "weibo": {"discover"}}
 
 #: Every key config.yaml may hold, by section (config.example.yaml documents each one).
 KNOWN_KEYS: dict[str, frozenset[str]] = {

@@ -195,70 +195,84 @@ def _notify(reader: _Reader, root: SourceMap) -> NotifyConfig:
     for name, raw in node.items():
         if name in _NOTIFY_KEYS:
             continue
-        where = f"notify.{name}"
-        if not isinstance(raw, SourceMap):
-            reader.problem(f"{where} must be a channel mapping (type, url, secret) or one of "
-                           f"{', '.join(sorted(_NOTIFY_KEYS))}", node, name, where)
-            continue
-        reader.known_keys(raw, _NOTIFY_CHANNEL_KEYS, where)
-        kind = raw.get("type")
-        if kind not in NOTIFY_TYPES:
-            reader.problem(f"type must be one of {', '.join(NOTIFY_TYPES)}, got {kind!r}"
-                           f"{did_you_mean(str(kind), list(NOTIFY_TYPES))}", raw, "type",
-                           f"{where}.type")
-            continue
-        url = reader.env(raw.get("url"), raw, "url", where)
-        if "url" not in raw:
-            reader.problem("a channel needs url (write ${VARIABLE} to read it from the "
-                           "environment)", raw, None, f"{where}.url")
-            continue
-        if url is not None and not url.startswith(("http://", "https://")):
-            reader.problem("url must be an http(s) URL", raw, "url", f"{where}.url")
-            continue
-        secret = reader.env(raw.get("secret"), raw, "secret", where)
-        if secret is not None and kind in ("wecom", "webhook"):
-            reader.problem(f"a {kind} channel has no signing secret (the URL is the secret)",
-                           raw, "secret", f"{where}.secret")
-        channels.append(NotifyChannel(
-            name=str(name), type=kind, url=Secret(url or ""),
-            secret=Secret(secret) if secret else None,
-        ))
-    events_node = node.get("events")
+        channel = _notify_channel(reader, node, name, raw)
+        if channel is not None:
+            channels.append(channel)
     events_channel: str | None = None
     events: frozenset[str] = frozenset()
-    if events_node is not None:
-        ev = reader.mapping(events_node, "notify.events")
-        # YAML 1.1 reads a bare `on:` key as the boolean true: take it as written.
-        for key in ev:
-            if key is not True and key not in _NOTIFY_EVENTS_KEYS:
-                reader.problem(f"unknown key {key!r}{did_you_mean(str(key), _NOTIFY_EVENTS_KEYS)}",
-                               ev, key, f"notify.events.{key}")
-        if True in ev and "on" not in ev:
-            ev["on"] = ev[True]
-            ev.key_lines["on"] = ev.line_of(True)
-        events_channel = ev.get("channel")
-        names = {c.name for c in channels}
-        if events_channel not in names:
-            reader.problem(f"notify.events.channel must name a channel of notify: "
-                           f"({', '.join(sorted(names)) or 'none configured'}), got "
-                           f"{events_channel!r}", ev, "channel", "notify.events.channel")
-        on = ev.get("on", list(NOTIFY_EVENTS))
-        if not isinstance(on, list) or not all(isinstance(e, str) for e in on):
-            reader.problem("notify.events.on takes a list of event names", ev, "on",
-                           "notify.events.on")
-            on = []
-        for index, event in enumerate(on):
-            if event not in NOTIFY_EVENTS:
-                reader.problem(f"unknown event {event!r}{did_you_mean(event, list(NOTIFY_EVENTS))};"
-                               f" events are {', '.join(NOTIFY_EVENTS)}",
-                               on if isinstance(on, SourceList) else ev,
-                               index if isinstance(on, SourceList) else "on", "notify.events.on")
-        events = frozenset(e for e in on if e in NOTIFY_EVENTS)
+    if node.get("events") is not None:
+        events_channel, events = _notify_events(
+            reader, reader.mapping(node["events"], "notify.events"), {c.name for c in channels}
+        )
     return NotifyConfig(
         interval=reader.get(node, "interval", _duration_above_zero, 60.0, "notify"),
         examples=reader.get(node, "examples", _non_negative_int, 3, "notify"),
         channels=tuple(channels), events_channel=events_channel, events=events,
     )
+
+
+def _notify_channel(
+    reader: _Reader, node: SourceMap, name: object, raw: object
+) -> NotifyChannel | None:
+    """``notify.<name>``: a channel (None, with its problem, when it is not a usable one)."""
+    where = f"notify.{name}"
+    if not isinstance(raw, SourceMap):
+        reader.problem(f"{where} must be a channel mapping (type, url, secret) or one of "
+                       f"{', '.join(sorted(_NOTIFY_KEYS))}", node, name, where)
+        return None
+    reader.known_keys(raw, _NOTIFY_CHANNEL_KEYS, where)
+    kind = raw.get("type")
+    if kind not in NOTIFY_TYPES:
+        reader.problem(f"type must be one of {', '.join(NOTIFY_TYPES)}, got {kind!r}"
+                       f"{did_you_mean(str(kind), list(NOTIFY_TYPES))}", raw, "type",
+                       f"{where}.type")
+        return None
+    url = reader.env(raw.get("url"), raw, "url", where)
+    if "url" not in raw:
+        reader.problem("a channel needs url (write ${VARIABLE} to read it from the "
+                       "environment)", raw, None, f"{where}.url")
+        return None
+    if url is not None and not url.startswith(("http://", "https://")):
+        reader.problem("url must be an http(s) URL", raw, "url", f"{where}.url")
+        return None
+    secret = reader.env(raw.get("secret"), raw, "secret", where)
+    if secret is not None and kind in ("wecom", "webhook"):
+        reader.problem(f"a {kind} channel has no signing secret (the URL is the secret)",
+                       raw, "secret", f"{where}.secret")
+    return NotifyChannel(
+        name=str(name), type=kind, url=Secret(url or ""), secret=Secret(secret) if secret else None,
+    )
+
+
+def _notify_events(
+    reader: _Reader, ev: SourceMap, channel_names: set[str]
+) -> tuple[str | None, frozenset[str]]:
+    """``notify.events``: (the channel told, the events it is told about)."""
+    # YAML 1.1 reads a bare `on:` key as the boolean true: take it as written.
+    for key in ev:
+        if key is not True and key not in _NOTIFY_EVENTS_KEYS:
+            reader.problem(f"unknown key {key!r}{did_you_mean(str(key), _NOTIFY_EVENTS_KEYS)}",
+                           ev, key, f"notify.events.{key}")
+    if True in ev and "on" not in ev:
+        ev["on"] = ev[True]
+        ev.key_lines["on"] = ev.line_of(True)
+    channel = ev.get("channel")
+    if channel not in channel_names:
+        reader.problem(f"notify.events.channel must name a channel of notify: "
+                       f"({', '.join(sorted(channel_names)) or 'none configured'}), got "
+                       f"{channel!r}", ev, "channel", "notify.events.channel")
+    on = ev.get("on", list(NOTIFY_EVENTS))
+    if not isinstance(on, list) or not all(isinstance(e, str) for e in on):
+        reader.problem("notify.events.on takes a list of event names", ev, "on",
+                       "notify.events.on")
+        on = []
+    for index, event in enumerate(on):
+        if event not in NOTIFY_EVENTS:
+            reader.problem(f"unknown event {event!r}{did_you_mean(event, list(NOTIFY_EVENTS))};"
+                           f" events are {', '.join(NOTIFY_EVENTS)}",
+                           on if isinstance(on, SourceList) else ev,
+                           index if isinstance(on, SourceList) else "on", "notify.events.on")
+    return channel, frozenset(e for e in on if e in NOTIFY_EVENTS)
 
 
 def _audit(reader: _Reader, root: SourceMap) -> AuditConfig:

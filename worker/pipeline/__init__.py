@@ -12,5 +12,13 @@ State modules, one job each, all keyed under :class:`~worker.pipeline.keys.Keys`
 - :mod:`~worker.pipeline.audit`: the audit stream, trimmed by age;
 - :mod:`~worker.pipeline.offenses`: author offense counts for ``author.offenses``;
 - :mod:`~worker.pipeline.rulestats`: per-rule counters for ``modworker stats``;
+- :mod:`~worker.pipeline.freshness`: each target's last good poll, each account's credentials;
 - :mod:`~worker.pipeline.lock`: the renewable lock of the one scheduler.
+
+Around them: :mod:`~worker.pipeline.runtime` builds one process's state, clients and rules
+(:mod:`~worker.pipeline.rules_reload`, :mod:`~worker.pipeline.rules_snapshot`);
+:mod:`~worker.pipeline.poll_outcomes` tells how a poll ended; :mod:`~worker.pipeline.heartbeat`
+keeps a lease alive while its holder works; :mod:`~worker.pipeline.connect`,
+:mod:`~worker.pipeline.broker` and :mod:`~worker.pipeline.durable_broker` are the Redis
+clients and the dramatiq broker.
 """

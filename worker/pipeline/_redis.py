@@ -1,7 +1,8 @@
 """Small helpers shared by the state modules: typed Lua scripts and reply decoding.
 
 The state modules accept a ``redis.Redis`` built either way (``decode_responses`` False, the
-default, or True) and always hand back ``str``: replies go through :func:`text`.
+default, or True) and always hand back ``str``: replies go through :func:`text` (a hash
+through :func:`text_hash`).
 
 Lua gotchas these modules avoid: a Lua number returned from a script is truncated to an
 integer reply, and a Lua number passed to ``redis.call`` is formatted with 14 significant
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import redis
@@ -23,28 +24,16 @@ Clock = Callable[[], float]
 ScriptArg = str | int | float | bytes
 
 
-# KEYS[1] a key owned by a token; ARGV[1] the owner token. Compare-and-delete.
-COMPARE_AND_DELETE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-# KEYS[1] a key owned by a token; ARGV[1] the owner token, ARGV[2] ttl (ms). Compare-and-extend.
-COMPARE_AND_EXTEND = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-
-
 def text(value: bytes | str) -> str:
     """A reply value as ``str`` (UTF-8), whatever the client's ``decode_responses``."""
     if isinstance(value, bytes):
         return value.decode("utf-8")
     return value
+
+
+def text_hash(raw: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
+    """A hash reply (``HGETALL``) as ``str`` fields and values, whatever ``decode_responses``."""
+    return {text(field): text(value) for field, value in raw.items()}
 
 
 def new_token() -> str:

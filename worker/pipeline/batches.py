@@ -40,7 +40,7 @@ from typing import Any, Literal
 import redis
 
 from worker.errors import BatchTooLargeError
-from worker.pipeline._redis import Clock, LuaScript, new_token, text, wall_clock
+from worker.pipeline._redis import Clock, LuaScript, new_token, text, text_hash, wall_clock
 from worker.pipeline.heartbeat import LEASE_SECONDS
 from worker.pipeline.keys import BatchGroupKeys, Keys
 
@@ -100,13 +100,9 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 return ids
 """
 
-# KEYS: buf, inflight, leases, batch meta, batch ids, done, origins.
-# ARGV: batch id, owner, now, done cutoff ('' = keep forever), n_done, done ids..., failed ids...
-# Only the batch's current owner may complete it. Done ids go to the done set, failed ids
-# nowhere (both lose their origin), ids of the batch named in neither go back to the buffer
-# with their original time; ids not in the batch are ignored. The batch is then deleted.
-# Returns {1, n_done, n_failed, n_requeued}, {0} if no such batch, {-1} if another owner.
-_COMPLETE = """
+# The opening of a script that changes a batch (KEYS[4] its meta, ARGV[2] the caller's owner
+# token): {0} if no such batch, {-1} if another owner holds it.
+_OWNER_ONLY = """
 local owner = redis.call('HGET', KEYS[4], 'owner')
 if not owner then
   return {0}
@@ -114,6 +110,28 @@ end
 if owner ~= ARGV[2] then
   return {-1}
 end
+"""
+
+# The end of a batch (KEYS: buf, inflight, leases, batch meta, batch ids; ARGV[1] batch id):
+# the ids still in it go back to the buffer with their original time, the batch is deleted.
+# Leaves ``rest`` (id, time, id, time, ...) to count the ids requeued.
+_REQUEUE_REST_AND_DELETE = """
+local rest = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
+for i = 1, #rest, 2 do
+  redis.call('HDEL', KEYS[2], rest[i])
+  redis.call('ZADD', KEYS[1], rest[i + 1], rest[i])
+end
+redis.call('DEL', KEYS[4], KEYS[5])
+redis.call('ZREM', KEYS[3], ARGV[1])
+"""
+
+# KEYS: buf, inflight, leases, batch meta, batch ids, done, origins.
+# ARGV: batch id, owner, now, done cutoff ('' = keep forever), n_done, done ids..., failed ids...
+# Only the batch's current owner may complete it. Done ids go to the done set, failed ids
+# nowhere (both lose their origin), ids of the batch named in neither go back to the buffer
+# with their original time; ids not in the batch are ignored. The batch is then deleted.
+# Returns {1, n_done, n_failed, n_requeued}, {0} if no such batch, {-1} if another owner.
+_COMPLETE = _OWNER_ONLY + """
 local n_done = tonumber(ARGV[5])
 local done, failed = 0, 0
 for i = 6, 5 + n_done do
@@ -133,13 +151,7 @@ for i = 6 + n_done, #ARGV do
     failed = failed + 1
   end
 end
-local rest = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
-for i = 1, #rest, 2 do
-  redis.call('HDEL', KEYS[2], rest[i])
-  redis.call('ZADD', KEYS[1], rest[i + 1], rest[i])
-end
-redis.call('DEL', KEYS[4], KEYS[5])
-redis.call('ZREM', KEYS[3], ARGV[1])
+""" + _REQUEUE_REST_AND_DELETE + """
 if ARGV[4] ~= '' then
   redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. ARGV[4])
 end
@@ -149,21 +161,7 @@ return {1, done, failed, #rest / 2}
 # KEYS: buf, inflight, leases, batch meta, batch ids. ARGV: batch id, owner.
 # Only the current owner may requeue: every id goes back to the buffer with its original
 # time, the batch is deleted. Returns {1, n}, {0} if no such batch, {-1} if another owner.
-_REQUEUE = """
-local owner = redis.call('HGET', KEYS[4], 'owner')
-if not owner then
-  return {0}
-end
-if owner ~= ARGV[2] then
-  return {-1}
-end
-local rest = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
-for i = 1, #rest, 2 do
-  redis.call('HDEL', KEYS[2], rest[i])
-  redis.call('ZADD', KEYS[1], rest[i + 1], rest[i])
-end
-redis.call('DEL', KEYS[4], KEYS[5])
-redis.call('ZREM', KEYS[3], ARGV[1])
+_REQUEUE = _OWNER_ONLY + _REQUEUE_REST_AND_DELETE + """
 return {1, #rest / 2}
 """
 
@@ -435,7 +433,7 @@ class BatchBuffer:
         pipe.hgetall(self.keys.batch(batch_id))
         pipe.zrange(self.keys.batch_ids(batch_id), 0, -1)
         meta_raw, ids = pipe.execute()
-        meta: dict[str, str] = {text(f): text(v) for f, v in meta_raw.items()}
+        meta = text_hash(meta_raw)
         if "owner" not in meta:
             return None
         return Batch(

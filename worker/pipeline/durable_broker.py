@@ -1,8 +1,8 @@
 """What dramatiq's Redis broker loses when Redis goes away for a moment, and how we keep it.
 
-The fault suite (``tests/faults``) restarts Redis under a running daemon. Two messages of
-dramatiq's were lost that way, and with them the actions they carried, for good: their
-comments were already marked seen, so no poll brings them back.
+Two kinds of message dramatiq loses when Redis restarts under a running worker, and with them
+the actions they carry, for good: their comments are already marked seen, so no poll brings
+them back (the fault suite, ``tests/faults``, restarts Redis under a running daemon).
 
 1. **The retry of a message that fails while Redis is down.** dramatiq's ``Retries``
    enqueues the retry (a delayed copy) from ``after_process_message``; the broker catches

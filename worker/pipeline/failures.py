@@ -19,7 +19,8 @@ verdicts instead of a chain of ``except`` branches:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from worker.errors import (
@@ -36,6 +37,7 @@ from worker.textclean import printable
 
 TOKEN_WAIT_SECONDS = 5.0  # as long as a failed token fetch is shared with every caller
 QUOTA_WAIT_SECONDS = 60.0  # a quota pause without a known end is looked at again after this
+RATE_LIMIT_WAIT_SECONDS = 5.0  # our limiter said "not now" without saying until when
 
 
 class Verdict(Enum):
@@ -67,53 +69,35 @@ class Disposition:
     disables: bool = False
     target_gone: bool = False
 
+    @property
+    def refusal(self) -> str:
+        """The platform's answer as one text, ``"88000: without comment privilege"``."""
+        return f"{self.code}: {self.message}"
+
+    def delay_ms(self) -> int:
+        """Milliseconds until ``resume_at`` (``wait`` s when unknown), at least a second:
+        when a WAIT or DEFER message is sent again."""
+        seconds = (self.resume_at - time.time()) if self.resume_at is not None else self.wait
+        return max(1000, int(seconds * 1000) + 250)
+
 
 def dispose(exc: Exception) -> Disposition:
     """The verdict on ``exc`` (see the module docstring)."""
     if not isinstance(exc, PlatformError):
         return Disposition(verdict=Verdict.RETRY, reason=printable(f"{type(exc).__name__}: {exc}"))
-    code, reason, message = exc.code, str(exc), exc.platform_message
+    answer = Disposition(verdict=Verdict.RETRY, reason=str(exc), code=exc.code,
+                         message=exc.platform_message, answered=True)
     if isinstance(exc, QuotaError):
-        return Disposition(
-            verdict=Verdict.DEFER,
-            reason=reason,
-            code=code,
-            message=message,
-            answered=True,
-            resume_at=exc.resume_at,
-            wait=QUOTA_WAIT_SECONDS,
-        )
+        return replace(answer, verdict=Verdict.DEFER, resume_at=exc.resume_at,
+                       wait=QUOTA_WAIT_SECONDS)
     if isinstance(exc, RateLimitedError):
-        return Disposition(
-            verdict=Verdict.WAIT,
-            reason=reason,
-            code=code,
-            message=message,
-            answered=True,
-            resume_at=exc.retry_at,
-            wait=5.0,
-            waiting_for="rate_limit",
-        )
+        return replace(answer, verdict=Verdict.WAIT, resume_at=exc.retry_at,
+                       wait=RATE_LIMIT_WAIT_SECONDS, waiting_for="rate_limit")
     if isinstance(exc, TransientError) and exc.endpoint in TOKEN_ENDPOINTS:
-        return Disposition(
-            verdict=Verdict.WAIT,
-            reason=reason,
-            code=code,
-            message=message,
-            answered=True,
-            wait=TOKEN_WAIT_SECONDS,
-            waiting_for="token",
-        )
+        return replace(answer, verdict=Verdict.WAIT, wait=TOKEN_WAIT_SECONDS,
+                       waiting_for="token")
     if isinstance(exc, PermanentError):
-        return Disposition(
-            verdict=Verdict.FAIL,
-            reason=reason,
-            code=code,
-            message=message,
-            answered=True,
-            disables=isinstance(exc, ActionDisabledError),
-            target_gone=isinstance(exc, TargetGoneError),
-        )
-    return Disposition(
-        verdict=Verdict.RETRY, reason=reason, code=code, message=message, answered=True
-    )
+        return replace(answer, verdict=Verdict.FAIL,
+                       disables=isinstance(exc, ActionDisabledError),
+                       target_gone=isinstance(exc, TargetGoneError))
+    return answer

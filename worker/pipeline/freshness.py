@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import redis
 
-from worker.pipeline._redis import Clock, LuaScript, text, wall_clock
+from worker.pipeline._redis import Clock, LuaScript, text, text_hash, wall_clock
 from worker.pipeline.keys import Keys, target_key
 
 FailureReason = Literal["transient", "credentials", "quota", "permanent", "gone"]
@@ -169,7 +169,7 @@ class Freshness:
             pipe.hgetall(self.keys.freshness(tkey))
         out: list[TargetFreshness] = []
         for tkey, raw in zip(tkeys, pipe.execute(), strict=True):
-            fields = {text(k): text(v) for k, v in raw.items()}
+            fields = text_hash(raw)
             if not fields:
                 if tkey not in wanted:
                     continue  # indexed, but its record is gone (flushed by hand)
@@ -217,8 +217,8 @@ class Freshness:
         return None if raw is None else _credential_from(account, text(raw))
 
     def credentials(self) -> dict[str, CredentialState]:
-        raw = self._redis.hgetall(self.keys.credentials())
-        return {text(k): _credential_from(text(k), text(v)) for k, v in raw.items()}
+        raw = text_hash(self._redis.hgetall(self.keys.credentials()))
+        return {account: _credential_from(account, state) for account, state in raw.items()}
 
 
 def _float(value: str | None) -> float | None:

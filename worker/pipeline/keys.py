@@ -53,16 +53,14 @@ reached the platform, ``actors.act.calling_key``), ``<p>:notify:*`` (notificatio
 once-markers, :mod:`worker.notify.notifier` and ``actors.common.tell_quota_paused``) and
 ``<p>:wave:*`` (comment waves, :mod:`worker.waves.redis_state`).
 
-Reserved for ``worker.platforms`` (not defined here): ``<p>:token:*`` (shared access tokens and
-their refresh lock), ``<p>:rl:*`` and ``<p>:rate:*`` (rate limits), ``<p>:quota:*`` (quota
-pauses); and ``<p>:dramatiq`` as the broker's namespace, should the daemon set one.
+Built by ``worker.platforms`` (which never imports the pipeline): ``<p>:token:*`` (shared
+access tokens and their refresh lock), ``<p>:rate:*`` (rate limits) and ``<p>:quota:*``
+(quota pauses); and ``<p>:dramatiq`` is the broker's namespace (``pipeline.broker``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-RESERVED_FAMILIES: tuple[str, ...] = ("token", "rl", "rate", "quota", "dramatiq")
 
 _ESCAPED = frozenset("%:{}")
 
@@ -246,10 +244,3 @@ class Keys:
 
     def daemons(self) -> str:
         return f"{self.prefix}:daemons"
-
-    def reserved(self, family: str) -> str:
-        """Base name of a family owned elsewhere: ``token``, ``rl``/``rate``, ``quota``,
-        ``dramatiq``."""
-        if family not in RESERVED_FAMILIES:
-            raise ValueError(f"not a reserved key family: {family!r}")
-        return f"{self.prefix}:{family}"

@@ -33,16 +33,9 @@ from typing import Any, Literal
 
 import redis
 
-from worker.pipeline._redis import (
-    COMPARE_AND_DELETE,
-    COMPARE_AND_EXTEND,
-    Clock,
-    LuaScript,
-    new_token,
-    text,
-    wall_clock,
-)
+from worker.pipeline._redis import Clock, LuaScript, new_token, text, wall_clock
 from worker.pipeline.keys import ActionKey, Keys
+from worker.redis_lua import COMPARE_AND_DELETE, COMPARE_AND_EXTEND
 
 ClaimStatus = Literal["claimed", "done", "busy"]
 

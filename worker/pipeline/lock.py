@@ -21,7 +21,8 @@ from types import TracebackType
 import redis
 
 from worker.logs import get_logger
-from worker.pipeline._redis import COMPARE_AND_DELETE, COMPARE_AND_EXTEND, LuaScript, new_token
+from worker.pipeline._redis import LuaScript, new_token
+from worker.redis_lua import COMPARE_AND_DELETE, COMPARE_AND_EXTEND
 
 log = get_logger(__name__)
 

@@ -14,23 +14,15 @@ comment id every call counts.
 from __future__ import annotations
 
 import uuid
-from typing import Protocol, runtime_checkable
 
 import redis
 
 from worker.pipeline.keys import Keys, escape
 
 
-@runtime_checkable
-class OffenseCounts(Protocol):
-    """How many offenses an author had within a window (Redis in the daemon, memory in replay)."""
-
-    def count(
-        self, *, platform: str, account: str | None, author: str, within: float, now: float
-    ) -> int: ...
-
-
 class RedisOffenseCounter:
+    """The daemon's :class:`~worker.rules.model.OffenseCounts`, in Redis."""
+
     def __init__(
         self,
         *,

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import redis
 
-from worker.pipeline._redis import Clock, LuaScript, text, wall_clock
+from worker.pipeline._redis import Clock, LuaScript, text, text_hash, wall_clock
 from worker.pipeline.keys import Keys
 
 Mode = Literal["enforce", "shadow"]
@@ -88,7 +88,7 @@ class RuleStats:
         since_raw, *hashes = pipe.execute()
         rules: dict[str, Any] = {}
         for rule_id, raw in zip(wanted, hashes, strict=True):
-            rules[rule_id] = _rule_entry({text(f): text(v) for f, v in raw.items()})
+            rules[rule_id] = _rule_entry(text_hash(raw))
         return {"since": None if since_raw is None else float(text(since_raw)), "rules": rules}
 
     def reset(self) -> None:

@@ -1,13 +1,15 @@
 """Everything one daemon process needs, built once: Redis state, clients, rules.
 
-Each worker process (and the scheduler's process) holds one :class:`Runtime`. Platform clients
-and batch buffers are created on first use and shared by the process's threads (httpx clients
-and redis-py clients are thread-safe).
+The daemon's main process (the scheduler's) holds one :class:`Runtime`; each worker process
+one :class:`WorkerRuntime`, which is a Runtime with its rules, so actors never ask whether
+there are rules. Platform clients and batch buffers are created on first use and shared by
+the process's threads (httpx clients and redis-py clients are thread-safe).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,21 @@ def rules_snapshot_path(config: Config) -> Path:
     return config.state_dir / "rules-last-good.json"
 
 
+def rules_holder(
+    config: Config, *, on_reload_failed: Callable[[list[str]], object] | None = None
+) -> RulesHolder:
+    """The rules of ``config``, reloaded when their files change; raises ConfigError when they
+    do not load and no last good rule set does either."""
+    return RulesHolder(
+        paths=config.rules,
+        accounts={a.name: a.platform for a in config.accounts},
+        normalize=config.normalize,
+        snapshot=rules_snapshot_path(config),
+        channels={c.name for c in config.notify.channels},
+        on_reload_failed=on_reload_failed,
+    )
+
+
 #: Connection options of every state client (the broker's too).
 CLIENT_OPTIONS = {
     "socket_timeout": 30, "socket_connect_timeout": 5, "health_check_interval": 10,
@@ -45,11 +62,14 @@ CLIENT_OPTIONS = {
 
 
 class Runtime:
-    """``endpoint`` says where Redis is; ``redis_url`` is the shorthand for a plain URL."""
+    """The Redis state and platform clients of one process, without rules (the scheduler's).
+
+    ``endpoint`` says where Redis is; ``redis_url`` is the shorthand for a plain URL.
+    """
 
     def __init__(
         self, *, config: Config, redis_url: str | None = None,
-        endpoint: RedisEndpoint | None = None, load_rules: bool = True,
+        endpoint: RedisEndpoint | None = None,
     ) -> None:
         self.config = config
         for password in config.redis.secrets:
@@ -74,17 +94,6 @@ class Runtime:
         self.waves = RedisWaveState(redis=self.redis, keys=self.keys)
         self.notifier = Notifier(redis=self.redis, config=config.notify, keys=self.keys,
                                  audit=self.audit.append, outcome_of=self.outcomes)
-        self.rules: RulesHolder | None = None
-        if load_rules:
-            self.rules = RulesHolder(
-                paths=config.rules,
-                accounts={a.name: a.platform for a in config.accounts},
-                normalize=config.normalize,
-                snapshot=rules_snapshot_path(config),
-                channels={c.name for c in config.notify.channels},
-                on_reload_failed=lambda problems: self.notifier.event(
-                    "rules_reload_failed", detail="; ".join(problems[:3])),
-            )
         self._lock = threading.Lock()
         self._clients: dict[str, PlatformClient] = {}
         self._buffers: dict[tuple[str, str], BatchBuffer] = {}
@@ -141,3 +150,25 @@ class Runtime:
                 client.close()
             self._clients.clear()
         self.redis.close()
+
+
+class WorkerRuntime(Runtime):
+    """A worker process's Runtime: the state and clients, and the rules its actors apply.
+
+    Raises ConfigError when the rules do not load and no last good rule set does either; a
+    reload that fails later keeps the running rules and tells ``rules_reload_failed``.
+    """
+
+    def __init__(
+        self, *, config: Config, redis_url: str | None = None,
+        endpoint: RedisEndpoint | None = None,
+    ) -> None:
+        super().__init__(config=config, redis_url=redis_url, endpoint=endpoint)
+        try:
+            self.rules = rules_holder(config, on_reload_failed=self._tell_reload_failed)
+        except BaseException:
+            self.close()
+            raise
+
+    def _tell_reload_failed(self, problems: list[str]) -> None:
+        self.notifier.event("rules_reload_failed", detail="; ".join(problems[:3]))

@@ -139,19 +139,43 @@ class Transport:
         The body must be a JSON object, or an array when ``array_ok`` (Weibo's batch
         endpoints answer arrays); anything else is a MalformedAnswerError (transient).
         """
+        started = time.perf_counter()
+        status, ctype, raw = self._exchange(
+            method, url, endpoint=endpoint, started=started, params=params,
+            json_body=json_body, form=form,
+        )
+        body = self._decoded(raw, array_ok=array_ok, endpoint=endpoint, started=started,
+                             status=status, ctype=ctype)
+        code, message = self._read_code(body)
+        logged = 0 if code is None and 200 <= status < 300 else code  # 0: success
+        duration = self._log_call(endpoint, started, http_status=status, errcode=logged)
+        self._raise_for_error(endpoint, status, code, message)
+        return Answer(status=status, body=body, code=code, message=message, duration_ms=duration)
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        endpoint: str,
+        started: float,
+        params: Mapping[str, str] | None,
+        json_body: Mapping[str, Any] | None,
+        form: Mapping[str, str] | None,
+    ) -> tuple[int, str, bytes | None]:
+        """Send the request: (HTTP status, content type, body or None when oversized); a
+        timeout or connection failure is a TransientError."""
         headers: dict[str, str] = {"Accept": "application/json"}
         content: bytes | None = None
         if json_body is not None:
             content = dump_json(json_body)
             headers["Content-Type"] = "application/json; charset=utf-8"
-        started = time.perf_counter()
         try:
             with self.http.stream(
                 method, url, params=params, content=content, data=form, headers=headers
             ) as response:
-                status = response.status_code
                 ctype = response.headers.get("content-type", "?").split(";")[0]
-                raw = self._read_capped(response)
+                return response.status_code, ctype, self._read_capped(response)
         except httpx.TimeoutException as exc:
             self._log_call(endpoint, started, error=type(exc).__name__)
             raise self.error(
@@ -164,10 +188,17 @@ class Transport:
                 f"connection failed ({type(exc).__name__}: {exc})",
                 endpoint=endpoint,
             ) from None
+
+    def _decoded(
+        self, raw: bytes | None, *, array_ok: bool, endpoint: str, started: float, status: int,
+        ctype: str,
+    ) -> JSONBody:
+        """The decoded body; MalformedAnswerError (logged) when it is oversized or not the
+        JSON object (or array, when ``array_ok``) every answer is."""
         try:
             if raw is None:
                 raise Undecodable(f"larger than {self.max_answer_bytes} bytes")
-            body = decode_body(raw, array_ok=array_ok)
+            return decode_body(raw, array_ok=array_ok)
         except Undecodable as exc:
             size = "oversized" if raw is None else f"{len(raw)} bytes"
             self._log_call(endpoint, started, http_status=status, error="malformed body")
@@ -183,13 +214,16 @@ class Transport:
                 account=self.account,
                 http_status=status,
             ) from None
-        code, message = self._read_code(body)
-        logged = 0 if code is None and 200 <= status < 300 else code  # 0: success
-        duration = self._log_call(endpoint, started, http_status=status, errcode=logged)
+
+    def _raise_for_error(
+        self, endpoint: str, status: int, code: int | None, message: str
+    ) -> None:
+        """Raise the classified error of an answer carrying an error code or a failing HTTP
+        status (a server failure is transient, whatever its code says)."""
         if code not in (None, 0):
             kind = classify(self.platform, endpoint, code)
             if status >= 500 and kind is Kind.PERMANENT:
-                kind = Kind.TRANSIENT  # a server failure, whatever it says
+                kind = Kind.TRANSIENT
             raise self.error(kind, message, endpoint=endpoint, code=code, http_status=status)
         if not 200 <= status < 300:
             raise self.error(
@@ -198,7 +232,6 @@ class Transport:
                 endpoint=endpoint,
                 http_status=status,
             )
-        return Answer(status=status, body=body, code=code, message=message, duration_ms=duration)
 
     def _read_capped(self, response: httpx.Response) -> bytes | None:
         """The body, or None (unread beyond the cap) when it exceeds MAX_ANSWER_BYTES."""

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import redis
@@ -35,6 +35,7 @@ import structlog
 from worker.errors import PlatformError, QuotaError, TransientError
 from worker.logs import register_secret
 from worker.platforms.codes import ERROR_CLASSES, Kind, make_error
+from worker.redis_lua import COMPARE_AND_DELETE
 
 _log = structlog.get_logger()
 
@@ -43,10 +44,6 @@ FORCE_REFRESH_PER_DAY = 20
 SECRET_GRACE = 3600.0
 FORCE_REFRESH_SPACING = 30  # seconds; closer force refreshes do not refresh (api-notes §2.2)
 
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 # Drop the token only if Redis still holds the very record that failed: same value, same
 # fetch (a stable token fetched again may come back with the same value).
 _DROP_IF_SAME = """
@@ -78,6 +75,8 @@ def wechat_token_key(*, key_prefix: str, app_id: str | None, mode: str) -> str:
 
 # fetch(force) -> (token, expires_in seconds). Raises PlatformError.
 Fetcher = Callable[[bool], tuple[str, float]]
+# What a fetch under the lock returns: a token, or None when it declines to fetch.
+_Fetched = TypeVar("_Fetched", AccessToken, AccessToken | None)
 
 
 class SharedToken:
@@ -109,7 +108,7 @@ class SharedToken:
         self.error_ttl = error_ttl
         self.timezone = timezone
         self.poll_interval = poll_interval
-        self._release: Any = redis.register_script(_RELEASE)
+        self._release: Any = redis.register_script(COMPARE_AND_DELETE)
         self._drop_if_same: Any = redis.register_script(_DROP_IF_SAME)
 
     # --- reading and writing ----------------------------------------------------------------
@@ -232,10 +231,24 @@ class SharedToken:
 
     def get(self) -> AccessToken:
         """A valid token: the shared one, or a fresh one fetched by exactly one process."""
+        return self._shared_or_fetched(
+            lambda token: time.time() < token.refresh_at,
+            lambda: self._fetch_and_store(force=False),
+            stale_ok=True,
+        )
+
+    def _shared_or_fetched(
+        self, usable: Callable[[AccessToken], bool], fetch: Callable[[], _Fetched], *,
+        stale_ok: bool,
+    ) -> AccessToken | _Fetched:
+        """The shared token once ``usable`` says so; otherwise the process that takes the
+        lock first calls ``fetch`` under it while the others wait and re-read (a fetch
+        failure they share is raised to them too). ``stale_ok``: a waiter returns the old
+        token while it has not expired. TransientError after ``wait_timeout``."""
         deadline = time.monotonic() + self.wait_timeout
         while True:
             token = self.read()
-            if token is not None and time.time() < token.refresh_at:
+            if token is not None and usable(token):
                 return token
             shared_error = self._shared_error()
             if shared_error is not None:
@@ -244,12 +257,12 @@ class SharedToken:
             if owner is not None:
                 try:
                     token = self.read()  # someone may have refreshed before we took the lock
-                    if token is not None and time.time() < token.refresh_at:
+                    if token is not None and usable(token):
                         return token
-                    return self._fetch_and_store(force=False)
+                    return fetch()
                 finally:
                     self._unlock(owner)
-            if token is not None and time.time() < token.expires_at - 1:
+            if stale_ok and token is not None and time.time() < token.expires_at - 1:
                 return token  # another process is refreshing; the old token still works
             if time.monotonic() > deadline:
                 raise self._timeout()
@@ -281,37 +294,25 @@ class SharedToken:
         (45009: its own daily limit), falls back to a normal fetch, which returns the current
         valid token (see :meth:`_force_refused`).
         """
-        deadline = time.monotonic() + self.wait_timeout
-        while True:
-            token = self.read()
-            if token is not None and token.value != failed.value:
-                return token
-            shared_error = self._shared_error()
-            if shared_error is not None:
-                raise shared_error
-            owner = self._try_lock()
-            if owner is not None:
-                try:
-                    token = self.read()
-                    if token is not None and token.value != failed.value:
-                        return token
-                    if not self._spend_force_budget():
-                        return None
-                    _log.warning(
-                        "wechat.token_force_refresh",
-                        account=self.account,
-                        endpoint=self.endpoint,
-                        used_today=self.force_refreshes_today(),
-                    )
-                    try:
-                        return self._fetch_and_store(force=True)
-                    except QuotaError as err:
-                        return self._force_refused(err)
-                finally:
-                    self._unlock(owner)
-            if time.monotonic() > deadline:
-                raise self._timeout()
-            time.sleep(self.poll_interval)
+        return self._shared_or_fetched(
+            lambda token: token.value != failed.value, self._forced_fetch, stale_ok=False
+        )
+
+    def _forced_fetch(self) -> AccessToken | None:
+        """A ``force_refresh`` fetch, if the budget allows one (None otherwise). Called under
+        the lock."""
+        if not self._spend_force_budget():
+            return None
+        _log.warning(
+            "wechat.token_force_refresh",
+            account=self.account,
+            endpoint=self.endpoint,
+            used_today=self.force_refreshes_today(),
+        )
+        try:
+            return self._fetch_and_store(force=True)
+        except QuotaError as err:
+            return self._force_refused(err)
 
     def _force_refused(self, err: QuotaError) -> AccessToken:
         """The forced refresh hit its quota: only forced refreshes stop (the fetcher paused

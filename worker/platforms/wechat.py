@@ -16,19 +16,15 @@ Conventions:
 - Every other failure is raised as a :class:`~worker.errors.PlatformError` subclass (see
   :mod:`worker.platforms.codes`), carrying platform, account, endpoint, code, the platform's
   message and the HTTP status.
-- Access tokens: see :mod:`worker.platforms.tokens`. A call rejected with 40001/40014/42001
-  drops the token (if still the shared one), fetches or waits for a fresh one and is retried
-  once; when that fresh token is rejected too, a stable-token account asks once for
-  ``force_refresh`` (20 a day) and retries a last time; then AuthError.
+- Access tokens: see :mod:`worker.platforms.tokens`; a call whose token is refused is
+  retried as :mod:`worker.platforms.wechat_auth` says, then AuthError.
 - A call while its endpoint is paused for quota raises QuotaError without touching the
   network; a 45009 answer starts such a pause (shared through Redis).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from types import TracebackType
 from typing import Any, Literal
 
 import httpx
@@ -44,20 +40,17 @@ from worker.config import (
 )
 from worker.errors import (
     AlreadyDoneError,
-    AuthError,
     ConfigError,
     PermanentError,
-    QuotaError,
 )
 from worker.logs import register_secret
 from worker.platform_specs import WECHAT, Action
 from worker.platforms import codes as c
-from worker.platforms.guard import CallGuard
-from worker.platforms.http import Answer, Transport, new_http_client
-from worker.platforms.parsing import as_int, as_timestamp, wechat_comment_list
+from worker.platforms.account_client import AccountClient
+from worker.platforms.http import Answer
+from worker.platforms.parsing import as_int, wechat_comment_list
 from worker.platforms.protocol import BatchOutcome, PollSink, QuotaReading
-from worker.platforms.quota import QuotaPauses, next_local_midnight
-from worker.platforms.ratelimit import Rate, RateLimiter
+from worker.platforms.quota import next_local_midnight
 from worker.platforms.results import (
     ActionResult,
     BlacklistPage,
@@ -65,7 +58,7 @@ from worker.platforms.results import (
     CommentPage,
     UnblacklistResult,
 )
-from worker.platforms.tokens import SECRET_GRACE, AccessToken, SharedToken, wechat_token_key
+from worker.platforms.wechat_auth import TokenCalls
 from worker.platforms.wechat_blacklist import send_openid_batch
 from worker.platforms.wechat_poll import poll_article
 from worker.targets.discovery import discover
@@ -111,7 +104,7 @@ def _comment_id(comment_id: int | str) -> int:
     return value
 
 
-class WechatClient:
+class WechatClient(AccountClient):
     """The WeChat comment and blacklist APIs of one account (see the module docstring)."""
 
     platform = "wechat"
@@ -132,160 +125,26 @@ class WechatClient:
             raise ConfigError(
                 f"account {account.name!r} is not a WeChat account with app_id and app_secret"
             )
-        self.account = account
-        self.name = account.name
+        super().__init__(
+            platform="wechat", account=account, redis=redis, quota=quota,
+            key_prefix=key_prefix, http=http, max_wait=max_wait, read_code=wechat_code,
+        )
         self.base = (account.api_base or DEFAULT_API_BASE).rstrip("/")
         self.page_size = self._page_count(page_size)
-        self._owns_http = http is None
-        self._http = http if http is not None else new_http_client()
-        rate = Rate.per_minute(account.calls_per_minute) if account.calls_per_minute else None
-        self._guard = CallGuard(
-            platform="wechat",
-            account=account.name,
-            quotas=QuotaPauses(redis=redis, config=quota, key_prefix=key_prefix),
-            limiter=RateLimiter(redis=redis, key_prefix=key_prefix, max_wait=max_wait),
-            default_rate=rate,
-        )
-        self._transport = Transport(
-            http=self._http, platform="wechat", account=account.name, read_code=wechat_code
-        )
         register_secret(account.app_secret.reveal())
-        self.token_mode = account.token
-        self._token_endpoint = c.W_STABLE_TOKEN if account.token == "stable" else c.W_TOKEN
-        self.tokens = SharedToken(
-            redis=redis,
-            key=wechat_token_key(key_prefix=key_prefix, app_id=account.app_id,
-                                 mode=account.token),
-            fetch=self._fetch_token,
-            account=account.name,
-            endpoint=self._token_endpoint,
-            timezone=quota.reset_timezone,
+        self._calls = TokenCalls(
+            account=account, base=self.base, guard=self._guard, transport=self._transport,
+            redis=redis, key_prefix=key_prefix, timezone=quota.reset_timezone,
         )
-
-    @property
-    def quotas(self) -> QuotaPauses:
-        """The shared quota pauses (to read or lift a pause)."""
-        return self._guard.quotas
-
-    # --- lifecycle -------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the HTTP client if this client created it."""
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> WechatClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # --- tokens ----------------------------------------------------------------------------
-
-    def _fetch_token(self, force: bool) -> tuple[str, float]:
-        """One request to the token endpoint (the SharedToken calls this under its lock).
-
-        A forced refresh has its own daily limit: a 45009 answered to one pauses forced
-        refreshes only (scope ``stable_token/force``), never the normal fetches.
-        """
-        endpoint = self._token_endpoint
-        scope = c.W_STABLE_TOKEN_FORCE if force and endpoint == c.W_STABLE_TOKEN else endpoint
-        self._guard.check_pause(endpoint)
-        if scope != endpoint:
-            self._guard.check_pause(scope)
-        assert self.account.app_secret is not None  # checked in __init__
-        secret = self.account.app_secret.reveal()
-        try:
-            if endpoint == c.W_STABLE_TOKEN:
-                answer = self._transport.request(
-                    "POST",
-                    f"{self.base}/cgi-bin/stable_token",
-                    endpoint=endpoint,
-                    json_body={
-                        "grant_type": "client_credential",
-                        "appid": self.account.app_id,
-                        "secret": secret,
-                        "force_refresh": force,
-                    },
-                )
-            else:
-                answer = self._transport.request(
-                    "GET",
-                    f"{self.base}/cgi-bin/token",
-                    endpoint=endpoint,
-                    params={
-                        "grant_type": "client_credential",
-                        "appid": str(self.account.app_id),
-                        "secret": secret,
-                    },
-                )
-        except QuotaError as err:
-            raise self._guard.quota_hit(err, scope=scope) from None
-        body = answer.body
-        token = body.get("access_token") if isinstance(body, Mapping) else None
-        expires_in = as_timestamp(body.get("expires_in")) if isinstance(body, Mapping) else None
-        if not isinstance(token, str) or not token:
-            raise self._transport.malformed(endpoint, answer, "no access_token")
-        lifetime = expires_in if expires_in is not None and expires_in > 0 else 7200.0
-        register_secret(token, ttl=lifetime + SECRET_GRACE)
-        return token, lifetime
+        self.token_mode = account.token
+        self.tokens = self._calls.tokens
 
     # --- the one way every API call goes -----------------------------------------------------
 
     def _call(self, endpoint: str, body: Mapping[str, Any], path: str | None = None) -> Answer:
-        """POST ``body`` to ``/cgi-bin/<endpoint>`` (or ``path``) with the shared token; see
-        module docs."""
-        self._guard.before(endpoint)
-        started = time.time()
-        token: AccessToken = self.tokens.get()
-        renewed = forced = False
-        while True:
-            try:
-                return self._transport.request(
-                    "POST",
-                    f"{self.base}{path or '/cgi-bin/' + endpoint}",
-                    endpoint=endpoint,
-                    params={"access_token": token.value},
-                    json_body=body,
-                )
-            except QuotaError as err:
-                raise self._guard.quota_hit(err) from None
-            except AuthError as err:
-                if not renewed:
-                    renewed = True
-                    _log.warning(
-                        "wechat.token_rejected",
-                        account=self.name,
-                        endpoint=endpoint,
-                        errcode=err.code,
-                        attempt=1,
-                    )
-                    token = self.tokens.renew(token)
-                elif (
-                    not forced
-                    and self.token_mode == "stable"
-                    and token.fetched_at >= started - 5.0
-                ):
-                    forced = True
-                    _log.warning(
-                        "wechat.fresh_token_rejected",
-                        account=self.name,
-                        endpoint=endpoint,
-                        errcode=err.code,
-                        attempt=2,
-                    )
-                    replacement = self.tokens.force(token)
-                    if replacement is None:
-                        raise
-                    token = replacement
-                else:
-                    raise
-            self._guard.take_slot(endpoint)
+        """POST ``body`` to ``/cgi-bin/<endpoint>`` (or ``path``) with the shared token
+        (:mod:`worker.platforms.wechat_auth`)."""
+        return self._calls.post(endpoint, body, path)
 
     def _action(self, endpoint: str, body: Mapping[str, Any]) -> ActionResult:
         try:

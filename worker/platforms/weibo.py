@@ -25,7 +25,6 @@ Conventions (the same as :mod:`worker.platforms.wechat`):
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -35,25 +34,24 @@ import structlog
 from worker.comment import Comment
 from worker.config import ACCOUNT_LISTING, AccountConfig, PollingConfig, QuotaConfig, WeiboTarget
 from worker.errors import (
-    AlreadyDoneError,
     AuthError,
     BatchTooLargeError,
     ConfigError,
     PermanentError,
-    PlatformError,
     QuotaError,
     TransientError,
 )
 from worker.logs import register_secret
 from worker.platform_specs import WEIBO, Action
 from worker.platforms import codes as c
-from worker.platforms.guard import CallGuard
-from worker.platforms.http import Answer, Transport, new_http_client
+from worker.platforms.account_client import AccountClient
+from worker.platforms.http import Answer
 from worker.platforms.parsing import as_int, id_string, weibo_comment, weibo_comment_ids
 from worker.platforms.protocol import BatchOutcome, PollSink, QuotaReading
-from worker.platforms.quota import QuotaPauses, next_local_hour
-from worker.platforms.ratelimit import Rate, RateLimiter
+from worker.platforms.quota import next_local_hour
+from worker.platforms.ratelimit import Rate
 from worker.platforms.results import ActionResult, DestroyResult, WeiboCommentPage
+from worker.platforms.weibo_destroy import MAX_BATCH, MAX_SHOW_BATCH, BatchDestroy, distinct_cids
 
 _log = structlog.get_logger()
 
@@ -62,8 +60,6 @@ DEFAULT_BIZ_BASE = "https://c.api.weibo.com"
 COMMERCIAL_RATE = Rate(50_000, 3600.0)  # "请求所有商业接口：50000次/小时/IP"
 COMMERCIAL_BUCKET = "commercial-ip"  # the shared limiter bucket of COMMERCIAL_RATE
 DEFAULT_PAGE_SIZE = 50
-MAX_BATCH = 20  # cids per destroy_batch call
-MAX_SHOW_BATCH = 50  # cids per show_batch call
 GONE_COMMENT = 20201  # "target weibo comment does not exist"
 
 
@@ -86,7 +82,7 @@ def parse_status_id(target: WeiboTarget | str | int) -> int:
     return value
 
 
-class WeiboClient:
+class WeiboClient(AccountClient):
     """The Weibo comment APIs of one account (see the module docstring)."""
 
     platform = "weibo"
@@ -105,50 +101,18 @@ class WeiboClient:
     ) -> None:
         if account.platform != "weibo" or account.access_token is None:
             raise ConfigError(f"account {account.name!r} is not a Weibo account with access_token")
-        self.account = account
-        self.name = account.name
-        self._token = account.access_token.reveal()
-        register_secret(self._token)
-        self.base = (account.api_base or DEFAULT_API_BASE).rstrip("/")
-        self.biz_base = (account.api_base or DEFAULT_BIZ_BASE).rstrip("/")
-        self._owns_http = http is None
-        self._http = http if http is not None else new_http_client()
-        configured = (
-            Rate.per_minute(account.calls_per_minute) if account.calls_per_minute else None
-        )
-        self._guard = CallGuard(
-            platform="weibo",
-            account=account.name,
-            quotas=QuotaPauses(redis=redis, config=quota, key_prefix=key_prefix),
-            limiter=RateLimiter(redis=redis, key_prefix=key_prefix, max_wait=max_wait),
-            default_rate=configured,
+        super().__init__(
+            platform="weibo", account=account, redis=redis, quota=quota,
+            key_prefix=key_prefix, http=http, max_wait=max_wait, read_code=weibo_code,
             shared_rates={
                 endpoint: (COMMERCIAL_BUCKET, commercial_rate)
                 for endpoint in c.WEIBO_COMMERCIAL_ENDPOINTS
             },
         )
-        self._transport = Transport(
-            http=self._http, platform="weibo", account=account.name, read_code=weibo_code
-        )
-
-    @property
-    def quotas(self) -> QuotaPauses:
-        return self._guard.quotas
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> WeiboClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        self._token = account.access_token.reveal()
+        register_secret(self._token)
+        self.base = (account.api_base or DEFAULT_API_BASE).rstrip("/")
+        self.biz_base = (account.api_base or DEFAULT_BIZ_BASE).rstrip("/")
 
     # --- the one way every API call goes -----------------------------------------------------
 
@@ -357,88 +321,23 @@ class WeiboClient:
     # --- destroy -----------------------------------------------------------------------------
 
     def destroy_comments(self, cids: Iterable[int | str]) -> DestroyResult:
-        """Delete up to 20 comments under the account's posts.
-
-        Every documented answer shape is accepted: the single comment object of the seed
-        document (that one deleted), an array of the deleted comments, or ``{"result": true}``
-        (all deleted). Ids a successful answer leaves unconfirmed are looked up with one
-        ``comments/show_batch/biz`` call (api-notes §6.3): an id that no longer exists is
-        ``deleted``, one that still exists is ``not_deleted``.
-
-        Error answers about some ids of a batch do not stop the others:
-
-        - 20201 (some comment does not exist) on several ids: one ``show_batch`` call tells
-          the gone ones (``already_gone``) and the rest is sent again in one call (halves,
-          should ``show_batch`` fail or contradict the answer);
-        - 20203 (not your own comment) on several ids: the batch is split in halves until
-          each such id stands alone in ``not_own``, every other id going through.
-
-        More than 20 distinct ids: BatchTooLargeError, no call.
-        """
-        batch = _distinct_cids(cids)
+        """Delete up to 20 comments under the account's posts, carrying the batch through
+        partial answers as :mod:`worker.platforms.weibo_destroy` says. More than 20 distinct
+        ids: BatchTooLargeError, no call."""
+        batch = distinct_cids(cids)
         if len(batch) > MAX_BATCH:
             raise BatchTooLargeError(
                 f"{c.B_DESTROY}: {len(batch)} ids, at most {MAX_BATCH} per call"
             )
-        deleted: list[str] = []
-        gone: list[str] = []
-        not_own: list[str] = []
-        unconfirmed: list[str] = []
-        shapes: set[str] = set()
-        calls = 0
-        pending = [batch] if batch else []
-        while pending:
-            part = pending.pop()
-            calls += 1
-            try:
-                answer = self._call(
-                    "POST",
-                    f"{self.biz_base}/2/comments/destroy_batch/own/biz.json",
-                    c.B_DESTROY,
-                    form={"cids": ",".join(part)},
-                )
-            except AlreadyDoneError as err:
-                if len(part) == 1:
-                    self._log_single(part[0], err, "already_done")
-                    gone.append(part[0])
-                    shapes.add("already_gone")
-                    continue
-                calls += 1
-                existing = self._existing_or_none(part)
-                if existing is None or len(existing) == len(part):
-                    pending.extend(_halves(part))  # no check, or the check says all exist
-                    continue
-                gone.extend(cid for cid in part if cid not in existing)
-                shapes.add("already_gone")
-                if existing:
-                    pending.append(existing)
-                continue
-            except PermanentError as err:
-                if err.code != c.NOT_OWN_COMMENT:
-                    raise
-                if len(part) == 1:
-                    self._log_single(part[0], err, "not_own")
-                    not_own.append(part[0])
-                    continue
-                pending.extend(_halves(part))
-                continue
-            shape, confirmed = self._destroyed(answer, part)
-            shapes.add(shape)
-            deleted.extend(confirmed)
-            unconfirmed.extend(cid for cid in part if cid not in confirmed)
-        if unconfirmed:
-            calls += 1
-            deleted.extend(self._verified_gone(unconfirmed))
-        done = set(deleted) | set(gone) | set(not_own)
-        order = {cid: i for i, cid in enumerate(batch)}
-        return DestroyResult(
-            deleted=sorted(set(deleted), key=order.__getitem__),
-            already_gone=sorted(set(gone) - set(deleted), key=order.__getitem__),
-            not_deleted=[cid for cid in batch if cid not in done],
-            not_own=sorted(set(not_own), key=order.__getitem__),
-            shape=shapes.pop() if len(shapes) == 1 else ("mixed" if shapes else "none"),
-            calls=calls,
-        )
+        return BatchDestroy(
+            send=lambda part: self._call(
+                "POST", f"{self.biz_base}/2/comments/destroy_batch/own/biz.json", c.B_DESTROY,
+                form={"cids": ",".join(part)},
+            ),
+            find_existing=self.existing_comment_ids,
+            malformed=self._transport.malformed,
+            account=self.name,
+        ).run(batch)
 
     def delete_comment(self, cid: int | str) -> ActionResult:
         """Delete one comment (``destroy_batch`` with one id): ``already_done`` when it was
@@ -460,52 +359,11 @@ class WeiboClient:
             platform=self.platform, endpoint=c.B_DESTROY, account=self.name,
         )
 
-    def _log_single(self, cid: str, err: PlatformError, outcome: str) -> None:
-        _log.info(
-            "weibo.destroy_refused" if outcome == "not_own" else "weibo.already_done",
-            account=self.name, endpoint=c.B_DESTROY, comment_id=cid, errcode=err.code,
-            outcome=outcome,
-        )
-
-    def _existing_or_none(self, cids: list[str]) -> list[str] | None:
-        """``existing_comment_ids(cids)``, or None when that call failed for a reason that
-        does not stop destroy calls too (quota and auth errors propagate)."""
-        try:
-            return self.existing_comment_ids(cids)
-        except (QuotaError, AuthError):
-            raise
-        except PlatformError as err:
-            _log.warning(
-                "weibo.gone_check_failed", account=self.name, endpoint=err.endpoint,
-                errcode=err.code, error=type(err).__name__, ids=len(cids),
-                detail="splitting the batch instead",
-            )
-            return None
-
-    def _verified_gone(self, cids: list[str]) -> list[str]:
-        """The ids of ``cids`` that ``show_batch`` no longer finds. When the check itself
-        fails, none: the ids stay ``not_deleted``, and sending them again is safe (a gone
-        comment answers 20201)."""
-        try:
-            existing = set(self.existing_comment_ids(cids))
-        except PlatformError as err:
-            _log.warning(
-                "weibo.destroy_unverified", account=self.name, endpoint=err.endpoint,
-                errcode=err.code, error=type(err).__name__, unverified=len(cids),
-            )
-            return []
-        gone = [cid for cid in cids if cid not in existing]
-        _log.info(
-            "weibo.destroy_verified", account=self.name, endpoint=c.B_SHOW_BATCH,
-            unconfirmed=len(cids), gone=len(gone), still_there=len(cids) - len(gone),
-        )
-        return gone
-
     def existing_comment_ids(self, cids: Iterable[int | str]) -> list[str]:
         """The ids of ``cids`` (at most 50) whose comments still exist, per
         ``comments/show_batch/biz`` (an array of the comments it finds). More than 50
         distinct ids: BatchTooLargeError, no call."""
-        batch = _distinct_cids(cids)
+        batch = distinct_cids(cids)
         if len(batch) > MAX_SHOW_BATCH:
             raise BatchTooLargeError(
                 f"{c.B_SHOW_BATCH}: {len(batch)} ids, at most {MAX_SHOW_BATCH} per call"
@@ -526,26 +384,6 @@ class WeiboClient:
         found = set(weibo_comment_ids(body))
         return [cid for cid in batch if cid in found]
 
-    def _destroyed(self, answer: Answer, part: list[str]) -> tuple[str, list[str]]:
-        """(shape, ids of ``part`` the answer confirms deleted)."""
-        body = answer.body
-        if isinstance(body, list):
-            returned = set(weibo_comment_ids(body))
-            return "list", [cid for cid in part if cid in returned]
-        if isinstance(body, Mapping):
-            if "result" in body:
-                result = body["result"]
-                ok = result is True or (isinstance(result, str) and result.lower() == "true")
-                return "result", list(part) if ok else []
-            single = weibo_comment_ids([body])
-            if single:
-                return "comment", [cid for cid in part if cid in single]
-            wrapped = body.get("comments")
-            if isinstance(wrapped, list):
-                returned = set(weibo_comment_ids(wrapped))
-                return "list", [cid for cid in part if cid in returned]
-        raise self._transport.malformed(c.B_DESTROY, answer, "not a destroy answer")
-
 
 def _page(
     comments: list[Comment], *, listed: int, count: int, since_id: int | str | None,
@@ -559,21 +397,3 @@ def _page(
     if next_max_id is not None and floor is not None and next_max_id <= floor:
         next_max_id = None
     return WeiboCommentPage(comments=comments, total=as_int(total), next_max_id=next_max_id)
-
-
-def _halves(part: list[str]) -> list[list[str]]:
-    """``part`` split in two, the first half last (it is sent first from a stack)."""
-    middle = len(part) // 2
-    return [part[middle:], part[:middle]]
-
-
-def _distinct_cids(cids: Iterable[int | str]) -> list[str]:
-    """Comment ids as decimal strings, first occurrence order; ValueError on a bad one."""
-    batch: list[str] = []
-    for cid in cids:
-        value = as_int(cid)
-        if value is None or value <= 0:
-            raise ValueError(f"not a Weibo comment id: {cid!r}")
-        if str(value) not in batch:
-            batch.append(str(value))
-    return batch

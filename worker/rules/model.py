@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from worker.comment import Comment
 from worker.platform_specs import ACTION_PLATFORMS as SPEC_ACTION_PLATFORMS
@@ -39,6 +39,7 @@ SUPPRESSED_BY_DELETE: frozenset[str] = frozenset({"reply", "elect", "unelect"})
 OFFENSE_ACTIONS: frozenset[str] = frozenset({"delete", "blacklist"})
 
 
+@runtime_checkable
 class OffenseCounts(Protocol):
     """How many offenses an author had within a window (Redis in the daemon, memory in replay)."""
 

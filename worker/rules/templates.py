@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from worker.errors import TemplateError
 from worker.platform_specs import REPLY_MAX_CHARS as SPEC_REPLY_MAX_CHARS
+
+__all__ = ["REPLY_MAX_CHARS", "ReplyTemplate", "TemplateError"]
 
 PLACEHOLDERS = ("author", "match", "rule", "content")
 CONTENT_CUT = 20  # {content} is cut to this many characters
@@ -25,10 +28,6 @@ _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 # only as \uXXXX escapes, which WeChat refuses (40033), and a lone surrogate cannot even be
 # encoded. They reach a reply from the comment ({match}, {content}, {author}) or the YAML.
 _UNSENDABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-class TemplateError(ValueError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)

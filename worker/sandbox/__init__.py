@@ -14,8 +14,10 @@ Used by the platform-client tests, the daemon tests and ``modworker demo``::
 
 One server serves both platforms on 127.0.0.1: WeChat under ``/cgi-bin/`` (tokens,
 ``comment/*``, ``tags/members/*``), Weibo under ``/2/comments/``, and admin calls under
-``/_sandbox/`` (:mod:`worker.sandbox.admin`). Behaviour and the error codes chosen where the
-documents are silent: :mod:`worker.sandbox.wechat_endpoints`, :mod:`worker.sandbox.weibo_endpoints`,
+``/_sandbox/`` (:mod:`worker.sandbox.admin`). Each platform spec is served by its
+``worker.sandbox.<name>_endpoints`` module (:mod:`worker.sandbox.platforms`). Behaviour
+and the error codes chosen where the documents are silent:
+:mod:`worker.sandbox.wechat_endpoints`, :mod:`worker.sandbox.weibo_endpoints`,
 :mod:`worker.sandbox.tokens`; faults: :mod:`worker.sandbox.faults`; seed files:
 :mod:`worker.sandbox.seed`; process mode: ``python -m worker.sandbox --help``.
 """

@@ -10,21 +10,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
 
-from worker.sandbox import wechat_endpoints as wechat
-from worker.sandbox import weibo_endpoints as weibo
 from worker.sandbox.calls import CallLog, CallRecord, loggable_body
 from worker.sandbox.faults import DAMAGE_KINDS, Faults
 from worker.sandbox.protocol import (
-    WECHAT_CONTENT_TYPE,
-    WEIBO_CONTENT_TYPE,
-    ApiError,
     CallContext,
+    PlatformEndpoints,
     Request,
     Response,
-    dump_json,
     json_response,
     redact,
 )
@@ -45,6 +39,8 @@ _OVERSIZED_BYTES = 9 * 1024 * 1024  # above the client's 8 MiB cap
 
 
 class Dispatcher:
+    """Answers every request: admin, robot webhooks, and each platform's ``paths``."""
+
     def __init__(
         self,
         *,
@@ -52,8 +48,7 @@ class Dispatcher:
         clock: Callable[[], float],
         faults: Faults,
         calls: CallLog,
-        wechat_api: wechat.WechatApi,
-        weibo_api: weibo.WeiboApi,
+        platforms: Mapping[str, PlatformEndpoints],
         admin: Callable[[Request], Response],
         robots: Robots | None = None,
     ) -> None:
@@ -61,11 +56,10 @@ class Dispatcher:
         self._clock = clock
         self._faults = faults
         self._calls = calls
-        self._wechat = wechat_api
-        self._weibo = weibo_api
+        self._platforms = platforms
+        self._routes = _routes(platforms)
         self._admin = admin
         self._robots = robots
-        self._rid = 0
 
     def dispatch(self, req: Request) -> Response:
         if req.path.startswith(ADMIN_PREFIX):
@@ -76,15 +70,12 @@ class Dispatcher:
                 robot_kind, response = self._robots.handle(req, now)
             self._record(req, "robot", robot_kind, response, None, now)
             return response
-        if req.path in wechat.ENDPOINTS:
-            platform, endpoint = "wechat", wechat.ENDPOINTS[req.path]
-        elif req.path in weibo.ENDPOINTS:
-            platform, endpoint = "weibo", weibo.ENDPOINTS[req.path]
-        else:
+        route = self._routes.get(req.path)
+        if route is None:
             response = json_response({"error": "no such path", "path": req.path}, status=404)
             self._record(req, "unknown", "unknown", response, None, self._clock())
             return response
-
+        platform, endpoint = route
         injected = self._faults.take_injection(endpoint)
         kind = injected.kind if injected is not None else None
         latency = self._faults.latency
@@ -104,48 +95,11 @@ class Dispatcher:
         )
         with self._lock:
             ctx.now = self._clock()
-            if platform == "wechat":
-                response = self._answer_wechat(req, ctx)
-            else:
-                response = self._answer_weibo(req, ctx)
+            response = self._platforms[platform].answer(req, ctx)
         if damage is not None:
             response = self._damage(response, str(damage))
         self._record(req, platform, endpoint, response, ctx.scope, ctx.now)
         return response
-
-    def _answer_wechat(self, req: Request, ctx: CallContext) -> Response:
-        try:
-            payload = self._wechat.handle(req, ctx)
-        except ApiError as err:
-            self._rid += 1
-            message = err.message if err.message is not None else wechat.ERRMSG.get(err.code, "")
-            payload = {"errcode": err.code, "errmsg": f"{message} rid: {self._rid:08x}-sandbox"}
-            return Response(
-                status=200,
-                body=dump_json(payload),
-                content_type=WECHAT_CONTENT_TYPE,
-                errcode=err.code,
-            )
-        return Response(
-            status=200, body=dump_json(payload), content_type=WECHAT_CONTENT_TYPE, errcode=0
-        )
-
-    def _answer_weibo(self, req: Request, ctx: CallContext) -> Response:
-        try:
-            payload: Any = self._weibo.handle(req, ctx)
-        except ApiError as err:
-            as_string = self._faults.weibo_code_as_string()
-            body = weibo.error_payload(req.path, err, as_string=as_string)
-            status = err.http_status if err.http_status != 200 else weibo.http_status(err.code)
-            return Response(
-                status=status,
-                body=dump_json(body),
-                content_type=WEIBO_CONTENT_TYPE,
-                errcode=err.code,
-            )
-        return Response(
-            status=200, body=dump_json(payload), content_type=WEIBO_CONTENT_TYPE, errcode=0
-        )
 
     def _damage(self, response: Response, kind: str) -> Response:
         """The same answer damaged: ``malformed`` truncates it to half or replaces it by a
@@ -194,3 +148,14 @@ class Dispatcher:
                 fault=response.fault,
             )
         )
+
+
+def _routes(platforms: Mapping[str, PlatformEndpoints]) -> dict[str, tuple[str, str]]:
+    """Request path -> (platform, endpoint); ValueError for a path two platforms serve."""
+    routes: dict[str, tuple[str, str]] = {}
+    for platform, api in platforms.items():
+        for path, endpoint in api.paths.items():
+            if path in routes:
+                raise ValueError(f"{platform} and {routes[path][0]} both serve {path}")
+            routes[path] = (platform, endpoint)
+    return routes

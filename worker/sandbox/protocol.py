@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 WECHAT_CONTENT_TYPE = "application/json; encoding=utf-8"
 WEIBO_CONTENT_TYPE = "application/json;charset=UTF-8"
@@ -97,3 +100,33 @@ def json_response(
 def redact(mapping: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``mapping`` with every secret-bearing key's value replaced by ``***``."""
     return {k: (REDACTED if k in SECRET_KEYS else v) for k, v in mapping.items()}
+
+
+class PlatformEndpoints(Protocol):
+    """One platform's side of the sandbox, as the dispatcher and the facade see it (the
+    platform's ``worker.sandbox.<name>_endpoints`` module builds it; see
+    :mod:`worker.sandbox.platforms`)."""
+
+    @property
+    def paths(self) -> Mapping[str, str]:
+        """Request path -> endpoint name (what the call log and the faults call it)."""
+        ...
+
+    def answer(self, req: Request, ctx: CallContext) -> Response:
+        """Answer a call to one of ``paths`` (the caller holds the sandbox lock), an
+        :class:`ApiError` rendered in the platform's error shape."""
+        ...
+
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-able dump of the platform's state (no token or secret values)."""
+        ...
+
+
+_Limits = TypeVar("_Limits", bound="DataclassInstance")
+
+
+def take_limits(cls: type[_Limits], limits: dict[str, Any]) -> _Limits:
+    """A ``cls`` (a dataclass of a platform's limits) from the entries of ``limits`` named
+    like its fields, removed from ``limits``; the others are left to the other platforms."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{name: limits.pop(name) for name in names & set(limits)})

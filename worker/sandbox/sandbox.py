@@ -8,35 +8,22 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from worker.sandbox.admin import Admin
 from worker.sandbox.calls import CallLog, CallRecord
 from worker.sandbox.dispatch import Dispatcher
 from worker.sandbox.faults import Faults
-from worker.sandbox.protocol import Request, Response
+from worker.sandbox.platforms import build_platforms
+from worker.sandbox.protocol import PlatformEndpoints, Request, Response
 from worker.sandbox.robots import Robots
 from worker.sandbox.seed import apply_seed
 from worker.sandbox.server import LOOPBACK, SandboxServer
-from worker.sandbox.tokens import TokenStore
-from worker.sandbox.wechat_endpoints import WechatApi, WechatLimits
-from worker.sandbox.wechat_state import Reply, WechatState
+from worker.sandbox.wechat_endpoints import REVOCABLE, WechatApi
+from worker.sandbox.wechat_state import Reply
 from worker.sandbox.weibo_endpoints import WeiboApi
-from worker.sandbox.weibo_state import WeiboState
 
-WECHAT_ENDPOINTS = (
-    "comment/list",
-    "comment/open",
-    "comment/close",
-    "comment/markelect",
-    "comment/unmarkelect",
-    "comment/delete",
-    "comment/reply/add",
-    "comment/reply/delete",
-    "tags/members/batchblacklist",
-    "tags/members/batchunblacklist",
-    "tags/members/getblacklist",
-)
+_Api = TypeVar("_Api")
 
 
 class Sandbox:
@@ -60,7 +47,9 @@ class Sandbox:
       ">= 50 is refused"), ``reply_max_len`` (88007 above it), ``blacklist_batch_max``
       (40032 above it), ``blacklist_page_size`` (getblacklist page);
     - ``weibo_destroy_max`` (cids per destroy_batch), ``weibo_count_max`` (show page cap),
-      ``weibo_show_batch_max`` (cids per show_batch);
+      ``weibo_show_batch_max`` (cids per show_batch): each platform's module takes its own
+      (:class:`~worker.sandbox.wechat_endpoints.WechatLimits`,
+      :class:`~worker.sandbox.weibo_endpoints.WeiboLimits`); an unknown one is a TypeError;
     - ``max_calls``: the call log keeps this many records, dropping the oldest.
     """
 
@@ -70,20 +59,9 @@ class Sandbox:
         port: int = 0,
         host: str = LOOPBACK,
         seed: int | None = None,
-        token_ttl: float = 7200.0,
-        token_overlap: float = 300.0,
-        stable_renew_before: float = 300.0,
-        stable_force_per_day: int = 20,
-        stable_force_interval: float = 30.0,
-        list_count_max: int = 49,
-        reply_max_len: int = 300,
-        blacklist_batch_max: int = 20,
-        blacklist_page_size: int = 1000,
-        weibo_destroy_max: int = 20,
-        weibo_count_max: int = 200,
-        weibo_show_batch_max: int = 50,
         max_calls: int = 100_000,
         clock: Callable[[], float] | None = None,
+        **limits: Any,
     ) -> None:
         if host != LOOPBACK:
             raise ValueError(f"the sandbox binds {LOOPBACK} only, not {host!r}")
@@ -93,43 +71,27 @@ class Sandbox:
         self._lock = threading.RLock()
         self.faults = Faults(seed=seed)
         self._calls = CallLog(max_calls=max_calls)
-        self._tokens = TokenStore(
-            ttl=token_ttl,
-            overlap=token_overlap,
-            renew_before=stable_renew_before,
-            force_per_day=stable_force_per_day,
-            force_interval=stable_force_interval,
-        )
-        self._wechat = WechatState()
-        self._weibo = WeiboState()
+        self._platforms = build_platforms(self.faults, limits)
+        wechat = self._platform_as("wechat", WechatApi)
+        self._wechat, self._tokens = wechat.state, wechat.tokens
+        self._weibo = self._platform_as("weibo", WeiboApi).state
         self.robots = Robots()  # team-chat robot webhooks (notify channels)
         self._dispatcher = Dispatcher(
-            lock=self._lock,
-            clock=self.now,
-            faults=self.faults,
-            calls=self._calls,
-            wechat_api=WechatApi(
-                state=self._wechat,
-                tokens=self._tokens,
-                faults=self.faults,
-                limits=WechatLimits(
-                    list_count_max=list_count_max,
-                    reply_max_len=reply_max_len,
-                    blacklist_batch_max=blacklist_batch_max,
-                    blacklist_page_size=blacklist_page_size,
-                ),
-            ),
-            weibo_api=WeiboApi(
-                state=self._weibo,
-                faults=self.faults,
-                destroy_max=weibo_destroy_max,
-                count_max=weibo_count_max,
-                show_batch_max=weibo_show_batch_max,
-            ),
-            admin=Admin(self).handle,
-            robots=self.robots,
+            lock=self._lock, clock=self.now, faults=self.faults, calls=self._calls,
+            platforms=self._platforms, admin=Admin(self).handle, robots=self.robots,
         )
         self._server: SandboxServer | None = None
+
+    def platform(self, name: str) -> PlatformEndpoints:
+        """Platform ``name``'s endpoints object (its state, for a platform the facade has
+        no helper methods for); KeyError for a platform no spec declares."""
+        return self._platforms[name]
+
+    def _platform_as(self, name: str, cls: type[_Api]) -> _Api:
+        api = self._platforms[name]
+        if not isinstance(api, cls):
+            raise TypeError(f"the sandbox's {name} is a {type(api).__name__}, not a {cls.__name__}")
+        return api
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -303,7 +265,7 @@ class Sandbox:
 
     def revoke_api(self, app_id: str, endpoint: str) -> None:
         """``endpoint`` answers 48001 (api unauthorized) for this app until restored."""
-        if endpoint not in WECHAT_ENDPOINTS:
+        if endpoint not in REVOCABLE:
             raise ValueError(f"unknown WeChat endpoint {endpoint!r}")
         with self._lock:
             self._wechat.app(app_id).revoked.add(endpoint)
@@ -430,11 +392,7 @@ class Sandbox:
         with self._lock:
             return {
                 "time": self.now(),
-                "wechat": {
-                    app_id: app.to_state(tokens_issued=self._tokens.issued.get(app_id, 0))
-                    for app_id, app in self._wechat.apps.items()
-                },
-                "weibo": self._weibo.to_state(),
+                **{name: api.to_state() for name, api in self._platforms.items()},
                 "faults": self.faults.to_dict(),
             }
 

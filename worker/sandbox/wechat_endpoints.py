@@ -32,16 +32,22 @@ code. Where the documents are silent, the choice made here (and why) is written 
 from __future__ import annotations
 
 import hmac
-import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from worker.sandbox.faults import Faults
-from worker.sandbox.protocol import ApiError, CallContext, Request
+from worker.sandbox.protocol import (
+    WECHAT_CONTENT_TYPE,
+    ApiError,
+    CallContext,
+    Request,
+    Response,
+    json_response,
+    take_limits,
+)
 from worker.sandbox.tokens import TokenStore, china_day
+from worker.sandbox.wechat_body import date_field, int_field, parse_body
 from worker.sandbox.wechat_state import (
     LIST_ALL,
     LIST_ELECTED,
@@ -91,10 +97,6 @@ ERRMSG: dict[int, str] = {
 
 #: ``openapi/quota/get``'s ``daily_limit`` for an endpoint ``faults.quota`` does not cap.
 DEFAULT_DAILY_LIMIT = 10_000_000  # as good as unlimited: a test or demo sets faults.quota
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-# A \uXXXX escape in the raw bytes, not preceded by an escaped backslash ("\\u0041" is text).
-_UNICODE_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u[0-9a-fA-F]{4}")
 _LIMITED_OPS = frozenset({"comment/open", "comment/markelect", "comment/reply/add"})
 
 ENDPOINTS: dict[str, str] = {
@@ -118,55 +120,56 @@ ENDPOINTS: dict[str, str] = {
 OK: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
 
 
+#: The calls :meth:`~worker.sandbox.Sandbox.revoke_api` can make answer 48001.
+REVOCABLE = frozenset(ENDPOINTS.values()) - {
+    "token", "stable_token", "datacube/getarticlesummary", "openapi/quota/get",
+}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WechatLimits:
+    """The WeChat settings of a :class:`~worker.sandbox.Sandbox` (its docstring says each)."""
+
     list_count_max: int = 49  # the Chinese doc: ">= 50 is refused"
     reply_max_len: int = 300
     blacklist_batch_max: int = 20
     blacklist_page_size: int = 1000
-
-
-def _int_field(body: dict[str, Any], name: str, *, default: int | None = None) -> int:
-    value = body.get(name)
-    if value is None:
-        if default is None:
-            raise ApiError(47001, f"data format error hint: [{name} missing]")
-        return default
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    raise ApiError(47001, f"data format error hint: [{name} invalid]")
-
-
-def parse_body(raw: bytes) -> dict[str, Any]:
-    """The JSON object of a WeChat POST, or 44002 / 40033 / 47001."""
-    if not raw.strip():
-        raise ApiError(44002)
-    if _UNICODE_ESCAPE.search(raw):
-        raise ApiError(40033)
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ApiError(47001) from None
-    if not isinstance(data, dict):
-        raise ApiError(47001)
-    return data
+    token_ttl: float = 7200.0
+    token_overlap: float = 300.0
+    stable_renew_before: float = 300.0
+    stable_force_per_day: int = 20
+    stable_force_interval: float = 30.0
 
 
 Op = Callable[[WechatApp, dict[str, Any], CallContext], dict[str, Any]]
 
 
+def sandbox_endpoints(faults: Faults, limits: dict[str, Any]) -> WechatApi:
+    """The sandbox's WeChat (see :mod:`worker.sandbox.platforms`)."""
+    taken = take_limits(WechatLimits, limits)
+    tokens = TokenStore(
+        ttl=taken.token_ttl,
+        overlap=taken.token_overlap,
+        renew_before=taken.stable_renew_before,
+        force_per_day=taken.stable_force_per_day,
+        force_interval=taken.stable_force_interval,
+    )
+    return WechatApi(state=WechatState(), tokens=tokens, faults=faults, limits=taken)
+
+
 class WechatApi:
     """Answers WeChat calls against a :class:`WechatState` (the caller holds the lock)."""
+
+    paths = ENDPOINTS
 
     def __init__(
         self, *, state: WechatState, tokens: TokenStore, faults: Faults, limits: WechatLimits
     ) -> None:
-        self._state = state
-        self._tokens = tokens
+        self.state = state
+        self.tokens = tokens
         self._faults = faults
-        self._limits = limits
+        self.limits = limits
+        self._rid = 0
         self._ops: dict[str, Op] = {
             "comment/list": self._list,
             "comment/open": self._open,
@@ -183,6 +186,24 @@ class WechatApi:
             "openapi/quota/get": self._quota_get,
         }
 
+    def answer(self, req: Request, ctx: CallContext) -> Response:
+        """The answer to one call: HTTP 200 always, an error as ``errcode``/``errmsg`` with
+        a request id in the message, as WeChat's."""
+        try:
+            payload = self.handle(req, ctx)
+        except ApiError as err:
+            self._rid += 1
+            message = err.message if err.message is not None else ERRMSG.get(err.code, "")
+            payload = {"errcode": err.code, "errmsg": f"{message} rid: {self._rid:08x}-sandbox"}
+            return json_response(payload, content_type=WECHAT_CONTENT_TYPE, errcode=err.code)
+        return json_response(payload, content_type=WECHAT_CONTENT_TYPE, errcode=0)
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            app_id: app.to_state(tokens_issued=self.tokens.issued.get(app_id, 0))
+            for app_id, app in self.state.apps.items()
+        }
+
     def handle(self, req: Request, ctx: CallContext) -> dict[str, Any]:
         if ctx.endpoint == "token":
             return self._classic_token(req, ctx)
@@ -190,8 +211,8 @@ class WechatApi:
             raise ApiError(43002)
         if ctx.endpoint == "stable_token":
             return self._stable_token(req, ctx)
-        token = self._tokens.check(req.query.get("access_token"), ctx.now)
-        app = self._state.app(token.app_id)
+        token = self.tokens.check(req.query.get("access_token"), ctx.now)
+        app = self.state.app(token.app_id)
         ctx.scope = app.app_id
         if ctx.endpoint in app.revoked:
             raise ApiError(48001)
@@ -232,7 +253,7 @@ class WechatApi:
             raise ApiError(41004)
         if grant_type != "client_credential":
             raise ApiError(40002)
-        app = self._state.apps.get(appid)
+        app = self.state.apps.get(appid)
         if app is None:
             raise ApiError(40013)
         app.token_fetches += 1
@@ -251,7 +272,7 @@ class WechatApi:
             secret=q.get("secret"),
             wrong_secret=40001,
         )
-        token = self._tokens.classic(app.app_id, ctx.now)
+        token = self.tokens.classic(app.app_id, ctx.now)
         return {"access_token": token.value, "expires_in": token.expires_in(ctx.now)}
 
     def _stable_token(self, req: Request, ctx: CallContext) -> dict[str, Any]:
@@ -266,15 +287,15 @@ class WechatApi:
         force = body.get("force_refresh", False)
         if not isinstance(force, bool):
             raise ApiError(47001, "data format error hint: [force_refresh invalid]")
-        token = self._tokens.stable(app.app_id, ctx.now, force=force)
+        token = self.tokens.stable(app.app_id, ctx.now, force=force)
         return {"access_token": token.value, "expires_in": token.expires_in(ctx.now)}
 
     # -- comments ------------------------------------------------------------------------
 
     @staticmethod
     def _article(app: WechatApp, body: dict[str, Any], ctx: CallContext) -> Article:
-        msg_data_id = _int_field(body, "msg_data_id")
-        index = _int_field(body, "index", default=0)
+        msg_data_id = int_field(body, "msg_data_id")
+        index = int_field(body, "index", default=0)
         article = app.articles.get((msg_data_id, index))
         if article is None:
             raise ApiError(88001)
@@ -288,7 +309,7 @@ class WechatApi:
     def _comment(
         article: Article, body: dict[str, Any], *, user_deleted: int = 88008
     ) -> WechatComment:
-        comment = article.get(_int_field(body, "user_comment_id"))
+        comment = article.get(int_field(body, "user_comment_id"))
         if comment is None or comment.deleted:
             raise ApiError(88008)
         if comment.user_deleted:
@@ -297,12 +318,12 @@ class WechatApi:
 
     def _list(self, app: WechatApp, body: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         article = self._article(app, body, ctx)
-        begin = _int_field(body, "begin", default=0)
-        count = _int_field(body, "count", default=0)
-        list_type = _int_field(body, "type", default=LIST_ALL)
+        begin = int_field(body, "begin", default=0)
+        count = int_field(body, "count", default=0)
+        list_type = int_field(body, "type", default=LIST_ALL)
         if begin < 0 or not LIST_ALL <= list_type <= LIST_ELECTED:
             raise ApiError(47001)
-        if not 1 <= count <= self._limits.list_count_max:
+        if not 1 <= count <= self.limits.list_count_max:
             raise ApiError(88010)
         total, comments = article.page(
             list_type, begin, count, oldest_first=self._faults.wechat_list_order == "oldest"
@@ -346,7 +367,7 @@ class WechatApi:
         if comment.reply is not None:
             raise ApiError(88005)
         content = body.get("content")
-        if not isinstance(content, str) or not 0 < len(content) <= self._limits.reply_max_len:
+        if not isinstance(content, str) or not 0 < len(content) <= self.limits.reply_max_len:
             raise ApiError(88007)
         comment.reply = Reply(content=content, create_time=int(ctx.now))
         return dict(OK)
@@ -368,7 +389,7 @@ class WechatApi:
         openids = body.get("openid_list")
         if not isinstance(openids, list) or not all(isinstance(o, str) for o in openids):
             raise ApiError(47001, "data format error hint: [openid_list invalid]")
-        if not 1 <= len(openids) <= self._limits.blacklist_batch_max:
+        if not 1 <= len(openids) <= self.limits.blacklist_batch_max:
             raise ApiError(40032)
         for openid in openids:
             if openid in app.foreign:
@@ -401,7 +422,7 @@ class WechatApi:
             if begin not in app.blacklist:
                 raise ApiError(40003)
             start = openids.index(begin) + 1
-        page = openids[start : start + self._limits.blacklist_page_size]
+        page = openids[start : start + self.limits.blacklist_page_size]
         return {
             "total": len(openids),
             "count": len(page),
@@ -414,7 +435,7 @@ class WechatApi:
     def _article_summary(
         self, app: WechatApp, body: dict[str, Any], ctx: CallContext
     ) -> dict[str, Any]:
-        begin, end = _date(body, "begin_date"), _date(body, "end_date")
+        begin, end = date_field(body, "begin_date"), date_field(body, "end_date")
         if begin != end or end >= china_day(ctx.now):
             raise ApiError(61501)
         found = [
@@ -454,14 +475,3 @@ class WechatApi:
         used = min(used, limit)
         return {**OK, "quota": {"daily_limit": limit, "used": used, "remain": limit - used}}
 
-
-def _date(body: dict[str, Any], name: str) -> int:
-    """A ``YYYY-MM-DD`` field as its day number (the days since 1970-01-01), or 61500."""
-    value = body.get(name)
-    if not isinstance(value, str) or not _DATE.match(value):
-        raise ApiError(61500)
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise ApiError(61500) from None
-    return (day - date(1970, 1, 1)).days

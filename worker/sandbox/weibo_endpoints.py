@@ -38,11 +38,20 @@ Choices where the documents are silent:
 from __future__ import annotations
 
 from bisect import bisect_right
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 from worker.sandbox.faults import Faults
-from worker.sandbox.protocol import ApiError, CallContext, Request
+from worker.sandbox.protocol import (
+    WEIBO_CONTENT_TYPE,
+    ApiError,
+    CallContext,
+    Request,
+    Response,
+    json_response,
+    take_limits,
+)
 from worker.sandbox.weibo_state import WeiboComment, WeiboState
 
 ENDPOINTS: dict[str, str] = {
@@ -113,23 +122,52 @@ def _int_param(params: dict[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WeiboLimits:
+    """The Weibo settings of a :class:`~worker.sandbox.Sandbox` (its docstring says each)."""
+
+    weibo_destroy_max: int = 20
+    weibo_count_max: int = 200
+    weibo_show_batch_max: int = 50
+
+
+def sandbox_endpoints(faults: Faults, limits: dict[str, Any]) -> WeiboApi:
+    """The sandbox's Weibo (see :mod:`worker.sandbox.platforms`)."""
+    return WeiboApi(state=WeiboState(), faults=faults, limits=take_limits(WeiboLimits, limits))
+
+
 class WeiboApi:
     """Answers Weibo calls against a :class:`WeiboState` (the caller holds the lock)."""
+
+    paths = ENDPOINTS
 
     def __init__(
         self,
         *,
         state: WeiboState,
         faults: Faults,
-        destroy_max: int = 20,
-        count_max: int = 200,
-        show_batch_max: int = 50,
+        limits: WeiboLimits,
     ) -> None:
-        self._state = state
+        self.state = state
         self._faults = faults
-        self._destroy_max = destroy_max
-        self._count_max = count_max
-        self._show_batch_max = show_batch_max
+        self.limits = limits
+
+    def answer(self, req: Request, ctx: CallContext) -> Response:
+        """The answer to one call: an error as ``error_code``/``error``/``request`` with the
+        HTTP status Weibo gives it (the code a string when the fault says so)."""
+        try:
+            payload: Any = self.handle(req, ctx)
+        except ApiError as err:
+            as_string = self._faults.weibo_code_as_string()
+            body = error_payload(req.path, err, as_string=as_string)
+            status = err.http_status if err.http_status != 200 else http_status(err.code)
+            return json_response(
+                body, status=status, content_type=WEIBO_CONTENT_TYPE, errcode=err.code
+            )
+        return json_response(payload, content_type=WEIBO_CONTENT_TYPE, errcode=0)
+
+    def to_state(self) -> dict[str, Any]:
+        return self.state.to_state()
 
     @staticmethod
     def params(req: Request) -> dict[str, str]:
@@ -162,7 +200,7 @@ class WeiboApi:
             value = header[len("OAuth2 ") :].strip()
         if not value:
             raise ApiError(10006)
-        token = self._state.tokens.get(value)
+        token = self.state.tokens.get(value)
         if token is None:
             raise ApiError(21332)
         if token.expires_at is not None and ctx.now >= token.expires_at:
@@ -194,7 +232,7 @@ class WeiboApi:
         if not params.get("id"):
             raise _missing("id")
         status_id = _int_param(params, "id", 0)
-        post = self._state.posts.get(status_id)
+        post = self.state.posts.get(status_id)
         if post is None or post.deleted:
             raise ApiError(20101)
         return self._page(post.visible, params)
@@ -203,7 +241,7 @@ class WeiboApi:
         visible = sorted(
             (
                 comment
-                for post in self._state.posts.values()
+                for post in self.state.posts.values()
                 if post.owner_uid == uid and not post.deleted
                 for comment in post.visible
             ),
@@ -219,14 +257,14 @@ class WeiboApi:
         page = max(1, _int_param(params, "page", 1))
         if count < 1:
             count = SHOW_COUNT_DEFAULT
-        count = min(count, self._count_max)
+        count = min(count, self.limits.weibo_count_max)
         lo = bisect_right(visible, since_id, key=_id) if since_id > 0 else 0
         hi = bisect_right(visible, max_id, key=_id) if max_id > 0 else len(visible)
         end = hi - (page - 1) * count
         start = max(lo, end - count)
         chosen = visible[start:end][::-1] if end > lo else []
         return {
-            "comments": [self._state.comment_to_api(c) for c in chosen],
+            "comments": [self.state.comment_to_api(c) for c in chosen],
             "marks": [],
             "hasvisible": False,
             "previous_cursor": 0,
@@ -236,22 +274,22 @@ class WeiboApi:
 
     def _show_batch(self, params: dict[str, str]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        for cid in _cids(params, self._show_batch_max):
-            comment = self._state.comments.get(cid)
-            if comment is None or comment.deleted or self._state.posts[comment.status_id].deleted:
+        for cid in _cids(params, self.limits.weibo_show_batch_max):
+            comment = self.state.comments.get(cid)
+            if comment is None or comment.deleted or self.state.posts[comment.status_id].deleted:
                 continue
-            found.append(self._state.comment_to_api(comment))
+            found.append(self.state.comment_to_api(comment))
         return found
 
     def _destroy(self, params: dict[str, str], uid: int) -> Any:
         deletable: list[WeiboComment] = []
         foreign = missing = False
-        for cid in _cids(params, self._destroy_max):
-            comment = self._state.comments.get(cid)
+        for cid in _cids(params, self.limits.weibo_destroy_max):
+            comment = self.state.comments.get(cid)
             if comment is None or comment.deleted:
                 missing = True
                 continue
-            post = self._state.posts[comment.status_id]
+            post = self.state.posts[comment.status_id]
             if post.deleted:
                 missing = True
                 continue
@@ -267,14 +305,14 @@ class WeiboApi:
             raise ApiError(20203 if foreign else 20201)
         deleted: list[WeiboComment] = []
         for comment in deletable:
-            self._state.delete_comment(comment)
+            self.state.delete_comment(comment)
             deleted.append(comment)
         shape = self._faults.destroy_shape
         if shape == "result":
             return {"result": True}
         if shape == "single":
-            return self._state.comment_to_api(deleted[0])
-        return [self._state.comment_to_api(c) for c in deleted]
+            return self.state.comment_to_api(deleted[0])
+        return [self.state.comment_to_api(c) for c in deleted]
 
 
 def _id(comment: WeiboComment) -> int:

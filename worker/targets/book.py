@@ -9,9 +9,13 @@ actor through :meth:`PollBook.polled`.
 
 - ``interval``, ``last_new``, ``retired``, ``rate``, ``rated_at``: the
   :class:`~worker.targets.policy.Temperature`;
-- ``last_poll``: when the last poll ended; ``sent_at``: when the scheduler sent the last
-  one; ``next_poll``: when the next is due;
-- ``seen``: comments new to a poll, counted over the target's life; ``polls``: polls done.
+- ``sent_at``: when the scheduler sent the last poll; ``next_poll``: when the next is due;
+- ``polls``: polls done.
+
+When the last poll ended and the comments new to a poll over the target's life are not
+kept twice: they are read from the target's freshness record (``<p>:fresh:t:<target>``,
+``last_ok`` and ``comments_seen``, :mod:`worker.pipeline.freshness`), which the poll actor
+writes with each successful poll as it writes the temperature here.
 
 ``<p>:budget:<account>`` hash: ``limit``, ``used``, ``measured_at``, ``reset_at``, ``share``,
 ``polled`` (the last :class:`~worker.targets.budget.Budget` measured), ``spent`` (poll calls
@@ -26,6 +30,7 @@ from typing import Any
 import redis as redis_lib
 from redis.typing import EncodableT, FieldT
 
+from worker.pipeline._redis import text_hash
 from worker.pipeline.keys import Keys
 from worker.targets.budget import BURST, Budget
 from worker.targets.planner import AccountBudget
@@ -55,13 +60,6 @@ class TargetStatus:
         return state_of(policy, self.temperature)
 
 
-def _decoded(hash_: Any) -> dict[str, str]:
-    return {
-        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-        for k, v in hash_.items()
-    }
-
-
 def _float(raw: dict[str, str], name: str) -> float | None:
     value = raw.get(name)
     return float(value) if value not in (None, "") else None
@@ -75,8 +73,10 @@ def _temperature_fields(temperature: Temperature) -> dict[FieldT, EncodableT]:
     }
 
 
-def _status(hash_: Any) -> TargetStatus:
-    raw = _decoded(hash_)
+def _status(hash_: Any, freshness: Any) -> TargetStatus:
+    """A target's status from its ``tstat`` hash and its freshness record."""
+    raw = text_hash(hash_)
+    polled = text_hash(freshness)
     interval, last_new = _float(raw, "interval"), _float(raw, "last_new")
     temperature = None
     if interval is not None and last_new is not None:
@@ -86,9 +86,9 @@ def _status(hash_: Any) -> TargetStatus:
         )
     return TargetStatus(
         temperature=temperature,
-        last_poll=_float(raw, "last_poll"),
+        last_poll=_float(polled, "last_ok"),
         next_poll=_float(raw, "next_poll"),
-        seen=int(raw.get("seen", 0)),
+        seen=int(polled.get("comments_seen") or 0),
         polls=int(raw.get("polls", 0)),
         sent_at=_float(raw, "sent_at"),
     )
@@ -101,19 +101,21 @@ class PollBook:
 
     # -- read API ----------------------------------------------------------------------------
     def status(self, tkey: str) -> TargetStatus:
-        return _status(self._redis.hgetall(self._keys.target_status(tkey)))
+        return self.statuses([tkey])[tkey]
 
     def statuses(self, tkeys: list[str]) -> dict[str, TargetStatus]:
         """:meth:`status` of many targets in one round trip."""
         pipe = self._redis.pipeline(transaction=False)
         for tkey in tkeys:
             pipe.hgetall(self._keys.target_status(tkey))
-        return {tkey: _status(raw) for tkey, raw in zip(tkeys, pipe.execute(), strict=True)}
+            pipe.hgetall(self._keys.freshness(tkey))
+        replies = pipe.execute()
+        return {tkey: _status(replies[2 * n], replies[2 * n + 1]) for n, tkey in enumerate(tkeys)}
 
     def budget(self, account: str) -> AccountBudget | None:
         """The account's last measured budget, the poll calls spent since and the bucket's
         start, if measured."""
-        raw = _decoded(self._redis.hgetall(self._keys.budget(account)))
+        raw = text_hash(self._redis.hgetall(self._keys.budget(account)))
         if "limit" not in raw:
             return None
         budget = Budget(
@@ -150,12 +152,13 @@ class PollBook:
         self._redis.hset(self._keys.target_status(tkey),
                          mapping={"sent_at": now, "next_poll": next_poll})
 
-    def polled(self, tkey: str, temperature: Temperature, *, now: float, new: int) -> None:
-        """A poll ended at ``now`` having found ``new`` new comments."""
+    def polled(self, tkey: str, temperature: Temperature) -> None:
+        """A poll ended, leaving the target at ``temperature`` (when it ended and what it
+        found are the freshness record's: :meth:`~worker.pipeline.freshness.Freshness.
+        poll_succeeded`)."""
         pipe = self._redis.pipeline(transaction=True)
         key = self._keys.target_status(tkey)
-        pipe.hset(key, mapping={**_temperature_fields(temperature), "last_poll": now})
-        pipe.hincrby(key, "seen", new)
+        pipe.hset(key, mapping=_temperature_fields(temperature))
         pipe.hincrby(key, "polls", 1)
         pipe.execute()
 

@@ -7,11 +7,12 @@ and when each target is next due:
 
 1. retired targets are not polled;
 2. the intervals the temperatures ask for are fitted to the budget's rate (shared by each
-   target's comment rate, quiet targets stretched first, none past a cap:
-   :func:`~worker.targets.budget.fit`), and jittered;
-3. due targets are polled hottest first while the budget's allowance (a bucket filled at its
-   rate, never above what the budget allows in all) holds a call; a due target the allowance
-   cannot pay for stays due and goes first at a later tick.
+   target's comment rate, quiet targets stretched first, none past the even interval but
+   dormant ones: :func:`~worker.targets.budget.fit`), and jittered;
+3. due targets are polled latest first (by how long they have waited, in their own
+   intervals: busy targets cannot starve a quiet one) while the budget's allowance (a bucket
+   filled at its rate, never above what the budget allows in all) holds a call; a due target
+   the allowance cannot pay for stays due and goes first at a later tick.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from worker.targets.budget import Budget, fit
+from worker.targets.budget import Budget, ceiling, fit
 from worker.targets.policy import PollPolicy, Temperature
 
 
@@ -57,22 +58,30 @@ class Planner:
     ) -> dict[str, float]:
         """The interval each polled target gets: what its temperature asks, fitted to the
         budget's rate, jittered (by a fraction fixed per target and poll, so that a target's
-        due time does not move from tick to tick)."""
+        due time does not move from tick to tick; one at the floor only earlier)."""
         wanted = {
             t.tkey: (t.temperature.interval, t.temperature.weight())
             for t in targets if not t.temperature.retired
         }
-        fitted = (
-            fit(wanted, budget.budget.rate()) if budget is not None
-            else {key: interval for key, (interval, _) in wanted.items()}
-        )
+        dormant = {t.tkey for t in targets if t.temperature.dormant}
         last = {t.tkey: t.last_poll for t in targets}
-        return {key: self._jittered(interval, key, last[key]) for key, interval in fitted.items()}
+        if budget is None:
+            return {key: self._jittered(interval, key, last[key])
+                    for key, (interval, _) in wanted.items()}
+        rate = budget.budget.rate()
+        intervals: dict[str, float] = {}
+        for key, interval in fit(wanted, rate, dormant).items():
+            jittered = self._jittered(interval, key, last[key])
+            longest = ceiling(len(wanted), rate, dormant=key in dormant)
+            # a target the budget stretched to its floor is jittered earlier, never past it
+            at_floor = wanted[key][0] < interval >= longest
+            intervals[key] = min(jittered, longest) if at_floor else jittered
+        return intervals
 
     def plan(
         self, targets: Sequence[PlanTarget], budget: AccountBudget | None, *, now: float
     ) -> list[Poll]:
-        """The polls to send at ``now``, hottest (shortest interval) first. A target is due
+        """The polls to send at ``now``, latest first (:func:`_overdue`). A target is due
         one interval after its last poll, the interval as the budget stands now (a target
         stretched by a tight budget comes back as soon as the budget recovers)."""
         intervals = self.intervals(targets, budget)
@@ -80,7 +89,7 @@ class Planner:
             (t for t in targets
              if t.tkey in intervals
              and (t.last_poll is None or t.last_poll + intervals[t.tkey] <= now)),
-            key=lambda t: (intervals[t.tkey], t.last_poll or 0.0, t.tkey),
+            key=lambda t: (-_overdue(t, intervals[t.tkey], now), intervals[t.tkey], t.tkey),
         )
         allowance = budget.allowance(now) if budget is not None else float("inf")
         polls: list[Poll] = []
@@ -96,3 +105,11 @@ class Planner:
             return interval
         spread = zlib.crc32(f"{tkey}@{last_poll}".encode()) / 0xFFFFFFFF  # 0..1, stable
         return interval * (1 + self.jitter * (2 * spread - 1))
+
+
+def _overdue(target: PlanTarget, interval: float, now: float) -> float:
+    """How late ``target`` is, in its own intervals: 1 when just due, 2 when it has waited
+    twice its interval; a target never polled is the latest of all."""
+    if target.last_poll is None:
+        return float("inf")
+    return (now - target.last_poll) / interval

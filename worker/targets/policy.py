@@ -5,8 +5,11 @@ A poll that finds new comments makes its target hot: the next poll is ``interval
 :data:`STRETCH` (2), up to ``max_interval`` (``polling.max_interval``, 30 min): from hot to cold
 in five quiet polls, about an hour. A target without a new comment for ``retire_after``
 (``polling.retire_after``, 30 days) since it was last found hot, or since it was added, is
-retired: not polled until ``targets add`` revives it. Times are passed in (``now``), so the
-scheduler, the tests and ``bench/polling_sim.py`` drive the same code on any clock.
+retired: not polled until ``targets add`` revives it. A target whose last poll found no new
+comment for :data:`DORMANT_AFTER` (2 days) since the last one is *dormant*: still polled, but a
+tight budget may stretch it further than the others (:func:`~worker.targets.budget.fit`).
+Times are passed in (``now``), so the scheduler, the tests and ``bench/polling_sim.py`` drive
+the same code on any clock.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ RATE_WINDOW = 6 * 3600.0
 #: A target's rate is taken as at least one comment per this many of its current intervals
 #: (the temperature as a prior: a target just found hot is presumed active, a new one too).
 PRIOR_INTERVALS = 10.0
+#: A target without a new comment for this long (seconds) at its last poll is dormant: it
+#: carries few comments, so a tight budget stretches it past the floor the others keep.
+DORMANT_AFTER = 2 * 86400.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +66,12 @@ class Temperature:
         """The comment rate the budget is shared by (:func:`~worker.targets.budget.fit`):
         the estimated rate, at least one comment per :data:`PRIOR_INTERVALS` intervals."""
         return max(self.rate, 1.0 / (PRIOR_INTERVALS * self.interval))
+
+    @property
+    def dormant(self) -> bool:
+        """Its last poll came :data:`DORMANT_AFTER` or more after its last new comment (or
+        after it was added); a target not polled since is not dormant."""
+        return self.rated_at is not None and self.rated_at - self.last_new >= DORMANT_AFTER
 
 
 def fresh(policy: PollPolicy, now: float) -> Temperature:

@@ -26,7 +26,7 @@ def record_poll(
     list calls (the scheduler counted one against the budget when it sent the poll)."""
     before = book.status(tkey).temperature or fresh(policy, now)
     temperature = after_poll(policy, before, now=now, new_comments=new)
-    book.polled(tkey, temperature, now=now, new=new)
+    book.polled(tkey, temperature)
     if calls > 1:
         book.spend(account, calls - 1)
     metrics.count_poll(account, new_comments=new)

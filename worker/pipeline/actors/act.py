@@ -17,7 +17,6 @@ from worker.errors import PlatformError
 from worker.pipeline.actors.common import (
     DISABLED_DETAIL,
     audit_action,
-    delay_ms,
     log,
     tell_quota_paused,
 )
@@ -116,7 +115,7 @@ def _dispose(
         tell_quota_paused(rt, account, disposition.code, disposition.resume_at)
         audit_action(rt, context, action, rule, "deferred", errcode=disposition.code,
                      attempt=attempt, detail=f"quota: resumes at {disposition.resume_at}")
-        _act_again(p, args, delay=delay_ms(disposition.resume_at, disposition.wait))
+        _act_again(p, args, delay=disposition.delay_ms())
     elif verdict is Verdict.WAIT:
         if disposition.waiting_for == "token":
             # No access token to call with: not this action's failure (see failures.py).
@@ -125,12 +124,11 @@ def _dispose(
         else:  # our own limiter's pacing: debug, or a backlog would flood the log
             log.debug("action_postponed", **context, action=action, rule=rule,
                       retry_at=disposition.resume_at, detail=disposition.reason)
-        _act_again(p, args, delay=delay_ms(disposition.resume_at, disposition.wait))
+        _act_again(p, args, delay=disposition.delay_ms())
     elif verdict is Verdict.FAIL:
         detail = disposition.message
         if disposition.disables:
-            rt.ledger.disable_action(account, action,
-                                     f"{disposition.code}: {disposition.message}")
+            rt.ledger.disable_action(account, action, disposition.refusal)
             detail = f"{disposition.message}; {action} disabled for {account}"
         if _recorded(rt, key, "failed", lease, heartbeat, context,
                      detail={"error": disposition.reason}):

@@ -1,4 +1,4 @@
-"""What every actor shares: the message's attempt count, delays, the action audit, what a
+"""What every actor shares: the message's attempt count, the action audit, what a
 batch remembers of the comment that asked for an id, the polling marker."""
 
 from __future__ import annotations
@@ -25,12 +25,6 @@ def attempt() -> int:
     """This delivery's attempt number (1 for the first) of the message being processed."""
     message = CurrentMessage.get_current_message()
     return (message.options.get("retries", 0) if message else 0) + 1
-
-
-def delay_ms(until: float | None, fallback: float) -> int:
-    """Milliseconds until ``until`` (``fallback`` s when unknown), at least a second."""
-    seconds = (until - time.time()) if until is not None else fallback
-    return max(1000, int(seconds * 1000) + 250)
 
 
 def audit_action(

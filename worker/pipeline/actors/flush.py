@@ -16,7 +16,6 @@ from worker.pipeline.actors.common import (
     BatchOrigin,
     audit_action,
     batch_context,
-    delay_ms,
     log,
     tell_quota_paused,
 )
@@ -99,9 +98,7 @@ def _send_batch(p: Pipeline, account: str, batch_id: str, ids: list[str], owner:
             log.warning("batch_deferred", platform=acc.platform, account=account,
                         action=action, outcome="deferred", errcode=disposition.code,
                         resume_at=disposition.resume_at, size=len(ids))
-            p.actors.flush.send_with_options(
-                args=(account,), delay=delay_ms(disposition.resume_at, disposition.wait)
-            )
+            p.actors.flush.send_with_options(args=(account,), delay=disposition.delay_ms())
             return False
         if disposition.verdict is not Verdict.FAIL:
             if disposition.answered:
@@ -115,7 +112,7 @@ def _send_batch(p: Pipeline, account: str, batch_id: str, ids: list[str], owner:
                           action=action, batch=batch_id, size=len(ids),
                           detail=disposition.reason, exc_info=True)
             raise
-        reason = f"{disposition.code}: {disposition.message}"
+        reason = disposition.refusal
         if disposition.disables:
             rt.ledger.disable_action(account, action, reason)
         sent.failed = [i for i in ids if i not in sent.done]

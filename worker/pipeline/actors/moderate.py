@@ -35,10 +35,7 @@ def moderate(p: Pipeline, account: str, target: str, comments: list[dict[str, An
     message, to be retried: it says nothing about the comment at hand.
     """
     rt = p.runtime
-    rules = rt.rules.rules if rt.rules is not None else None
-    if rules is None:
-        raise RuntimeError("moderate needs a process with rules loaded")
-    page = _Page(rt=rt, rules=rules, account=account, target=target, now=time.time())
+    page = _Page(rt=rt, rules=rt.rules.rules, account=account, target=target, now=time.time())
     observations = _observe_page(page, comments)
     for position, data in enumerate(comments):
         try:

@@ -1,7 +1,9 @@
-"""The :class:`Pipeline`: one process's actors, declared on its broker, bound to its Runtime.
+"""The :class:`Pipeline`: one process's actors, declared on its broker, bound to its
+:class:`~worker.pipeline.runtime.WorkerRuntime`.
 
-No module-level state: a process makes one Pipeline (a worker with its Runtime; the daemon's
-main process, which only sends messages, without one) and passes it where actors are sent.
+No module-level state: a process makes one Pipeline (a worker with its WorkerRuntime; the
+daemon's main process, which only sends messages, without one) and passes it where actors
+are sent.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import dramatiq
 
 from worker.errors import PermanentError
 from worker.pipeline.actors import act, flush, moderate, notify, poll
-from worker.pipeline.runtime import Runtime
+from worker.pipeline.runtime import WorkerRuntime
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Pipeline:
     """The actors of one process. ``runtime`` is None in a process that only sends messages;
     running an actor there is a bug (RuntimeError)."""
 
-    def __init__(self, broker: dramatiq.Broker, runtime: Runtime | None = None) -> None:
+    def __init__(self, broker: dramatiq.Broker, runtime: WorkerRuntime | None = None) -> None:
         self._runtime = runtime
         self.actors = Actors(
             poll=self._declare(broker, poll.poll, "poll", max_retries=poll.POLL_RETRIES),
@@ -49,7 +51,7 @@ class Pipeline:
         )
 
     @property
-    def runtime(self) -> Runtime:
+    def runtime(self) -> WorkerRuntime:
         if self._runtime is None:
             raise RuntimeError("this Pipeline only sends messages: it was made without a Runtime")
         return self._runtime

@@ -63,13 +63,12 @@ def poll(p: Pipeline, account: str, target: str) -> None:
     except PlatformError as exc:
         disposition = dispose(exc)
         if disposition.target_gone:
-            rt.seen.mark_target_gone(tkey, f"{disposition.code}: {disposition.message}")
+            rt.seen.mark_target_gone(tkey, disposition.refusal)
             bound.warning("target_gone", errcode=disposition.code, detail=disposition.message,
                           note="this target is no longer polled")
             next_step = "no longer polled: the platform says the target is gone"
             rt.notifier.event("target_gone", account=account, target=target,
-                              detail=f"{disposition.code}: {disposition.message}; "
-                              "no longer polled")
+                              detail=f"{disposition.refusal}; no longer polled")
         elif disposition.verdict is Verdict.DEFER:
             tell_quota_paused(rt, account, disposition.code, disposition.resume_at)
             next_step = f"paused by the quota until {disposition.resume_at}"

@@ -11,7 +11,9 @@ and notes on stdout, and the ``ok:`` summary; with ``--strict`` warnings are err
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -65,13 +67,23 @@ class CheckResult:
         return self.count("error") > 0 or (strict and self.count("warning") > 0)
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    if args.online:  # the clients' own lines: on stderr, only when worth reading
+        from worker.logs import configure_logging
+
+        configure_logging(level="WARNING", stream=sys.stderr)
+    result = run_check(args.config, online=args.online)
+    return report(result, strict=args.strict, as_json=args.json, out=sys.stdout, err=sys.stderr)
+
+
 def run_check(config_path: str | Path, *, online: bool = False) -> CheckResult:
     """Every finding about ``config_path`` (see the module docstring)."""
     result = CheckResult()
     try:
         config = load_config(config_path, require_secrets=False)
         accounts = {account.name: account.platform for account in config.accounts}
-        rules = load_rules(config.rules, accounts=accounts, normalize=config.normalize)
+        rules = load_rules(config.rules, accounts=accounts, normalize=config.normalize,
+                           channels={c.name for c in config.notify.channels})
     except ConfigError as exc:
         result.findings.extend(Finding("error", p.message, p) for p in exc.problems)
         return result
