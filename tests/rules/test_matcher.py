@@ -279,3 +279,16 @@ def test_agrees_with_brute_force_on_the_corpus() -> None:
         assert result.regexes == {i for i, r in rex.items() if r.search(norm.kept)}, comment
         total += len(result.literals) + len(result.regexes)
     assert total > 100
+
+
+def test_a_builder_builds_once() -> None:
+    """build() hands the literals over (the matcher lets go of them before its automaton is
+    built), so the builder refuses to build again or take more terms."""
+    builder = MatcherBuilder(Normalizer(NormalizeOptions()))
+    builder.add_literal("includes", "微信")
+    matcher = builder.build()
+    assert matcher.scan("加微信").literals == {0}
+    with pytest.raises(ValueError, match="built its Matcher already"):
+        builder.add_literal("includes", "扣扣")
+    with pytest.raises(ValueError, match="built its Matcher already"):
+        builder.build()

@@ -185,3 +185,38 @@ def test_many_combining_marks() -> None:
 def test_kept_is_nfkc_when_text_is() -> None:
     text = "微信ＡＢＣ，好的！"
     assert DEFAULT.normalize(text).kept == unicodedata.normalize("NFKC", text).casefold()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    texts=st.lists(st.text(alphabet=st.one_of(tricky_char, st.just("\0")), max_size=12),
+                   max_size=6),
+    options=options_st,
+)
+def test_a_page_normalised_together_equals_each_text_alone(
+    texts: list[str], options: NormalizeOptions
+) -> None:
+    normalizer = Normalizer(options)
+    page = normalizer.normalize_many(texts)
+    alone = [normalizer.normalize(text) for text in texts]
+    assert [(n.original, n.kept, n.skeleton) for n in page.texts] == [
+        (n.original, n.kept, n.skeleton) for n in alone
+    ]
+    assert page.kept == "\0".join(n.kept for n in alone)
+    assert page.skeleton == "\0".join(n.skeleton for n in alone)
+
+
+@pytest.mark.parametrize("casefold", [True, False])
+def test_a_text_the_rare_search_finds_nothing_in_needs_no_case_folding(casefold: bool) -> None:
+    """Normalizer.pre folds case only when the rare-character search finds something: every
+    code point that search misses must be one the case step leaves alone."""
+    normalizer = Normalizer(NormalizeOptions(casefold=casefold))
+    case = str.casefold if casefold else (lambda t: t.lower().replace("ς", "σ"))
+    finder = normalizer._rare_re
+    missed = [
+        chr(cp) for cp in range(0x110000)
+        if not 0xD800 <= cp <= 0xDFFF and finder.search(chr(cp)) is None
+        and case(chr(cp)) != chr(cp)
+    ]
+    assert missed == []
+    assert normalizer.normalize("微信 Straße").kept == case("微信 straße")

@@ -115,3 +115,15 @@ def test_evaluate_many_equals_evaluate_with_offenses_between(repo_root: Path) ->
     one, many = decide(False), decide(True)
     assert many == one
     assert sum(bool(d["matched"]) for d in one) >= 8
+
+
+def test_a_long_page_with_regex_hits_here_and_there_equals_each_comment_alone() -> None:
+    """The page's regex search is halved down to the texts that may match: hits in the
+    first, a middle and the last text of 40 are all found, and nothing else."""
+    matcher = _matcher(NormalizeOptions())
+    texts = ["你好" * (i % 3 + 1) for i in range(40)]
+    for at in (0, 17, 39):
+        texts[at] = f"加 vx {at:02d}"
+    page = matcher.scan_many(texts)
+    assert [_seen(r) for r in page] == [_seen(matcher.scan(t)) for t in texts]
+    assert [i for i, r in enumerate(page) if r.regexes] == [0, 17, 39]

@@ -19,9 +19,7 @@ from worker.comment import Comment
 from worker.errors import Problem
 from worker.rules.matcher import Matcher, ScanResult
 from worker.rules.model import (
-    ACTION_PLATFORMS,
     OFFENSE_ACTIONS,
-    SUPPRESSED_BY_DELETE,
     Decision,
     EvalContext,
     OffenseCounts,
@@ -34,7 +32,7 @@ from worker.rules.model import (
     Span,
     held_signals,
 )
-from worker.rules.templates import REPLY_MAX_CHARS
+from worker.rules.plans import ActionPlan, reply_text, skip_reason
 from worker.rules.waves import wave_members, wave_query, wave_text
 from worker.waves.state import MemoryWaveState, Observation, WaveState
 
@@ -55,11 +53,17 @@ class _Candidates:
             for signal in rule.required or ():
                 by_signal.setdefault(signal, []).append(position)
         ungated_at = frozenset(i for i, r in enumerate(ordered) if r.required is None)
+        # Most signals share their positions with many others (all the terms of one rule):
+        # one tuple each, not one per signal (100k terms, 100k signals).
+        shared: dict[tuple[int, ...], tuple[int, ...]] = {}
         return cls(
             ordered=ordered,
             ungated=tuple(ordered[i] for i in sorted(ungated_at)),
             ungated_at=ungated_at,
-            by_signal={signal: tuple(at) for signal, at in by_signal.items()},
+            by_signal={
+                signal: shared.setdefault(tuple(at), tuple(at))
+                for signal, at in by_signal.items()
+            },
         )
 
     def for_signals(self, fired: set[Signal]) -> Sequence[Rule]:
@@ -95,6 +99,14 @@ class RuleSet:
         self.warnings = tuple(warnings)  # what `check` warns about (`--strict`: errors)
         self.files = tuple(files)
         self._candidates = _Candidates.of(ordered)
+        self._all_gated = not self._candidates.ungated  # every rule needs some content hit
+        self._deleting = frozenset(
+            r.id for r in ordered if any(a.type == "delete" for a in r.then)
+        )
+        self._action_plans = {r.id: tuple(ActionPlan.of(r, a) for a in r.then) for r in ordered}
+        self._rule_matches = {
+            r.id: (RuleMatch(r.id, r.mode, False), RuleMatch(r.id, r.mode, True)) for r in ordered
+        }
         self._by_id = {r.id: r for r in ordered}
         self._has_shadow = any(r.mode == "shadow" for r in ordered)
         self.wave_query = wave_query([r.when for r in ordered if r.enabled])
@@ -148,12 +160,13 @@ class RuleSet:
         """
         contents = [comment.content for comment in comments]
         pages = [matcher.scan_many(contents) for matcher in self.matchers]
-        for index, comment in enumerate(comments):
+        scans_of = [list(scans) for scans in zip(*pages, strict=True)] if pages else (
+            [[] for _ in comments]  # no normalisation group: no rule looks at content
+        )
+        for comment, scans in zip(comments, scans_of, strict=True):
             at = time.time() if now is None else now
             observation = self.observe(comment, waves, at) if waves is not None else None
-            yield self._evaluate_scanned(
-                comment, [page[index] for page in pages], offenses, at, observation
-            )
+            yield self._evaluate_scanned(comment, scans, offenses, at, observation)
 
     def _evaluate_scanned(
         self,
@@ -163,10 +176,16 @@ class RuleSet:
         now: float,
         observation: Observation | None,
     ) -> Decision:
+        if self._all_gated:
+            for scan in scans:
+                if scan.literals or scan.regexes:
+                    break
+            else:  # the common case: a clean comment, no content-free rule
+                return Decision(comment)
         fired = _fired(scans)
         candidates = self._candidates.for_signals(fired)
         if not candidates:
-            return Decision(comment)  # the common case: a clean comment, no content-free rule
+            return Decision(comment)
         ctx = EvalContext(
             comment=comment, scans=scans, now=now, offenses=offenses, waves=observation,
         )
@@ -248,67 +267,48 @@ class RuleSet:
         self, decision: Decision, matched: list[Rule], after_stop: set[str],
         scans: list[ScanResult], fired: set[Signal], held: dict[str, frozenset[Signal]],
     ) -> None:
-        comment = decision.comment
         by_id = {rule.id: rule for rule in matched}
-        decision.matches = [RuleMatch(r.id, r.mode, r.id in after_stop) for r in matched]
+        decision.matches = [self._rule_matches[r.id][r.id in after_stop] for r in matched]
         decision.span_finder = lambda rule_id: _span_of(
             by_id[rule_id], scans, held.get(rule_id, fired)
         )
-
-        def deletes(rule: Rule) -> bool:
-            return any(a.type == "delete" for a in rule.then)
-
-        enforce_delete = any(r.mode == "enforce" and deletes(r) for r in matched)
-        shadow_delete = any(r.mode == "shadow" and deletes(r) for r in matched)
+        deleting = self._deleting
+        enforce_delete = any(r.mode == "enforce" and r.id in deleting for r in matched)
+        shadow_delete = any(r.mode == "shadow" and r.id in deleting for r in matched)
         planned: dict[str, PlannedAction] = {}
         # Enforced rules plan first, so their actions come out as if no shadow rule existed;
         # shadow rules then add what no enforced rule asked for.
         enforced = [r for r in matched if r.mode == "enforce"]
         for rule in enforced + [r for r in matched if r.mode == "shadow"]:
-            for action in rule.then:
-                kind = action.type
-                if comment.platform not in ACTION_PLATFORMS[kind]:
-                    # Only a rule that names no platforms gets here (the loader refuses the
-                    # others): the action exists elsewhere only, and the moderator is told.
-                    decision.skipped.append(SkippedAction(
-                        kind, rule.id, f"{kind} is not possible on {comment.platform}"
-                    ))
-                    continue
-                if kind in SUPPRESSED_BY_DELETE and (
-                    enforce_delete or (rule.mode == "shadow" and shadow_delete)
-                ):
-                    decision.skipped.append(
-                        SkippedAction(kind, rule.id, "the comment is being deleted")
-                    )
-                    continue
-                if kind == "blacklist" and not comment.author:
-                    decision.skipped.append(
-                        SkippedAction(kind, rule.id, "the comment has no author id (openid)")
-                    )
-                    continue
-                if action.label() in planned:
-                    continue  # planned already, by an enforced rule or an earlier shadow one
-                text: str | None = None
-                if kind == "reply":
-                    span = decision.span(rule.id) if action.template.uses_match else None
-                    text = action.template.render(
-                        author=comment.author, match=span.text if span else "",
-                        rule=rule.id, content=comment.content,
-                    )
-                    limit = REPLY_MAX_CHARS.get(comment.platform)
-                    if not text.strip():
-                        decision.skipped.append(SkippedAction(kind, rule.id, "reply renders empty"))
-                        continue
-                    if limit is not None and len(text) > limit:
-                        decision.skipped.append(SkippedAction(
-                            kind, rule.id, f"reply renders {len(text)} characters; limit {limit}"
-                        ))
-                        continue
-                planned[action.label()] = PlannedAction(
-                    kind, rule.id, rule.mode, text, after_stop=rule.id in after_stop,
-                    channel=action.channel,
-                )
+            deleted = enforce_delete or (rule.mode == "shadow" and shadow_delete)
+            self._plan_rule(decision, rule, rule.id in after_stop, deleted, planned)
         decision.actions = list(planned.values())
+
+    def _plan_rule(
+        self, decision: Decision, rule: Rule, after_stop: bool, deleted: bool,
+        planned: dict[str, PlannedAction],
+    ) -> None:
+        """Add ``rule``'s actions to ``planned`` (by label), unless planned already; say in
+        ``decision.skipped`` why one cannot be (``deleted``: a delete suppresses it)."""
+        comment = decision.comment
+        for plan in self._action_plans[rule.id]:
+            kind = plan.action.type
+            reason = skip_reason(kind, comment, deleted)
+            if reason is not None:
+                decision.skipped.append(SkippedAction(kind, rule.id, reason))
+                continue
+            if plan.label in planned:
+                continue  # planned already, by an enforced rule or an earlier shadow one
+            if kind != "reply":
+                planned[plan.label] = plan.planned[after_stop]
+                continue
+            text, reason = reply_text(decision, rule, plan.action)
+            if reason is not None:
+                decision.skipped.append(SkippedAction(kind, rule.id, reason))
+                continue
+            planned[plan.label] = PlannedAction(
+                kind, rule.id, rule.mode, text, after_stop=after_stop, channel=plan.action.channel
+            )
 
     # -- rule tests ------------------------------------------------------------------------
     def run_tests(self) -> list[Problem]:
