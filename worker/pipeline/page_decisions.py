@@ -20,7 +20,7 @@ from typing import Any
 from worker.comment import Comment
 from worker.rules import RuleSet
 from worker.rules.model import Decision, OffenseCounts
-from worker.waves.state import Observation, WaveQuery, WaveState
+from worker.waves.state import Member, Observation, WaveQuery, WaveState
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +62,10 @@ class RecordedObservations:
                                  wave=wave, within=within)
 
     def contents(
-        self, *, platform: str, account: str | None, keys: Sequence[str]
+        self, *, platform: str, account: str | None, members: Sequence[Member], within: float
     ) -> dict[str, str]:
-        return self._state.contents(platform=platform, account=account, keys=keys)
+        return self._state.contents(platform=platform, account=account, members=members,
+                                    within=within)
 
 
 def decide_page(
