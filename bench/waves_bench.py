@@ -30,7 +30,7 @@ from worker.comment import Comment
 from worker.redis_server import EmbeddedRedis
 from worker.rules import load_rules
 from worker.rules.waves import wave_text
-from worker.waves.minhash import bands, grams
+from worker.waves.minhash import bands
 from worker.waves.redis_state import RedisWaveState
 from worker.waves.state import MemoryWaveState
 
@@ -107,7 +107,7 @@ def main() -> None:
             client.close()
         finally:
             server.stop()
-        sig_rate = rate(lambda c: bands(grams(wave_text(c.content))), items)
+        sig_rate = rate(lambda c: bands(wave_text(c.content)), items)
     print(f"comments: {len(items):,}")
     print(f"evaluate, no wave rules:           {base_rate:>9,.0f} comments/s")
     print(f"evaluate, waves in memory:         {memory_rate:>9,.0f} comments/s")

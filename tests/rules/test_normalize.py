@@ -206,6 +206,25 @@ def test_a_page_normalised_together_equals_each_text_alone(
     assert page.skeleton == "\0".join(n.skeleton for n in alone)
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    texts=st.lists(st.text(alphabet=st.one_of(tricky_char, st.just("\0"), st.sampled_from("aa發")),
+                           max_size=12), max_size=6),
+    options=options_st,
+)
+def test_skeletons_of_a_page_are_each_texts_skeleton(
+    texts: list[str], options: NormalizeOptions
+) -> None:
+    normalizer = Normalizer(options)
+    assert normalizer.skeletons(texts) == [normalizer.normalize(t).skeleton for t in texts]
+
+
+def test_skeletons_collapse_as_the_wave_measure_does() -> None:
+    normalizer = Normalizer(NormalizeOptions(traditional_to_simplified=True, collapse_repeats=1))
+    texts = ["發發發 财！！", "", "", "ok  ok", "x\0y"]
+    assert normalizer.skeletons(texts) == ["发财", "", "", "okok", "xy"]  # NUL: a separator
+
+
 @pytest.mark.parametrize("casefold", [True, False])
 def test_a_text_the_rare_search_finds_nothing_in_needs_no_case_folding(casefold: bool) -> None:
     """Normalizer.pre folds case only when the rare-character search finds something: every

@@ -100,7 +100,8 @@ def _evaluated(
     environmental: Callable[[BaseException], bool],
 ) -> Iterator[Decision | Exception]:
     """The comments' decisions in order, the page at once while that works, then one by one."""
-    decisions = rules.evaluate_many(comments, offenses=offenses, now=now, waves=waves)
+    decisions = rules.evaluate_many(comments, offenses=offenses, now=now, waves=waves,
+                                    observations=observations)
     done = 0
     while done < len(comments):
         try:

@@ -33,7 +33,7 @@ from worker.rules.model import (
     held_signals,
 )
 from worker.rules.plans import ActionPlan, reply_text, skip_reason
-from worker.rules.waves import wave_members, wave_query, wave_text
+from worker.rules.waves import wave_members, wave_query, wave_text, wave_texts
 from worker.waves.state import MemoryWaveState, Observation, WaveState
 
 
@@ -149,6 +149,7 @@ class RuleSet:
         offenses: OffenseCounts | None = None,
         now: float | None = None,
         waves: WaveState | None = None,
+        observations: Sequence[Observation | None] | None = None,
     ) -> Iterator[Decision]:
         """The decisions :meth:`evaluate` gives, comment by comment and in order, for a page
         of comments scanned together (:meth:`Matcher.scan_many`: one automaton scan and,
@@ -156,16 +157,19 @@ class RuleSet:
 
         Each decision is made when the caller takes it (each comment recorded in ``waves``
         just before it), so an offense the caller records for one comment counts for the
-        comments after it, as with :meth:`evaluate`.
+        comments after it, as with :meth:`evaluate`. ``observations``: what
+        :meth:`observe_page` recorded for each comment (``waves`` is then not asked).
         """
         contents = [comment.content for comment in comments]
         pages = [matcher.scan_many(contents) for matcher in self.matchers]
         scans_of = [list(scans) for scans in zip(*pages, strict=True)] if pages else (
             [[] for _ in comments]  # no normalisation group: no rule looks at content
         )
-        for comment, scans in zip(comments, scans_of, strict=True):
+        recorded = observations if observations is not None else [None] * len(comments)
+        for comment, scans, known in zip(comments, scans_of, recorded, strict=True):
             at = time.time() if now is None else now
-            observation = self.observe(comment, waves, at) if waves is not None else None
+            observation = (self.observe(comment, waves, at)
+                           if observations is None and waves is not None else known)
             yield self._evaluate_scanned(comment, scans, offenses, at, observation)
 
     def _evaluate_scanned(
@@ -247,8 +251,9 @@ class RuleSet:
             return [None] * len(comments)
         wanted = [i for i, c in enumerate(comments)
                   if any(r.applies_to(c) for r in self._wave_rules)]
+        texts = wave_texts([comments[i].content for i in wanted])
         seen = waves.observe_many(
-            [(comments[i], wave_text(comments[i].content)) for i in wanted], query, now=now
+            [(comments[i], text) for i, text in zip(wanted, texts, strict=True)], query, now=now
         )
         out: list[Observation | None] = [None] * len(comments)
         for i, observation in zip(wanted, seen, strict=True):

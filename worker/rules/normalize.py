@@ -276,6 +276,18 @@ class Normalizer:
             norms, "\0".join(n.kept for n in norms), "\0".join(n.skeleton for n in norms)
         )
 
+    def skeletons(self, texts: Sequence[str]) -> list[str]:
+        """:attr:`NormalizedText.skeleton` of each text, the page joined by NUL as in
+        :meth:`normalize_many`, without the kept texts (the near-duplicate measure reads only
+        skeletons). Texts that would not split back one for one (a NUL of their own, empty
+        ones whose NULs collapse) go one by one."""
+        joined = "\0".join(texts)
+        if joined.count("\0") == len(texts) - 1:
+            out = self._collapse(self._skeleton_of(self.pre(joined), page=True)).split("\0")
+            if len(out) == len(texts):
+                return out
+        return [self.normalize(text).skeleton for text in texts]
+
     def normalize_term(self, term: str, *, skeleton: bool) -> str:
         """A rule's term, normalised like the text it is matched against.
 

@@ -8,6 +8,7 @@ is gathered from the conditions by :func:`wave_query`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -111,9 +112,18 @@ def wave_members(cond: Condition, ctx: EvalContext) -> tuple[Member, ...]:
 _normalizer: Normalizer | None = None
 
 
-def wave_text(content: str) -> str:
-    """The fully normalised text near-duplicates are measured on (separators skipped)."""
+def _wave_normalizer() -> Normalizer:
     global _normalizer
     if _normalizer is None:
         _normalizer = Normalizer(WAVE_NORMALIZE)
-    return _normalizer.normalize(content).skeleton
+    return _normalizer
+
+
+def wave_text(content: str) -> str:
+    """The fully normalised text near-duplicates are measured on (separators skipped)."""
+    return _wave_normalizer().normalize(content).skeleton
+
+
+def wave_texts(contents: Sequence[str]) -> list[str]:
+    """:func:`wave_text` of each of a page's comments, normalised together."""
+    return _wave_normalizer().skeletons(contents)

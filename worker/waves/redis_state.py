@@ -42,7 +42,7 @@ from worker.comment import Comment
 from worker.pipeline._redis import LuaScript
 from worker.pipeline._redis import text as as_text
 from worker.pipeline.keys import Keys, escape
-from worker.waves.minhash import bands_many, grams, jaccard
+from worker.waves.minhash import BAND_WIDTH, grams, jaccard, packed_bands_many
 from worker.waves.state import (
     MAX_NEIGHBOURS,
     Member,
@@ -53,16 +53,22 @@ from worker.waves.state import (
 )
 
 US = "\x1f"
-_FIELDS = 10  # ARGV values per comment in _OBSERVE
+_FIELDS = 5  # ARGV values per comment in _OBSERVE
+_HEAD = 10  # ARGV values before the comments'
 _TRIM_ONE_IN = 8  # an author's burst set is trimmed on one comment in this many
 
 # One call records a run of comments of one space, in order: each sees the ones before it.
 # KEYS: the epochs and the authors' keys the comments name.
 # ARGV: repeated ("" = not asked), burst ("" = not asked), epoch ttl (s), cap (candidates),
-# the burst windows (space-separated), burst ttl, then FIELDS values per comment: name, t,
-# record, content, band fields (space-separated), the KEYS indices of the epochs to read
-# (newest first, space-separated), the KEYS index of its own epoch, the KEYS index of the
-# author's key (0 = none), burst low (t - the burst window), trim ("" = no).
+# the burst windows (space-separated), burst ttl, the epoch width E, the longest repeated
+# window, the longest burst window, the epochs in KEYS ("<KEYS index>:<epoch number>",
+# space-separated), then FIELDS values per comment: name, record (created_at US author US
+# text), content, band fields (BAND_WIDTH characters each, run together), the KEYS index of
+# the author's key (0 = none; negative: trim the key first).
+# A comment at t reads the epochs floor((t + window) / E) down to floor((t - window) / E)
+# (the same double arithmetic as Python's, on the same values) and writes to floor(t / E);
+# an epoch that did not exist when the call began and that no comment of it wrote is not
+# read (EXISTS once per epoch, not an HMGET per comment).
 # Returns per comment {records (name, record, name, record, ...), the author's other
 # comments within each burst window (strings, in the order of the windows)}.
 _OBSERVE = """
@@ -70,44 +76,56 @@ local rep, burst = ARGV[1] ~= '', ARGV[2] ~= ''
 local cap = tonumber(ARGV[4])
 local windows = {}
 for w in string.gmatch(ARGV[5], '%S+') do windows[#windows + 1] = tonumber(w) end
+local width, within, longest = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local epoch, live = {}, {}
+for k, n in string.gmatch(ARGV[10], '(%d+):(%-?%d+)') do
+  k = tonumber(k)
+  epoch[tonumber(n)] = k
+  live[k] = redis.call('EXISTS', KEYS[k]) == 1
+end
 local written, authors, out = {}, {}, {}
-for base = 7, #ARGV, FIELDS do
-  local id, at = ARGV[base], ARGV[base + 1]
+for base = HEAD + 1, #ARGV, FIELDS do
+  local id, record = ARGV[base], ARGV[base + 1]
+  local at = string.sub(record, 1, string.find(record, '\\31', 1, true) - 1)
+  local t = tonumber(at)
   local records, counts = {}, {}
   if rep then
+    local packed = ARGV[base + 3]
+    local nb = #packed / BAND_WIDTH
     local fields = {}
-    for b in string.gmatch(ARGV[base + 4], '%S+') do fields[#fields + 1] = b end
-    local nb = #fields
+    for i = 1, nb do fields[i] = string.sub(packed, (i - 1) * BAND_WIDTH + 1, i * BAND_WIDTH) end
     fields[nb + 1] = 'r' .. id
-    local own = tonumber(ARGV[base + 6])
+    local own = epoch[math.floor(t / width)]
     local found, n, mine = {}, 0, {}
-    for k in string.gmatch(ARGV[base + 5], '%S+') do
-      k = tonumber(k)
-      local got = redis.call('HMGET', KEYS[k], unpack(fields))
-      if k == own then mine = got end
-      local names = {}
-      for i = 1, nb do
-        if n >= cap then break end
-        if got[i] then
-          for other in string.gmatch(got[i], '[^\\30]+') do
-            if other ~= id and not found[other] then
-              found[other] = true; n = n + 1; names[#names + 1] = 'r' .. other
-              if n >= cap then break end
+    for e = math.floor((t + within) / width), math.floor((t - within) / width), -1 do
+      local k = epoch[e]
+      if live[k] then
+        local got = redis.call('HMGET', KEYS[k], unpack(fields))
+        if k == own then mine = got end
+        local names = {}
+        for i = 1, nb do
+          if n >= cap then break end
+          if got[i] then
+            for other in string.gmatch(got[i], '[^\\30]+') do
+              if other ~= id and not found[other] then
+                found[other] = true; n = n + 1; names[#names + 1] = 'r' .. other
+                if n >= cap then break end
+              end
             end
           end
         end
-      end
-      if #names > 0 then
-        local values = redis.call('HMGET', KEYS[k], unpack(names))
-        for i = 1, #names do
-          if values[i] then
-            records[#records + 1] = string.sub(names[i], 2); records[#records + 1] = values[i]
+        if #names > 0 then
+          local values = redis.call('HMGET', KEYS[k], unpack(names))
+          for i = 1, #names do
+            if values[i] then
+              records[#records + 1] = string.sub(names[i], 2); records[#records + 1] = values[i]
+            end
           end
         end
       end
     end
     if not mine[nb + 1] then
-      local set = {'r' .. id, ARGV[base + 2], 'm' .. id, ARGV[base + 3]}
+      local set = {'r' .. id, record, 'm' .. id, ARGV[base + 2]}
       local budget = 2 * cap * (#id + 1)
       for i = 1, nb do
         local bucket, old = id, mine[i]
@@ -126,27 +144,28 @@ for base = 7, #ARGV, FIELDS do
       end
       redis.call('HSET', KEYS[own], unpack(set))
       written[own] = true
+      live[own] = true
     end
   end
-  local author = tonumber(ARGV[base + 7])
-  if burst and author > 0 then
-    local key = KEYS[author]
-    if ARGV[base + 9] ~= '' then
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[base + 8])
+  local author = tonumber(ARGV[base + 4])
+  if burst and author ~= 0 then
+    local key = KEYS[math.abs(author)]
+    if author < 0 then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('(%.17g', t - longest))
     end
     redis.call('ZADD', key, at, id)
-    local t = tonumber(at)
     for _, w in ipairs(windows) do
       counts[#counts + 1] = tostring(redis.call('ZCOUNT', key, t - w, t + w) - 1)
     end
-    authors[author] = true
+    authors[key] = true
   end
   out[#out + 1] = {records, counts}
 end
 for k in pairs(written) do redis.call('EXPIRE', KEYS[k], ARGV[3]) end
-for k in pairs(authors) do redis.call('EXPIRE', KEYS[k], ARGV[6]) end
+for key in pairs(authors) do redis.call('EXPIRE', key, ARGV[6]) end
 return out
-""".replace("FIELDS", str(_FIELDS))
+""".replace("HEAD", str(_HEAD)).replace("FIELDS", str(_FIELDS)).replace(
+    "BAND_WIDTH", str(BAND_WIDTH))
 
 # KEYS[1] claimed hash. ARGV: ttl, proposed wave id, ids...
 # Returns {wave id, ids newly claimed}: the first claim of an id wins, once, across workers.
@@ -173,12 +192,11 @@ class _Request:
     space: str
     name: str
     at: float
-    grams: frozenset[str]
+    text: str  # fully normalised
     record: str
     content: str
-    band_fields: str
-    epochs: tuple[str, ...]  # the epoch keys to read, newest first
-    own_epoch: str
+    bands: str  # the band keys run together
+    epochs: range  # the numbers of the epochs it reads or writes (none: no repeated rule)
     author_key: str  # "" = none
 
 
@@ -210,11 +228,10 @@ class RedisWaveState:
         account (a page is one), so each comment sees the ones before it."""
         if not comments:
             return []
-        gram_sets = [grams(text) for _, text in comments]
-        band_values = (bands_many(gram_sets) if query.repeated_within is not None
-                       else [[] for _ in comments])
-        requests = [self._request(c, text, g, b, query, now)
-                    for (c, text), g, b in zip(comments, gram_sets, band_values, strict=True)]
+        packed = (packed_bands_many([text for _, text in comments])
+                  if query.repeated_within is not None else [""] * len(comments))
+        requests = [self._request(c, text, b, query, now)
+                    for (c, text), b in zip(comments, packed, strict=True)]
         windows = _windows(query)
         out: list[Observation] = []
         start = 0
@@ -229,43 +246,42 @@ class RedisWaveState:
             start = end
         return out
 
-    def _request(self, comment: Comment, text: str, gram_set: frozenset[str],
-                 band_values: list[str], query: WaveQuery, now: float) -> _Request:
+    def _request(self, comment: Comment, text: str, packed: str,
+                 query: WaveQuery, now: float) -> _Request:
         at = when_written(comment, now)
         space = self.space(comment.platform, comment.account)
-        epochs: tuple[str, ...] = ()
-        own = ""
         within = query.repeated_within
-        if within is not None:
-            epochs = _epochs(space, within, at - within, at + within)
-            own = _epochs(space, within, at, at)[0]
+        epochs = range(0)
+        if within is not None:  # as the script computes them, from the same doubles
+            width = _epoch_width(within)
+            epochs = range(math.floor((at - within) / width),
+                           math.floor((at + within) / width) + 1)
         author_key = (
             f"{space}:author:{escape(comment.author)}"
             if comment.author is not None and query.burst_within is not None else ""
         )
         return _Request(
-            space=space, name=member_key(comment.target, comment.id), at=at, grams=gram_set,
-            record=US.join((comment.author or "", repr(at), text)),
-            content=comment.content[:500], band_fields=" ".join(band_values),
-            epochs=epochs, own_epoch=own, author_key=author_key,
+            space=space, name=member_key(comment.target, comment.id), at=at, text=text,
+            record=US.join((repr(at), comment.author or "", text)),
+            content=comment.content[:500], bands=packed, epochs=epochs, author_key=author_key,
         )
 
     def _observation(self, request: _Request, records: Any, counts: Any,
                      query: WaveQuery, windows: tuple[float, ...]) -> Observation:
         near: list[Member] = []
-        cache = self._grams
         within = query.repeated_within or 0.0
+        own: frozenset[str] | None = None
         for i in range(0, len(records), 2):
-            author, created, other = as_text(records[i + 1]).split(US, 2)
+            created, author, other = as_text(records[i + 1]).split(US, 2)
             at = float(created)
             if abs(at - request.at) > within:
                 continue  # an older member of an epoch still read: out of the window
-            other_grams = cache.get(other)
-            if other_grams is None:
-                if len(cache) > 10_000:
-                    cache.clear()
-                other_grams = cache[other] = grams(other)
-            sim = jaccard(request.grams, other_grams)
+            if other == request.text:
+                sim = 1.0  # a copy (most candidates): no grams to compare
+            else:
+                if own is None:
+                    own = self._grams_of(request.text)
+                sim = jaccard(own, self._grams_of(other))
             if sim >= query.similarity:
                 target, _, cid = as_text(records[i]).rpartition("/")
                 near.append(Member(cid, None if target == "-" else target, author or None,
@@ -273,6 +289,15 @@ class RedisWaveState:
         near.sort(key=lambda m: -m.created_at)
         by_window = {w: int(as_text(n)) for w, n in zip(windows, counts, strict=False)}
         return Observation(request.at, tuple(near), author_counts=by_window)
+
+    def _grams_of(self, text: str) -> frozenset[str]:
+        """:func:`grams`, remembered: a wave's texts come back again and again."""
+        found = self._grams.get(text)
+        if found is None:
+            if len(self._grams) > 10_000:
+                self._grams.clear()
+            found = self._grams[text] = grams(text)
+        return found
 
     def contents(
         self, *, platform: str, account: str | None, members: Sequence[Member], within: float
@@ -311,31 +336,33 @@ def _call(run: Sequence[_Request], query: WaveQuery,
           windows: tuple[float, ...]) -> tuple[list[str], list[str | int]]:
     """The KEYS and ARGV of one ``_OBSERVE`` call for a run of one space's comments."""
     keys: list[str] = []
-    index: dict[str, int] = {}
-
-    def key_index(key: str) -> int:
-        found = index.get(key)
-        if found is None:
-            keys.append(key)
-            found = index[key] = len(keys)
-        return found
-
+    epochs: dict[int, int] = {}  # epoch number -> KEYS index
+    authors: dict[str, int] = {}
     rep, burst = query.repeated_within, query.burst_within
-    epoch_ttl = 0 if rep is None else _ttl(_epoch_width(rep) + rep)  # written at its start
+    width = _epoch_width(rep) if rep is not None else 1
+    for r in run:
+        for n in r.epochs:
+            if n not in epochs:
+                keys.append(f"{r.space}:w:{width}:{n}")
+                epochs[n] = len(keys)
+    epoch_ttl = 0 if rep is None else _ttl(width + rep)  # written at its start
     args: list[str | int] = [
         "" if rep is None else "1", "" if burst is None else "1", epoch_ttl,
         min(MAX_NEIGHBOURS, max(20, 4 * query.most)),
         " ".join(repr(w) for w in windows), _ttl(2 * (burst or 0.0)),
+        width, repr(rep or 0.0), repr(burst or 0.0),
+        " ".join(f"{k}:{n}" for n, k in epochs.items()),
     ]
     for r in run:
-        reads = " ".join(str(key_index(k)) for k in r.epochs)
-        trim = "1" if zlib.crc32(r.name.encode()) % _TRIM_ONE_IN == 0 else ""
-        args.extend((
-            r.name, repr(r.at), r.record, r.content, r.band_fields, reads,
-            key_index(r.own_epoch) if r.own_epoch else 0,
-            key_index(r.author_key) if r.author_key else 0,
-            repr(r.at - (burst or 0.0)), trim,
-        ))
+        author = 0
+        if r.author_key:
+            author = authors.get(r.author_key, 0)
+            if not author:
+                keys.append(r.author_key)
+                author = authors[r.author_key] = len(keys)
+            if zlib.crc32(r.name.encode()) % _TRIM_ONE_IN == 0:
+                author = -author  # trimmed first
+        args.extend((r.name, r.record, r.content, r.bands, author))
     return keys, args
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from worker.comment import Comment
-from worker.waves.minhash import LshIndex, grams
+from worker.waves.minhash import LshIndex
 
 #: Most near-duplicates and author comments one query returns (the newest): bounds the cost
 #: per comment in a large wave; ``at_least`` above it is refused at load.
@@ -135,7 +135,7 @@ def when_written(comment: Comment, now: float) -> float:
 @dataclass
 class _Space:
     index: LshIndex = field(default_factory=LshIndex)
-    members: dict[str, tuple[Member, frozenset[str]]] = field(default_factory=dict)
+    members: dict[str, Member] = field(default_factory=dict)
     by_time: list[tuple[float, str]] = field(default_factory=list)  # heap
     authors: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -158,7 +158,7 @@ class MemoryWaveState:
         space = self._spaces.get((platform, account))
         if space is None:
             return {}
-        return {m.key: space.members[m.key][0].content for m in members
+        return {m.key: space.members[m.key].content for m in members
                 if m.key in space.members}
 
     def claim(
@@ -179,17 +179,16 @@ class MemoryWaveState:
         near: list[Member] = []
         if query.repeated_within is not None:
             self._trim(space, at - query.repeated_within)
-            gram_set = grams(text)
-            for key, sim in space.index.similar(gram_set, query.similarity).items():
+            for key, sim in space.index.similar(text, query.similarity).items():
                 if key == own:
                     continue
-                member = space.members[key][0]
+                member = space.members[key]
                 if abs(member.created_at - at) <= query.repeated_within:
                     near.append(_with_similarity(member, sim))
             if own not in space.members:
                 member = Member(comment.id, comment.target, comment.author, at, comment.content)
-                space.members[own] = (member, gram_set)
-                space.index.add(own, gram_set)
+                space.members[own] = member
+                space.index.add(own, text)
                 heapq.heappush(space.by_time, (at, own))
         times: list[float] = []
         if query.burst_within is not None and comment.author is not None:
