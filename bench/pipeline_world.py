@@ -16,6 +16,7 @@ from corpus import make_corpus
 
 from worker.comment import Comment
 from worker.rules import InMemoryOffenseCounter, RuleSet
+from worker.waves.wave_rules import wave_rules
 
 APP_ID = "wxbench0000000001"
 APP_SECRET = "wx-secret-for-the-pipeline-bench"
@@ -77,20 +78,8 @@ rules:
 #: ``--wave-rules``: a ``repeated`` and an ``author.burst`` rule evaluated on every comment
 #: (shadow, so the expected actions stay those of RULES; a shadow rule costs what an enforced
 #: one does: every comment is recorded in the wave state and looked up).
-WAVE_RULES = r"""
-  - id: copy-paste-wave
-    mode: shadow
-    when:
-      content:
-        repeated: {at_least: 5, within: 1h}
-    then: [delete]
-  - id: flood
-    mode: shadow
-    when:
-      author:
-        burst: {at_least: 8, within: 10m}
-    then: [delete]
-"""
+WAVE_RULES = wave_rules(at_least=5, within="1h", burst_at_least=8, burst_within="10m",
+                        mode="shadow", document=False)
 
 SPAM_TEMPLATES = (
     "加v：abc{n} 领资料，{t}",

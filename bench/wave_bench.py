@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import redis
 from bench_processes import SandboxProcess, cleanup_stack, start_bench_daemon
 from pipeline_world import APP_ID, make_targets, seed_document, write_config
-from wave_rules import wave_rules
 
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import Keys
 from worker.redis_server import EmbeddedRedis
+from worker.waves.wave_rules import wave_rules
 
 RULES = wave_rules(at_least=5, min_letters=10, burst_at_least=None)
 ADS = [

@@ -146,8 +146,10 @@ class _Replay:
         """Decide the first PAGE_SIZE held comments (all, when fewer)."""
         page, pending = self.page[:PAGE_SIZE], self.pending
         del self.page[:PAGE_SIZE]
+        observations = (self.rules.observe_page(page, self.waves, self.now)
+                        if self.waves is not None else None)  # the page's bands at once
         decisions = self.rules.evaluate_many(
-            page, offenses=self.offenses, now=self.now, waves=self.waves
+            page, offenses=self.offenses, now=self.now, observations=observations
         )
         for decision in decisions:
             if decision.matches or decision.skipped:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from bench.wave_rules import wave_rules
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import Keys
 from worker.redis_server import EmbeddedRedis
 from worker.subprocesses import wait_for
+from worker.waves.wave_rules import wave_rules
 
 from .daemon_harness import (
     APP_ID,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.wave_rules import wave_rules
 from worker.errors import ConfigError
 from worker.waves.state import MemoryWaveState
+from worker.waves.wave_rules import wave_rules
 
 from .helpers import comment, ruleset
 

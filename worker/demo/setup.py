@@ -13,6 +13,7 @@ from worker.config import load_config
 from worker.demo import data as demo_data
 from worker.errors import ConfigError, ModworkerError
 from worker.rules import load_rules
+from worker.waves.wave_rules import wave_rules
 
 KEY_PREFIX = "mw"
 WECHAT_SECRET_VARIABLE = "MODWORKER_DEMO_WECHAT_SECRET"
@@ -28,17 +29,10 @@ DAEMON_SECRETS = {
 }
 #: The demo's own rule (beside the example rules): copy-paste waves, told to the moderators'
 #: DingTalk robot in the sandbox.
-WAVE_RULES = """\
-version: 1
-rules:
-  - id: copy-paste-wave
-    description: the same advertisement from five or more accounts within an hour
-    when:
-      content:
-        repeated: {at_least: 5, within: 1h}
-        min_letters: 10
-    then: [delete, {notify: moderators}]
-"""
+WAVE_RULES = wave_rules(
+    at_least=5, within="1h", min_letters=10, notify="moderators", burst_at_least=None,
+    description="the same advertisement from five or more accounts within an hour",
+)
 WAVE_RULE = "copy-paste-wave"
 
 

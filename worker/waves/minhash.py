@@ -87,14 +87,17 @@ def packed_bands_many(texts: Sequence[str]) -> list[str]:
     all zeros); each band mixes its ``ROWS`` minimums into 64 bits."""
     if not texts:
         return []
-    codes, counts = gram_codes(texts)
+    codes, lengths = gram_codes(texts)
     minimums = np.zeros((len(texts), PERMUTATIONS), dtype=np.uint64)  # empty text: zeros
     if codes.size:
         hashes = _mix(codes) >> _SHIFT
         values = (hashes[:, None] * _A[None, :] + _B[None, :]) >> _SHIFT
-        filled = counts > 0
-        starts = (np.cumsum(counts) - counts)[filled]
-        minimums[filled] = np.minimum.reduceat(values, starts, axis=0)
+        if len(texts) == 1:
+            minimums[0] = values.min(axis=0)
+        else:
+            filled = lengths > 0
+            starts = (np.cumsum(lengths) - lengths)[filled]
+            minimums[filled] = np.minimum.reduceat(values, starts, axis=0)
     mixed = (minimums.reshape(len(texts), BANDS, ROWS) * _MIX).sum(axis=2, dtype=np.uint64)
     page = (mixed ^ _SALT).astype(">u8").tobytes().hex()  # big-endian: the same on any host
     size = BANDS * BAND_WIDTH
@@ -105,16 +108,16 @@ _SHORT = np.uint64(1 << 63)  # marks the code of a text shorter than a gram: its
 
 
 def gram_codes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The grams of each text (:func:`grams`, repeats kept: a minimum does not mind) as 64-bit
-    codes, one for one with the gram strings: 3 code points of 21 bits; a text shorter than
-    a gram is ``_SHORT | length << 42 | its code points``. Concatenated in text order, with
-    how many each text has."""
+    """The grams of each text (:func:`grams`) as 64-bit codes, one for one with the gram
+    strings: 3 code points of 21 bits; a text shorter than a gram is ``_SHORT | length << 42
+    | its code points``. One code per character, the texts' run together (with each text's
+    length): the last positions of a text, which start no gram, repeat its first gram (a
+    minimum does not mind repeats), so no per-text selection is needed."""
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     points = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"),
                            dtype="<u4").astype(np.uint64)
     padded = np.concatenate((points, np.zeros(GRAM - 1, dtype=np.uint64)))
     codes = (padded[:-2] << np.uint64(42)) | (padded[1:-1] << np.uint64(21)) | padded[2:]
-    counts = np.where(lengths >= GRAM, lengths - (GRAM - 1), np.minimum(lengths, 1))
     starts = np.cumsum(lengths) - lengths
     short = (lengths > 0) & (lengths < GRAM)
     if short.any():
@@ -122,9 +125,10 @@ def gram_codes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         second = np.where(lengths[short] == 2, padded[at + 1], np.uint64(0))
         codes[at] = (_SHORT | (lengths[short].astype(np.uint64) << np.uint64(42))
                      | (padded[at] << np.uint64(21)) | second)
-    owner = np.repeat(np.arange(len(texts)), lengths)
-    keep = (np.arange(len(points)) - starts[owner]) < counts[owner]
-    return codes[keep], counts
+    for back in range(1, GRAM):  # the last GRAM - 1 positions of each text long enough
+        has = lengths > back
+        codes[(starts + lengths - back)[has]] = codes[starts[has]]
+    return codes, lengths
 
 
 def _mix(codes: np.ndarray) -> np.ndarray:
@@ -138,20 +142,23 @@ def _mix(codes: np.ndarray) -> np.ndarray:
 
 
 class LshIndex:
-    """An in-memory band index (replay, ``check``, tests); the daemon's lives in Redis."""
+    """An in-memory band index (replay, ``check``, tests); the daemon's lives in Redis.
+
+    ``keys``: the text's :func:`bands` when the caller has them (a page's come together)."""
 
     def __init__(self) -> None:
         self._buckets: dict[str, set[str]] = {}
-        self._entries: dict[str, tuple[frozenset[str], list[str]]] = {}
+        self._entries: dict[str, tuple[str, Sequence[str]]] = {}
+        self._grams: dict[str, frozenset[str]] = {}  # by text: a wave's copies share theirs
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def add(self, key: str, text: str) -> None:
+    def add(self, key: str, text: str, keys: Sequence[str] | None = None) -> None:
         if key in self._entries:
             return
-        keys = bands(text)
-        self._entries[key] = (grams(text), keys)
+        keys = bands(text) if keys is None else keys
+        self._entries[key] = (text, keys)
         for band in keys:
             self._buckets.setdefault(band, set()).add(key)
 
@@ -166,12 +173,22 @@ class LshIndex:
                 if not bucket:
                     del self._buckets[band]
 
-    def similar(self, text: str, similarity: float) -> dict[str, float]:
+    def similar(self, text: str, similarity: float,
+                keys: Sequence[str] | None = None) -> dict[str, float]:
         """Indexed keys sharing a band with ``text`` whose exact Jaccard is >= similarity."""
         found: dict[str, float] = {}
-        gram_set = grams(text)
-        for band in bands(text):
+        for band in bands(text) if keys is None else keys:
             for key in self._buckets.get(band, ()):
                 if key not in found:
-                    found[key] = jaccard(gram_set, self._entries[key][0])
+                    other = self._entries[key][0]
+                    found[key] = 1.0 if other == text else jaccard(self._gram_set(text),
+                                                                   self._gram_set(other))
         return {key: sim for key, sim in found.items() if sim >= similarity}
+
+    def _gram_set(self, text: str) -> frozenset[str]:
+        found = self._grams.get(text)
+        if found is None:
+            if len(self._grams) > 10_000:
+                self._grams.clear()
+            found = self._grams[text] = grams(text)
+        return found

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from worker.comment import Comment
-from worker.waves.minhash import LshIndex
+from worker.waves.minhash import LshIndex, bands_many
 
 #: Most near-duplicates and author comments one query returns (the newest): bounds the cost
 #: per comment in a large wave; ``at_least`` above it is refused at load.
@@ -150,7 +150,11 @@ class MemoryWaveState:
     def observe_many(
         self, comments: Sequence[tuple[Comment, str]], query: WaveQuery, *, now: float
     ) -> list[Observation]:
-        return [self.observe(c, text, query, now=now) for c, text in comments]
+        texts = [text for _, text in comments]
+        keys = (bands_many(texts) if query.repeated_within is not None
+                else [[] for _ in comments])  # a page's bands in one numpy pass
+        return [self._observe(c, text, k, query, now)
+                for (c, text), k in zip(comments, keys, strict=True)]
 
     def contents(
         self, *, platform: str, account: str | None, members: Sequence[Member], within: float
@@ -173,13 +177,17 @@ class MemoryWaveState:
         return wave, new
 
     def observe(self, comment: Comment, text: str, query: WaveQuery, *, now: float) -> Observation:
+        return self.observe_many([(comment, text)], query, now=now)[0]
+
+    def _observe(self, comment: Comment, text: str, keys: list[str], query: WaveQuery,
+                 now: float) -> Observation:
         at = when_written(comment, now)
         space = self._spaces.setdefault((comment.platform, comment.account), _Space())
         own = member_key(comment.target, comment.id)
         near: list[Member] = []
         if query.repeated_within is not None:
             self._trim(space, at - query.repeated_within)
-            for key, sim in space.index.similar(text, query.similarity).items():
+            for key, sim in space.index.similar(text, query.similarity, keys).items():
                 if key == own:
                     continue
                 member = space.members[key]
@@ -188,7 +196,7 @@ class MemoryWaveState:
             if own not in space.members:
                 member = Member(comment.id, comment.target, comment.author, at, comment.content)
                 space.members[own] = member
-                space.index.add(own, text)
+                space.index.add(own, text, keys)
                 heapq.heappush(space.by_time, (at, own))
         times: list[float] = []
         if query.burst_within is not None and comment.author is not None:
