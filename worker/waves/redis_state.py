@@ -5,14 +5,15 @@ Comments are named ``<target>/<comment id>`` (WeChat comment ids count per artic
 
 - ``<s>:w:<E>:<n>`` hash, one per *epoch*: the comments created in ``[n*E, (n+1)*E)``, ``E``
   the longest ``repeated`` window in whole seconds. Its fields:
-  ``<band>:<value>`` -> the names sharing that LSH band value, newest first, separated by
-  RS (\\x1e), at least the newest ``cap`` (cut back to ``cap`` when about twice that);
-  ``r<name>`` -> the compact record a query reads (``author US created_at US text``, US =
-  \\x1f); ``m<name>`` -> the text as written, read only when a wave acts on its earlier
-  members (:meth:`contents`).
-  A comment at ``t`` reads the 2 or 3 epochs ``[t - E, t + E]`` touches (one HMGET of its 8
-  band fields each, one HMGET of the candidates' records) and writes its own (one HSET): no
-  range scan, no per-comment trimming. An epoch expires ``E + window + 60`` s after its last
+  ``<band key>`` (16 hex characters, :func:`~worker.waves.minhash.bands`) -> the names
+  sharing that LSH band value, newest first, separated by RS (\\x1e), at least the newest
+  ``cap`` (cut back to ``cap`` when about twice that); ``r<name>`` -> the compact record a
+  query reads (``created_at US author US text``, US = \\x1f); ``m<name>`` -> the text as
+  written, read only when a wave acts on its earlier members (:meth:`contents`).
+  A comment at ``t`` reads those of the 2 or 3 epochs ``[t - E, t + E]`` touches that exist
+  (one HMGET of its 14 band fields each, one HMGET of the candidates' records; whether an
+  epoch exists is asked once per call) and writes its own (one HSET): no range scan, no
+  per-comment trimming. An epoch expires ``E + window + 60`` s after its last
   write, so it lives while a query can need it; a member older than the window but still in
   a read epoch is dropped on read (its ``created_at`` is in its record);
 - ``<s>:author:<author>`` zset: name -> created_at, for ``author.burst``; counted by score
@@ -185,7 +186,7 @@ return {wave, new}
 """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every comment, and frozen costs its __init__
 class _Request:
     """One comment's part of an ``_OBSERVE`` call, its keys named (indices come per call)."""
 
@@ -263,7 +264,8 @@ class RedisWaveState:
         return _Request(
             space=space, name=member_key(comment.target, comment.id), at=at, text=text,
             record=US.join((repr(at), comment.author or "", text)),
-            content=comment.content[:500], bands=packed, epochs=epochs, author_key=author_key,
+            content=comment.content[:500] if within is not None else "",  # read by waves only
+            bands=packed, epochs=epochs, author_key=author_key,
         )
 
     def _observation(self, request: _Request, records: Any, counts: Any,
@@ -286,8 +288,9 @@ class RedisWaveState:
                 target, _, cid = as_text(records[i]).rpartition("/")
                 near.append(Member(cid, None if target == "-" else target, author or None,
                                    at, "", sim))
-        near.sort(key=lambda m: -m.created_at)
-        by_window = {w: int(as_text(n)) for w, n in zip(windows, counts, strict=False)}
+        if len(near) > 1:
+            near.sort(key=lambda m: -m.created_at)
+        by_window = dict(zip(windows, map(int, counts), strict=False))  # int() takes bytes
         return Observation(request.at, tuple(near), author_counts=by_window)
 
     def _grams_of(self, text: str) -> frozenset[str]:
