@@ -183,3 +183,22 @@ def test_earlier_members_with_the_same_id_on_two_articles_are_both_in_the_wave(
                           waves=state, now=T0)
     assert sorted((m.target, m.id) for m in last.waves["copy-paste-wave"]) == [
         ("a:0", "1"), ("b:0", "1")]
+
+
+def test_a_page_recorded_first_decides_as_comments_recorded_one_by_one(tmp_path: Path) -> None:
+    # decide_page and replay record the page (observe_page: its texts normalised and banded
+    # together), then evaluate with what was recorded: the same decisions, each comment once
+    rules = ruleset(tmp_path, WAVE_RULES, channels={"moderators"})
+    texts = [AD, "今天天气真好", "加微信 领取免费资料!!限时优惠快来看看吧😀", "", "好",
+             "加 微 信领取免費資料，限时优惠快来看看", AD]
+    page = [comment(t, id=str(i), author=f"u{i % 6}", created_at=T0 + i)
+            for i, t in enumerate(texts)]
+    alone = list(rules.evaluate_many(page, now=T0, waves=MemoryWaveState()))
+    state = MemoryWaveState()
+    observations = rules.observe_page(page, state, T0)
+    together = list(rules.evaluate_many(page, now=T0, observations=observations))
+    assert [d.to_dict() for d in together] == [d.to_dict() for d in alone]
+    assert [d.matched for d in together][-2:] == [["copy-paste-wave"], ["copy-paste-wave"]]
+    last, again = observations[-1], rules.observe_page(page[-1:], state, T0)[0]
+    assert last is not None and again is not None  # recorded once: looking again adds nobody
+    assert sorted(m.id for m in again.near) == sorted(m.id for m in last.near) == ["0", "2", "5"]
