@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from worker.cli import main
-from worker.commands.audit_stats import (
+from worker.commands.tables import (
     cut,
     display_width,
     format_time,

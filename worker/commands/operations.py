@@ -21,7 +21,7 @@ from typing import TextIO
 
 import redis
 
-from worker.commands.audit_stats import load_config_reporting
+from worker.commands.console import load_config_reporting
 from worker.errors import StateUnavailableError
 from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_REDIS, EXIT_UNHEALTHY
 from worker.health import HealthProbe, HealthReport

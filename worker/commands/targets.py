@@ -30,14 +30,8 @@ from typing import Any, TextIO
 
 import redis
 
-from worker.commands.audit_stats import (
-    _pipe_closed_ok,
-    _tell,
-    _terminal_width,
-    format_time,
-    load_config_reporting,
-    render_table,
-)
+from worker.commands.console import load_config_reporting, pipe_closed_ok, tell_state_source
+from worker.commands.tables import format_time, render_table, terminal_width
 from worker.config import ACCOUNT_LISTING, AccountConfig, Config
 from worker.errors import InputError, StateUnavailableError
 from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_REDIS, EXIT_USAGE
@@ -133,7 +127,7 @@ def write_rows(rows: Sequence[dict[str, Any]], out: TextIO, *, table: bool) -> N
          format_time(r["next_poll"]) if r["next_poll"] else "-"]
         for r in rows
     ]
-    for line in render_table(HEADERS, cells, width=_terminal_width(), flexible=1,
+    for line in render_table(HEADERS, cells, width=terminal_width(), flexible=1,
                              right=(5,)):
         out.write(line + "\n")
 
@@ -161,7 +155,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
     try:
         # add and remove work with the daemon stopped too (its Redis opened under its lock)
         with open_state(config, write=args.verb != "list") as state:
-            _tell(state)
+            tell_state_source(state)
             _run(args, config, account, state.client)
     except StateUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -186,7 +180,7 @@ def _run(
     else:
         rows = list_rows(client, config, args.account)
         out = sys.stdout
-        with _pipe_closed_ok():
+        with pipe_closed_ok():
             write_rows(rows, out, table=out.isatty() and not args.json)
 
 
