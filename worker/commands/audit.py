@@ -18,15 +18,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-import redis
-
-from worker.commands.console import load_config_reporting, pipe_closed_ok, tell_state_source
+from worker.commands.console import load_config_reporting, open_state_for, pipe_closed_ok
 from worker.commands.tables import cell_text, format_time, render_table, terminal_width
 from worker.errors import StateUnavailableError
 from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_REDIS, EXIT_USAGE
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import Keys
-from worker.state_access import open_state
 from worker.units import parse_duration
 
 AUDIT_HEADERS = (
@@ -52,17 +49,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_CONFIG
     try:
-        with open_state(config) as state:
-            tell_state_source(state)
+        with open_state_for(config, doing="reading the audit stream") as state:
             records = AuditLog(redis=state.client, keys=Keys(prefix=config.redis.key_prefix)).read(
                 since=since, until=until, kind=args.kind, account=args.account, rule=args.rule,
                 action=args.action, outcome=args.outcome, limit=args.limit,
             )
     except StateUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_REDIS
-    except redis.RedisError as exc:
-        print(f"error: reading the audit stream failed: {exc}", file=sys.stderr)
         return EXIT_REDIS
     out = sys.stdout
     with pipe_closed_ok():

@@ -1,5 +1,6 @@
-"""What the commands that read the deployment's state share on the console: config problems
-and the state's provenance told on stderr, and a reader that closes the pipe early."""
+"""What the commands that reach the deployment's state share on the console: config problems
+and missing accounts told on stderr, the state opened with its provenance told and its Redis
+errors said as one kind of failure, and a reader that closes the pipe early."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import os
 import sys
 from collections.abc import Iterator
 
-from worker.config import Config, load_config
-from worker.errors import ConfigError
-from worker.state_access import State
+import redis
+
+from worker.config import AccountConfig, Config, load_config
+from worker.errors import ConfigError, StateUnavailableError
+from worker.state_access import State, open_state
 
 
 def load_config_reporting(path: str, *, require_secrets: bool = False) -> Config | None:
@@ -23,7 +26,33 @@ def load_config_reporting(path: str, *, require_secrets: bool = False) -> Config
         return None
 
 
-def tell_state_source(state: State) -> None:
+def account_reporting(config: Config, name: str, *, path: str) -> AccountConfig | None:
+    """The account named ``name``, or None after saying the config has none (the command
+    exits 1)."""
+    try:
+        return config.account(name)
+    except KeyError:
+        print(f"error: no account named {name!r} in {path}", file=sys.stderr)
+        return None
+
+
+@contextlib.contextmanager
+def open_state_for(
+    config: Config, *, doing: str, write: bool = False, tell: bool = True
+) -> Iterator[State]:
+    """:func:`~worker.state_access.open_state`, its provenance told on stderr (unless
+    ``tell`` is false); a Redis error meanwhile becomes StateUnavailableError ``<doing>
+    failed: ...``, so that a command has one failure to report (exit 3)."""
+    try:
+        with open_state(config, write=write) as state:
+            if tell:
+                _tell_state_source(state)
+            yield state
+    except redis.RedisError as exc:
+        raise StateUnavailableError(f"{doing} failed: {exc}") from exc
+
+
+def _tell_state_source(state: State) -> None:
     """A ``note:`` on stderr when the data comes from a stopped daemon's Redis."""
     if state.note is not None:
         print(f"note: {state.note}", file=sys.stderr)

@@ -27,9 +27,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-import redis
-
-from worker.commands.console import load_config_reporting, pipe_closed_ok, tell_state_source
+from worker.commands.console import load_config_reporting, open_state_for, pipe_closed_ok
 from worker.commands.freshness_report import (
     configured_targets,
     freshness_report,
@@ -44,7 +42,6 @@ from worker.pipeline.freshness import Freshness
 from worker.pipeline.keys import Keys
 from worker.pipeline.rulestats import RuleStats
 from worker.rules import RuleSet, load_rules
-from worker.state_access import open_state
 
 NOISY_MIN_HITS = 20
 NOISY_SHARE = 0.4
@@ -57,8 +54,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     rules = _rules_or_none(config)
     keys = Keys(prefix=config.redis.key_prefix)
     try:
-        with open_state(config) as state:
-            tell_state_source(state)
+        with open_state_for(config, doing="reading the rule statistics") as state:
             stats = RuleStats(redis=state.client, keys=keys)
             snapshot = stats.snapshot([r.id for r in rules.rules] if rules is not None else None)
             watched = configured_targets(config, state.client)
@@ -67,9 +63,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
             budgets = budget_rows(state.client, config)
     except StateUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_REDIS
-    except redis.RedisError as exc:
-        print(f"error: reading the rule statistics failed: {exc}", file=sys.stderr)
         return EXIT_REDIS
     report = stats_report(snapshot, rules)
     report["targets"] = freshness_report(targets, credentials, config, now=time.time(),

@@ -12,8 +12,9 @@ import sys
 
 import redis
 
-from worker.config import AccountConfig, Config, load_config
-from worker.errors import ConfigError, PlatformError, StateUnavailableError
+from worker.commands.console import account_reporting, load_config_reporting
+from worker.config import AccountConfig, Config
+from worker.errors import PlatformError, StateUnavailableError
 from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_PARTIAL, EXIT_REDIS
 from worker.pipeline.batches import MAX_BATCH, BatchBuffer
 from worker.pipeline.keys import Keys
@@ -22,15 +23,11 @@ from worker.state_access import open_state
 
 
 def cmd_unblacklist(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-        account = config.account(args.account)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+    config = load_config_reporting(args.config, require_secrets=True)
+    if config is None:
         return EXIT_CONFIG
-    except KeyError:
-        print(f"error: no account named {args.account!r} in {args.config}", file=sys.stderr)
+    account = account_reporting(config, args.account, path=args.config)
+    if account is None:
         return EXIT_CONFIG
     if account.platform != "wechat":
         print("error: blacklists exist on WeChat accounts only", file=sys.stderr)
