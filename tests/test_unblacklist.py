@@ -65,3 +65,23 @@ def test_unblacklist_never_prints_the_redis_password(
     captured = capsys.readouterr()
     assert "cannot reach Redis at redis://***@127.0.0.1:1/0" in captured.err
     assert "hunter2" not in captured.err + captured.out
+
+
+def test_an_unknown_account_or_an_unset_secret_is_exit_1_before_redis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "rules").mkdir()
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "redis: {url: 'redis://127.0.0.1:1/0'}\n"  # nothing there: never reached
+        "rules: [rules/]\n"
+        "accounts:\n"
+        "  - {name: oa, platform: wechat, app_id: wxrecover, app_secret: '${UNBL_SECRET_X}'}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("UNBL_SECRET_X", "x-secret-1")
+    assert main(["unblacklist", "-c", str(config), "--account", "nobody", "oBad1"]) == 1
+    assert f"error: no account named 'nobody' in {config}" in capsys.readouterr().err
+    monkeypatch.delenv("UNBL_SECRET_X")  # the secret is needed: the platform is called
+    assert main(["unblacklist", "-c", str(config), "--account", "oa", "oBad1"]) == 1
+    assert "UNBL_SECRET_X" in capsys.readouterr().err

@@ -26,11 +26,14 @@ def load_config_reporting(path: str, *, require_secrets: bool = False) -> Config
         return None
 
 
-def account_reporting(config: Config, name: str, *, path: str) -> AccountConfig | None:
-    """The account named ``name``, or None after saying the config has none (the command
-    exits 1)."""
+def load_account_reporting(path: str, name: str) -> tuple[Config, AccountConfig] | None:
+    """The config, secrets required (the command calls the account's API), and its account
+    ``name``; or None after printing why not (the command exits 1)."""
+    config = load_config_reporting(path, require_secrets=True)
+    if config is None:
+        return None
     try:
-        return config.account(name)
+        return config, config.account(name)
     except KeyError:
         print(f"error: no account named {name!r} in {path}", file=sys.stderr)
         return None

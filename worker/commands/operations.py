@@ -19,7 +19,11 @@ import json
 import sys
 from typing import TextIO
 
-from worker.commands.console import account_reporting, load_config_reporting, open_state_for
+from worker.commands.console import (
+    load_account_reporting,
+    load_config_reporting,
+    open_state_for,
+)
 from worker.errors import StateUnavailableError
 from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_REDIS, EXIT_UNHEALTHY
 from worker.health import HealthProbe, HealthReport
@@ -66,12 +70,10 @@ def write_report(report: HealthReport, out: TextIO, *, as_json: bool) -> None:
 # -- tokens drop ---------------------------------------------------------------------------
 
 def cmd_tokens_drop(args: argparse.Namespace) -> int:
-    config = load_config_reporting(args.config, require_secrets=True)
-    if config is None:
+    loaded = load_account_reporting(args.config, args.account)
+    if loaded is None:
         return EXIT_CONFIG
-    account = account_reporting(config, args.account, path=args.config)
-    if account is None:
-        return EXIT_CONFIG
+    config, account = loaded
     try:
         with open_state_for(config, doing="dropping the token", write=True,
                             tell=False) as state:

@@ -12,7 +12,7 @@ import sys
 
 import redis
 
-from worker.commands.console import account_reporting, load_config_reporting
+from worker.commands.console import load_account_reporting
 from worker.config import AccountConfig, Config
 from worker.errors import PlatformError, StateUnavailableError
 from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_PARTIAL, EXIT_REDIS
@@ -23,12 +23,10 @@ from worker.state_access import open_state
 
 
 def cmd_unblacklist(args: argparse.Namespace) -> int:
-    config = load_config_reporting(args.config, require_secrets=True)
-    if config is None:
+    loaded = load_account_reporting(args.config, args.account)
+    if loaded is None:
         return EXIT_CONFIG
-    account = account_reporting(config, args.account, path=args.config)
-    if account is None:
-        return EXIT_CONFIG
+    config, account = loaded
     if account.platform != "wechat":
         print("error: blacklists exist on WeChat accounts only", file=sys.stderr)
         return EXIT_CONFIG
