@@ -142,3 +142,12 @@ def _mixed(x: int) -> int:
     x ^= x >> 27
     x = (x * 0x94D049BB133111EB) & mask
     return x ^ (x >> 31)
+
+
+def test_similarity_is_the_jaccard_of_the_grams_and_forgets_beyond_its_size() -> None:
+    similarity = minhash.Similarity(remembered=2)
+    texts = ["加微信领取免费资料", "加微信领取免费资料😀", "今天天气真好", ""]
+    for a in texts:
+        for b in texts:
+            assert similarity(a, b) == jaccard(grams(a), grams(b))
+    assert len(similarity._grams) <= 2

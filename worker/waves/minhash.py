@@ -58,6 +58,28 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
+class Similarity:
+    """:func:`jaccard` of two texts' :func:`grams`, the gram sets of recent texts remembered
+    (a wave's texts come back again and again); a copy needs none."""
+
+    def __init__(self, remembered: int = 10_000) -> None:
+        self._grams: dict[str, frozenset[str]] = {}
+        self._remembered = remembered
+
+    def __call__(self, a: str, b: str) -> float:
+        if a == b:
+            return 1.0
+        return jaccard(self._gram_set(a), self._gram_set(b))
+
+    def _gram_set(self, text: str) -> frozenset[str]:
+        found = self._grams.get(text)
+        if found is None:
+            if len(self._grams) >= self._remembered:
+                self._grams.clear()
+            found = self._grams[text] = grams(text)
+        return found
+
+
 _MIX = np.random.default_rng(0x62616E64).integers(
     1, 2**64 - 1, size=ROWS, dtype=np.uint64, endpoint=True
 )
@@ -154,7 +176,7 @@ class LshIndex:
     def __init__(self) -> None:
         self._buckets: dict[str, set[str]] = {}
         self._entries: dict[str, tuple[str, Sequence[str]]] = {}
-        self._grams: dict[str, frozenset[str]] = {}  # by text: a wave's copies share theirs
+        self._similarity = Similarity()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -185,15 +207,6 @@ class LshIndex:
         for band in bands(text) if keys is None else keys:
             for key in self._buckets.get(band, ()):
                 if key not in found:
-                    other = self._entries[key][0]
-                    found[key] = 1.0 if other == text else jaccard(self._gram_set(text),
-                                                                   self._gram_set(other))
+                    found[key] = self._similarity(text, self._entries[key][0])
         return {key: sim for key, sim in found.items() if sim >= similarity}
 
-    def _gram_set(self, text: str) -> frozenset[str]:
-        found = self._grams.get(text)
-        if found is None:
-            if len(self._grams) > 10_000:
-                self._grams.clear()
-            found = self._grams[text] = grams(text)
-        return found

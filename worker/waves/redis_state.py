@@ -43,7 +43,7 @@ from worker.comment import Comment
 from worker.pipeline._redis import LuaScript
 from worker.pipeline._redis import text as as_text
 from worker.pipeline.keys import Keys, escape
-from worker.waves.minhash import BAND_WIDTH, grams, jaccard, packed_bands_many
+from worker.waves.minhash import BAND_WIDTH, Similarity, packed_bands_many
 from worker.waves.state import (
     MAX_NEIGHBOURS,
     Member,
@@ -207,7 +207,7 @@ class RedisWaveState:
     def __init__(self, *, redis: redis.Redis, keys: Keys | None = None) -> None:
         self._keys = keys or Keys()
         self._redis = redis
-        self._grams: dict[str, frozenset[str]] = {}  # texts seen again and again in a wave
+        self._similarity = Similarity()
         self._spaces: dict[tuple[str, str | None], str] = {}
         self._observe = LuaScript(redis, _OBSERVE)
         self._claim = LuaScript(redis, _CLAIM)
@@ -272,18 +272,12 @@ class RedisWaveState:
                      query: WaveQuery, windows: tuple[float, ...]) -> Observation:
         near: list[Member] = []
         within = query.repeated_within or 0.0
-        own: frozenset[str] | None = None
         for i in range(0, len(records), 2):
             created, author, other = as_text(records[i + 1]).split(US, 2)
             at = float(created)
             if abs(at - request.at) > within:
                 continue  # an older member of an epoch still read: out of the window
-            if other == request.text:
-                sim = 1.0  # a copy (most candidates): no grams to compare
-            else:
-                if own is None:
-                    own = self._grams_of(request.text)
-                sim = jaccard(own, self._grams_of(other))
+            sim = self._similarity(request.text, other)
             if sim >= query.similarity:
                 target, _, cid = as_text(records[i]).rpartition("/")
                 near.append(Member(cid, None if target == "-" else target, author or None,
@@ -292,15 +286,6 @@ class RedisWaveState:
             near.sort(key=lambda m: -m.created_at)
         by_window = dict(zip(windows, map(int, counts), strict=False))  # int() takes bytes
         return Observation(request.at, tuple(near), author_counts=by_window)
-
-    def _grams_of(self, text: str) -> frozenset[str]:
-        """:func:`grams`, remembered: a wave's texts come back again and again."""
-        found = self._grams.get(text)
-        if found is None:
-            if len(self._grams) > 10_000:
-                self._grams.clear()
-            found = self._grams[text] = grams(text)
-        return found
 
     def contents(
         self, *, platform: str, account: str | None, members: Sequence[Member], within: float
