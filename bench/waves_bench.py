@@ -135,7 +135,8 @@ def main() -> None:
             client.close()
         finally:
             server.stop()
-        texts, _ = cpu(lambda cs: wave_texts([c.content for c in cs]), items)
+        texts, _ = cpu(lambda cs: [wave_texts([c.content for c in cs[i:i + PAGE]])
+                                   for i in range(0, len(cs), PAGE)], items)
         signatures, _ = cpu(lambda cs: [packed_bands_many(wave_texts([c.content for c in
                                                                       cs[i:i + PAGE]]))
                                         for i in range(0, len(cs), PAGE)], items)
@@ -144,7 +145,8 @@ def main() -> None:
     print(f"evaluate, waves in memory:            {memory:7.1f} us")
     print(f"evaluate, waves in Redis, one by one: {single[0]:7.1f} us (+ {single[1]:.1f} us)")
     print(f"decide_page, waves in Redis, pages of {PAGE}: {paged[0]:5.1f} us (+ {paged[1]:.1f} us)")
-    print(f"  of which normalise: {texts:.1f} us, normalise + MinHash bands: {signatures:.1f} us")
+    print(f"  of which, by pages: normalise {texts:.1f} us; normalise + MinHash bands "
+          f"{signatures:.1f} us")
     print(f"Redis round trips added per comment (pages): {trips:.3f}")
     print(f"wave state after the run: {keys:,} keys, {memory_bytes / 2**20:,.1f} MiB used_memory")
 
