@@ -62,10 +62,40 @@ def test_dissimilar_texts_and_old_copies_do_not_count(tmp_path: Path) -> None:
     assert last.matched == []  # copy 0 is more than an hour older; copy 1 is not alike
 
 
+def test_copies_decided_out_of_order_count_only_within_one_window(tmp_path: Path) -> None:
+    # The daemon decides copies out of order (articles polled apart, two workers): the copy
+    # at 50 min sees one at 0 and one at 100 min, but no hour holds all three.
+    rules = ruleset(tmp_path, WAVE_RULES, channels={"moderators"})
+    state = MemoryWaveState()
+
+    def decide(cid: str, minutes: int) -> list[str]:
+        return rules.evaluate(comment(AD, id=cid, author=f"u{cid}", created_at=T0 + minutes * 60),
+                              waves=state, now=T0).matched
+
+    assert [decide("late", 100), decide("early", 0), decide("middle", 50)] == [[], [], []]
+    last = rules.evaluate(comment(AD, id="next", author="unext", created_at=T0 + 95 * 60),
+                          waves=state, now=T0)
+    assert last.matched == ["copy-paste-wave"]
+    # it holds in the hour from 50 to 110 min; the copy at 0 is 95 minutes away
+    assert [m.id for m in last.waves["copy-paste-wave"]] == ["late", "middle"]
+
+
+def test_distinct_authors_are_counted_within_the_window_they_hold_in(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, WAVE_RULES, channels={"moderators"})
+    state = MemoryWaveState()
+    for cid, author, minutes in (("2", "c", 100), ("0", "a", 0), ("1", "b", 10)):
+        rules.evaluate(comment(AD, id=cid, author=author, created_at=T0 + minutes * 60),
+                       waves=state, now=T0)
+    # at 50 min, a and b (0-10) and c (100) are each within the hour, never all in one
+    middle = rules.evaluate(comment(AD, id="3", author="a", created_at=T0 + 50 * 60),
+                            waves=state, now=T0)
+    assert middle.matched == []
+
+
 def test_burst_counts_the_authors_comments_and_every_comment_is_recorded(tmp_path: Path) -> None:
     rules = ruleset(tmp_path, WAVE_RULES + """
   - id: gated
-    when: {content: {includes: [never-said]}, author: {burst: {at_least: 1, within: 1m}}}
+    when: {content: {includes: [never-said]}, author: {burst: {at_least: 2, within: 1m}}}
     then: [delete]
 """, channels={"moderators"})
     state = MemoryWaveState()
