@@ -161,8 +161,17 @@ def test_a_failing_history_sample_is_reported(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("fragment", "message"), [
-    ("content: {repeated: {at_least: 0, within: 1h}}", "at_least takes a whole number from 1"),
-    ("content: {repeated: {at_least: 3}}", "within"),
+    ("content: {repeated: {at_least: 0, within: 1h}}", "at_least takes a whole number from 2"),
+    # one copy, this one, is always there: a rule that would hold for every comment
+    ("content: {repeated: {at_least: 1, within: 1h}}", "at_least takes a whole number from 2"),
+    ("author: {burst: {at_least: 1, within: 1m}}", "at_least takes a whole number from 2"),
+    ("content: {repeated: {at_least: 3}}", "within is required"),
+    ("author: {burst: {at_least: 3}}", "within is required"),
+    ("content: {repeated: {at_least: 3, within: 0s}}", "within takes a duration above 0"),
+    ("author: {burst: {at_least: 3, within: 0}}", "within takes a duration above 0"),
+    # dropped silently before: the rule then held for every comment
+    ("author: {offenses: {at_least: 3, within: 0s}}", "within takes a duration above 0"),
+    ("author: {offenses: {at_least: 3}}", "within is required"),
     ("content: {repeated: {at_least: 3, within: 1h, similarity: 1.5}}", "similarity takes"),
     ("content: {repeated: {at_least: 3, within: 1h, authors: all}}", "authors takes distinct"),
     ("content: {repeated: {at_least: 3, within: 1h, simlarity: 0.8}}", "unknown key"),
@@ -193,6 +202,9 @@ def test_notify_needs_a_configured_channel(tmp_path: Path) -> None:
         ruleset(tmp_path, text, channels={"moderators"})
     with pytest.raises(ConfigError, match="notify takes a channel name"):
         ruleset(tmp_path, text.replace("{notify: moderatrs}", "notify"))
+    with pytest.raises(ConfigError, match=r"unknown notify channel 'moderatrs'; config\.yaml's "
+                       r"notify: declares no channel"):
+        ruleset(tmp_path, text, channels=set())
     shadow = ruleset(tmp_path, text.replace("moderatrs", "m").replace(
         "then:", "mode: shadow\n            then:"), channels={"m"})
     decision = shadow.evaluate(comment("广告"))
