@@ -147,6 +147,7 @@ def _moderate_comment(p: Pipeline, page: _Page, position: int, data: dict[str, A
         **({"after_stop": decision.after_stop} if decision.after_stop else {}),
         "actions": [a.to_dict() for a in decision.actions],
         "skipped": [s.to_dict() for s in decision.skipped],
+        **_spans(decision),
         "author": comment.author, "content": comment.content[:200],
     })
     if not decision.matches:
@@ -167,6 +168,15 @@ def _moderate_comment(p: Pipeline, page: _Page, position: int, data: dict[str, A
     _carry_out(p, page, comment, target, decision.actions, context)
     if decision.waves:
         _earlier_wave_members(p, page, decision)
+
+
+def _spans(decision: Decision) -> dict[str, Any]:
+    """``spans``: what each matched rule matched in the original text (computed only for a
+    comment that matched, as they cost an offset map of the normalisation)."""
+    if not decision.matches:
+        return {}
+    found = decision.spans()
+    return {"spans": {rule: [s.start, s.end, s.text] for rule, s in found.items()}} if found else {}
 
 
 def _carry_out(p: Pipeline, page: _Page, comment: Comment, target: str,
