@@ -9,8 +9,11 @@ Printed: copies deleted (every one must be), and per wave the time from the mome
 that made it a wave was added (the first whose decision held: the audit's ``wave`` records
 name it; with copies varied in the middle that may be later than the 5th, as two such copies
 share less than 0.7 of their 3-grams) to the moment the sandbox recorded the delete of the
-wave's first copy: p50/p99/max over the waves, against two poll intervals; and how many
-copies each wave had when it was recognised. Run:
+wave's first copy: p50/p99/max over the waves, against two poll intervals; and per wave the
+place in the order of addition of the copy that made it a wave, beside the copies its decision
+counted (itself and the earlier members its wave records name). Copies are decided in the
+order they are polled, not added (articles polled apart, pages newest first), so a wave can be
+made by its 4th copy added, which counted 5: a later one decided before it. Run:
 
     .venv/bin/python bench/wave_bench.py                  # 10 waves of 50 over 2 minutes
     .venv/bin/python bench/wave_bench.py --seconds 30 --waves 4
