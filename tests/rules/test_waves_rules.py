@@ -145,6 +145,25 @@ def test_rule_tests_with_history(tmp_path: Path) -> None:
     assert len(rules.rules) == 2  # every sample above held, or loading would have failed
 
 
+def test_history_on_a_rule_that_counts_no_other_comments_is_warned_about(
+    tmp_path: Path,
+) -> None:
+    rules = ruleset(tmp_path, """
+        version: 1
+        rules:
+          - id: spam
+            when: {content: {includes: [广告]}}
+            then: [delete]
+            tests:
+              match:
+                - 广告
+                - {content: 广告, history: [广告]}
+    """)
+    [warning] = [w for w in rules.warnings if w.field == "tests.match[1].history"]
+    assert warning.line == 9 and warning.rule == "spam"
+    assert "no content.repeated or author.burst" in warning.message
+
+
 def test_a_failing_history_sample_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"tests.match sample .* did not match"):
         ruleset(tmp_path, """
