@@ -51,8 +51,11 @@ def audit_action(
 
 def tell_quota_paused(rt: Runtime, account: str, code: int | None,
                       resume_at: float | None) -> None:
-    """Tell ``notify.events`` a quota pause once per pause (however many calls meet it)."""
-    if "quota_paused" not in rt.config.notify.events:
+    """Tell ``notify.events`` a quota pause once per pause (however many calls meet it).
+
+    A call held back by a pause already in force carries no code: that pause was told when
+    the platform's answer started it."""
+    if "quota_paused" not in rt.config.notify.events or code is None:
         return
     resume = int(resume_at or 0)
     once = f"{rt.keys.prefix}:notify:quota:{escape(account)}:{code}:{resume}"
