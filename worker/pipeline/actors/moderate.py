@@ -14,6 +14,7 @@ from worker import metrics
 from worker.comment import Comment
 from worker.notify.entries import rule_entry
 from worker.pipeline.actors.common import BatchOrigin, audit_action, batch_context, log
+from worker.pipeline.offenses import PageOffenseCounts
 from worker.pipeline.page_decisions import decide_page
 from worker.pipeline.runtime import Runtime
 from worker.platform_specs import platform_spec
@@ -38,8 +39,8 @@ def moderate(p: Pipeline, account: str, target: str, comments: list[dict[str, An
     rt = p.runtime
     rules = rt.rules.rules
     page = _Page(rt=rt, rules=rules, account=account, target=target, now=time.time())
-    decided = decide_page(rules, comments, offenses=rt.offenses, waves=rt.waves, now=page.now,
-                          environmental=_environmental)
+    decided = decide_page(rules, comments, offenses=page.offenses, waves=rt.waves,
+                          now=page.now, environmental=_environmental)
     for entry in decided:
         if isinstance(entry.outcome, Exception):
             page.failed(entry.position, entry.data, entry.outcome)
@@ -84,6 +85,7 @@ class _Page:
         self.platform = rt.account(account).platform
         self.now = now
         self.flush_needed = False
+        self.offenses = PageOffenseCounts(rt.offenses)  # read by the rules, written by moderate
         self._queued: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
 
     def queue_decision(self, position: int, data: dict[str, Any],
@@ -159,7 +161,7 @@ def _moderate_comment(p: Pipeline, page: _Page, position: int, data: dict[str, A
              actions=[str(a.type) for a in decision.actions])
     offender_rule = offense_rule(decision)
     if comment.author and offender_rule is not None:
-        rt.offenses.record(
+        page.offenses.record(
             platform=comment.platform, account=account, author=comment.author,
             at=comment.created_at if comment.created_at is not None else now,
             rule_id=offender_rule, comment_id=comment.id,
