@@ -71,9 +71,9 @@ class _Page:
     clean comments of a page instead of one each. The queue is sent before anything else a
     comment does (rule stats, offense record, actions), so every Redis effect happens in the
     same order as if each record were sent at once; moderate never reads what is queued
-    (evaluate reads offenses only). Should the batch fail on a record (one Redis cannot
-    store), the records are sent one at a time and only the comments whose own record fails
-    are given up.
+    (evaluate reads offenses only). A record is encoded when queued, so one that cannot be
+    stored (a lone surrogate) fails its own comment there. Should the batch still fail, the
+    records are sent one at a time and only the comments whose own record fails are given up.
     """
 
     def __init__(self, *, rt: Runtime, rules: RuleSet, account: str, target: str,
@@ -86,11 +86,11 @@ class _Page:
         self.now = now
         self.flush_needed = False
         self.offenses = PageOffenseCounts(rt.offenses)  # read by the rules, written by moderate
-        self._queued: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+        self._queued: list[tuple[int, dict[str, Any], dict[bytes, bytes]]] = []
 
     def queue_decision(self, position: int, data: dict[str, Any],
                        record: dict[str, Any]) -> None:
-        self._queued.append((position, data, record))
+        self._queued.append((position, data, self.rt.audit.encode(record)))
 
     def send_decisions(self, *, current: int | None = None) -> None:
         """Send the queued records; a comment whose record cannot be stored is audited
@@ -102,17 +102,17 @@ class _Page:
         pipe = rt.redis.pipeline(transaction=False)
         audit = rt.audit.using(pipe)
         try:
-            for _, _, record in queued:
-                audit.append(record)
+            for _, _, fields in queued:
+                audit.append_encoded(fields)
             pipe.execute()
             return
         except Exception as exc:
             if _environmental(exc):
                 raise
         own: Exception | None = None
-        for position, data, record in queued:
+        for position, data, fields in queued:
             try:
-                rt.audit.append(record)
+                rt.audit.append_encoded(fields)
             except Exception as exc:
                 if _environmental(exc):
                     raise
