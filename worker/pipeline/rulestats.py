@@ -62,12 +62,16 @@ class RuleStats:
         )
 
     def record_outcome(self, rule_id: str, action: str, outcome: str) -> None:
-        k = self._keys
         pipe = self._redis.pipeline(transaction=True)
+        self.queue_outcome(pipe, rule_id, action, outcome)
+        pipe.execute()
+
+    def queue_outcome(self, pipe: Any, rule_id: str, action: str, outcome: str) -> None:
+        """:meth:`record_outcome` queued on the caller's pipeline (sent with its commands)."""
+        k = self._keys
         pipe.hincrby(k.rulestats(rule_id), f"out:{action}:{outcome}", 1)
         pipe.sadd(k.rulestats_index(), rule_id)
         pipe.set(k.rulestats_since(), repr(self._clock()), nx=True)
-        pipe.execute()
 
     def snapshot(self, rule_ids: Iterable[str] | None = None) -> dict[str, Any]:
         """``{"since": t | None, "rules": {rule_id: {...}}}``.
