@@ -52,8 +52,8 @@ def moderate(p: Pipeline, account: str, target: str, comments: list[dict[str, An
                 raise
             page.failed(entry.position, entry.data, exc)
     page.send_decisions()
-    if page.flush_needed:
-        p.actors.flush.send(account)
+    if page.batched and rt.buffer(account).pending_count() >= 20:
+        p.actors.flush.send(account)  # a full batch need not wait for the scheduler's flush
 
 
 def _environmental(exc: BaseException) -> bool:
@@ -84,7 +84,7 @@ class _Page:
         self.target = target
         self.platform = rt.account(account).platform
         self.now = now
-        self.flush_needed = False
+        self.batched = False  # an id was added to the account's batch buffer
         self.offenses = PageOffenseCounts(rt.offenses)  # read by the rules, written by moderate
         self._queued: list[tuple[int, dict[str, Any], dict[bytes, bytes]]] = []
 
@@ -196,7 +196,7 @@ def _carry_out(p: Pipeline, page: _Page, comment: Comment, target: str,
             if buffer.add(batched_item, origin=origin.encode()):
                 log.info("batched", **context, action=action.type, rule=action.rule,
                          item=batched_item)
-                page.flush_needed = page.flush_needed or buffer.pending_count() >= 20
+                page.batched = True
             else:
                 audit_action(rt, batch_context(acc.platform, account, batched_item, origin),
                              action.type, action.rule, "already_done",
