@@ -16,6 +16,7 @@ from worker.notify.entries import rule_entry
 from worker.pipeline.actors.common import BatchOrigin, audit_action, batch_context, log
 from worker.pipeline.offenses import PageOffenseCounts
 from worker.pipeline.page_decisions import decide_page
+from worker.pipeline.rulestats import Hit
 from worker.pipeline.runtime import Runtime
 from worker.platform_specs import platform_spec
 from worker.rules import RuleSet, offense_rule
@@ -52,6 +53,7 @@ def moderate(p: Pipeline, account: str, target: str, comments: list[dict[str, An
                 raise
             page.failed(entry.position, entry.data, exc)
     page.send_decisions()
+    rt.stats.record_hits(page.hits)
     if page.batched and rt.buffer(account).pending_count() >= 20:
         p.actors.flush.send(account)  # a full batch need not wait for the scheduler's flush
 
@@ -85,6 +87,7 @@ class _Page:
         self.platform = rt.account(account).platform
         self.now = now
         self.batched = False  # an id was added to the account's batch buffer
+        self.hits: list[Hit] = []  # counted for `modworker stats` when the page ends
         self.offenses = PageOffenseCounts(rt.offenses)  # read by the rules, written by moderate
         self._queued: list[tuple[int, dict[str, Any], dict[bytes, bytes]]] = []
 
@@ -139,7 +142,6 @@ class _Page:
 def _moderate_comment(p: Pipeline, page: _Page, position: int, data: dict[str, Any],
                       decision: Decision) -> None:
     """Record ``decision`` and carry out its actions."""
-    rt = page.rt
     account, target, now = page.account, page.target, page.now
     comment = decision.comment
     context = {"platform": comment.platform, "account": account, "target": target,
@@ -155,7 +157,7 @@ def _moderate_comment(p: Pipeline, page: _Page, position: int, data: dict[str, A
         return
     page.send_decisions(current=position)
     for match in decision.matches:
-        rt.stats.record_hit(match.rule, match.mode, at=now, after_stop=match.after_stop)
+        page.hits.append(Hit(match.rule, match.mode, now, match.after_stop))
         metrics.count_rule_hit(match.rule, match.mode)
     log.info("decided", **context, rules=decision.matched,
              actions=[str(a.type) for a in decision.actions])
