@@ -24,6 +24,7 @@ def count(counter: RedisOffenseCounter, within: float, now: float, author: str =
 
 def test_satisfies_the_protocol(counter: RedisOffenseCounter) -> None:
     assert isinstance(counter, OffenseCounts)
+    assert isinstance(PageOffenseCounts(counter), OffenseCounts)
 
 
 def test_windows(counter: RedisOffenseCounter) -> None:

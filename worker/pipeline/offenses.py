@@ -132,8 +132,7 @@ class PageOffenseCounts:
     ) -> None:
         self._counter.record(platform=platform, account=account, author=author, at=at,
                              rule_id=rule_id, comment_id=comment_id)
-        self._answers.pop((platform, account, author), None)
-        self._expected = {q: None for q in self._expected if q[:3] != (platform, account, author)}
+        self._answers.pop((platform, account, author), None)  # announced, unread: read later
 
     def _read_expected(self) -> None:
         questions = list(self._expected)
