@@ -71,11 +71,13 @@ class _Page:
 
     Decision records are queued on one pipeline and sent together: one round trip for the
     clean comments of a page instead of one each. The queue is sent before anything else a
-    comment does (rule stats, offense record, actions), so every Redis effect happens in the
-    same order as if each record were sent at once; moderate never reads what is queued
-    (evaluate reads offenses only). A record is encoded when queued, so one that cannot be
-    stored (a lone surrogate) fails its own comment there. Should the batch still fail, the
-    records are sent one at a time and only the comments whose own record fails are given up.
+    comment does (offense record, actions), so every Redis effect happens in the same order
+    as if each record were sent at once; moderate never reads what is queued (evaluate reads
+    offenses only). Rule hits, statistics nobody reads meanwhile, are counted together when
+    the page ends (a message retried after a Redis failure counts them then). A record is
+    encoded when queued, so one that cannot be stored (a lone surrogate) fails its own
+    comment there. Should the batch still fail, the records are sent one at a time and only
+    the comments whose own record fails are given up.
     """
 
     def __init__(self, *, rt: Runtime, rules: RuleSet, account: str, target: str,
