@@ -30,9 +30,10 @@ import redis
 from corpus import make_corpus
 
 from worker.comment import Comment
+from worker.pipeline.offenses import PageOffenseCounts, RedisOffenseCounter
 from worker.pipeline.page_decisions import decide_page
 from worker.redis_server import EmbeddedRedis
-from worker.rules import InMemoryOffenseCounter, RuleSet, load_rules
+from worker.rules import RuleSet, load_rules
 from worker.rules.waves import wave_texts
 from worker.waves.minhash import packed_bands_many
 from worker.waves.redis_state import RedisWaveState
@@ -86,12 +87,14 @@ def redis_cpu(server: redis.Redis | None) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
-def by_pages(rules: RuleSet, state: WaveState, now: float) -> Any:
+def by_pages(rules: RuleSet, client: redis.Redis, now: float) -> Any:
     """What the moderate actor does with each page (:func:`decide_page`)."""
+    state, counter = RedisWaveState(redis=client), RedisOffenseCounter(redis=client)
+
     def run(items: list[Comment]) -> None:
         for start in range(0, len(items), PAGE):
             page = [c.to_dict() for c in items[start:start + PAGE]]
-            for decided in decide_page(rules, page, offenses=InMemoryOffenseCounter(),
+            for decided in decide_page(rules, page, offenses=PageOffenseCounts(counter),
                                        waves=state, now=now, environmental=lambda _: True):
                 if isinstance(decided.outcome, Exception):
                     raise decided.outcome
@@ -128,7 +131,7 @@ def main() -> None:
             single = cpu(one_by_one(waved, now, RedisWaveState(redis=client)), items, client)
             client.flushall()
             before = client_commands(client)
-            paged = cpu(by_pages(waved, RedisWaveState(redis=client), now), items, client)
+            paged = cpu(by_pages(waved, client, now), items, client)
             trips = (client_commands(client) - before) / len(items)
             keys = client.dbsize()
             memory_bytes = int(client.info("memory")["used_memory"])

@@ -16,7 +16,7 @@ Comments are named ``<target>/<comment id>`` (WeChat comment ids count per artic
   per-comment trimming. An epoch expires ``E + window + 60`` s after its last
   write, so it lives while a query can need it; a member older than the window but still in
   a read epoch is dropped on read (its ``created_at`` is in its record);
-- ``<s>:author:<author>`` zset: name -> created_at, for ``author.burst``; counted by score
+- ``<s>:author:<author>`` zset: name -> created_at, for ``author.burst``; read by score
   range (so stale members never count), trimmed by one comment in eight;
 - ``<s>:claimed:<rule>`` hash: name -> wave id (:meth:`RedisWaveState.claim`).
 
@@ -55,14 +55,14 @@ from worker.waves.state import (
 
 US = "\x1f"
 _FIELDS = 5  # ARGV values per comment in _OBSERVE
-_HEAD = 10  # ARGV values before the comments'
+_HEAD = 9  # ARGV values before the comments'
 _TRIM_ONE_IN = 8  # an author's burst set is trimmed on one comment in this many
 
 # One call records a run of comments of one space, in order: each sees the ones before it.
 # KEYS: the epochs and the authors' keys the comments name.
 # ARGV: repeated ("" = not asked), burst ("" = not asked), epoch ttl (s), cap (candidates),
-# the burst windows (space-separated), burst ttl, the epoch width E, the longest repeated
-# window, the longest burst window, the epochs in KEYS ("<KEYS index>:<epoch number>",
+# burst ttl, the epoch width E, the longest repeated window, the longest burst window, the
+# epochs in KEYS ("<KEYS index>:<epoch number>",
 # space-separated), then FIELDS values per comment: name, record (created_at US author US
 # text), content, band fields (BAND_WIDTH characters each, run together), the KEYS index of
 # the author's key (0 = none; negative: trim the key first).
@@ -70,16 +70,15 @@ _TRIM_ONE_IN = 8  # an author's burst set is trimmed on one comment in this many
 # (the same double arithmetic as Python's, on the same values) and writes to floor(t / E);
 # an epoch that did not exist when the call began and that no comment of it wrote is not
 # read (EXISTS once per epoch, not an HMGET per comment).
-# Returns per comment {records (name, record, name, record, ...), the author's other
-# comments within each burst window (strings, in the order of the windows)}.
+# Returns per comment {records (name, record, name, record, ...), the creation times of the
+# author's other comments within the widest burst window before and after it (at most
+# 2 x MAX_NEIGHBOURS: more than enough for any at_least)}.
 _OBSERVE = """
 local rep, burst = ARGV[1] ~= '', ARGV[2] ~= ''
 local cap = tonumber(ARGV[4])
-local windows = {}
-for w in string.gmatch(ARGV[5], '%S+') do windows[#windows + 1] = tonumber(w) end
-local width, within, longest = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local width, within, longest = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local epoch, live = {}, {}
-for k, n in string.gmatch(ARGV[10], '(%d+):(%-?%d+)') do
+for k, n in string.gmatch(ARGV[9], '(%d+):(%-?%d+)') do
   k = tonumber(k)
   epoch[tonumber(n)] = k
   live[k] = redis.call('EXISTS', KEYS[k]) == 1
@@ -155,18 +154,20 @@ for base = HEAD + 1, #ARGV, FIELDS do
       redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('(%.17g', t - longest))
     end
     redis.call('ZADD', key, at, id)
-    for _, w in ipairs(windows) do
-      counts[#counts + 1] = tostring(redis.call('ZCOUNT', key, t - w, t + w) - 1)
+    local got = redis.call('ZRANGEBYSCORE', key, t - longest, t + longest, 'WITHSCORES',
+                           'LIMIT', 0, BURST_CAP)
+    for i = 1, #got, 2 do
+      if got[i] ~= id then counts[#counts + 1] = got[i + 1] end
     end
     authors[key] = true
   end
   out[#out + 1] = {records, counts}
 end
 for k in pairs(written) do redis.call('EXPIRE', KEYS[k], ARGV[3]) end
-for key in pairs(authors) do redis.call('EXPIRE', key, ARGV[6]) end
+for key in pairs(authors) do redis.call('EXPIRE', key, ARGV[5]) end
 return out
 """.replace("HEAD", str(_HEAD)).replace("FIELDS", str(_FIELDS)).replace(
-    "BAND_WIDTH", str(BAND_WIDTH))
+    "BAND_WIDTH", str(BAND_WIDTH)).replace("BURST_CAP", str(2 * MAX_NEIGHBOURS + 1))
 
 # KEYS[1] claimed hash. ARGV: ttl, proposed wave id, ids...
 # Returns {wave id, ids newly claimed}: the first claim of an id wins, once, across workers.
@@ -233,7 +234,6 @@ class RedisWaveState:
                   if query.repeated_within is not None else [""] * len(comments))
         requests = [self._request(c, text, b, query, now)
                     for (c, text), b in zip(comments, packed, strict=True)]
-        windows = _windows(query)
         out: list[Observation] = []
         start = 0
         while start < len(requests):
@@ -241,9 +241,9 @@ class RedisWaveState:
             while end < len(requests) and requests[end].space == requests[start].space:
                 end += 1
             run = requests[start:end]
-            answers = self._observe(*_call(run, query, windows))
-            out.extend(self._observation(request, records, counts, query, windows)
-                       for request, (records, counts) in zip(run, answers, strict=True))
+            answers = self._observe(*_call(run, query))
+            out.extend(self._observation(request, records, times, query)
+                       for request, (records, times) in zip(run, answers, strict=True))
             start = end
         return out
 
@@ -268,8 +268,8 @@ class RedisWaveState:
             bands=packed, epochs=epochs, author_key=author_key,
         )
 
-    def _observation(self, request: _Request, records: Any, counts: Any,
-                     query: WaveQuery, windows: tuple[float, ...]) -> Observation:
+    def _observation(self, request: _Request, records: Any, times: Any,
+                     query: WaveQuery) -> Observation:
         near: list[Member] = []
         within = query.repeated_within or 0.0
         for i in range(0, len(records), 2):
@@ -284,8 +284,7 @@ class RedisWaveState:
                                    at, "", sim))
         if len(near) > 1:
             near.sort(key=lambda m: -m.created_at)
-        by_window = dict(zip(windows, map(int, counts), strict=False))  # int() takes bytes
-        return Observation(request.at, tuple(near), author_counts=by_window)
+        return Observation(request.at, tuple(near), author_times=tuple(map(float, times)))
 
     def contents(
         self, *, platform: str, account: str | None, members: Sequence[Member], within: float
@@ -320,8 +319,7 @@ class RedisWaveState:
         return as_text(got), [as_text(i) for i in new]
 
 
-def _call(run: Sequence[_Request], query: WaveQuery,
-          windows: tuple[float, ...]) -> tuple[list[str], list[str | int]]:
+def _call(run: Sequence[_Request], query: WaveQuery) -> tuple[list[str], list[str | int]]:
     """The KEYS and ARGV of one ``_OBSERVE`` call for a run of one space's comments."""
     keys: list[str] = []
     epochs: dict[int, int] = {}  # epoch number -> KEYS index
@@ -337,7 +335,7 @@ def _call(run: Sequence[_Request], query: WaveQuery,
     args: list[str | int] = [
         "" if rep is None else "1", "" if burst is None else "1", epoch_ttl,
         min(MAX_NEIGHBOURS, max(20, 4 * query.most)),
-        " ".join(repr(w) for w in windows), _ttl(2 * (burst or 0.0)),
+        _ttl(2 * (burst or 0.0)),
         width, repr(rep or 0.0), repr(burst or 0.0),
         " ".join(f"{k}:{n}" for n, k in epochs.items()),
     ]
@@ -352,12 +350,6 @@ def _call(run: Sequence[_Request], query: WaveQuery,
                 author = -author  # trimmed first
         args.extend((r.name, r.record, r.content, r.bands, author))
     return keys, args
-
-
-def _windows(query: WaveQuery) -> tuple[float, ...]:
-    """The burst windows counted for each comment."""
-    burst = query.burst_within
-    return query.burst_windows or ((burst,) if burst is not None else ())
 
 
 def _epoch_width(window: float) -> int:
