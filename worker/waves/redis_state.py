@@ -62,10 +62,10 @@ _TRIM_ONE_IN = 8  # an author's burst set is trimmed on one comment in this many
 # KEYS: the epochs and the authors' keys the comments name.
 # ARGV: repeated ("" = not asked), burst ("" = not asked), epoch ttl (s), cap (candidates),
 # burst ttl, the epoch width E, the longest repeated window, the longest burst window, the
-# epochs in KEYS ("<KEYS index>:<epoch number>",
-# space-separated), then FIELDS values per comment: name, record (created_at US author US
-# text), content, band fields (BAND_WIDTH characters each, run together), the KEYS index of
-# the author's key (0 = none; negative: trim the key first).
+# epochs in KEYS ("<KEYS index>:<epoch number>", space-separated), then FIELDS values per
+# comment: name, record (created_at US author US text), content, band fields (BAND_WIDTH
+# characters each, run together), the KEYS index of the author's key (0 = none; negative:
+# trim the key first).
 # A comment at t reads the epochs floor((t + window) / E) down to floor((t - window) / E)
 # (the same double arithmetic as Python's, on the same values) and writes to floor(t / E);
 # an epoch that did not exist when the call began and that no comment of it wrote is not
