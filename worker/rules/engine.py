@@ -138,9 +138,29 @@ class RuleSet:
         now = time.time() if now is None else now
         if observation is None and waves is not None:
             observation = self.observe(comment, waves, now)
-        return self._evaluate_scanned(
-            comment, self.scan(comment.content), offenses, now, observation
-        )
+        if not self._all_gated:
+            scans = self.scan(comment.content)
+        else:
+            probed = self._probe(comment.content)
+            if probed is None:  # the common case: a clean comment, no content-free rule
+                return Decision(comment)
+            scans = probed
+        return self._evaluate_scanned(comment, scans, offenses, now, observation)
+
+    def _probe(self, content: str) -> list[ScanResult] | None:
+        """:meth:`scan`, or None when every group's scan is known to hold nothing (nothing is
+        made for them then: Matcher.probe)."""
+        matchers = self.matchers
+        if len(matchers) == 1:
+            found = matchers[0].probe(content)
+            return None if found is None else [found]
+        probes = [matcher.probe(content) for matcher in matchers]
+        if all(found is None for found in probes):
+            return None
+        return [
+            found if found is not None else matcher.scan(content)
+            for matcher, found in zip(matchers, probes, strict=True)
+        ]
 
     def evaluate_many(
         self,
@@ -151,21 +171,27 @@ class RuleSet:
         waves: WaveState | None = None,
     ) -> Iterator[Decision]:
         """The decisions :meth:`evaluate` gives, comment by comment and in order, for a page
-        of comments scanned together (:meth:`Matcher.scan_many`: one automaton scan and,
+        of comments scanned together (:meth:`Matcher.scan_page`: one automaton scan and,
         usually, one regex set search for the page).
 
         Each decision is made when the caller takes it (each comment recorded in ``waves``
         just before it), so an offense the caller records for one comment counts for the
-        comments after it, as with :meth:`evaluate`.
+        comments after it, as with :meth:`evaluate`. When every rule needs some content hit,
+        a comment no group's scan found anything in is decided without its scans being made.
         """
         contents = [comment.content for comment in comments]
-        pages = [matcher.scan_many(contents) for matcher in self.matchers]
-        scans_of = [list(scans) for scans in zip(*pages, strict=True)] if pages else (
-            [[] for _ in comments]  # no normalisation group: no rule looks at content
+        pages = [matcher.scan_page(contents) for matcher in self.matchers]
+        gated = self._all_gated
+        busy = pages[0].busy if len(pages) == 1 else frozenset().union(
+            *(page.busy for page in pages)
         )
-        for comment, scans in zip(comments, scans_of, strict=True):
+        for index, comment in enumerate(comments):
             at = time.time() if now is None else now
             observation = self.observe(comment, waves, at) if waves is not None else None
+            if gated and index not in busy:  # the common case: a clean comment
+                yield Decision(comment)
+                continue
+            scans = [page.result(index) for page in pages]
             yield self._evaluate_scanned(comment, scans, offenses, at, observation)
 
     def _evaluate_scanned(

@@ -242,14 +242,16 @@ class Normalizer:
 
     def normalize(self, text: str) -> NormalizedText:
         """Normalise a comment; never raises on any ``str``."""
+        kept, skeleton = self.forms(text)
+        return NormalizedText(text, kept, skeleton, self)
+
+    def forms(self, text: str) -> tuple[str, str]:
+        """:meth:`normalize`'s kept text and skeleton, without the object around them (a scan
+        that finds nothing, most comments, never needs it)."""
         pre = self.pre(text)
         if self._collapse_re is None:
-            kept = pre
-            skeleton = self._skeleton_of(pre)
-        else:
-            kept = self._collapse(pre)
-            skeleton = self._collapse(self._skeleton_of(pre))
-        return NormalizedText(text, kept, skeleton, self)
+            return pre, self._skeleton_of(pre)
+        return self._collapse(pre), self._collapse(self._skeleton_of(pre))
 
     def normalize_many(self, texts: Sequence[str]) -> NormalizedPage:
         """:meth:`normalize` of each text, and their kept texts and skeletons joined by NUL.
@@ -260,20 +262,16 @@ class Normalizer:
         (a run of NULs from empty texts would collapse), takes the text-by-text way.
         """
         joined = "\0".join(texts)
-        if self._collapse_re is None and joined.count("\0") == len(texts) - 1:
+        joins = len(texts) - 1
+        if self._collapse_re is None and joined.count("\0") == joins:
             pre = self.pre(joined)
             skeleton = self._skeleton_of(pre, page=True)
-            kepts = pre.split("\0")
-            skeletons = skeleton.split("\0")
-            if len(kepts) == len(skeletons) == len(texts):
-                return NormalizedPage(
-                    [NormalizedText(t, k, s, self)
-                     for t, k, s in zip(texts, kepts, skeletons, strict=True)],
-                    pre, skeleton,
-                )
+            if pre.count("\0") == skeleton.count("\0") == joins:
+                return NormalizedPage(texts, pre, skeleton, self)
         norms = [self.normalize(text) for text in texts]
         return NormalizedPage(
-            norms, "\0".join(n.kept for n in norms), "\0".join(n.skeleton for n in norms)
+            texts, "\0".join(n.kept for n in norms), "\0".join(n.skeleton for n in norms),
+            self, kepts=[n.kept for n in norms], skeletons=[n.skeleton for n in norms],
         )
 
     def normalize_term(self, term: str, *, skeleton: bool) -> str:
@@ -297,13 +295,53 @@ class Normalizer:
         return out
 
 
-@dataclass(frozen=True, slots=True)
 class NormalizedPage:
-    """A page of comments normalised together: each one, and all joined by NUL."""
+    """A page of comments normalised together: all joined by NUL, and each one, split out
+    only when asked for (most comments of a page are never looked at one by one)."""
 
-    texts: list[NormalizedText]
-    kept: str  # the kept texts joined by NUL
-    skeleton: str  # the skeletons joined by NUL
+    __slots__ = ("_kepts", "_normalizer", "_skeletons", "kept", "originals", "skeleton")
+
+    def __init__(
+        self, originals: Sequence[str], kept: str, skeleton: str, normalizer: Normalizer, *,
+        kepts: list[str] | None = None, skeletons: list[str] | None = None,
+    ) -> None:
+        """``kept`` and ``skeleton``: the page's texts joined by NUL; ``kepts`` and
+        ``skeletons``: each text's, when a text may hold a NUL itself (then they cannot be
+        split out of the joined ones)."""
+        self.originals = originals
+        self.kept = kept
+        self.skeleton = skeleton
+        self._normalizer = normalizer
+        self._kepts = kepts
+        self._skeletons = skeletons
+
+    def __len__(self) -> int:
+        return len(self.originals)
+
+    @property
+    def kepts(self) -> list[str]:
+        """Each text's kept form."""
+        if self._kepts is None:
+            self._kepts = self.kept.split("\0")
+        return self._kepts
+
+    @property
+    def skeletons(self) -> list[str]:
+        """Each text's skeleton."""
+        if self._skeletons is None:
+            self._skeletons = self.skeleton.split("\0")
+        return self._skeletons
+
+    def text(self, index: int) -> NormalizedText:
+        """The page's ``index``-th text, normalised."""
+        return NormalizedText(
+            self.originals[index], self.kepts[index], self.skeletons[index], self._normalizer
+        )
+
+    @property
+    def texts(self) -> list[NormalizedText]:
+        """Every text of the page, normalised."""
+        return [self.text(index) for index in range(len(self.originals))]
 
 
 class NormalizedText:

@@ -1,16 +1,18 @@
-"""What one scan of a comment found (:class:`ScanResult`), and the hits gathered while
-scanning (:class:`Found`)."""
+"""What one scan of a comment found (:class:`ScanResult`), what the scan of a page of them
+found (:class:`PageScan`), and the hits gathered while scanning (:class:`Found`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from worker.rules.normalize import NormalizedText
+from worker.rules.normalize import NormalizedPage, NormalizedText
 
 if TYPE_CHECKING:
     from worker.rules.matcher import Matcher
 
-__all__ = ["Found", "ScanResult", "original_span"]
+__all__ = ["Found", "PageScan", "ScanResult", "original_span"]
+
+Hit = tuple[int, int, int]  # (automaton pattern index, start, end)
 
 
 def original_span(norm: NormalizedText, where: str, start: int, end: int) -> tuple[int, int]:
@@ -86,3 +88,30 @@ class ScanResult:
             span = self.text.kept_span(*found)
             self._regex_first[regex_id] = span
         return span
+
+
+class PageScan:
+    """What the scan of a page of comments found (Matcher.scan_page): which texts may hold
+    something (:attr:`busy`; the others hold nothing), and each text's :class:`ScanResult`,
+    made only when asked for."""
+
+    __slots__ = ("_hits", "_matcher", "_page", "_regex_free", "busy")
+
+    def __init__(
+        self, matcher: Matcher, page: NormalizedPage, hits: dict[int, list[Hit]],
+        regex_free: list[bool], busy: frozenset[int],
+    ) -> None:
+        """``hits``: the automaton's hits of the texts that have some, by index;
+        ``regex_free``: per text, whether the regex set is known to match nothing in it."""
+        self._matcher = matcher
+        self._page = page
+        self._hits = hits
+        self._regex_free = regex_free
+        self.busy = busy
+
+    def result(self, index: int) -> ScanResult:
+        """:meth:`Matcher.scan` of the page's ``index``-th text."""
+        norm = self._page.text(index)
+        matcher = self._matcher
+        matched = None if self._regex_free[index] else matcher._regex_matches(norm.kept)
+        return matcher._result(norm, self._hits.get(index, ()), matched)

@@ -16,7 +16,7 @@ from worker.rules.allow import allowed_regexes, settle
 from worker.rules.literals import LiteralDef, RegexDef
 from worker.rules.normalize import NUMERALS, NormalizedPage, NormalizedText, Normalizer
 from worker.rules.regex import re2_options
-from worker.rules.scan_result import Found, ScanResult
+from worker.rules.scan_result import Found, Hit, PageScan, ScanResult
 from worker.rules.sounds_like import needed_finder, sound_of, sound_of_page
 from worker.rules.spaced import spaced_runs
 from worker.rules.words import is_word_char
@@ -38,8 +38,6 @@ _ANCHORS = ("\\A", "\\z", "(?m:^)", "(?m:$)")  # as regex.py writes ^, $, \A and
 # re2.Set needs far more than RE2's default 8 MiB for ~100 patterns (perf-notes.md); running
 # out of it makes a set match fail, so be generous: it is a budget, allocated only when used.
 SET_MAX_MEM = 512 << 20
-
-Hit = tuple[int, int, int]  # (automaton pattern index, start, end)
 
 
 class Matcher:
@@ -144,10 +142,32 @@ class Matcher:
     def scan(self, text: str) -> ScanResult:
         """Normalise ``text`` and find every literal and regex that holds."""
         norm = self.normalizer.normalize(text)
-        return self._result(norm, self._hits_of(norm.skeleton))
+        return self._result(norm, self._hits_of(norm.skeleton), self._regex_matches(norm.kept))
+
+    def probe(self, text: str) -> ScanResult | None:
+        """:meth:`scan`, or None when ``text`` is known to hold nothing: then no object is
+        made for it (most comments)."""
+        kept, skeleton = self.normalizer.forms(text)
+        hits = self._hits_of(skeleton)
+        matched = self._regex_matches(kept)
+        if not hits and not matched and self._clean_without_hits:
+            return None
+        return self._result(NormalizedText(text, kept, skeleton, self.normalizer), hits, matched)
+
+    def _regex_matches(self, kept: str) -> list[int] | None:
+        """The ids of the regexes that match ``kept`` (None or empty: none)."""
+        return None if self._set_match is None else self._set_match(kept.encode())
 
     def scan_many(self, texts: Sequence[str]) -> list[ScanResult]:
-        """:meth:`scan` of each text, equal to it text for text, for a page of comments.
+        """:meth:`scan` of each text, equal to it text for text, for a page of comments
+        (:meth:`scan_page`)."""
+        page = self.scan_page(texts)
+        return [page.result(index) for index in range(len(texts))]
+
+    def scan_page(self, texts: Sequence[str]) -> PageScan:
+        """A page of comments scanned together: :meth:`PageScan.result` is :meth:`scan` of
+        each text, made only when asked for; :attr:`PageScan.busy` says which texts may hold
+        something (the others hold nothing).
 
         The page is normalised in one pass (Normalizer.normalize_many) and its skeletons
         (and their sound) go through the automaton in one scan, joined by NUL, which no
@@ -158,34 +178,30 @@ class Matcher:
         halved until the texts that may match are found.
         """
         page = self.normalizer.normalize_many(texts)
-        norms = page.texts
-        if len(norms) < 2:
-            return [self._result(norm, self._hits_of(norm.skeleton)) for norm in norms]
+        count = len(page)
+        if count < 2 or self._skel_ac is None or not self._page_scan:
+            hits = {}
+            for index, skeleton in enumerate(page.skeletons):
+                found = self._hits_of(skeleton)
+                if found:
+                    hits[index] = found
+        else:
+            hits = self._page_hits(page)
         regex_free = self._regex_free(page)
-        if self._skel_ac is None or not self._page_scan:
-            return [
-                self._result(norm, self._hits_of(norm.skeleton), regex_free=free)
-                for norm, free in zip(norms, regex_free, strict=True)
-            ]
-        per_text = self._page_hits(page)
-        results: list[ScanResult] = []
-        for index, norm in enumerate(norms):
-            hits = per_text.get(index)
-            if hits is None and regex_free[index] and self._clean_without_hits:
-                results.append(ScanResult(norm, _NO_IDS, _NO_IDS, _NO_FIRST, self))
-            else:
-                results.append(self._result(norm, hits or [], regex_free=regex_free[index]))
-        return results
+        if self._clean_without_hits:
+            busy = {i for i in range(count) if not regex_free[i]}.union(hits)
+        else:
+            busy = set(range(count))
+        return PageScan(self, page, hits, regex_free, frozenset(busy))
 
     def _regex_free(self, page: NormalizedPage) -> list[bool]:
         """Per text of the page: True when the regex set is known to match nothing in it."""
-        count = len(page.texts)
+        count = len(page)
         if self._set_match is None:
             return [True] * count
         free = [False] * count
-        if self._page_regex:
-            kepts = [norm.kept for norm in page.texts]
-            self._mark_regex_free(kepts, 0, count, page.kept, free)
+        if self._page_regex and count > 1:
+            self._mark_regex_free(page.kepts, 0, count, page.kept, free)
         return free
 
     def _mark_regex_free(
@@ -216,11 +232,12 @@ class Matcher:
         per_text: dict[int, list[Hit]] = {}
         if not hits:
             return per_text
+        skeletons = page.skeletons
         starts: list[int] = []  # where each skeleton starts in ``joined``
         at = 0
-        for norm in page.texts:
+        for skeleton in skeletons:
             starts.append(at)
-            at += len(norm.skeleton) + 1
+            at += len(skeleton) + 1
         for index, start, end in hits:
             if end <= length:
                 which = bisect.bisect_right(starts, start) - 1
@@ -229,7 +246,7 @@ class Matcher:
             else:  # in the sound part: numbered as scan() does, after the skeleton and a NUL
                 at = start - length - 1  # in the sound of ``joined``
                 which = bisect.bisect_right(starts, at) - 1
-                shift = len(page.texts[which].skeleton) + 1 - starts[which]
+                shift = len(skeletons[which]) + 1 - starts[which]
                 hit = (index, at + shift, end - length - 1 + shift)
             per_text.setdefault(which, []).append(hit)
         return per_text
@@ -252,14 +269,10 @@ class Matcher:
         return self._sound_needed is None or self._sound_needed.search(skeleton) is not None
 
     def _result(
-        self, norm: NormalizedText, hits: list[Hit], *, regex_free: bool = False
+        self, norm: NormalizedText, hits: Sequence[Hit], matched: list[int] | None
     ) -> ScanResult:
-        """What one comment's scan found, from its automaton hits (``regex_free``: the regex
-        set is known to match nothing in it)."""
-        matched = (
-            None if regex_free or self._set_match is None
-            else self._set_match(norm.kept.encode())
-        )
+        """What one comment's scan found, from its automaton hits and the ids of the regexes
+        the set matched in it."""
         if not hits and not matched and self._clean_without_hits:
             return ScanResult(norm, _NO_IDS, _NO_IDS, _NO_FIRST, self)  # most comments
         skeleton = norm.skeleton
