@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import array
 import bisect
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -347,13 +348,16 @@ class Matcher:
         kept = norm.kept
         targets = self._word_targets
         n = len(kept)
+        # A digit made from a numeral needs a numeral in the original: without one, no
+        # offset map is needed to tell.
+        numerals = self._numerals and _NUMERAL_RE.search(norm.original) is not None
 
         def continues(pos: int) -> bool:
             ch = kept[pos]
             if not is_word_char(ch):
                 return False
             # Word edges are judged as if the numerals step were off: 加vx一起 still has vx.
-            if self._numerals and "0" <= ch <= "9":
+            if numerals and "0" <= ch <= "9":
                 start, end = norm.kept_span(pos, pos + 1)
                 return not any(c in NUMERALS for c in norm.original[start:end])
             return True
@@ -401,6 +405,7 @@ class Matcher:
         return int(start), int(end)
 
 
+_NUMERAL_RE = re.compile(f"[{''.join(NUMERALS)}]")
 _SkeletonTerms = dict[str, list[int]]  # skeleton term -> its targets
 _REGEX_SPLIT_MIN = 4  # a matching part of a page this small is searched text by text
 
