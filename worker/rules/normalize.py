@@ -262,16 +262,20 @@ class Normalizer:
         (a run of NULs from empty texts would collapse), takes the text-by-text way.
         """
         joined = "\0".join(texts)
-        joins = len(texts) - 1
-        if self._collapse_re is None and joined.count("\0") == joins:
+        if self._collapse_re is None and joined.count("\0") == len(texts) - 1:
             pre = self.pre(joined)
             skeleton = self._skeleton_of(pre, page=True)
-            if pre.count("\0") == skeleton.count("\0") == joins:
-                return NormalizedPage(texts, pre, skeleton, self)
-        norms = [self.normalize(text) for text in texts]
+            kepts = pre.split("\0")
+            skeletons = skeleton.split("\0")
+            if len(kepts) == len(skeletons) == len(texts):
+                return NormalizedPage(texts, pre, skeleton, kepts, skeletons, self)
+        kepts, skeletons = [], []
+        for text in texts:
+            kept, skeleton = self.forms(text)
+            kepts.append(kept)
+            skeletons.append(skeleton)
         return NormalizedPage(
-            texts, "\0".join(n.kept for n in norms), "\0".join(n.skeleton for n in norms),
-            self, kepts=[n.kept for n in norms], skeletons=[n.skeleton for n in norms],
+            texts, "\0".join(kepts), "\0".join(skeletons), kepts, skeletons, self
         )
 
     def normalize_term(self, term: str, *, skeleton: bool) -> str:
@@ -296,41 +300,25 @@ class Normalizer:
 
 
 class NormalizedPage:
-    """A page of comments normalised together: all joined by NUL, and each one, split out
-    only when asked for (most comments of a page are never looked at one by one)."""
+    """A page of comments normalised together: all joined by NUL, each one's forms, and each
+    one as a :class:`NormalizedText` only when asked for (most comments of a page are never
+    looked at one by one)."""
 
-    __slots__ = ("_kepts", "_normalizer", "_skeletons", "kept", "originals", "skeleton")
+    __slots__ = ("_normalizer", "kept", "kepts", "originals", "skeleton", "skeletons")
 
     def __init__(
-        self, originals: Sequence[str], kept: str, skeleton: str, normalizer: Normalizer, *,
-        kepts: list[str] | None = None, skeletons: list[str] | None = None,
+        self, originals: Sequence[str], kept: str, skeleton: str, kepts: list[str],
+        skeletons: list[str], normalizer: Normalizer,
     ) -> None:
-        """``kept`` and ``skeleton``: the page's texts joined by NUL; ``kepts`` and
-        ``skeletons``: each text's, when a text may hold a NUL itself (then they cannot be
-        split out of the joined ones)."""
         self.originals = originals
-        self.kept = kept
-        self.skeleton = skeleton
+        self.kept = kept  # the kept texts joined by NUL
+        self.skeleton = skeleton  # the skeletons joined by NUL
+        self.kepts = kepts
+        self.skeletons = skeletons
         self._normalizer = normalizer
-        self._kepts = kepts
-        self._skeletons = skeletons
 
     def __len__(self) -> int:
         return len(self.originals)
-
-    @property
-    def kepts(self) -> list[str]:
-        """Each text's kept form."""
-        if self._kepts is None:
-            self._kepts = self.kept.split("\0")
-        return self._kepts
-
-    @property
-    def skeletons(self) -> list[str]:
-        """Each text's skeleton."""
-        if self._skeletons is None:
-            self._skeletons = self.skeleton.split("\0")
-        return self._skeletons
 
     def text(self, index: int) -> NormalizedText:
         """The page's ``index``-th text, normalised."""

@@ -95,23 +95,22 @@ class PageScan:
     something (:attr:`busy`; the others hold nothing), and each text's :class:`ScanResult`,
     made only when asked for."""
 
-    __slots__ = ("_hits", "_matcher", "_page", "_regex_free", "busy")
+    __slots__ = ("_hits", "_matcher", "_page", "_regexes", "busy")
 
     def __init__(
         self, matcher: Matcher, page: NormalizedPage, hits: dict[int, list[Hit]],
-        regex_free: list[bool], busy: frozenset[int],
+        regexes: dict[int, list[int]], busy: frozenset[int],
     ) -> None:
-        """``hits``: the automaton's hits of the texts that have some, by index;
-        ``regex_free``: per text, whether the regex set is known to match nothing in it."""
+        """``hits``: the automaton's hits of the texts that have some, by index; ``regexes``:
+        the ids of the regexes the set matched, of the texts it matched in."""
         self._matcher = matcher
         self._page = page
         self._hits = hits
-        self._regex_free = regex_free
+        self._regexes = regexes
         self.busy = busy
 
     def result(self, index: int) -> ScanResult:
         """:meth:`Matcher.scan` of the page's ``index``-th text."""
-        norm = self._page.text(index)
-        matcher = self._matcher
-        matched = None if self._regex_free[index] else matcher._regex_matches(norm.kept)
-        return matcher._result(norm, self._hits.get(index, ()), matched)
+        return self._matcher._result(
+            self._page.text(index), self._hits.get(index, ()), self._regexes.get(index)
+        )

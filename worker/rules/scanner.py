@@ -188,38 +188,53 @@ class Matcher:
                     hits[index] = found
         else:
             hits = self._page_hits(page)
-        regex_free = self._regex_free(page)
+        matched = self._page_regexes(page)
         if self._clean_without_hits:
-            busy = {i for i in range(count) if not regex_free[i]}.union(hits)
+            busy = frozenset(hits).union(matched)
         else:
-            busy = set(range(count))
-        return PageScan(self, page, hits, regex_free, frozenset(busy))
+            busy = frozenset(range(count))
+        return PageScan(self, page, hits, matched, busy)
 
-    def _regex_free(self, page: NormalizedPage) -> list[bool]:
-        """Per text of the page: True when the regex set is known to match nothing in it."""
-        count = len(page)
+    def _page_regexes(self, page: NormalizedPage) -> dict[int, list[int]]:
+        """The ids of the regexes the set matches in each text of the page (only texts with
+        some)."""
+        matched: dict[int, list[int]] = {}
         if self._set_match is None:
-            return [True] * count
-        free = [False] * count
-        if self._page_regex and count > 1:
-            self._mark_regex_free(page.kepts, 0, count, page.kept, free)
-        return free
+            return matched
+        kepts = page.kepts
+        if self._page_regex and len(kepts) > 1:
+            self._search_halves(kepts, 0, len(kepts), page.kept, matched)
+        else:
+            self._search_each(kepts, 0, len(kepts), matched)
+        return matched
 
-    def _mark_regex_free(
-        self, kepts: list[str], lo: int, hi: int, joined: str, free: list[bool]
+    def _search_halves(
+        self, kepts: list[str], lo: int, hi: int, joined: str, matched: dict[int, list[int]]
     ) -> None:
-        """Mark texts ``lo:hi`` (``joined``: them joined by NUL) regex-free where a search
-        of them together, or of a half of them, finds nothing; the rest are left to a
+        """Find the regexes matching each of texts ``lo:hi`` (``joined``: them joined by
+        NUL): none when a search of them together finds none, else in each half, down to a
         search each."""
         assert self._set_match is not None
-        if not self._set_match(joined.encode()):
-            free[lo:hi] = [True] * (hi - lo)
+        found = self._set_match(joined.encode())
+        if not found:
             return
-        if hi - lo <= _REGEX_SPLIT_MIN:
-            return
-        mid = (lo + hi) // 2
-        self._mark_regex_free(kepts, lo, mid, "\0".join(kepts[lo:mid]), free)
-        self._mark_regex_free(kepts, mid, hi, "\0".join(kepts[mid:hi]), free)
+        if hi - lo == 1:
+            matched[lo] = found
+        elif hi - lo <= _REGEX_SPLIT_MIN:
+            self._search_each(kepts, lo, hi, matched)
+        else:
+            mid = (lo + hi) // 2
+            self._search_halves(kepts, lo, mid, "\0".join(kepts[lo:mid]), matched)
+            self._search_halves(kepts, mid, hi, "\0".join(kepts[mid:hi]), matched)
+
+    def _search_each(
+        self, kepts: list[str], lo: int, hi: int, matched: dict[int, list[int]]
+    ) -> None:
+        assert self._set_match is not None
+        for index in range(lo, hi):
+            found = self._set_match(kepts[index].encode())
+            if found:
+                matched[index] = found
 
     def _page_hits(self, page: NormalizedPage) -> dict[int, list[Hit]]:
         """The skeleton automaton's hits in a page, by text (only texts with hits), each
