@@ -156,7 +156,7 @@ class Normalizer:
         steps = (opts.strip_invisible, opts.fold_accents, opts.confusables, opts.numerals)
         self._rare_re = rare_re(*steps, casefold=opts.casefold)
         self._rare_fix = rare_fixer(*steps)
-        self._rare_fixed: dict[str, str] = {}
+        self._rare_fixed: dict[str, tuple[str, bool]] = {}  # what _fix_rare made of each
         self._case: Callable[[str], str] = str.casefold if opts.casefold else lower_simple
         #: runs of separators outside the slow astral block (None: separators are kept)
         self.separator_regex = separator_re() if opts.skip_separators else None
@@ -203,28 +203,38 @@ class Normalizer:
                 text = unicodedata.normalize("NFKC", text)
         found = self._rare_re.findall(text)
         if found:  # else no character here is one the rare steps or case folding change
-            text = self._case(self._fix_rare(text, found))
+            text, cased = self._fix_rare(text, found)
+            if cased:
+                text = self._case(text)
         if self._t2s_re is not None and self._t2s_re.search(text):
             assert self._t2s_table is not None
             text = text.translate(self._t2s_table)
         return text
 
-    def _fix_rare(self, text: str, found: list[str]) -> str:
+    def _fix_rare(self, text: str, found: list[str]) -> tuple[str, bool]:
         """Look-alikes and numerals fold here too: before case folding (the look-alike table
         maps capitals) and before t2s (which would make the numeral 參 参). One str.replace
         per distinct character found, not a Python call per occurrence (numerals are common:
         一 is the second most frequent character); what each becomes is remembered, and never
-        itself a character this step changes."""
+        itself a character this step changes.
+
+        Also says whether case folding has anything to do: it is context-free (folding.py),
+        and only what this step leaves of the characters found can change, so a text whose
+        only finds are numerals or invisible characters is not folded."""
         fixed = self._rare_fixed
+        cased = False
         for ch in set(found):
-            out = fixed.get(ch)
-            if out is None:
+            known = fixed.get(ch)
+            if known is None:
                 out = self._rare_fix(ch)
+                known = (out, self._case(out) != out)
                 if len(fixed) < _CHAR_CACHE_SIZE:
-                    fixed[ch] = out
+                    fixed[ch] = known
+            out, changes = known
             if out != ch:
                 text = text.replace(ch, out)
-        return text
+            cased = cased or changes
+        return text, cased
 
     def _collapse(self, text: str) -> str:
         if self._collapse_re is None:
