@@ -31,6 +31,7 @@ from worker.rules.model import (
     SkippedAction,
     Span,
     held_signals,
+    settled,
 )
 from worker.rules.plans import ActionPlan, reply_text, skip_reason
 from worker.rules.waves import wave_members, wave_query, wave_text
@@ -109,6 +110,11 @@ class RuleSet:
         }
         self._by_id = {r.id: r for r in ordered}
         self._has_shadow = any(r.mode == "shadow" for r in ordered)
+        # Branching rules whose held signals can wait until a span is asked for (most never
+        # are): see settled().
+        self._held_later = frozenset(
+            r.id for r in ordered if r.branching and r.when is not None and settled(r.when)
+        )
         self.wave_query = wave_query([r.when for r in ordered if r.enabled])
         self._wave_rules = tuple(
             r for r in ordered if r.enabled and wave_query([r.when]) is not None
@@ -218,6 +224,7 @@ class RuleSet:
         matched: list[Rule] = []
         after_stop: set[str] = set()
         held: dict[str, frozenset[Signal]] = {}
+        held_later = self._held_later
         # Enforced and shadow rules run as two independent passes over the same order: a
         # shadow rule's `stop` ends only the shadow rules after it, and an enforced `stop`
         # ends only the enforced ones (shadow rules after it still run, marked after_stop),
@@ -237,7 +244,7 @@ class RuleSet:
             matched.append(rule)
             if shadow and enforce_stopped:
                 after_stop.add(rule.id)
-            if rule.branching and rule.when is not None:
+            if rule.branching and rule.when is not None and rule.id not in held_later:
                 # Now, not when a span is asked for: the offense count may have moved by then.
                 held[rule.id] = held_signals(rule.when, ctx)
             if rule.stop:
@@ -247,7 +254,7 @@ class RuleSet:
                     enforce_stopped = True
         decision = Decision(comment)
         if matched:
-            self._decide(decision, matched, after_stop, scans, fired, held)
+            self._decide(decision, matched, after_stop, ctx, fired, held)
             if observation is not None:
                 self._waves_of(decision, matched, ctx)
         return decision
@@ -290,17 +297,32 @@ class RuleSet:
                     decision.waves[rule.id] = members
 
     def _decide(
-        self, decision: Decision, matched: list[Rule], after_stop: set[str],
-        scans: list[ScanResult], fired: set[Signal], held: dict[str, frozenset[Signal]],
+        self, decision: Decision, matched: list[Rule], after_stop: set[str], ctx: EvalContext,
+        fired: set[Signal], held: dict[str, frozenset[Signal]],
     ) -> None:
         by_id = {rule.id: rule for rule in matched}
         decision.matches = [self._rule_matches[r.id][r.id in after_stop] for r in matched]
-        decision.span_finder = lambda rule_id: _span_of(
-            by_id[rule_id], scans, held.get(rule_id, fired)
-        )
+        held_later = self._held_later
+
+        def span_of(rule_id: str) -> Span | None:
+            rule = by_id[rule_id]
+            signals: set[Signal] | frozenset[Signal] | None = held.get(rule_id)
+            if signals is None:
+                signals = (
+                    held_signals(rule.when, ctx)
+                    if rule.when is not None and rule_id in held_later else fired
+                )
+            return _span_of(rule, ctx.scans, signals)
+
+        decision.span_finder = span_of
         deleting = self._deleting
-        enforce_delete = any(r.mode == "enforce" and r.id in deleting for r in matched)
-        shadow_delete = any(r.mode == "shadow" and r.id in deleting for r in matched)
+        enforce_delete = shadow_delete = False
+        for rule in matched:
+            if rule.id in deleting:
+                if rule.mode == "enforce":
+                    enforce_delete = True
+                else:
+                    shadow_delete = True
         planned: dict[str, PlannedAction] = {}
         # Enforced rules plan first, so their actions come out as if no shadow rule existed;
         # shadow rules then add what no enforced rule asked for.
