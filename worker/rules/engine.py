@@ -101,6 +101,9 @@ class RuleSet:
         self.files = tuple(files)
         self._candidates = _Candidates.of(ordered)
         self._all_gated = not self._candidates.ungated  # every rule needs some content hit
+        self._probe_one = (
+            self.matchers[0].probe if self._all_gated and len(self.matchers) == 1 else None
+        )
         self._deleting = frozenset(
             r.id for r in ordered if any(a.type == "delete" for a in r.then)
         )
@@ -141,25 +144,29 @@ class RuleSet:
     ) -> Decision:
         """Decide ``comment``; with ``waves``, it is recorded there first (see :meth:`observe`),
         unless ``observation`` says what :meth:`observe_page` found for it."""
-        now = time.time() if now is None else now
         if observation is None and waves is not None:
+            now = time.time() if now is None else now
             observation = self.observe(comment, waves, now)
-        if not self._all_gated:
-            scans = self.scan(comment.content)
-        else:
+        probe = self._probe_one
+        if probe is not None:  # one normalisation group, every rule gated on content
+            found = probe(comment.content)
+            if found is None:  # the common case: a clean comment
+                return Decision(comment)
+            scans = [found]
+        elif self._all_gated:
             probed = self._probe(comment.content)
-            if probed is None:  # the common case: a clean comment, no content-free rule
+            if probed is None:
                 return Decision(comment)
             scans = probed
+        else:
+            scans = self.scan(comment.content)
+        now = time.time() if now is None else now
         return self._evaluate_scanned(comment, scans, offenses, now, observation)
 
     def _probe(self, content: str) -> list[ScanResult] | None:
         """:meth:`scan`, or None when every group's scan is known to hold nothing (nothing is
         made for them then: Matcher.probe)."""
         matchers = self.matchers
-        if len(matchers) == 1:
-            found = matchers[0].probe(content)
-            return None if found is None else [found]
         probes = [matcher.probe(content) for matcher in matchers]
         if all(found is None for found in probes):
             return None
@@ -192,13 +199,18 @@ class RuleSet:
             *(page.busy for page in pages)
         )
         for index, comment in enumerate(comments):
-            at = time.time() if now is None else now
-            observation = self.observe(comment, waves, at) if waves is not None else None
+            at = now
+            observation = None
+            if waves is not None:
+                at = time.time() if now is None else now
+                observation = self.observe(comment, waves, at)
             if gated and index not in busy:  # the common case: a clean comment
                 yield Decision(comment)
                 continue
             scans = [page.result(index) for page in pages]
-            yield self._evaluate_scanned(comment, scans, offenses, at, observation)
+            yield self._evaluate_scanned(
+                comment, scans, offenses, time.time() if at is None else at, observation
+            )
 
     def _evaluate_scanned(
         self,

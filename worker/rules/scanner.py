@@ -150,7 +150,8 @@ class Matcher:
         made for it (most comments)."""
         kept, skeleton = self.normalizer.forms(text)
         hits = self._hits_of(skeleton)
-        matched = self._regex_matches(kept)
+        set_match = self._set_match
+        matched = None if set_match is None else set_match(kept.encode())
         if not hits and not matched and self._clean_without_hits:
             return None
         return self._result(NormalizedText(text, kept, skeleton, self.normalizer), hits, matched)
