@@ -233,6 +233,58 @@ def test_offenses_count_enforced_removals_within_the_window(tmp_path: Path) -> N
     assert rules.evaluate(comment("你好", author="oGood"), offenses=counter, now=now).matched == []
 
 
+class AskedCounts(InMemoryOffenseCounter):
+    """An in-memory counter that also notes every count it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[str, str | None, str, float, float]] = []
+
+    def count(
+        self, *, platform: str, account: str | None, author: str, within: float, now: float
+    ) -> int:
+        self.asked.append((platform, account, author, within, now))
+        return super().count(platform=platform, account=account, author=author, within=within,
+                             now=now)
+
+
+def test_offense_questions_are_the_counts_an_evaluation_may_ask_for(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, """
+        version: 1
+        rules:
+          - id: repeat
+            platforms: [wechat]
+            when:
+              any:
+                - author: {offenses: {at_least: 2, within: 1d}}
+                - content: {includes: [博彩]}
+              not:
+                author: {offenses: {at_least: 9, within: 7d}}
+            then: [delete]
+          - id: old
+            enabled: false
+            when: {author: {offenses: {at_least: 1, within: 30d}}}
+            then: [delete]
+          - id: praise
+            when: {content: {includes: [好]}}
+            then: [elect]
+    """)
+    day, now = 86400.0, 1_700_000_000.0
+    page = [comment("博彩", id="1", author="oA", account="oa", created_at=now - 60),
+            comment("你好", id="2", author="oB", account="oa"),
+            comment("你好", id="3"),
+            comment("你好", id="4", platform="weibo", author="u1")]
+    questions = rules.offense_questions(page, now)
+    assert sorted(questions) == sorted([
+        ("wechat", "oa", "oA", day, now - 60), ("wechat", "oa", "oA", 7 * day, now - 60),
+        ("wechat", "oa", "oB", day, now), ("wechat", "oa", "oB", 7 * day, now)])
+    counter = AskedCounts()
+    for _ in rules.evaluate_many(page, offenses=counter, now=now):
+        pass
+    assert counter.asked
+    assert set(counter.asked) <= set(questions)
+
+
 def test_reply_templates_render_the_original_match(tmp_path: Path) -> None:
     rules = ruleset(tmp_path, """
         version: 1

@@ -31,6 +31,7 @@ from worker.rules.model import (
     SkippedAction,
     Span,
     held_signals,
+    offense_windows,
     settled,
 )
 from worker.rules.plans import ActionPlan, reply_text, skip_reason
@@ -122,9 +123,30 @@ class RuleSet:
         self._wave_rules = tuple(
             r for r in ordered if r.enabled and wave_query([r.when]) is not None
         )
+        self._offense_rules = tuple(
+            (r, windows) for r in ordered if r.enabled and (windows := offense_windows(r.when))
+        )
 
     def rule(self, rule_id: str) -> Rule:
         return self._by_id[rule_id]
+
+    def offense_questions(
+        self, comments: Sequence[Comment], now: float
+    ) -> list[tuple[str, str | None, str, float, float]]:
+        """The offense counts evaluating ``comments`` at ``now`` may ask for, as the arguments
+        of :meth:`OffenseCounts.count` (platform, account, author, within, now), so that a
+        caller can read them together beforehand."""
+        questions: list[tuple[str, str | None, str, float, float]] = []
+        for comment in comments:
+            author = comment.author
+            if author is None:
+                continue
+            at = comment.created_at if comment.created_at is not None else now
+            for rule, windows in self._offense_rules:
+                if rule.applies_to(comment):
+                    questions.extend((comment.platform, comment.account, author, within, at)
+                                     for within in windows)
+        return questions
 
     def __len__(self) -> int:
         return len(self.rules)

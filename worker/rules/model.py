@@ -240,6 +240,23 @@ def required_signals(cond: Condition | None) -> frozenset[Signal] | None:
     return None
 
 
+def offense_windows(cond: Condition | None) -> frozenset[float]:
+    """The windows (``within``) of every ``author.offenses`` in ``cond``, negated ones too."""
+    found: set[float] = set()
+
+    def walk(node: Condition | None) -> None:
+        if isinstance(node, AuthorOffenses):
+            found.add(node.within)
+        elif isinstance(node, AllOf | AnyOf):
+            for child in node.children:
+                walk(child)
+        elif isinstance(node, Not):
+            walk(node.child)
+
+    walk(cond)
+    return frozenset(found)
+
+
 def content_signals(cond: Condition | None) -> list[Signal]:
     """Every content signal in ``cond`` in source order (for ``{match}`` and audit spans)."""
     found: list[Signal] = []
