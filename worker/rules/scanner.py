@@ -176,8 +176,8 @@ class Matcher:
         automaton pattern holds, so no match reaches across two comments. The regex set
         first runs over the page's kept texts joined: no rule regex has an anchor (checked
         at build), so a regex that matches one of them matches the joined text too, and a
-        page where none matches (most pages) costs one set search; a page where one does is
-        halved until the texts that may match are found.
+        page where none matches costs one set search; a page where one does is halved until
+        the texts it matches in are found (:meth:`_search_halves`).
         """
         page = self.normalizer.normalize_many(texts)
         count = len(page)
@@ -231,6 +231,7 @@ class Matcher:
     def _search_each(
         self, kepts: list[str], lo: int, hi: int, matched: dict[int, list[int]]
     ) -> None:
+        """Find the regexes matching each of texts ``lo:hi``, one search each."""
         assert self._set_match is not None
         for index in range(lo, hi):
             found = self._set_match(kepts[index].encode())
