@@ -274,12 +274,12 @@ class Matcher:
         numbered as if the sound followed the skeleton and a NUL."""
         if self._skel_ac is None or not skeleton:
             return []
+        scanned = skeleton
         # Every sounds_like term has a Han character: an ASCII skeleton sounds like none.
-        scanned = (
-            f"{skeleton}\0{sound_of(skeleton)}"
-            if self._sounds and not skeleton.isascii() and self._sound_may_hit(skeleton)
-            else skeleton
-        )
+        if self._sounds and not skeleton.isascii():
+            needed = self._sound_needed
+            if needed is None or needed.search(skeleton) is not None:
+                scanned = f"{skeleton}\0{sound_of(skeleton)}"
         hits: list[Hit] = self._skel_ac.find_matches_as_indexes(scanned, overlapping=True)
         return hits
 
