@@ -346,6 +346,32 @@ def test_the_span_comes_from_an_any_branch_that_holds(tmp_path: Path) -> None:
     assert span is not None and span.text == "加v"
 
 
+def test_the_span_is_of_the_branches_that_held_when_decided(tmp_path: Path) -> None:
+    """A branch on the author's offenses is judged when the comment is decided: recording
+    this comment's own offense afterwards does not make it the branch the span comes from
+    (branches with nothing that moves are judged only when a span is asked for)."""
+    rules = ruleset(tmp_path, """
+        version: 1
+        rules:
+          - id: r
+            when:
+              any:
+                - content: {includes: [加v]}
+                  author: {offenses: {at_least: 1, within: 1d}}
+                - content: {includes: [博彩]}
+            then: [delete]
+    """)
+    counter = InMemoryOffenseCounter()
+    now = 1_700_000_000.0
+    decision = rules.evaluate(
+        comment("加v 看博彩", author="oBad", created_at=now), offenses=counter, now=now
+    )
+    assert is_offense(decision)
+    counter.record(platform="wechat", account=None, author="oBad", at=now)
+    span = decision.span("r")
+    assert span is not None and span.text == "博彩"
+
+
 def test_a_reply_drops_what_json_cannot_carry_plainly(tmp_path: Path) -> None:
     rules = ruleset(tmp_path, """
         version: 1

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from worker.errors import ConfigError, PatternError, Problem
-from worker.rules import load_rules
+from worker.rules import load_rules, spaced
 from worker.rules.matcher import LiteralKind, Matcher, MatcherBuilder, is_word_char
 from worker.rules.normalize import NUMERALS, NormalizeOptions, Normalizer
 from worker.rules.sounds_like import sound_of
@@ -177,6 +177,24 @@ _SPACED_ALPHABET = st.sampled_from([*"abfuck", " ", ".", "-", "_", "的", "x"])
 def test_spaced_runs_agree_with_brute_force(text: str, term: str) -> None:
     found = any(word == term for word, _, _ in spaced_runs(text, lambda p: is_word_char(text[p])))
     assert found == spaced_reference(text, term)
+
+
+# Word characters of several scripts and blocks (accented Latin, Arabic-Indic and Osmanya
+# digits, a mathematical letter), separators inside and outside the slow astral block, Han,
+# kana, emoji: what the one-search check before the character-by-character one must not miss.
+_RUN_ALPHABET = st.sampled_from(
+    [*"aZé9ß٣", "\U000104a0", "\U0001d41f", " ", "-", "\u3000", "\U00010100", "\U0001d100",
+     "😀", "\u200b", "的", "あ", "\uf900", "\0"]
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(_RUN_ALPHABET, max_size=10))
+def test_spaced_runs_skip_only_texts_without_a_run(text: str) -> None:
+    def is_word(p: int) -> bool:
+        return is_word_char(text[p])
+
+    assert list(spaced_runs(text, is_word)) == list(spaced._runs(text, is_word))
 
 
 # -- allow ---------------------------------------------------------------------------------

@@ -285,6 +285,19 @@ def branches_content(cond: Condition | None) -> bool:
     return False
 
 
+def settled(cond: Condition) -> bool:
+    """Whether ``cond`` holds, branch for branch, the same for a comment whenever it is asked:
+    no ``author.offenses`` (a count the caller moves once a comment is decided) and no wave
+    condition. Then :func:`held_signals` may wait until a span is asked for."""
+    if isinstance(cond, AllOf | AnyOf):
+        return all(settled(child) for child in cond.children)
+    if isinstance(cond, Not):
+        return settled(cond.child)
+    return isinstance(
+        cond, LiteralHit | RegexHit | Length | Letters | AuthorIn | CommentFlag | CommentAge
+    )
+
+
 def held_signals(cond: Condition, ctx: EvalContext) -> frozenset[Signal]:
     """The content signals that fired in the branches of ``cond`` that hold (``cond`` holds)."""
     found: set[Signal] = set()
@@ -423,7 +436,7 @@ class SkippedAction:
         return {"type": self.type, "rule": self.rule, "reason": self.reason}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Decision:
     """What the rules decided for one comment.
 
@@ -439,6 +452,26 @@ class Decision:
     _spans: dict[str, Span | None] = field(default_factory=dict)
     #: rule -> the earlier members of the wave its ``repeated`` condition found (newest first)
     waves: dict[str, tuple[Member, ...]] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        comment: Comment,
+        matches: list[RuleMatch] | None = None,
+        actions: list[PlannedAction] | None = None,
+        skipped: list[SkippedAction] | None = None,
+        span_finder: Callable[[str], Span | None] | None = None,
+        _spans: dict[str, Span | None] | None = None,
+        waves: dict[str, tuple[Member, ...]] | None = None,
+    ) -> None:
+        """The generated ``__init__``, written out: literals instead of a factory call per
+        field (a decision is made for every comment, most of them with nothing in it)."""
+        self.comment = comment
+        self.matches = [] if matches is None else matches
+        self.actions = [] if actions is None else actions
+        self.skipped = [] if skipped is None else skipped
+        self.span_finder = span_finder
+        self._spans = {} if _spans is None else _spans
+        self.waves = {} if waves is None else waves
 
     @property
     def matched(self) -> list[str]:
