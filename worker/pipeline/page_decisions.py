@@ -2,7 +2,7 @@
 scan for the page) instead of one evaluation per comment, with each comment's failure its own.
 
 The page is recorded in the wave state first, in one round trip (:meth:`RuleSet.observe_page`);
-the evaluation then reads what was recorded through :class:`RecordedObservations`. The offense
+the evaluation is given what was recorded, so nothing is recorded twice. The offense
 counts the rules may ask for are announced to the page's :class:`PageOffenseCounts`, which
 reads them in one round trip. Decisions are made one by one as the caller takes them, so an
 offense the caller records (through the same ``offenses``) for one comment counts for the
@@ -23,7 +23,7 @@ from worker.comment import Comment
 from worker.pipeline.offenses import PageOffenseCounts
 from worker.rules import RuleSet
 from worker.rules.model import Decision, OffenseCounts
-from worker.waves.state import Member, Observation, WaveQuery, WaveState
+from worker.waves.state import Observation, WaveState
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,42 +33,6 @@ class Decided:
     position: int
     data: Any
     outcome: Decision | Exception
-
-
-class RecordedObservations:
-    """The wave state as the evaluation of a page sees it: the page's comments are already
-    recorded (``observe_page``), so :meth:`observe` answers what was recorded for each (by
-    identity) instead of recording it again; anything else goes to the wave state itself."""
-
-    def __init__(self, state: WaveState, comments: Sequence[Comment],
-                 observations: Sequence[Observation | None]) -> None:
-        self._state = state
-        self._seen = {id(c): o for c, o in zip(comments, observations, strict=True)
-                      if o is not None}
-
-    def observe(self, comment: Comment, text: str, query: WaveQuery, *, now: float) -> Observation:
-        seen = self._seen.get(id(comment))
-        if seen is not None:
-            return seen
-        return self._state.observe(comment, text, query, now=now)  # not one of the page's
-
-    def observe_many(
-        self, comments: Sequence[tuple[Comment, str]], query: WaveQuery, *, now: float
-    ) -> list[Observation]:
-        return [self.observe(c, text, query, now=now) for c, text in comments]
-
-    def claim(
-        self, *, platform: str, account: str | None, rule: str, ids: Sequence[str],
-        wave: str, within: float,
-    ) -> tuple[str, list[str]]:
-        return self._state.claim(platform=platform, account=account, rule=rule, ids=ids,
-                                 wave=wave, within=within)
-
-    def contents(
-        self, *, platform: str, account: str | None, members: Sequence[Member], within: float
-    ) -> dict[str, str]:
-        return self._state.contents(platform=platform, account=account, members=members,
-                                    within=within)
 
 
 def decide_page(
@@ -90,8 +54,7 @@ def decide_page(
         rules.observe_page(comments, waves, now) if rules.wave_query is not None
         else [None] * len(comments)
     )
-    recorded = RecordedObservations(waves, comments, observations)
-    decided = _evaluated(rules, comments, observations, offenses=offenses, waves=recorded,
+    decided = _evaluated(rules, comments, observations, offenses=offenses, waves=waves,
                          now=now, environmental=environmental)
     for position, data in enumerate(page):
         failure = unread.get(position)
@@ -100,7 +63,7 @@ def decide_page(
 
 def _evaluated(
     rules: RuleSet, comments: list[Comment], observations: Sequence[Observation | None], *,
-    offenses: OffenseCounts, waves: RecordedObservations, now: float,
+    offenses: OffenseCounts, waves: WaveState, now: float,
     environmental: Callable[[BaseException], bool],
 ) -> Iterator[Decision | Exception]:
     """The comments' decisions in order, the page at once while that works, then one by one."""
