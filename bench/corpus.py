@@ -148,57 +148,41 @@ def _en_terms(rng: random.Random, n: int) -> list[str]:
     return out
 
 
+SPAM_REGEXES = (  # contact lures, gambling, porn, invoices: what spam rules look for
+    r"1[3-9]\d{9}",
+    r"1[3-9](?:[\s.-]?[0-9]){9}",
+    r"q{2}\s*[:：]?\s*\d{5,}",
+    r"(?:qq|扣扣|企鹅)\s*(?:号|群)?\s*[:：]?\s*[1-9]\d{4,10}",
+    r"加?[v微薇威]信?[:：]?\s*[a-z][\w-]{5,19}",
+    r"(?:加|\+|➕)\s*(?:v|vx|wx|微|薇|我)",
+    r"https?://\S+",
+    r"www\.[a-z0-9-]+\.[a-z]{2,}",
+    r"t\.me/\w+",
+    r"(?:电报|tg)\s*[:：]?\s*@?\w{4,}",
+    r"\d{5,}\s*(?:元|块)\s*(?:一单|每单|日结)",
+    r"(?:刷单|兼职|日结|返利)[^。！？]{0,10}(?:联系|加|私聊)",
+    r"[\u5fae\u8587]\s*[\u4fe1\u4ef0]",
+    r"(?:代开|开具)\s*(?:发票|增值税)",
+    r"(?:色情|裸聊|约炮)",
+    r"(?:博彩|赌场|百家乐|彩票)\s*(?:网址|平台|注册)",
+    r"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}",
+    r"(?:v|vx|wx)\s*[:：]\s*\w{6,}",
+    r"私\s*信\s*(?:我|领取)",
+    r"(?:扫码|扫一扫)\s*(?:加|领取|关注)",
+)
+SPAM_KEYWORDS = (  # platforms and contact words the generated regexes vary over
+    "微信", "薇信", "威信", "vx", "wx", "v信", "企微", "扣扣", "qq", "tg",
+    "电报", "飞机", "抖音", "快手", "淘宝", "拼多多", "闲鱼", "支付宝", "钉钉", "微博",
+)
+
+
 def spam_regexes(n: int = 100) -> list[str]:
     """About ``n`` spam regexes in Python syntax, all runnable by the linear-time engine."""
-    fixed = [
-        r"1[3-9]\d{9}",
-        r"1[3-9](?:[\s.-]?[0-9]){9}",
-        r"q{2}\s*[:：]?\s*\d{5,}",
-        r"(?:qq|扣扣|企鹅)\s*(?:号|群)?\s*[:：]?\s*[1-9]\d{4,10}",
-        r"加?[v微薇威]信?[:：]?\s*[a-z][\w-]{5,19}",
-        r"(?:加|\+|➕)\s*(?:v|vx|wx|微|薇|我)",
-        r"https?://\S+",
-        r"www\.[a-z0-9-]+\.[a-z]{2,}",
-        r"t\.me/\w+",
-        r"(?:电报|tg)\s*[:：]?\s*@?\w{4,}",
-        r"\d{5,}\s*(?:元|块)\s*(?:一单|每单|日结)",
-        r"(?:刷单|兼职|日结|返利)[^。！？]{0,10}(?:联系|加|私聊)",
-        r"[\u5fae\u8587]\s*[\u4fe1\u4ef0]",
-        r"(?:代开|开具)\s*(?:发票|增值税)",
-        r"(?:色情|裸聊|约炮)",
-        r"(?:博彩|赌场|百家乐|彩票)\s*(?:网址|平台|注册)",
-        r"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}",
-        r"(?:v|vx|wx)\s*[:：]\s*\w{6,}",
-        r"私\s*信\s*(?:我|领取)",
-        r"(?:扫码|扫一扫)\s*(?:加|领取|关注)",
-    ]
-    keywords = [
-        "微信",
-        "薇信",
-        "威信",
-        "vx",
-        "wx",
-        "v信",
-        "企微",
-        "扣扣",
-        "qq",
-        "tg",
-        "电报",
-        "飞机",
-        "抖音",
-        "快手",
-        "淘宝",
-        "拼多多",
-        "闲鱼",
-        "支付宝",
-        "钉钉",
-        "微博",
-    ]
-    out = list(fixed)
+    out = list(SPAM_REGEXES)
     i = 0
     while len(out) < n:
-        kw = keywords[i % len(keywords)]
-        kind = (i // len(keywords)) % 4
+        kw = SPAM_KEYWORDS[i % len(SPAM_KEYWORDS)]
+        kind = (i // len(SPAM_KEYWORDS)) % 4
         if kind == 0:
             out.append(rf"{kw}\s*(?:号|id)?\s*[:：]\s*[a-z0-9_-]{{6,20}}")
         elif kind == 1:

@@ -38,7 +38,8 @@ from corpus import make_corpus
 
 from worker.comment import Comment
 from worker.replay import replay
-from worker.rules import load_rules
+from worker.replay_report import ReplayStats
+from worker.rules import RuleSet, load_rules
 
 N_RULES = 20
 PAGE = 32  # comments a RuleSet.evaluate_many call, as replay decides them
@@ -105,6 +106,7 @@ def rate(count: int, seconds: float) -> float:
 
 
 def child(n_terms: int, v2: bool) -> dict[str, float]:
+    """One size's figures (run in its own process, so that the peak RSS is this size's)."""
     corpus = make_corpus(n_cn_terms=n_terms)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -117,39 +119,10 @@ def child(n_terms: int, v2: bool) -> dict[str, float]:
             Comment(platform="wechat", id=str(i), content=text, author=f"o{i % 997}")
             for i, text in enumerate(corpus.comments)
         ]
-        rules.evaluate(comments[0])  # warm-up
-        matched = 0
-        started = time.perf_counter()
-        for comment in comments:
-            if rules.evaluate(comment).matches:
-                matched += 1
-        engine_seconds = time.perf_counter() - started
-        page_matched = 0
-        started = time.perf_counter()
-        for at in range(0, len(comments), PAGE):
-            for decision in rules.evaluate_many(comments[at:at + PAGE]):
-                if decision.matches:
-                    page_matched += 1
-        page_seconds = time.perf_counter() - started
-        if page_matched != matched:
-            raise SystemExit(f"evaluate_many matched {page_matched}, evaluate {matched}")
-
-        terms = corpus.cn_terms + corpus.en_terms
+        matched, engine_seconds, page_seconds = time_engine(rules, comments)
         sample = corpus.comments[: 2_000 if n_terms <= 10_000 else 300]
-        started = time.perf_counter()
-        naive_hits = 0
-        for text in sample:
-            if any(term in text for term in terms):
-                naive_hits += 1
-        naive_seconds = time.perf_counter() - started
-
-        source = directory / "comments.jsonl"
-        with source.open("w", encoding="utf-8") as out:
-            for i, text in enumerate(corpus.comments):
-                out.write(json.dumps({"id": i, "content": text, "author": f"o{i % 997}"},
-                                     ensure_ascii=False) + "\n")
-        with open("/dev/null", "w", encoding="utf-8") as sink:
-            stats = replay(rules, source=source, out=sink, err=io.StringIO())
+        naive_seconds = time_naive(corpus.cn_terms + corpus.en_terms, sample)
+        stats = run_replay(rules, corpus.comments, directory / "comments.jsonl")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "terms": n_terms + len(corpus.en_terms),
@@ -165,6 +138,48 @@ def child(n_terms: int, v2: bool) -> dict[str, float]:
         "naive_sample": len(sample),
         "peak_rss_mb": peak_mb,
     }
+
+
+def time_engine(rules: RuleSet, comments: list[Comment]) -> tuple[int, float, float]:
+    """(comments matched, seconds one at a time, seconds in pages of :data:`PAGE`); both ways
+    must match the same comments."""
+    rules.evaluate(comments[0])  # warm-up
+    matched = 0
+    started = time.perf_counter()
+    for comment in comments:
+        if rules.evaluate(comment).matches:
+            matched += 1
+    engine_seconds = time.perf_counter() - started
+    page_matched = 0
+    started = time.perf_counter()
+    for at in range(0, len(comments), PAGE):
+        for decision in rules.evaluate_many(comments[at:at + PAGE]):
+            if decision.matches:
+                page_matched += 1
+    page_seconds = time.perf_counter() - started
+    if page_matched != matched:
+        raise SystemExit(f"evaluate_many matched {page_matched}, evaluate {matched}")
+    return matched, engine_seconds, page_seconds
+
+
+def time_naive(terms: list[str], sample: list[str]) -> float:
+    """Seconds of the naive baseline ``any(term in text)`` over ``sample``."""
+    started = time.perf_counter()
+    naive_hits = 0
+    for text in sample:
+        if any(term in text for term in terms):
+            naive_hits += 1
+    return time.perf_counter() - started
+
+
+def run_replay(rules: RuleSet, texts: list[str], source: Path) -> ReplayStats:
+    """``modworker replay``'s own figures over ``texts``, written to ``source`` as JSON lines."""
+    with source.open("w", encoding="utf-8") as out:
+        for i, text in enumerate(texts):
+            out.write(json.dumps({"id": i, "content": text, "author": f"o{i % 997}"},
+                                 ensure_ascii=False) + "\n")
+    with open("/dev/null", "w", encoding="utf-8") as sink:
+        return replay(rules, source=source, out=sink, err=io.StringIO())
 
 
 def main() -> None:

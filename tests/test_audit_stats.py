@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from worker.cli import main
-from worker.commands.audit_stats import (
+from worker.commands.tables import (
     cut,
     display_width,
     format_time,
@@ -253,6 +253,15 @@ def test_an_unreachable_redis_url_is_reported_without_its_password(
     err = capsys.readouterr().err
     assert "cannot reach Redis at redis://***@127.0.0.1:1/0" in err
     assert "hunter2" not in err
+
+
+def test_a_redis_error_while_reading_is_exit_3_naming_what_failed(
+    config: str, redis_client: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    redis_client.set("mw:audit", "not a stream")  # any read of it answers WRONGTYPE
+    assert main(["audit", "-c", config]) == 3
+    err = capsys.readouterr().err
+    assert "error: reading the audit stream failed:" in err and "WRONGTYPE" in err
 
 
 def test_an_invalid_config_is_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

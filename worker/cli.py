@@ -188,7 +188,7 @@ def _add_audit(commands: Subcommands) -> None:
                        help="the newest this many records (default 50)")
     audit.add_argument("--json", action="store_true",
                        help="JSON lines even on a terminal (the default elsewhere)")
-    audit.set_defaults(func=_lazy("worker.commands.audit_stats", "cmd_audit"))
+    audit.set_defaults(func=_lazy("worker.commands.audit", "cmd_audit"))
 
 
 def _add_stats(commands: Subcommands) -> None:
@@ -197,7 +197,7 @@ def _add_stats(commands: Subcommands) -> None:
     )
     _config_option(stats)
     stats.add_argument("--json", action="store_true")
-    stats.set_defaults(func=_lazy("worker.commands.audit_stats", "cmd_stats"))
+    stats.set_defaults(func=_lazy("worker.commands.stats", "cmd_stats"))
 
 
 def _add_targets(commands: Subcommands) -> None:

@@ -113,12 +113,8 @@ def _owned(embedded: EmbeddedRedis) -> Iterator[redis.Redis]:
         embedded.start()
     except EmbeddedRedisError as exc:
         raise StateUnavailableError(_owned_by_daemon(embedded, exc)) from None
-    try:
-        client = redis.Redis.from_url(embedded.url, socket_timeout=10)
-        with contextlib.closing(client):
-            yield client
-    finally:
-        embedded.stop()
+    with _client_then_stop(embedded, socket_timeout=10) as client:
+        yield client
 
 
 @contextlib.contextmanager
@@ -133,12 +129,20 @@ def _snapshot(embedded: EmbeddedRedis) -> Iterator[redis.Redis]:
             raise StateUnavailableError(
                 f"could not read a copy of {embedded.state_dir}'s Redis data: {exc}"
             ) from None
-        try:
-            client = redis.Redis.from_url(private.url, socket_timeout=30)
-            with contextlib.closing(client):
-                yield client
-        finally:
-            private.stop()
+        with _client_then_stop(private, socket_timeout=30) as client:
+            yield client
+
+
+@contextlib.contextmanager
+def _client_then_stop(server: EmbeddedRedis, *, socket_timeout: float) -> Iterator[redis.Redis]:
+    """A client of ``server``, started by the caller, which stops it when the client is
+    done (even if making the client failed)."""
+    try:
+        client = redis.Redis.from_url(server.url, socket_timeout=socket_timeout)
+        with contextlib.closing(client):
+            yield client
+    finally:
+        server.stop()
 
 
 def _copy_data(embedded: EmbeddedRedis, into: Path) -> None:

@@ -16,7 +16,7 @@ import redis
 from dramatiq.brokers.stub import StubBroker
 
 from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime
-from worker.commands.audit_stats import audit_row
+from worker.commands.audit import audit_row
 from worker.pipeline.actors import Pipeline
 from worker.pipeline.runtime import WorkerRuntime
 from worker.sandbox import Sandbox

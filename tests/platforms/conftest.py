@@ -7,7 +7,7 @@ import io
 import json
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import redis
@@ -65,15 +65,19 @@ def weibo_account(sb: Sandbox, **overrides: Any) -> AccountConfig:
     return AccountConfig(**fields)
 
 
-@pytest.fixture
-def make_wechat(
-    sb: Sandbox, redis_client: redis.Redis
-) -> Iterator[Callable[..., WechatClient]]:
-    made: list[WechatClient] = []
+Client = TypeVar("Client", WechatClient, WeiboClient)
 
-    def make(quota: QuotaConfig | None = None, **overrides: Any) -> WechatClient:
-        client = WechatClient(
-            account=wechat_account(sb, **overrides),
+
+def _clients(
+    cls: type[Client], account: Callable[..., AccountConfig], redis_client: redis.Redis
+) -> Iterator[Callable[..., Client]]:
+    """A fixture's body: a maker of ``cls`` clients on ``account(**overrides)``, each
+    closed when the test is done."""
+    made: list[Client] = []
+
+    def make(quota: QuotaConfig | None = None, **overrides: Any) -> Client:
+        client = cls(
+            account=account(**overrides),
             redis=redis_client,
             quota=quota or QuotaConfig(),
             key_prefix="t",
@@ -84,6 +88,13 @@ def make_wechat(
     yield make
     for client in made:
         client.close()
+
+
+@pytest.fixture
+def make_wechat(
+    sb: Sandbox, redis_client: redis.Redis
+) -> Iterator[Callable[..., WechatClient]]:
+    yield from _clients(WechatClient, lambda **o: wechat_account(sb, **o), redis_client)
 
 
 @pytest.fixture
@@ -93,21 +104,7 @@ def wechat(make_wechat: Callable[..., WechatClient]) -> WechatClient:
 
 @pytest.fixture
 def make_weibo(sb: Sandbox, redis_client: redis.Redis) -> Iterator[Callable[..., WeiboClient]]:
-    made: list[WeiboClient] = []
-
-    def make(quota: QuotaConfig | None = None, **overrides: Any) -> WeiboClient:
-        client = WeiboClient(
-            account=weibo_account(sb, **overrides),
-            redis=redis_client,
-            quota=quota or QuotaConfig(),
-            key_prefix="t",
-        )
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
+    yield from _clients(WeiboClient, lambda **o: weibo_account(sb, **o), redis_client)
 
 
 @pytest.fixture

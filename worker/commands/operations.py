@@ -19,9 +19,11 @@ import json
 import sys
 from typing import TextIO
 
-import redis
-
-from worker.commands.audit_stats import load_config_reporting
+from worker.commands.console import (
+    load_account_reporting,
+    load_config_reporting,
+    open_state_for,
+)
 from worker.errors import StateUnavailableError
 from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_REDIS, EXIT_UNHEALTHY
 from worker.health import HealthProbe, HealthReport
@@ -29,7 +31,6 @@ from worker.logs import register_secret
 from worker.pipeline.connect import RedisEndpoint, redis_client
 from worker.platforms import make_client
 from worker.redis_server import EmbeddedRedis
-from worker.state_access import open_state
 
 # -- health --------------------------------------------------------------------------------
 
@@ -69,16 +70,13 @@ def write_report(report: HealthReport, out: TextIO, *, as_json: bool) -> None:
 # -- tokens drop ---------------------------------------------------------------------------
 
 def cmd_tokens_drop(args: argparse.Namespace) -> int:
-    config = load_config_reporting(args.config, require_secrets=True)
-    if config is None:
+    loaded = load_account_reporting(args.config, args.account)
+    if loaded is None:
         return EXIT_CONFIG
+    config, account = loaded
     try:
-        account = config.account(args.account)
-    except KeyError:
-        print(f"error: no account named {args.account!r} in {args.config}", file=sys.stderr)
-        return EXIT_CONFIG
-    try:
-        with open_state(config, write=True) as state:
+        with open_state_for(config, doing="dropping the token", write=True,
+                            tell=False) as state:
             client = make_client(account, redis=state.client, quota=config.quota,
                                  key_prefix=config.redis.key_prefix)
             try:
@@ -87,9 +85,6 @@ def cmd_tokens_drop(args: argparse.Namespace) -> int:
                 client.close()
     except StateUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_REDIS
-    except redis.RedisError as exc:
-        print(f"error: dropping the token failed: {exc}", file=sys.stderr)
         return EXIT_REDIS
     if dropped:
         print(f"{account.name}: dropped the cached access token; the next call fetches a new "

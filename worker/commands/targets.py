@@ -30,20 +30,13 @@ from typing import Any, TextIO
 
 import redis
 
-from worker.commands.audit_stats import (
-    _pipe_closed_ok,
-    _tell,
-    _terminal_width,
-    format_time,
-    load_config_reporting,
-    render_table,
-)
+from worker.commands.console import load_config_reporting, open_state_for, pipe_closed_ok
+from worker.commands.tables import format_time, render_table, terminal_width
 from worker.config import ACCOUNT_LISTING, AccountConfig, Config
 from worker.errors import InputError, StateUnavailableError
 from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_REDIS, EXIT_USAGE
 from worker.pipeline.keys import Keys, target_key
 from worker.pipeline.seen import SeenComments
-from worker.state_access import open_state
 from worker.targets.book import PollBook
 from worker.targets.parse import parse_target
 from worker.targets.policy import PollPolicy
@@ -133,7 +126,7 @@ def write_rows(rows: Sequence[dict[str, Any]], out: TextIO, *, table: bool) -> N
          format_time(r["next_poll"]) if r["next_poll"] else "-"]
         for r in rows
     ]
-    for line in render_table(HEADERS, cells, width=_terminal_width(), flexible=1,
+    for line in render_table(HEADERS, cells, width=terminal_width(), flexible=1,
                              right=(5,)):
         out.write(line + "\n")
 
@@ -160,14 +153,10 @@ def cmd_targets(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         # add and remove work with the daemon stopped too (its Redis opened under its lock)
-        with open_state(config, write=args.verb != "list") as state:
-            _tell(state)
+        with open_state_for(config, doing="Redis", write=args.verb != "list") as state:
             _run(args, config, account, state.client)
     except StateUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_REDIS
-    except redis.RedisError as exc:
-        print(f"error: Redis failed: {exc}", file=sys.stderr)
         return EXIT_REDIS
     return EXIT_OK
 
@@ -186,7 +175,7 @@ def _run(
     else:
         rows = list_rows(client, config, args.account)
         out = sys.stdout
-        with _pipe_closed_ok():
+        with pipe_closed_ok():
             write_rows(rows, out, table=out.isatty() and not args.json)
 
 

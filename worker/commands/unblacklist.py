@@ -12,33 +12,28 @@ import sys
 
 import redis
 
-from worker.config import AccountConfig, Config, load_config
-from worker.errors import ConfigError, PlatformError, StateUnavailableError
+from worker.commands.console import load_account_reporting, open_state_for
+from worker.config import AccountConfig, Config
+from worker.errors import PlatformError, StateUnavailableError
 from worker.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_PARTIAL, EXIT_REDIS
 from worker.pipeline.batches import MAX_BATCH, BatchBuffer
 from worker.pipeline.keys import Keys
 from worker.platforms import WechatClient, make_client
-from worker.state_access import open_state
 
 
 def cmd_unblacklist(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-        account = config.account(args.account)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+    loaded = load_account_reporting(args.config, args.account)
+    if loaded is None:
         return EXIT_CONFIG
-    except KeyError:
-        print(f"error: no account named {args.account!r} in {args.config}", file=sys.stderr)
-        return EXIT_CONFIG
+    config, account = loaded
     if account.platform != "wechat":
         print("error: blacklists exist on WeChat accounts only", file=sys.stderr)
         return EXIT_CONFIG
     try:
         # The daemon's Redis (url, sentinel or the embedded socket); with the daemon down, the
-        # embedded Redis opened under its lock.
-        with open_state(config, write=True) as state:
+        # embedded Redis opened under its lock. A Redis error on the way is exit 3, not a
+        # traceback; what was unblacklisted before it is already printed.
+        with open_state_for(config, doing="unblacklisting", write=True) as state:
             code = _unblacklist(args, config, account, state.client)
     except StateUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)  # never the URL's password
