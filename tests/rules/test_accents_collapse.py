@@ -69,3 +69,27 @@ def test_check_warns_when_collapse_repeats_changes_a_term(tmp_path: Path) -> Non
     )
     # What the warning is about: the collapsed term hits an unrelated phrase.
     assert rules.evaluate(comment("as soon as possible")).matched == ["rude", "rude-too"]
+
+
+def test_the_collapse_warning_for_a_list_file_term_points_at_its_line(tmp_path: Path) -> None:
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "rude.txt").write_text("# rude words\nfool\n\nok\nass\n",
+                                                 encoding="utf-8")
+    rules = ruleset(tmp_path, """
+        version: 1
+        lists:
+          rude: {file: lists/rude.txt}
+        rules:
+          - id: rude
+            normalize: {collapse_repeats: 1}
+            when: {content: {includes_word: [zz, $rude]}}
+            then: [delete]
+            tests: {match: [ass]}
+    """)
+    where = [(p.file, p.line, p.message.split(" turns")[1][:16]) for p in rules.warnings]
+    listed = str(tmp_path / "lists" / "rude.txt")
+    assert where == [
+        (str(tmp_path / "rules.yaml"), 7, " the term 'zz' i"),
+        (listed, 2, " the term 'fool'"),
+        (listed, 5, " the term 'ass' "),
+    ]
