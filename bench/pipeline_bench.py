@@ -13,9 +13,9 @@ Workload: ``--comments`` (default 50,000) generated comments spread evenly over 
 spam and gambling: delete + blacklist; abuse: delete) and 1 % praise on WeChat (elect). Spam
 comes from a pool of repeat spammers, so blacklist batches deduplicate openids. The rules
 mirror ``rules/``, including a repeat-offender rule (``author.offenses``), so every WeChat
-comment reads its author's offense count from Redis, as in a real deployment. What each
-comment should get is computed up front with ``RuleSet.evaluate`` and checked against the
-audit stream and the sandbox's call log.
+comment reads its author's offense count from Redis (a page's in one round trip), as in a
+real deployment. What each comment should get is computed up front with ``RuleSet.evaluate``
+and checked against the audit stream and the sandbox's call log.
 
 Printed:
 

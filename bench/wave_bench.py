@@ -9,8 +9,11 @@ Printed: copies deleted (every one must be), and per wave the time from the mome
 that made it a wave was added (the first whose decision held: the audit's ``wave`` records
 name it; with copies varied in the middle that may be later than the 5th, as two such copies
 share less than 0.7 of their 3-grams) to the moment the sandbox recorded the delete of the
-wave's first copy: p50/p99/max over the waves, against two poll intervals; and how many
-copies each wave had when it was recognised. Run:
+wave's first copy: p50/p99/max over the waves, against two poll intervals; and per wave the
+place in the order of addition of the copy that made it a wave, beside the copies its decision
+counted (itself and the earlier members its wave records name). Copies are decided in the
+order they are polled, not added (articles polled apart, pages newest first), so a wave can be
+made by its 4th copy added, which counted 5: a later one decided before it. Run:
 
     .venv/bin/python bench/wave_bench.py                  # 10 waves of 50 over 2 minutes
     .venv/bin/python bench/wave_bench.py --seconds 30 --waves 4
@@ -23,6 +26,7 @@ import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,11 +170,17 @@ def report(args: argparse.Namespace, outcome: Outcome) -> None:
     by_comment = {(key, cid): (wave, t) for (wave, _), (t, cid, key) in added.items()}
     recognised: dict[int, float] = {}  # when the copy that made it a wave was added
     noticed: dict[int, float] = {}  # when the wave record was written
+    # The copy that made it a wave claimed every earlier member it counted: one wave record
+    # each, all naming it in `by`.
+    claimed = Counter((str(r.get("by_target")), int(r["by"])) for r in outcome.wave_records)
+    counted: dict[int, int] = {}  # copies the deciding worker counted, this one included
     for record in outcome.wave_records:
-        found = by_comment.get((str(record.get("by_target")), int(record["by"])))
+        by = (str(record.get("by_target")), int(record["by"]))
+        found = by_comment.get(by)
         if found is not None:
             wave, t = found
-            recognised[wave] = min(recognised.get(wave, t), t)
+            if t < recognised.get(wave, float("inf")):
+                recognised[wave], counted[wave] = t, 1 + claimed[by]
             noticed[wave] = min(noticed.get(wave, float(record["ts"])), float(record["ts"]))
     latencies, sizes = [], []
     for wave, at in recognised.items():
@@ -185,7 +195,11 @@ def report(args: argparse.Namespace, outcome: Outcome) -> None:
           f"{args.interval:g} s, {args.processes} worker processes")
     print(f"copies deleted: {total - missing:,} of {total:,}")
     if latencies:
-        print(f"waves recognised at copy {sorted(sizes)} (rule: at least 5)")
+        # Copies are decided in the order they are polled, not added (articles are polled
+        # apart, newest first), so the copy that made the wave may be an earlier one than
+        # the 5th added: the copies it counted include later ones seen before it.
+        print(f"waves recognised at the copy added as {sorted(sizes)}, which counted "
+              f"{sorted(counted.values())} copies, itself included (rule: at least 5)")
         decided = [noticed[w] - recognised[w] for w in recognised]
         print(f"recognising copy added -> wave recognised (decided): p50 "
               f"{percentile(decided, 0.5):.2f} s, max {max(decided):.2f} s")

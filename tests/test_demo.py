@@ -8,6 +8,7 @@ every process the demo starts, and their children, inherit ``MODWORKER_DEMO_DIR`
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import subprocess
@@ -15,14 +16,16 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 
 from worker.comment import Comment
 from worker.demo.data import ARTICLES, STATUS_ID, TRUSTED_STAFF, DemoData, seed_document
 from worker.demo.processes import MARK_VARIABLE, DemoProcesses
-from worker.demo.setup import example_config_path, load_example
+from worker.demo.setup import WAVE_RULE, WAVE_RULES, example_config_path, load_example
 from worker.errors import ProcessWaitError
 from worker.rules import load_rules
 from worker.subprocesses import marked_pids
+from worker.waves.redis_state import RedisWaveState
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -89,6 +92,39 @@ def test_every_demo_comment_meets_the_rule_it_was_written_for() -> None:
             wrong.append((demo.kind, demo.platform, demo.content, matched))
     assert not wrong, wrong
     assert any(c.author == TRUSTED_STAFF for c in comments)
+
+
+@pytest.mark.parametrize("order", ["oldest first", *(f"shuffled {n}" for n in range(8))])
+def test_the_demo_wave_rule_cuts_the_advertisement_and_no_reader(
+    tmp_path: Path, redis_client: redis.Redis, order: str
+) -> None:
+    """The demo's wave rule on the demo's WeChat comments (seeded, the live waves' worth
+    and the advertisement's live copies), decided in order and, as the daemon may (articles
+    polled apart, pages newest first), out of order: it cuts the advertisement's copies, the
+    first four as a wave's earlier members, and none of the readers' ordinary comments that
+    repeat a phrase (five of one, 69 minutes apart, were cut as a 1h wave)."""
+    (tmp_path / "waves.yaml").write_text(WAVE_RULES, encoding="utf-8")
+    rules = load_rules([tmp_path / "waves.yaml"], channels={"moderators"})
+    now = 1_700_000_000
+    data = DemoData(now=now)
+    seeded = data.seed() + data.copies(4, start=0, live=False)
+    live = data.wave(20) + data.copies(4, start=4, live=True) + data.wave(20) + data.wave(20)
+    comments = [(demo, demo.created_at or now + n)
+                for n, demo in enumerate(seeded + live) if demo.platform == "wechat"]
+    comments.sort(key=lambda pair: pair[1])
+    if order.startswith("shuffled"):
+        random.Random(int(order.split()[1])).shuffle(comments)
+    state = RedisWaveState(redis=redis_client)  # the daemon's: decided in any order
+    cut: dict[str, str] = {}
+    for n, (demo, created) in enumerate(comments):
+        comment = Comment(platform="wechat", id=str(n), content=demo.content, account="main-oa",
+                          author=str(demo.author) if demo.author else None, created_at=created)
+        decision = rules.evaluate(comment, waves=state, now=now + 600)
+        if decision.matched:
+            cut[comment.id] = demo.kind
+            cut.update((m.id, comments[int(m.id)][0].kind)
+                       for m in decision.waves.get(WAVE_RULE, ()))
+    assert sorted(cut.values()) == ["wave"] * 8
 
 
 @pytest.mark.slow

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import datetime
+import enum
+import json
 import time
 from typing import Any
 
@@ -9,6 +12,7 @@ import redis
 from tests.pipeline.conftest import FakeClock
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import Keys
+from worker.platform_specs import Action
 
 
 @pytest.fixture
@@ -54,6 +58,36 @@ def test_chinese_stays_readable_in_the_stream(
     [(_, fields)] = redis_client.xrange(Keys().audit()) or []
     assert fields is not None
     assert "感谢留言".encode() in fields[b"detail"]
+
+
+class Colour(enum.Enum):
+    RED = 1
+
+
+def test_every_value_reads_back_as_the_standard_library_wrote_it(audit: AuditLog) -> None:
+    values: dict[str, Any] = {
+        "text": "感谢留言 \"quoted\" \n\t\x00 \U0001f600", "whole": 7, "huge": 2**70,
+        "float": 1e16, "nan": float("nan"), "inf": float("-inf"), "yes": True, "none": None,
+        "list": [1, "二", [None, 2.5]], "nested": {"a": {"b": [False]}}, "int_keys": {1: "x"},
+        "tuple": (1, 2), "enum": Colour.RED, "str_enum": Action.DELETE,
+        "when": datetime.datetime(2024, 1, 2, 3, 4, 5), "empty": [],
+    }
+    audit.append({"kind": "decision", **values})
+    [record] = audit.read()
+    for name, value in values.items():
+        expected = json.loads(json.dumps(value, ensure_ascii=False, default=str))
+        assert json.dumps(record[name]) == json.dumps(expected), name
+
+
+def test_a_record_redis_cannot_store_is_refused_when_encoded(
+    audit: AuditLog, redis_client: redis.Redis
+) -> None:
+    with pytest.raises(UnicodeEncodeError):
+        audit.encode(decision("1") | {"content": "cut \ud83d"})
+    fields = audit.encode(decision("2"))
+    assert audit.length() == 0
+    audit.append_encoded(fields)
+    assert [r["comment_id"] for r in audit.read()] == ["2"]
 
 
 def test_filters(audit: AuditLog) -> None:

@@ -108,3 +108,14 @@ def test_redis_unreachable_fails_the_whole_message_for_a_retry_not_each_comment(
         Pipeline(stub_actors, rt).moderate(
             "oa", TARGET, [comment(1, "加v：abc12345"), comment(2, "写得真好")]
         )
+
+
+def test_a_page_that_fills_the_batch_buffer_sends_a_flush_message(
+    runtime: WorkerRuntime, pipeline: Pipeline, stub_actors: StubBroker
+) -> None:
+    pipeline.moderate("oa", TARGET, [comment(i, f"加v：abc{i}") for i in range(1, 20)])
+    assert runtime.buffer("oa").pending_count() == 19
+    assert "flush" not in stub_actors.queues or stub_actors.queues["flush"].empty()
+    pipeline.moderate("oa", TARGET, [comment(20, "加v：abc20"), comment(21, "写得真好")])
+    assert runtime.buffer("oa").pending_count() == 20
+    assert [json.loads(m)["args"] for m in stub_actors.queues["flush"].queue] == [["oa"]]

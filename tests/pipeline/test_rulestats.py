@@ -4,7 +4,7 @@ import pytest
 import redis
 
 from tests.pipeline.conftest import FakeClock
-from worker.pipeline.rulestats import RuleStats
+from worker.pipeline.rulestats import Hit, RuleStats
 
 
 @pytest.fixture
@@ -59,3 +59,17 @@ def test_bad_mode_and_reset(stats: RuleStats) -> None:
     assert stats.snapshot()["rules"]["r:1"]["actions"] == {"reply": {"dry_run": 1}}
     stats.reset()
     assert stats.snapshot() == {"since": None, "rules": {}}
+
+
+def test_a_page_of_hits_counts_as_one_call_each(stats: RuleStats) -> None:
+    stats.record_hits([Hit("spam", "enforce", 300.5), Hit("spam", "enforce", 100.0),
+                       Hit("trial", "shadow", 50.0, after_stop=True), Hit("spam", "shadow", 200.0)])
+    stats.record_hits([])
+    snap = stats.snapshot()
+    assert snap["since"] == 300.5  # the first hit recorded
+    assert snap["rules"]["spam"]["hits"] == {"enforce": 2, "shadow": 1}
+    assert snap["rules"]["spam"]["last_hit"] == 300.5
+    assert snap["rules"]["trial"]["after_stop"] == 1 and snap["rules"]["trial"]["total"] == 1
+    with pytest.raises(ValueError, match="mode"):
+        stats.record_hits([Hit("r", "enforce", 1.0), Hit("r", "loud", 1.0)])  # type: ignore[arg-type]
+    assert snap == stats.snapshot()  # nothing of a refused page is counted

@@ -233,6 +233,58 @@ def test_offenses_count_enforced_removals_within_the_window(tmp_path: Path) -> N
     assert rules.evaluate(comment("你好", author="oGood"), offenses=counter, now=now).matched == []
 
 
+class AskedCounts(InMemoryOffenseCounter):
+    """An in-memory counter that also notes every count it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[str, str | None, str, float, float]] = []
+
+    def count(
+        self, *, platform: str, account: str | None, author: str, within: float, now: float
+    ) -> int:
+        self.asked.append((platform, account, author, within, now))
+        return super().count(platform=platform, account=account, author=author, within=within,
+                             now=now)
+
+
+def test_offense_questions_are_the_counts_an_evaluation_may_ask_for(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, """
+        version: 1
+        rules:
+          - id: repeat
+            platforms: [wechat]
+            when:
+              any:
+                - author: {offenses: {at_least: 2, within: 1d}}
+                - content: {includes: [博彩]}
+              not:
+                author: {offenses: {at_least: 9, within: 7d}}
+            then: [delete]
+          - id: old
+            enabled: false
+            when: {author: {offenses: {at_least: 1, within: 30d}}}
+            then: [delete]
+          - id: praise
+            when: {content: {includes: [好]}}
+            then: [elect]
+    """)
+    day, now = 86400.0, 1_700_000_000.0
+    page = [comment("博彩", id="1", author="oA", account="oa", created_at=now - 60),
+            comment("你好", id="2", author="oB", account="oa"),
+            comment("你好", id="3"),
+            comment("你好", id="4", platform="weibo", author="u1")]
+    questions = rules.offense_questions(page, now)
+    assert sorted(questions) == sorted([
+        ("wechat", "oa", "oA", day, now - 60), ("wechat", "oa", "oA", 7 * day, now - 60),
+        ("wechat", "oa", "oB", day, now), ("wechat", "oa", "oB", 7 * day, now)])
+    counter = AskedCounts()
+    for _ in rules.evaluate_many(page, offenses=counter, now=now):
+        pass
+    assert counter.asked
+    assert set(counter.asked) <= set(questions)
+
+
 def test_reply_templates_render_the_original_match(tmp_path: Path) -> None:
     rules = ruleset(tmp_path, """
         version: 1
@@ -292,6 +344,32 @@ def test_the_span_comes_from_an_any_branch_that_holds(tmp_path: Path) -> None:
     long = "加v " + "长" * 100 + " 博彩"
     span = rules.evaluate(comment(long)).span("r")
     assert span is not None and span.text == "加v"
+
+
+def test_the_span_is_of_the_branches_that_held_when_decided(tmp_path: Path) -> None:
+    """A branch on the author's offenses is judged when the comment is decided: recording
+    this comment's own offense afterwards does not make it the branch the span comes from
+    (branches with nothing that moves are judged only when a span is asked for)."""
+    rules = ruleset(tmp_path, """
+        version: 1
+        rules:
+          - id: r
+            when:
+              any:
+                - content: {includes: [加v]}
+                  author: {offenses: {at_least: 1, within: 1d}}
+                - content: {includes: [博彩]}
+            then: [delete]
+    """)
+    counter = InMemoryOffenseCounter()
+    now = 1_700_000_000.0
+    decision = rules.evaluate(
+        comment("加v 看博彩", author="oBad", created_at=now), offenses=counter, now=now
+    )
+    assert is_offense(decision)
+    counter.record(platform="wechat", account=None, author="oBad", at=now)
+    span = decision.span("r")
+    assert span is not None and span.text == "博彩"
 
 
 def test_a_reply_drops_what_json_cannot_carry_plainly(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from importlib import resources
 from pathlib import Path
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from worker.errors import ConfigError, PatternError, Problem
-from worker.rules import load_rules
+from worker.rules import load_rules, spaced
 from worker.rules.matcher import LiteralKind, Matcher, MatcherBuilder, is_word_char
 from worker.rules.normalize import NUMERALS, NormalizeOptions, Normalizer
 from worker.rules.sounds_like import sound_of
@@ -178,6 +179,24 @@ def test_spaced_runs_agree_with_brute_force(text: str, term: str) -> None:
     assert found == spaced_reference(text, term)
 
 
+# Word characters of several scripts and blocks (accented Latin, Arabic-Indic and Osmanya
+# digits, a mathematical letter), separators inside and outside the slow astral block, Han,
+# kana, emoji: what the one-search check before the character-by-character one must not miss.
+_RUN_ALPHABET = st.sampled_from(
+    [*"aZé9ß٣", "\U000104a0", "\U0001d41f", " ", "-", "\u3000", "\U00010100", "\U0001d100",
+     "😀", "\u200b", "的", "あ", "\uf900", "\0"]
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(_RUN_ALPHABET, max_size=10))
+def test_spaced_runs_skip_only_texts_without_a_run(text: str) -> None:
+    def is_word(p: int) -> bool:
+        return is_word_char(text[p])
+
+    assert list(spaced_runs(text, is_word)) == list(spaced._runs(text, is_word))
+
+
 # -- allow ---------------------------------------------------------------------------------
 
 
@@ -341,6 +360,50 @@ def test_every_span_normalises_to_a_matching_string(
             assert sound_of(piece.skeleton) == sound_of(wanted)
         else:  # includes, starts_with, includes_word (spaced out or not): the term itself
             assert piece.skeleton == wanted
+
+
+_FULL_KINDS: list[LiteralKind] = ["includes", "starts_with", "ends_with", "full_exact"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(_ALPHABET, max_size=16), terms=_TERMS)
+def test_without_allow_terms_hits_are_v1s(text: str, terms: list[str]) -> None:
+    # v1's meaning, written out: the term's skeleton in, at the start of, at the end of, or
+    # equal to the comment's skeleton.
+    builder = MatcherBuilder(DEFAULT)
+    ids: dict[int, tuple[LiteralKind, str]] = {}
+    for kind in _FULL_KINDS:
+        for term in terms:
+            if DEFAULT.normalize_term(term, skeleton=True):
+                ids[builder.add_literal(kind, term)] = (kind, term)
+    skeleton = DEFAULT.normalize(text).skeleton
+
+    def v1(kind: LiteralKind, term: str) -> bool:
+        wanted = DEFAULT.normalize_term(term, skeleton=True)
+        if kind == "starts_with":
+            return skeleton.startswith(wanted)
+        if kind == "ends_with":
+            return skeleton.endswith(wanted)
+        return wanted == skeleton if kind == "full_exact" else wanted in skeleton
+
+    expected = {i for i, (kind, term) in ids.items() if v1(kind, term)}
+    assert builder.build().scan(text).literals == expected
+
+
+_PATTERNS = ["ab", "a.?b", "黄片|三黄", "[维微]信", r"\w{3}"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(_ALPHABET, max_size=16), allow=_TERMS)
+def test_every_regex_span_normalises_to_a_match(text: str, allow: list[str]) -> None:
+    builder = MatcherBuilder(DEFAULT)
+    allow_ids = frozenset(builder.add_allow(t) for t in allow if DEFAULT.normalize(t).skeleton)
+    ids = {builder.add_regex(p, allow=allow_ids): p for p in _PATTERNS}
+    result = builder.build().scan(text)
+    for ident in result.regexes:
+        start, end = result.regex_span(ident)
+        kept = DEFAULT.normalize(text[start:end]).kept
+        assert re.fullmatch(ids[ident], kept, re.IGNORECASE), (text, ids[ident], kept)
 
 
 # -- loader --------------------------------------------------------------------------------

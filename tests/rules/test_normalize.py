@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from worker.rules.normalize import NormalizeOptions, Normalizer, is_separator
@@ -220,3 +220,37 @@ def test_a_text_the_rare_search_finds_nothing_in_needs_no_case_folding(casefold:
     ]
     assert missed == []
     assert normalizer.normalize("微信 Straße").kept == case("微信 straße")
+
+
+_STEPS_ST = st.builds(
+    NormalizeOptions,
+    nfkc=st.booleans(),
+    casefold=st.booleans(),
+    strip_invisible=st.booleans(),
+    fold_accents=st.booleans(),
+    confusables=st.booleans(),
+    numerals=st.booleans(),
+)
+
+
+# Numerals, invisible characters, look-alikes (Cyrillic а and А, negative squared 🅗),
+# accented and cased letters, characters case folding changes though not upper case (ß ς ﬁ).
+_FOLDED = st.sampled_from("一二三零壹Ａа\u0410\U0001f157ÉéΣςßﬁİ\u200bA微 ")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(st.one_of(_FOLDED, tricky_char), max_size=8), options=_STEPS_ST)
+@example(text="微ß", options=NormalizeOptions())
+@example(text="一二ς", options=NormalizeOptions(numerals=True, casefold=False))
+def test_pre_folds_case_exactly_when_it_changes_something(
+    text: str, options: NormalizeOptions
+) -> None:
+    """Normalizer.pre folds case only when a character it found changes under it (a text
+    whose only finds are numerals or invisible characters is not folded): the result is
+    the steps applied one after the other to the whole text."""
+    normalizer = Normalizer(options)
+    case = str.casefold if options.casefold else (lambda t: t.lower().replace("ς", "σ"))
+    expected = unicodedata.normalize("NFKC", text) if options.nfkc else text
+    fix = normalizer._rare_fix
+    expected = case("".join(fix(ch) for ch in expected))
+    assert normalizer.pre(text) == expected

@@ -62,10 +62,40 @@ def test_dissimilar_texts_and_old_copies_do_not_count(tmp_path: Path) -> None:
     assert last.matched == []  # copy 0 is more than an hour older; copy 1 is not alike
 
 
+def test_copies_decided_out_of_order_count_only_within_one_window(tmp_path: Path) -> None:
+    # The daemon decides copies out of order (articles polled apart, two workers): the copy
+    # at 50 min sees one at 0 and one at 100 min, but no hour holds all three.
+    rules = ruleset(tmp_path, WAVE_RULES, channels={"moderators"})
+    state = MemoryWaveState()
+
+    def decide(cid: str, minutes: int) -> list[str]:
+        return rules.evaluate(comment(AD, id=cid, author=f"u{cid}", created_at=T0 + minutes * 60),
+                              waves=state, now=T0).matched
+
+    assert [decide("late", 100), decide("early", 0), decide("middle", 50)] == [[], [], []]
+    last = rules.evaluate(comment(AD, id="next", author="unext", created_at=T0 + 95 * 60),
+                          waves=state, now=T0)
+    assert last.matched == ["copy-paste-wave"]
+    # it holds in the hour from 50 to 110 min; the copy at 0 is 95 minutes away
+    assert [m.id for m in last.waves["copy-paste-wave"]] == ["late", "middle"]
+
+
+def test_distinct_authors_are_counted_within_the_window_they_hold_in(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, WAVE_RULES, channels={"moderators"})
+    state = MemoryWaveState()
+    for cid, author, minutes in (("2", "c", 100), ("0", "a", 0), ("1", "b", 10)):
+        rules.evaluate(comment(AD, id=cid, author=author, created_at=T0 + minutes * 60),
+                       waves=state, now=T0)
+    # at 50 min, a and b (0-10) and c (100) are each within the hour, never all in one
+    middle = rules.evaluate(comment(AD, id="3", author="a", created_at=T0 + 50 * 60),
+                            waves=state, now=T0)
+    assert middle.matched == []
+
+
 def test_burst_counts_the_authors_comments_and_every_comment_is_recorded(tmp_path: Path) -> None:
     rules = ruleset(tmp_path, WAVE_RULES + """
   - id: gated
-    when: {content: {includes: [never-said]}, author: {burst: {at_least: 1, within: 1m}}}
+    when: {content: {includes: [never-said]}, author: {burst: {at_least: 2, within: 1m}}}
     then: [delete]
 """, channels={"moderators"})
     state = MemoryWaveState()
@@ -115,6 +145,25 @@ def test_rule_tests_with_history(tmp_path: Path) -> None:
     assert len(rules.rules) == 2  # every sample above held, or loading would have failed
 
 
+def test_history_on_a_rule_that_counts_no_other_comments_is_warned_about(
+    tmp_path: Path,
+) -> None:
+    rules = ruleset(tmp_path, """
+        version: 1
+        rules:
+          - id: spam
+            when: {content: {includes: [广告]}}
+            then: [delete]
+            tests:
+              match:
+                - 广告
+                - {content: 广告, history: [广告]}
+    """)
+    [warning] = [w for w in rules.warnings if w.field == "tests.match[1].history"]
+    assert warning.line == 9 and warning.rule == "spam"
+    assert "no content.repeated or author.burst" in warning.message
+
+
 def test_a_failing_history_sample_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"tests.match sample .* did not match"):
         ruleset(tmp_path, """
@@ -131,8 +180,17 @@ def test_a_failing_history_sample_is_reported(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("fragment", "message"), [
-    ("content: {repeated: {at_least: 0, within: 1h}}", "at_least takes a whole number from 1"),
-    ("content: {repeated: {at_least: 3}}", "within"),
+    ("content: {repeated: {at_least: 0, within: 1h}}", "at_least takes a whole number from 2"),
+    # one copy, this one, is always there: a rule that would hold for every comment
+    ("content: {repeated: {at_least: 1, within: 1h}}", "at_least takes a whole number from 2"),
+    ("author: {burst: {at_least: 1, within: 1m}}", "at_least takes a whole number from 2"),
+    ("content: {repeated: {at_least: 3}}", "within is required"),
+    ("author: {burst: {at_least: 3}}", "within is required"),
+    ("content: {repeated: {at_least: 3, within: 0s}}", "within takes a duration above 0"),
+    ("author: {burst: {at_least: 3, within: 0}}", "within takes a duration above 0"),
+    # dropped silently before: the rule then held for every comment
+    ("author: {offenses: {at_least: 3, within: 0s}}", "within takes a duration above 0"),
+    ("author: {offenses: {at_least: 3}}", "within is required"),
     ("content: {repeated: {at_least: 3, within: 1h, similarity: 1.5}}", "similarity takes"),
     ("content: {repeated: {at_least: 3, within: 1h, authors: all}}", "authors takes distinct"),
     ("content: {repeated: {at_least: 3, within: 1h, simlarity: 0.8}}", "unknown key"),
@@ -163,6 +221,9 @@ def test_notify_needs_a_configured_channel(tmp_path: Path) -> None:
         ruleset(tmp_path, text, channels={"moderators"})
     with pytest.raises(ConfigError, match="notify takes a channel name"):
         ruleset(tmp_path, text.replace("{notify: moderatrs}", "notify"))
+    with pytest.raises(ConfigError, match=r"unknown notify channel 'moderatrs'; config\.yaml's "
+                       r"notify: declares no channel"):
+        ruleset(tmp_path, text, channels=set())
     shadow = ruleset(tmp_path, text.replace("moderatrs", "m").replace(
         "then:", "mode: shadow\n            then:"), channels={"m"})
     decision = shadow.evaluate(comment("广告"))

@@ -75,6 +75,17 @@ def test_burst_counts_the_authors_comments_in_the_window(state: WaveState) -> No
     assert late.burst(within=600.0) == 1  # the earlier ones fell out of the window
 
 
+def test_burst_counts_only_comments_within_one_window_of_each_other(state: WaveState) -> None:
+    # Decided out of order (two articles polled apart, pages newest first), the author's
+    # comment at 9 min comes last: its six others, 3 minutes apart, are all within 10
+    # minutes of it on one side or the other, but no 10 minutes hold more than four.
+    order = (18, 15, 12, 0, 3, 6, 9)
+    seen = [state.observe(_comment(str(m), f"第{m}条", T0 + m * 60, "a"), f"第{m}条", QUERY,
+                          now=T0) for m in order]
+    assert [s.burst(within=600.0) for s in seen] == [1, 2, 3, 1, 2, 3, 4]
+    assert [s.burst(within=250.0) for s in seen] == [1, 2, 2, 1, 2, 2, 2]
+
+
 def test_observing_a_comment_twice_counts_it_once(state: WaveState) -> None:
     state.observe(_comment("1", AD, T0), AD, QUERY, now=T0)
     state.observe(_comment("2", AD, T0 + 5, "a"), AD, QUERY, now=T0)
@@ -191,7 +202,7 @@ def test_a_page_is_one_script_call_of_hash_lookups(redis_client: redis.Redis) ->
     assert sent.pop("cmdstat_evalsha") == 1
     sent.pop("cmdstat_info", None)
     assert set(sent) <= {f"cmdstat_{c}" for c in (
-        "hmget", "hset", "expire", "zadd", "zcount", "zremrangebyscore")}
+        "hmget", "hset", "expire", "zadd", "zrangebyscore", "zremrangebyscore")}
     # per comment: the bands of 2 or 3 epochs and the candidates' records (one HMGET each
     # at most), its own HSET, the burst set: no range scan, no trimming of the bands
     assert sent["cmdstat_hmget"] <= 49 * 6

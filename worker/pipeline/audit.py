@@ -5,7 +5,10 @@ records older than ``retention`` (default 7 days, ``audit.retention``) go, whole
 time, so a few records past the bound may stay a little longer. A count bound would keep a
 busy deployment's audit for less than a day (100,000 records) and a quiet one's for months.
 Each record field is one stream field whose value is JSON (``ensure_ascii=False``: Chinese
-stays readable in ``redis-cli`` too), so lists and numbers come back as they went in.
+stays readable in ``redis-cli`` too), so lists and numbers come back as they went in. Plain
+values (strings, whole and finite numbers, booleans, None, lists and string-keyed dicts of
+them: every record the daemon writes) are encoded by orjson, 10x cheaper; anything else by the
+standard library with ``default=str``, as before, so every value reads back the same.
 
 Record fields (others are kept as given):
 
@@ -27,9 +30,11 @@ newest first; each returned dict also carries ``stream_id``.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 import redis
 
 from worker.pipeline._redis import Clock, text, wall_clock
@@ -70,6 +75,20 @@ class AuditLog:
 
     def append(self, record: Mapping[str, Any]) -> str:
         """Add one record; returns its stream id. Raises ValueError on a bad kind/outcome."""
+        return self.append_encoded(self.encode(record))
+
+    def append_encoded(self, fields: Mapping[bytes, bytes]) -> str:
+        """Add a record :meth:`encode` made (on a pipeline: queue it)."""
+        oldest_kept = max(0, int((self._clock() - self.retention) * 1000))
+        entry: dict[Any, Any] = dict(fields)
+        stream_id = self._redis.xadd(
+            self._key, entry, minid=oldest_kept, approximate=self.approximate
+        )
+        return text(stream_id)
+
+    def encode(self, record: Mapping[str, Any]) -> dict[bytes, bytes]:
+        """The stream fields of ``record``, ``ts`` added if absent: whatever keeps it from
+        being stored (a bad kind or outcome, a lone surrogate) is raised here."""
         kind = record.get("kind")
         if kind not in KINDS:
             raise ValueError(f"audit record kind must be one of {sorted(KINDS)}, got {kind!r}")
@@ -78,18 +97,10 @@ class AuditLog:
             raise ValueError(
                 f"audit record outcome must be one of {sorted(OUTCOMES)}, got {outcome!r}"
             )
-        fields: dict[str, Any] = dict(record)
-        now = self._clock()
-        fields.setdefault("ts", now)
-        encoded: dict[Any, Any] = {
-            str(name): json.dumps(value, ensure_ascii=False, default=str)
-            for name, value in fields.items()
-        }
-        oldest_kept = max(0, int((now - self.retention) * 1000))
-        stream_id = self._redis.xadd(
-            self._key, encoded, minid=oldest_kept, approximate=self.approximate
-        )
-        return text(stream_id)
+        encoded = {_field_name(name): _json(value) for name, value in record.items()}
+        if "ts" not in record:
+            encoded[b"ts"] = _json(self._clock())
+        return encoded
 
     def read(
         self,
@@ -141,6 +152,55 @@ class AuditLog:
 
     def length(self) -> int:
         return int(self._redis.xlen(self._key))
+
+
+_FIELD_NAMES: dict[str, bytes] = {}
+
+
+def _field_name(name: Any) -> bytes:
+    """A field name as UTF-8; the few names records use are encoded once."""
+    encoded = _FIELD_NAMES.get(name)
+    if encoded is None:
+        encoded = str(name).encode()
+        if isinstance(name, str) and len(_FIELD_NAMES) < 256:
+            _FIELD_NAMES[name] = encoded
+    return encoded
+
+
+def _json(value: Any) -> bytes:
+    """``value`` as UTF-8 JSON: orjson for plain values, the standard library otherwise (it
+    writes NaN, an enum's str(), an integer beyond 64 bits, a non-string key as before)."""
+    if value is None:
+        return b"null"
+    if not _plain(value):
+        return _standard_json(value)
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # a lone surrogate, an integer beyond 64 bits
+        return _standard_json(value)
+
+
+def _standard_json(value: Any) -> bytes:
+    """The standard library's JSON, UTF-8: a lone surrogate raises UnicodeEncodeError here,
+    as it did when Redis's client encoded the text."""
+    return json.dumps(value, ensure_ascii=False, default=str).encode()
+
+
+_SCALARS = (str, int, bool)
+
+
+def _plain(value: Any) -> bool:
+    """Whether orjson encodes ``value`` exactly as ``json.dumps(..., default=str)`` does."""
+    kind = type(value)
+    if kind in _SCALARS or value is None:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is list or kind is tuple:
+        return all(_plain(item) for item in value)
+    if kind is dict:
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    return False
 
 
 def _decode(raw: Mapping[bytes | str, bytes | str]) -> dict[str, Any]:

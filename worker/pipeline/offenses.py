@@ -9,11 +9,15 @@ offending costs nothing after a month.
 At-least-once delivery: pass ``comment_id`` and the offense is keyed on it, so a redelivered
 message counts once (one offense per comment, however many rules matched it). Without a
 comment id every call counts.
+
+A ``moderate`` page reads its counts through :class:`PageOffenseCounts`: every count the
+page's evaluation may ask for in one round trip, instead of one ``ZCOUNT`` per comment.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 
 import redis
 
@@ -70,5 +74,70 @@ class RedisOffenseCounter:
         key = self._keys.offenses(platform=platform, account=account, author=author)
         return int(self._redis.zcount(key, repr(now - within), repr(now)))
 
+    def count_many(self, questions: Sequence[OffenseQuestion]) -> list[int]:
+        """:meth:`count` of each question, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for platform, account, author, within, now in questions:
+            key = self._keys.offenses(platform=platform, account=account, author=author)
+            pipe.zcount(key, repr(now - within), repr(now))
+        return [int(n) for n in pipe.execute()]
+
     def forget(self, *, platform: str, account: str | None, author: str) -> None:
         self._redis.delete(self._keys.offenses(platform=platform, account=account, author=author))
+
+
+#: The arguments of one :meth:`RedisOffenseCounter.count`: platform, account, author, within, now.
+OffenseQuestion = tuple[str, str | None, str, float, float]
+_Author = tuple[str, str | None, str]
+
+
+class PageOffenseCounts:
+    """A page's view of the counter (an :class:`~worker.rules.model.OffenseCounts`): the counts
+    :meth:`expect` announces are read together, in one round trip, when the first count is
+    asked (a page whose rules never ask reads nothing).
+
+    Counts stay exact within the page: :meth:`record` writes through and drops what was read
+    for that author, so a later comment of the page asks Redis again and sees the offense
+    (as when each comment read its own count). A count not announced is read on its own.
+    """
+
+    def __init__(self, counter: RedisOffenseCounter) -> None:
+        self._counter = counter
+        self._expected: dict[OffenseQuestion, None] = {}  # ordered, without duplicates
+        self._answers: dict[_Author, dict[tuple[float, float], int]] = {}
+
+    def expect(self, questions: Iterable[OffenseQuestion]) -> None:
+        """Counts the page's evaluation may ask for (read at the first :meth:`count`)."""
+        self._expected.update(dict.fromkeys(questions))
+
+    def count(
+        self, *, platform: str, account: str | None, author: str, within: float, now: float
+    ) -> int:
+        known = self._answers.get((platform, account, author))
+        if known is not None and (within, now) in known:
+            return known[(within, now)]
+        if self._expected:
+            self._read_expected()
+            known = self._answers.get((platform, account, author))
+            if known is not None and (within, now) in known:
+                return known[(within, now)]
+        answer = self._counter.count(platform=platform, account=account, author=author,
+                                     within=within, now=now)
+        self._answers.setdefault((platform, account, author), {})[(within, now)] = answer
+        return answer
+
+    def record(
+        self, *, platform: str, account: str | None, author: str, at: float,
+        rule_id: str | None = None, comment_id: str | None = None,
+    ) -> None:
+        self._counter.record(platform=platform, account=account, author=author, at=at,
+                             rule_id=rule_id, comment_id=comment_id)
+        self._answers.pop((platform, account, author), None)  # announced, unread: read later
+
+    def _read_expected(self) -> None:
+        questions = list(self._expected)
+        self._expected = {}
+        for (platform, account, author, within, now), answer in zip(
+            questions, self._counter.count_many(questions), strict=True
+        ):
+            self._answers.setdefault((platform, account, author), {})[(within, now)] = answer

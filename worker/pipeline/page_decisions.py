@@ -2,9 +2,11 @@
 scan for the page) instead of one evaluation per comment, with each comment's failure its own.
 
 The page is recorded in the wave state first, in one round trip (:meth:`RuleSet.observe_page`);
-the evaluation then reads what was recorded through :class:`RecordedObservations`. Decisions
-are made one by one as the caller takes them, so an offense the caller records for one comment
-counts for the comments after it. A comment that cannot be read (:meth:`Comment.from_dict`)
+the evaluation then reads what was recorded through :class:`RecordedObservations`. The offense
+counts the rules may ask for are announced to the page's :class:`PageOffenseCounts`, which
+reads them in one round trip. Decisions are made one by one as the caller takes them, so an
+offense the caller records (through the same ``offenses``) for one comment counts for the
+comments after it. A comment that cannot be read (:meth:`Comment.from_dict`)
 or evaluated gives its exception instead of a decision; when the page's evaluation fails, the
 rest of the page is evaluated a comment at a time, so only a comment's own failure is told
 against it. A failure of the surroundings (Redis unreachable) is raised: it fails the whole
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.comment import Comment
+from worker.pipeline.offenses import PageOffenseCounts
 from worker.rules import RuleSet
 from worker.rules.model import Decision, OffenseCounts
 from worker.waves.state import Member, Observation, WaveQuery, WaveState
@@ -69,7 +72,7 @@ class RecordedObservations:
 
 
 def decide_page(
-    rules: RuleSet, page: Sequence[Any], *, offenses: OffenseCounts, waves: WaveState,
+    rules: RuleSet, page: Sequence[Any], *, offenses: PageOffenseCounts, waves: WaveState,
     now: float, environmental: Callable[[BaseException], bool],
 ) -> Iterator[Decided]:
     """Each entry of ``page`` (a ``moderate`` message's comments), in order, with its decision
@@ -82,6 +85,7 @@ def decide_page(
         except Exception as exc:  # noqa: BLE001 - told as this comment's failure, in its turn
             unread[position] = exc
     comments = [c for _, c in parsed]
+    offenses.expect(rules.offense_questions(comments, now))
     observations: Sequence[Observation | None] = (
         rules.observe_page(comments, waves, now) if rules.wave_query is not None
         else [None] * len(comments)

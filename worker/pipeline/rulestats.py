@@ -11,7 +11,8 @@ Counters are statistics, not ledgers: a redelivered message is counted again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import redis
@@ -22,22 +23,35 @@ from worker.pipeline.keys import Keys
 Mode = Literal["enforce", "shadow"]
 MODES: tuple[Mode, ...] = ("enforce", "shadow")
 
-# KEYS: rule hash, index, since. ARGV: rule id, mode field, at, after_stop ("1" or "0").
-# Increments the mode's hit counter (and hits:after_stop), raises last_hit to at if later,
-# indexes the rule and sets since once.
-_RECORD_HIT = """
-redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
-if ARGV[4] == '1' then
-  redis.call('HINCRBY', KEYS[1], 'hits:after_stop', 1)
+# KEYS: index, since, then one rule hash per hit. ARGV: four per hit: rule id, mode field,
+# at, after_stop ("1" or "0"). For each hit: increments the mode's hit counter (and
+# hits:after_stop), raises last_hit to at if later, indexes the rule and sets since once.
+_RECORD_HITS = """
+for i = 3, #KEYS do
+  local a = (i - 3) * 4
+  redis.call('HINCRBY', KEYS[i], ARGV[a + 2], 1)
+  if ARGV[a + 4] == '1' then
+    redis.call('HINCRBY', KEYS[i], 'hits:after_stop', 1)
+  end
+  local last = redis.call('HGET', KEYS[i], 'last_hit')
+  if not last or tonumber(last) < tonumber(ARGV[a + 3]) then
+    redis.call('HSET', KEYS[i], 'last_hit', ARGV[a + 3])
+  end
+  redis.call('SADD', KEYS[1], ARGV[a + 1])
+  redis.call('SET', KEYS[2], ARGV[a + 3], 'NX')
 end
-local last = redis.call('HGET', KEYS[1], 'last_hit')
-if not last or tonumber(last) < tonumber(ARGV[3]) then
-  redis.call('HSET', KEYS[1], 'last_hit', ARGV[3])
-end
-redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('SET', KEYS[3], ARGV[3], 'NX')
-return 1
+return #KEYS - 2
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One rule matching one comment, at ``at``."""
+
+    rule_id: str
+    mode: Mode
+    at: float
+    after_stop: bool = False
 
 
 class RuleStats:
@@ -47,27 +61,39 @@ class RuleStats:
         self._redis = redis
         self._keys = keys or Keys()
         self._clock = clock
-        self._record_hit = LuaScript(redis, _RECORD_HIT)
+        self._record_hits = LuaScript(redis, _RECORD_HITS)
 
     def record_hit(
         self, rule_id: str, mode: Mode, at: float | None = None, *, after_stop: bool = False
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         when = self._clock() if at is None else at
+        self.record_hits([Hit(rule_id, mode, when, after_stop)])
+
+    def record_hits(self, hits: Sequence[Hit]) -> None:
+        """Count several hits (a page's) in one round trip, as many :meth:`record_hit` would."""
+        for hit in hits:
+            if hit.mode not in MODES:
+                raise ValueError(f"mode must be one of {MODES}, got {hit.mode!r}")
+        if not hits:
+            return
         k = self._keys
-        self._record_hit(
-            [k.rulestats(rule_id), k.rulestats_index(), k.rulestats_since()],
-            [rule_id, f"hits:{mode}", repr(when), "1" if after_stop else "0"],
+        self._record_hits(
+            [k.rulestats_index(), k.rulestats_since(), *(k.rulestats(h.rule_id) for h in hits)],
+            [part for h in hits
+             for part in (h.rule_id, f"hits:{h.mode}", repr(h.at), "1" if h.after_stop else "0")],
         )
 
     def record_outcome(self, rule_id: str, action: str, outcome: str) -> None:
-        k = self._keys
         pipe = self._redis.pipeline(transaction=True)
+        self.queue_outcome(pipe, rule_id, action, outcome)
+        pipe.execute()
+
+    def queue_outcome(self, pipe: Any, rule_id: str, action: str, outcome: str) -> None:
+        """:meth:`record_outcome` queued on the caller's pipeline (sent with its commands)."""
+        k = self._keys
         pipe.hincrby(k.rulestats(rule_id), f"out:{action}:{outcome}", 1)
         pipe.sadd(k.rulestats_index(), rule_id)
         pipe.set(k.rulestats_since(), repr(self._clock()), nx=True)
-        pipe.execute()
 
     def snapshot(self, rule_ids: Iterable[str] | None = None) -> dict[str, Any]:
         """``{"since": t | None, "rules": {rule_id: {...}}}``.

@@ -32,7 +32,9 @@ from worker.rules.model import (
     SkippedAction,
     Span,
     held_signals,
+    offense_windows,
     required_signals,
+    settled,
 )
 from worker.rules.plans import ActionPlan, reply_text, skip_reason
 from worker.rules.waves import wave_members, wave_query, wave_text
@@ -111,6 +113,9 @@ class RuleSet:
         self.files = tuple(files)
         self._candidates = _Candidates.of(ordered)
         self._all_gated = not self._candidates.ungated  # every rule needs some content hit
+        self._probe_one = (
+            self.matchers[0].probe if self._all_gated and len(self.matchers) == 1 else None
+        )
         self._deleting = frozenset(
             r.id for r in ordered if any(a.type == "delete" for a in r.then)
         )
@@ -120,13 +125,39 @@ class RuleSet:
         }
         self._by_id = {r.id: r for r in ordered}
         self._has_shadow = any(r.mode == "shadow" for r in ordered)
+        # Branching rules whose held signals can wait until a span is asked for (most never
+        # are): see settled().
+        self._held_later = frozenset(
+            r.id for r in ordered if r.branching and r.when is not None and settled(r.when)
+        )
         self.wave_query = wave_query([r.when for r in ordered if r.enabled])
         self._wave_rules = tuple(
             r for r in ordered if r.enabled and wave_query([r.when]) is not None
         )
+        self._offense_rules = tuple(
+            (r, windows) for r in ordered if r.enabled and (windows := offense_windows(r.when))
+        )
 
     def rule(self, rule_id: str) -> Rule:
         return self._by_id[rule_id]
+
+    def offense_questions(
+        self, comments: Sequence[Comment], now: float
+    ) -> list[tuple[str, str | None, str, float, float]]:
+        """The offense counts evaluating ``comments`` at ``now`` may ask for, as the arguments
+        of :meth:`OffenseCounts.count` (platform, account, author, within, now), so that a
+        caller can read them together beforehand."""
+        questions: list[tuple[str, str | None, str, float, float]] = []
+        for comment in comments:
+            author = comment.author
+            if author is None:
+                continue
+            at = comment.created_at if comment.created_at is not None else now
+            for rule, windows in self._offense_rules:
+                if rule.applies_to(comment):
+                    questions.extend((comment.platform, comment.account, author, within, at)
+                                     for within in windows)
+        return questions
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -146,12 +177,36 @@ class RuleSet:
     ) -> Decision:
         """Decide ``comment``; with ``waves``, it is recorded there first (see :meth:`observe`),
         unless ``observation`` says what :meth:`observe_page` found for it."""
-        now = time.time() if now is None else now
         if observation is None and waves is not None:
+            now = time.time() if now is None else now
             observation = self.observe(comment, waves, now)
-        return self._evaluate_scanned(
-            comment, self.scan(comment.content), offenses, now, observation
-        )
+        probe = self._probe_one
+        if probe is not None:  # one normalisation group, every rule gated on content
+            found = probe(comment.content)
+            if found is None:  # the common case: a clean comment
+                return Decision(comment)
+            scans = [found]
+        elif self._all_gated:
+            probed = self._probe(comment.content)
+            if probed is None:
+                return Decision(comment)
+            scans = probed
+        else:
+            scans = self.scan(comment.content)
+        now = time.time() if now is None else now
+        return self._evaluate_scanned(comment, scans, offenses, now, observation)
+
+    def _probe(self, content: str) -> list[ScanResult] | None:
+        """:meth:`scan`, or None when every group's scan is known to hold nothing (nothing is
+        made for them then: Matcher.probe)."""
+        matchers = self.matchers
+        probes = [matcher.probe(content) for matcher in matchers]
+        if all(found is None for found in probes):
+            return None
+        return [
+            found if found is not None else matcher.scan(content)
+            for matcher, found in zip(matchers, probes, strict=True)
+        ]
 
     def evaluate_many(
         self,
@@ -162,22 +217,33 @@ class RuleSet:
         waves: WaveState | None = None,
     ) -> Iterator[Decision]:
         """The decisions :meth:`evaluate` gives, comment by comment and in order, for a page
-        of comments scanned together (:meth:`Matcher.scan_many`: one automaton scan and,
+        of comments scanned together (:meth:`Matcher.scan_page`: one automaton scan and,
         usually, one regex set search for the page).
 
         Each decision is made when the caller takes it (each comment recorded in ``waves``
         just before it), so an offense the caller records for one comment counts for the
-        comments after it, as with :meth:`evaluate`.
+        comments after it, as with :meth:`evaluate`. When every rule needs some content hit,
+        a comment no group's scan found anything in is decided without its scans being made.
         """
         contents = [comment.content for comment in comments]
-        pages = [matcher.scan_many(contents) for matcher in self.matchers]
-        scans_of = [list(scans) for scans in zip(*pages, strict=True)] if pages else (
-            [[] for _ in comments]  # no normalisation group: no rule looks at content
+        pages = [matcher.scan_page(contents) for matcher in self.matchers]
+        gated = self._all_gated
+        busy = pages[0].busy if len(pages) == 1 else frozenset().union(
+            *(page.busy for page in pages)
         )
-        for comment, scans in zip(comments, scans_of, strict=True):
-            at = time.time() if now is None else now
-            observation = self.observe(comment, waves, at) if waves is not None else None
-            yield self._evaluate_scanned(comment, scans, offenses, at, observation)
+        for index, comment in enumerate(comments):
+            at = now
+            observation = None
+            if waves is not None:
+                at = time.time() if now is None else now
+                observation = self.observe(comment, waves, at)
+            if gated and index not in busy:  # the common case: a clean comment
+                yield Decision(comment)
+                continue
+            scans = [page.result(index) for page in pages]
+            yield self._evaluate_scanned(
+                comment, scans, offenses, time.time() if at is None else at, observation
+            )
 
     def _evaluate_scanned(
         self,
@@ -203,6 +269,7 @@ class RuleSet:
         matched: list[Rule] = []
         after_stop: set[str] = set()
         held: dict[str, frozenset[Signal]] = {}
+        held_later = self._held_later
         # Enforced and shadow rules run as two independent passes over the same order: a
         # shadow rule's `stop` ends only the shadow rules after it, and an enforced `stop`
         # ends only the enforced ones (shadow rules after it still run, marked after_stop),
@@ -222,7 +289,7 @@ class RuleSet:
             matched.append(rule)
             if shadow and enforce_stopped:
                 after_stop.add(rule.id)
-            if rule.branching and rule.when is not None:
+            if rule.branching and rule.when is not None and rule.id not in held_later:
                 # Now, not when a span is asked for: the offense count may have moved by then.
                 held[rule.id] = held_signals(rule.when, ctx)
             if rule.stop:
@@ -232,7 +299,7 @@ class RuleSet:
                     enforce_stopped = True
         decision = Decision(comment)
         if matched:
-            self._decide(decision, matched, after_stop, scans, fired, held)
+            self._decide(decision, matched, after_stop, ctx, fired, held)
             if observation is not None:
                 self._waves_of(decision, matched, ctx)
         return decision
@@ -275,17 +342,32 @@ class RuleSet:
                     decision.waves[rule.id] = members
 
     def _decide(
-        self, decision: Decision, matched: list[Rule], after_stop: set[str],
-        scans: list[ScanResult], fired: set[Signal], held: dict[str, frozenset[Signal]],
+        self, decision: Decision, matched: list[Rule], after_stop: set[str], ctx: EvalContext,
+        fired: set[Signal], held: dict[str, frozenset[Signal]],
     ) -> None:
         by_id = {rule.id: rule for rule in matched}
         decision.matches = [self._rule_matches[r.id][r.id in after_stop] for r in matched]
-        decision.span_finder = lambda rule_id: _span_of(
-            by_id[rule_id], scans, held.get(rule_id, fired)
-        )
+        held_later = self._held_later
+
+        def span_of(rule_id: str) -> Span | None:
+            rule = by_id[rule_id]
+            signals: set[Signal] | frozenset[Signal] | None = held.get(rule_id)
+            if signals is None:
+                signals = (
+                    held_signals(rule.when, ctx)
+                    if rule.when is not None and rule_id in held_later else fired
+                )
+            return _span_of(rule, ctx.scans, signals)
+
+        decision.span_finder = span_of
         deleting = self._deleting
-        enforce_delete = any(r.mode == "enforce" and r.id in deleting for r in matched)
-        shadow_delete = any(r.mode == "shadow" and r.id in deleting for r in matched)
+        enforce_delete = shadow_delete = False
+        for rule in matched:
+            if rule.id in deleting:
+                if rule.mode == "enforce":
+                    enforce_delete = True
+                else:
+                    shadow_delete = True
         planned: dict[str, PlannedAction] = {}
         # Enforced rules plan first, so their actions come out as if no shadow rule existed;
         # shadow rules then add what no enforced rule asked for.

@@ -240,6 +240,23 @@ def required_signals(cond: Condition | None) -> frozenset[Signal] | None:
     return None
 
 
+def offense_windows(cond: Condition | None) -> frozenset[float]:
+    """The windows (``within``) of every ``author.offenses`` in ``cond``, negated ones too."""
+    found: set[float] = set()
+
+    def walk(node: Condition | None) -> None:
+        if isinstance(node, AuthorOffenses):
+            found.add(node.within)
+        elif isinstance(node, AllOf | AnyOf):
+            for child in node.children:
+                walk(child)
+        elif isinstance(node, Not):
+            walk(node.child)
+
+    walk(cond)
+    return frozenset(found)
+
+
 def content_hits(cond: Condition | None) -> tuple[LiteralHit | RegexHit, ...]:
     """The term and regex conditions of ``cond`` in source order (for ``{match}`` and audit
     spans): each holds its ids, so a rule need not keep one signal tuple per term."""
@@ -270,6 +287,19 @@ def branches_content(cond: Condition | None) -> bool:
     if isinstance(cond, AllOf):
         return any(branches_content(child) for child in cond.children)
     return False
+
+
+def settled(cond: Condition) -> bool:
+    """Whether ``cond`` holds, branch for branch, the same for a comment whenever it is asked:
+    no ``author.offenses`` (a count the caller moves once a comment is decided) and no wave
+    condition. Then :func:`held_signals` may wait until a span is asked for."""
+    if isinstance(cond, AllOf | AnyOf):
+        return all(settled(child) for child in cond.children)
+    if isinstance(cond, Not):
+        return settled(cond.child)
+    return isinstance(
+        cond, LiteralHit | RegexHit | Length | Letters | AuthorIn | CommentFlag | CommentAge
+    )
 
 
 def held_signals(cond: Condition, ctx: EvalContext) -> frozenset[Signal]:
@@ -409,7 +439,7 @@ class SkippedAction:
         return {"type": self.type, "rule": self.rule, "reason": self.reason}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Decision:
     """What the rules decided for one comment.
 
@@ -425,6 +455,26 @@ class Decision:
     _spans: dict[str, Span | None] = field(default_factory=dict)
     #: rule -> the earlier members of the wave its ``repeated`` condition found (newest first)
     waves: dict[str, tuple[Member, ...]] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        comment: Comment,
+        matches: list[RuleMatch] | None = None,
+        actions: list[PlannedAction] | None = None,
+        skipped: list[SkippedAction] | None = None,
+        span_finder: Callable[[str], Span | None] | None = None,
+        _spans: dict[str, Span | None] | None = None,
+        waves: dict[str, tuple[Member, ...]] | None = None,
+    ) -> None:
+        """The generated ``__init__``, written out: literals instead of a factory call per
+        field (a decision is made for every comment, most of them with nothing in it)."""
+        self.comment = comment
+        self.matches = [] if matches is None else matches
+        self.actions = [] if actions is None else actions
+        self.skipped = [] if skipped is None else skipped
+        self.span_finder = span_finder
+        self._spans = {} if _spans is None else _spans
+        self.waves = {} if waves is None else waves
 
     @property
     def matched(self) -> list[str]:

@@ -156,7 +156,7 @@ class Normalizer:
         steps = (opts.strip_invisible, opts.fold_accents, opts.confusables, opts.numerals)
         self._rare_re = rare_re(*steps, casefold=opts.casefold)
         self._rare_fix = rare_fixer(*steps)
-        self._rare_fixed: dict[str, str] = {}
+        self._rare_fixed: dict[str, tuple[str, bool]] = {}  # what _fix_rare made of each
         self._case: Callable[[str], str] = str.casefold if opts.casefold else lower_simple
         #: runs of separators outside the slow astral block (None: separators are kept)
         self.separator_regex = separator_re() if opts.skip_separators else None
@@ -203,28 +203,38 @@ class Normalizer:
                 text = unicodedata.normalize("NFKC", text)
         found = self._rare_re.findall(text)
         if found:  # else no character here is one the rare steps or case folding change
-            text = self._case(self._fix_rare(text, found))
+            text, cased = self._fix_rare(text, found)
+            if cased:
+                text = self._case(text)
         if self._t2s_re is not None and self._t2s_re.search(text):
             assert self._t2s_table is not None
             text = text.translate(self._t2s_table)
         return text
 
-    def _fix_rare(self, text: str, found: list[str]) -> str:
+    def _fix_rare(self, text: str, found: list[str]) -> tuple[str, bool]:
         """Look-alikes and numerals fold here too: before case folding (the look-alike table
         maps capitals) and before t2s (which would make the numeral 參 参). One str.replace
         per distinct character found, not a Python call per occurrence (numerals are common:
         一 is the second most frequent character); what each becomes is remembered, and never
-        itself a character this step changes."""
+        itself a character this step changes.
+
+        Also says whether case folding has anything to do: it is context-free (folding.py),
+        and only what this step leaves of the characters found can change, so a text whose
+        only finds are numerals or invisible characters is not folded."""
         fixed = self._rare_fixed
+        cased = False
         for ch in set(found):
-            out = fixed.get(ch)
-            if out is None:
+            known = fixed.get(ch)
+            if known is None:
                 out = self._rare_fix(ch)
+                known = (out, self._case(out) != out)
                 if len(fixed) < _CHAR_CACHE_SIZE:
-                    fixed[ch] = out
+                    fixed[ch] = known
+            out, changes = known
             if out != ch:
                 text = text.replace(ch, out)
-        return text
+            cased = cased or changes
+        return text, cased
 
     def _collapse(self, text: str) -> str:
         if self._collapse_re is None:
@@ -242,14 +252,16 @@ class Normalizer:
 
     def normalize(self, text: str) -> NormalizedText:
         """Normalise a comment; never raises on any ``str``."""
+        kept, skeleton = self.forms(text)
+        return NormalizedText(text, kept, skeleton, self)
+
+    def forms(self, text: str) -> tuple[str, str]:
+        """:meth:`normalize`'s kept text and skeleton, without the object around them (a scan
+        that finds nothing, most comments, never needs it)."""
         pre = self.pre(text)
         if self._collapse_re is None:
-            kept = pre
-            skeleton = self._skeleton_of(pre)
-        else:
-            kept = self._collapse(pre)
-            skeleton = self._collapse(self._skeleton_of(pre))
-        return NormalizedText(text, kept, skeleton, self)
+            return pre, self._skeleton_of(pre)
+        return self._collapse(pre), self._collapse(self._skeleton_of(pre))
 
     def normalize_many(self, texts: Sequence[str]) -> NormalizedPage:
         """:meth:`normalize` of each text, and their kept texts and skeletons joined by NUL.
@@ -266,14 +278,14 @@ class Normalizer:
             kepts = pre.split("\0")
             skeletons = skeleton.split("\0")
             if len(kepts) == len(skeletons) == len(texts):
-                return NormalizedPage(
-                    [NormalizedText(t, k, s, self)
-                     for t, k, s in zip(texts, kepts, skeletons, strict=True)],
-                    pre, skeleton,
-                )
-        norms = [self.normalize(text) for text in texts]
+                return NormalizedPage(texts, pre, skeleton, kepts, skeletons, self)
+        kepts, skeletons = [], []
+        for text in texts:
+            kept, skeleton = self.forms(text)
+            kepts.append(kept)
+            skeletons.append(skeleton)
         return NormalizedPage(
-            norms, "\0".join(n.kept for n in norms), "\0".join(n.skeleton for n in norms)
+            texts, "\0".join(kepts), "\0".join(skeletons), kepts, skeletons, self
         )
 
     def normalize_term(self, term: str, *, skeleton: bool) -> str:
@@ -297,13 +309,37 @@ class Normalizer:
         return out
 
 
-@dataclass(frozen=True, slots=True)
 class NormalizedPage:
-    """A page of comments normalised together: each one, and all joined by NUL."""
+    """A page of comments normalised together: all joined by NUL, each one's forms, and each
+    one as a :class:`NormalizedText` only when asked for (most comments of a page are never
+    looked at one by one)."""
 
-    texts: list[NormalizedText]
-    kept: str  # the kept texts joined by NUL
-    skeleton: str  # the skeletons joined by NUL
+    __slots__ = ("_normalizer", "kept", "kepts", "originals", "skeleton", "skeletons")
+
+    def __init__(
+        self, originals: Sequence[str], kept: str, skeleton: str, kepts: list[str],
+        skeletons: list[str], normalizer: Normalizer,
+    ) -> None:
+        self.originals = originals
+        self.kept = kept  # the kept texts joined by NUL
+        self.skeleton = skeleton  # the skeletons joined by NUL
+        self.kepts = kepts
+        self.skeletons = skeletons
+        self._normalizer = normalizer
+
+    def __len__(self) -> int:
+        return len(self.originals)
+
+    def text(self, index: int) -> NormalizedText:
+        """The page's ``index``-th text, normalised."""
+        return NormalizedText(
+            self.originals[index], self.kepts[index], self.skeletons[index], self._normalizer
+        )
+
+    @property
+    def texts(self) -> list[NormalizedText]:
+        """Every text of the page, normalised."""
+        return [self.text(index) for index in range(len(self.originals))]
 
 
 class NormalizedText:

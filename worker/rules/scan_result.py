@@ -1,16 +1,18 @@
-"""What one scan of a comment found (:class:`ScanResult`), and the hits gathered while
-scanning (:class:`Found`)."""
+"""What one scan of a comment found (:class:`ScanResult`), what the scan of a page of them
+found (:class:`PageScan`), and the hits gathered while scanning (:class:`Found`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from worker.rules.normalize import NormalizedText
+from worker.rules.normalize import NormalizedPage, NormalizedText
 
 if TYPE_CHECKING:
     from worker.rules.matcher import Matcher
 
-__all__ = ["Found", "ScanResult", "original_span"]
+__all__ = ["Found", "PageScan", "ScanResult", "original_span"]
+
+Hit = tuple[int, int, int]  # (automaton pattern index, start, end)
 
 
 def original_span(norm: NormalizedText, where: str, start: int, end: int) -> tuple[int, int]:
@@ -86,3 +88,29 @@ class ScanResult:
             span = self.text.kept_span(*found)
             self._regex_first[regex_id] = span
         return span
+
+
+class PageScan:
+    """What the scan of a page of comments found (Matcher.scan_page): which texts may hold
+    something (:attr:`busy`; the others hold nothing), and each text's :class:`ScanResult`,
+    made only when asked for."""
+
+    __slots__ = ("_hits", "_matcher", "_page", "_regexes", "busy")
+
+    def __init__(
+        self, matcher: Matcher, page: NormalizedPage, hits: dict[int, list[Hit]],
+        regexes: dict[int, list[int]], busy: frozenset[int],
+    ) -> None:
+        """``hits``: the automaton's hits of the texts that have some, by index; ``regexes``:
+        the ids of the regexes the set matched, of the texts it matched in."""
+        self._matcher = matcher
+        self._page = page
+        self._hits = hits
+        self._regexes = regexes
+        self.busy = busy
+
+    def result(self, index: int) -> ScanResult:
+        """:meth:`Matcher.scan` of the page's ``index``-th text."""
+        return self._matcher._result(
+            self._page.text(index), self._hits.get(index, ()), self._regexes.get(index)
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import array
 import bisect
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ from worker.rules.allow import allowed_regexes, settle
 from worker.rules.literals import NO_ALLOW, LiteralDef, RegexDef
 from worker.rules.normalize import NUMERALS, NormalizedPage, NormalizedText, Normalizer
 from worker.rules.regex import re2_options
-from worker.rules.scan_result import Found, ScanResult
+from worker.rules.scan_result import Found, Hit, PageScan, ScanResult
 from worker.rules.sounds_like import needed_finder, sound_of, sound_of_page
 from worker.rules.spaced import spaced_runs
 from worker.rules.words import is_word_char
@@ -38,8 +39,6 @@ _ANCHORS = ("\\A", "\\z", "(?m:^)", "(?m:$)")  # as regex.py writes ^, $, \A and
 # re2.Set needs far more than RE2's default 8 MiB for ~100 patterns (perf-notes.md); running
 # out of it makes a set match fail, so be generous: it is a budget, allocated only when used.
 SET_MAX_MEM = 512 << 20
-
-Hit = tuple[int, int, int]  # (automaton pattern index, start, end)
 
 
 class Matcher:
@@ -149,65 +148,100 @@ class Matcher:
     def scan(self, text: str) -> ScanResult:
         """Normalise ``text`` and find every literal and regex that holds."""
         norm = self.normalizer.normalize(text)
-        return self._result(norm, self._hits_of(norm.skeleton))
+        return self._result(norm, self._hits_of(norm.skeleton), self._regex_matches(norm.kept))
+
+    def probe(self, text: str) -> ScanResult | None:
+        """:meth:`scan`, or None when ``text`` is known to hold nothing: then no object is
+        made for it (most comments)."""
+        kept, skeleton = self.normalizer.forms(text)
+        hits = self._hits_of(skeleton)
+        set_match = self._set_match
+        matched = None if set_match is None else set_match(kept.encode())
+        if not hits and not matched and self._clean_without_hits:
+            return None
+        return self._result(NormalizedText(text, kept, skeleton, self.normalizer), hits, matched)
+
+    def _regex_matches(self, kept: str) -> list[int] | None:
+        """The ids of the regexes that match ``kept`` (None or empty: none)."""
+        return None if self._set_match is None else self._set_match(kept.encode())
 
     def scan_many(self, texts: Sequence[str]) -> list[ScanResult]:
-        """:meth:`scan` of each text, equal to it text for text, for a page of comments.
+        """:meth:`scan` of each text, equal to it text for text, for a page of comments
+        (:meth:`scan_page`)."""
+        page = self.scan_page(texts)
+        return [page.result(index) for index in range(len(texts))]
+
+    def scan_page(self, texts: Sequence[str]) -> PageScan:
+        """A page of comments scanned together: :meth:`PageScan.result` is :meth:`scan` of
+        each text, made only when asked for; :attr:`PageScan.busy` says which texts may hold
+        something (the others hold nothing).
 
         The page is normalised in one pass (Normalizer.normalize_many) and its skeletons
         (and their sound) go through the automaton in one scan, joined by NUL, which no
         automaton pattern holds, so no match reaches across two comments. The regex set
         first runs over the page's kept texts joined: no rule regex has an anchor (checked
         at build), so a regex that matches one of them matches the joined text too, and a
-        page where none matches (most pages) costs one set search; a page where one does is
-        halved until the texts that may match are found.
+        page where none matches costs one set search; a page where one does is halved until
+        the texts it matches in are found (:meth:`_search_halves`).
         """
         page = self.normalizer.normalize_many(texts)
-        norms = page.texts
-        if len(norms) < 2:
-            return [self._result(norm, self._hits_of(norm.skeleton)) for norm in norms]
-        regex_free = self._regex_free(page)
-        if self._skel_ac is None or not self._page_scan:
-            return [
-                self._result(norm, self._hits_of(norm.skeleton), regex_free=free)
-                for norm, free in zip(norms, regex_free, strict=True)
-            ]
-        per_text = self._page_hits(page)
-        results: list[ScanResult] = []
-        for index, norm in enumerate(norms):
-            hits = per_text.get(index)
-            if hits is None and regex_free[index] and self._clean_without_hits:
-                results.append(ScanResult(norm, _NO_IDS, _NO_IDS, _NO_FIRST, self))
-            else:
-                results.append(self._result(norm, hits or [], regex_free=regex_free[index]))
-        return results
+        count = len(page)
+        if count < 2 or self._skel_ac is None or not self._page_scan:
+            hits = {}
+            for index, skeleton in enumerate(page.skeletons):
+                found = self._hits_of(skeleton)
+                if found:
+                    hits[index] = found
+        else:
+            hits = self._page_hits(page)
+        matched = self._page_regexes(page)
+        if self._clean_without_hits:
+            busy = frozenset(hits).union(matched)
+        else:
+            busy = frozenset(range(count))
+        return PageScan(self, page, hits, matched, busy)
 
-    def _regex_free(self, page: NormalizedPage) -> list[bool]:
-        """Per text of the page: True when the regex set is known to match nothing in it."""
-        count = len(page.texts)
+    def _page_regexes(self, page: NormalizedPage) -> dict[int, list[int]]:
+        """The ids of the regexes the set matches in each text of the page (only texts with
+        some)."""
+        matched: dict[int, list[int]] = {}
         if self._set_match is None:
-            return [True] * count
-        free = [False] * count
-        if self._page_regex:
-            kepts = [norm.kept for norm in page.texts]
-            self._mark_regex_free(kepts, 0, count, page.kept, free)
-        return free
+            return matched
+        kepts = page.kepts
+        if self._page_regex and len(kepts) > 1:
+            self._search_halves(kepts, 0, len(kepts), page.kept, matched)
+        else:
+            self._search_each(kepts, 0, len(kepts), matched)
+        return matched
 
-    def _mark_regex_free(
-        self, kepts: list[str], lo: int, hi: int, joined: str, free: list[bool]
+    def _search_halves(
+        self, kepts: list[str], lo: int, hi: int, joined: str, matched: dict[int, list[int]]
     ) -> None:
-        """Mark texts ``lo:hi`` (``joined``: them joined by NUL) regex-free where a search
-        of them together, or of a half of them, finds nothing; the rest are left to a
+        """Find the regexes matching each of texts ``lo:hi`` (``joined``: them joined by
+        NUL): none when a search of them together finds none, else in each half, down to a
         search each."""
         assert self._set_match is not None
-        if not self._set_match(joined.encode()):
-            free[lo:hi] = [True] * (hi - lo)
+        found = self._set_match(joined.encode())
+        if not found:
             return
-        if hi - lo <= _REGEX_SPLIT_MIN:
-            return
-        mid = (lo + hi) // 2
-        self._mark_regex_free(kepts, lo, mid, "\0".join(kepts[lo:mid]), free)
-        self._mark_regex_free(kepts, mid, hi, "\0".join(kepts[mid:hi]), free)
+        if hi - lo == 1:
+            matched[lo] = found
+        elif hi - lo <= _REGEX_SPLIT_MIN:
+            self._search_each(kepts, lo, hi, matched)
+        else:
+            mid = (lo + hi) // 2
+            self._search_halves(kepts, lo, mid, "\0".join(kepts[lo:mid]), matched)
+            self._search_halves(kepts, mid, hi, "\0".join(kepts[mid:hi]), matched)
+
+    def _search_each(
+        self, kepts: list[str], lo: int, hi: int, matched: dict[int, list[int]]
+    ) -> None:
+        """Find the regexes matching each of texts ``lo:hi``, one search each."""
+        assert self._set_match is not None
+        for index in range(lo, hi):
+            found = self._set_match(kepts[index].encode())
+            if found:
+                matched[index] = found
 
     def _page_hits(self, page: NormalizedPage) -> dict[int, list[Hit]]:
         """The skeleton automaton's hits in a page, by text (only texts with hits), each
@@ -221,11 +255,12 @@ class Matcher:
         per_text: dict[int, list[Hit]] = {}
         if not hits:
             return per_text
+        skeletons = page.skeletons
         starts: list[int] = []  # where each skeleton starts in ``joined``
         at = 0
-        for norm in page.texts:
+        for skeleton in skeletons:
             starts.append(at)
-            at += len(norm.skeleton) + 1
+            at += len(skeleton) + 1
         for index, start, end in hits:
             if end <= length:
                 which = bisect.bisect_right(starts, start) - 1
@@ -234,7 +269,7 @@ class Matcher:
             else:  # in the sound part: numbered as scan() does, after the skeleton and a NUL
                 at = start - length - 1  # in the sound of ``joined``
                 which = bisect.bisect_right(starts, at) - 1
-                shift = len(page.texts[which].skeleton) + 1 - starts[which]
+                shift = len(skeletons[which]) + 1 - starts[which]
                 hit = (index, at + shift, end - length - 1 + shift)
             per_text.setdefault(which, []).append(hit)
         return per_text
@@ -244,12 +279,12 @@ class Matcher:
         numbered as if the sound followed the skeleton and a NUL."""
         if self._skel_ac is None or not skeleton:
             return []
+        scanned = skeleton
         # Every sounds_like term has a Han character: an ASCII skeleton sounds like none.
-        scanned = (
-            f"{skeleton}\0{sound_of(skeleton)}"
-            if self._sounds and not skeleton.isascii() and self._sound_may_hit(skeleton)
-            else skeleton
-        )
+        if self._sounds and not skeleton.isascii():
+            needed = self._sound_needed
+            if needed is None or needed.search(skeleton) is not None:
+                scanned = f"{skeleton}\0{sound_of(skeleton)}"
         hits: list[Hit] = self._skel_ac.find_matches_as_indexes(scanned, overlapping=True)
         return hits
 
@@ -257,14 +292,10 @@ class Matcher:
         return self._sound_needed is None or self._sound_needed.search(skeleton) is not None
 
     def _result(
-        self, norm: NormalizedText, hits: list[Hit], *, regex_free: bool = False
+        self, norm: NormalizedText, hits: Sequence[Hit], matched: list[int] | None
     ) -> ScanResult:
-        """What one comment's scan found, from its automaton hits (``regex_free``: the regex
-        set is known to match nothing in it)."""
-        matched = (
-            None if regex_free or self._set_match is None
-            else self._set_match(norm.kept.encode())
-        )
+        """What one comment's scan found, from its automaton hits and the ids of the regexes
+        the set matched in it."""
         if not hits and not matched and self._clean_without_hits:
             return ScanResult(norm, _NO_IDS, _NO_IDS, _NO_FIRST, self)  # most comments
         skeleton = norm.skeleton
@@ -342,13 +373,16 @@ class Matcher:
         kept = norm.kept
         targets = self._word_targets
         n = len(kept)
+        # A digit made from a numeral needs a numeral in the original: without one, no
+        # offset map is needed to tell.
+        numerals = self._numerals and _NUMERAL_RE.search(norm.original) is not None
 
         def continues(pos: int) -> bool:
             ch = kept[pos]
             if not is_word_char(ch):
                 return False
             # Word edges are judged as if the numerals step were off: 加vx一起 still has vx.
-            if self._numerals and "0" <= ch <= "9":
+            if numerals and "0" <= ch <= "9":
                 start, end = norm.kept_span(pos, pos + 1)
                 return not any(c in NUMERALS for c in norm.original[start:end])
             return True
@@ -396,6 +430,7 @@ class Matcher:
         return int(start), int(end)
 
 
+_NUMERAL_RE = re.compile(f"[{''.join(NUMERALS)}]")
 _SkeletonTerms = dict[str, list[int]]  # skeleton term -> its targets
 _REGEX_SPLIT_MIN = 4  # a matching part of a page this small is searched text by text
 

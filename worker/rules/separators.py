@@ -16,6 +16,7 @@ __all__ = [
     "class_body",
     "code_point_ranges",
     "drop_slow_separators",
+    "fast_separator_class",
     "is_separator",
     "non_separator_re",
     "separator_class",
@@ -151,9 +152,16 @@ def _fast_ranges() -> tuple[tuple[int, int], ...]:
 
 
 @functools.cache
+def fast_separator_class() -> str:
+    """The body of a Python ``re`` character class matching the separators outside the slow
+    block (:data:`SLOW_ASTRAL`)."""
+    return class_body(list(_fast_ranges()))
+
+
+@functools.cache
 def separator_re() -> re.Pattern[str]:
     """Runs of separators outside the slow block (offset maps find them with it)."""
-    return re.compile(f"[{class_body(list(_fast_ranges()))}]+")
+    return re.compile(f"[{fast_separator_class()}]+")
 
 
 @functools.cache

@@ -93,18 +93,19 @@ def sound_of(skeleton: str) -> str:
 
 
 @functools.cache
-def _sound_array() -> npt.NDArray[np.uint32]:
-    return np.array(sound_table(), dtype=np.uint32)
+def _sound_array() -> npt.NDArray[np.uint16]:
+    return np.array(sound_table(), dtype=np.uint16)
 
 
 def sound_of_page(text: str) -> str:
     """:func:`sound_of` for a long text (a page of comments joined): one numpy gather over
-    the code points instead of ``str.translate``'s Python lookup per character (a tenth of
-    the cost a character; for one short comment numpy's fixed cost is the larger)."""
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    bmp = codes < 0x10000
-    sound = np.where(bmp, _sound_array()[np.where(bmp, codes, 0)], codes).astype(np.uint32)
-    return sound.tobytes().decode("utf-32-le", "surrogatepass")
+    the UTF-16 code units instead of ``str.translate``'s Python lookup per character (a
+    tenth of the cost a character; for one short comment numpy's fixed cost is the larger).
+    The table keeps every surrogate, so an astral character (a pair of them) stays itself;
+    ``text`` must hold no lone surrogate (normalised text never does: Normalizer.pre replaces
+    them), since a high one followed by a low one would come back as one character."""
+    units = np.frombuffer(text.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
+    return _sound_array().take(units).tobytes().decode("utf-16-le", "surrogatepass")
 
 
 def needed_finder(sounds: list[str], max_share: float = 0.25) -> re.Pattern[str] | None:

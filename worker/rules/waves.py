@@ -30,20 +30,46 @@ class Repeated:
     authors: Literal["distinct", "any"] = "distinct"
 
     def members(self, ctx: EvalContext) -> list[Member]:
-        if ctx.waves is None:
-            return []
-        return ctx.waves.repeated(within=self.within, similarity=self.similarity)
+        """The near-duplicates that make this comment's wave ([] when it holds none)."""
+        return self._wave(ctx) or []
 
     def holds(self, ctx: EvalContext) -> bool:
-        members = self.members(ctx)
+        return self._wave(ctx) is not None
+
+    def _wave(self, ctx: EvalContext) -> list[Member] | None:
+        """The near-duplicates sharing with this comment a window of ``within`` that holds
+        ``at_least`` copies (authors), this one included; None when no window does.
+
+        The state returns copies up to ``within`` before *or after* this one (workers decide
+        copies out of order), which may span twice the window; counting them all would make
+        the daemon cut copies an hour and more apart that replay, deciding in order, never
+        counts together. So the N copies must lie within ``within`` of each other."""
+        if ctx.waves is None:
+            return None
+        near = ctx.waves.repeated(within=self.within, similarity=self.similarity)
+        if len(near) + 1 < self.at_least:
+            return None
+        at = ctx.waves.created_at
+        comment = ctx.comment
+        own = comment.author or f"#{member_key(comment.target, comment.id)}"
+        times = [m.created_at for m in near]
+        if max(*times, at) - min(*times, at) <= self.within:  # one window holds them all
+            return near if self._enough(near, own) else None
+        found: dict[str, Member] = {}
+        # A window [s, s + within] holding this comment starts at it or at a copy before it.
+        for start in sorted({at, *(t for t in times if at - self.within <= t <= at)}):
+            inside = [m for m in near if start <= m.created_at <= start + self.within]
+            if self._enough(inside, own):
+                found.update((m.key, m) for m in inside)
+        return [m for m in near if m.key in found] if found else None
+
+    def _enough(self, members: list[Member], own_author: str) -> bool:
         if len(members) + 1 < self.at_least:
             return False
         if self.authors == "any":
             return True
         # A comment without an author id (WeChat's non-WeChat identities) is nobody else.
-        comment = ctx.comment
-        authors = {comment.author or f"#{member_key(comment.target, comment.id)}"}
-        authors.update(m.author or f"#{m.key}" for m in members)
+        authors = {own_author, *(m.author or f"#{m.key}" for m in members)}
         return len(authors) >= self.at_least
 
 

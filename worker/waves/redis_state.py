@@ -15,7 +15,7 @@ Comments are named ``<target>/<comment id>`` (WeChat comment ids count per artic
   range scan, no per-comment trimming. An epoch expires ``E + window + 60`` s after its last
   write, so it lives while a query can need it; a member older than the window but still in
   a read epoch is dropped on read (its ``created_at`` is in its record);
-- ``<s>:author:<author>`` zset: name -> created_at, for ``author.burst``; counted by score
+- ``<s>:author:<author>`` zset: name -> created_at, for ``author.burst``; read by score
   range (so stale members never count), trimmed by one comment in eight;
 - ``<s>:claimed:<rule>`` hash: name -> wave id (:meth:`RedisWaveState.claim`).
 
@@ -63,8 +63,9 @@ _TRIM_ONE_IN = 8  # an author's burst set is trimmed on one comment in this many
 # record, content, band fields (space-separated), the KEYS indices of the epochs to read
 # (newest first, space-separated), the KEYS index of its own epoch, the KEYS index of the
 # author's key (0 = none), burst low (t - the burst window), trim ("" = no).
-# Returns per comment {records (name, record, name, record, ...), the author's other
-# comments within each burst window (strings, in the order of the windows)}.
+# Returns per comment {records (name, record, name, record, ...), the creation times of the
+# author's other comments within the widest burst window before and after it (at most
+# 2 x MAX_NEIGHBOURS: more than enough for any at_least)}.
 _OBSERVE = """
 local rep, burst = ARGV[1] ~= '', ARGV[2] ~= ''
 local cap = tonumber(ARGV[4])
@@ -135,9 +136,12 @@ for base = 7, #ARGV, FIELDS do
       redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[base + 8])
     end
     redis.call('ZADD', key, at, id)
-    local t = tonumber(at)
-    for _, w in ipairs(windows) do
-      counts[#counts + 1] = tostring(redis.call('ZCOUNT', key, t - w, t + w) - 1)
+    local t, widest = tonumber(at), 0
+    for _, w in ipairs(windows) do widest = math.max(widest, w) end
+    local got = redis.call('ZRANGEBYSCORE', key, t - widest, t + widest, 'WITHSCORES',
+                           'LIMIT', 0, BURST_CAP)
+    for i = 1, #got, 2 do
+      if got[i] ~= id then counts[#counts + 1] = got[i + 1] end
     end
     authors[author] = true
   end
@@ -146,7 +150,7 @@ end
 for k in pairs(written) do redis.call('EXPIRE', KEYS[k], ARGV[3]) end
 for k in pairs(authors) do redis.call('EXPIRE', KEYS[k], ARGV[6]) end
 return out
-""".replace("FIELDS", str(_FIELDS))
+""".replace("FIELDS", str(_FIELDS)).replace("BURST_CAP", str(2 * MAX_NEIGHBOURS + 1))
 
 # KEYS[1] claimed hash. ARGV: ttl, proposed wave id, ids...
 # Returns {wave id, ids newly claimed}: the first claim of an id wins, once, across workers.
@@ -224,8 +228,8 @@ class RedisWaveState:
                 end += 1
             run = requests[start:end]
             answers = self._observe(*_call(run, query, windows))
-            out.extend(self._observation(request, records, counts, query, windows)
-                       for request, (records, counts) in zip(run, answers, strict=True))
+            out.extend(self._observation(request, records, times, query)
+                       for request, (records, times) in zip(run, answers, strict=True))
             start = end
         return out
 
@@ -250,8 +254,8 @@ class RedisWaveState:
             epochs=epochs, own_epoch=own, author_key=author_key,
         )
 
-    def _observation(self, request: _Request, records: Any, counts: Any,
-                     query: WaveQuery, windows: tuple[float, ...]) -> Observation:
+    def _observation(self, request: _Request, records: Any, times: Any,
+                     query: WaveQuery) -> Observation:
         near: list[Member] = []
         cache = self._grams
         within = query.repeated_within or 0.0
@@ -271,8 +275,8 @@ class RedisWaveState:
                 near.append(Member(cid, None if target == "-" else target, author or None,
                                    at, "", sim))
         near.sort(key=lambda m: -m.created_at)
-        by_window = {w: int(as_text(n)) for w, n in zip(windows, counts, strict=False)}
-        return Observation(request.at, tuple(near), author_counts=by_window)
+        return Observation(request.at, tuple(near),
+                           author_times=tuple(float(as_text(t)) for t in times))
 
     def contents(
         self, *, platform: str, account: str | None, members: Sequence[Member], within: float

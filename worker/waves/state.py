@@ -54,7 +54,7 @@ class WaveQuery:
     similarity: float = 1.0
     burst_within: float | None = None
     most: int = MAX_NEIGHBOURS  # the largest `at_least` of the repeated rules
-    burst_windows: tuple[float, ...] = ()  # every burst rule's window (counted each)
+    burst_windows: tuple[float, ...] = ()  # every burst rule's window (the widest is read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +63,7 @@ class Observation:
 
     created_at: float
     near: tuple[Member, ...] = ()  # near-duplicates (>= the query's similarity), newest first
-    author_times: tuple[float, ...] = ()  # the author's other comments' creation times, or
-    author_counts: dict[float, int] | None = None  # how many within each burst window
+    author_times: tuple[float, ...] = ()  # the author's other comments' creation times
     members: dict[str, tuple[Member, ...]] = field(default_factory=dict)  # rule -> its wave
 
     def repeated(self, *, within: float, similarity: float) -> list[Member]:
@@ -72,13 +71,21 @@ class Observation:
         return [m for m in self.near if m.similarity >= similarity and low <= m.created_at <= high]
 
     def burst(self, *, within: float) -> int:
-        if self.author_counts is not None:
-            if within not in self.author_counts:
-                raise ValueError(f"burst window {within} s was not counted "
-                                 "(WaveQuery.burst_windows)")
-            return 1 + self.author_counts[within]
-        low, high = self.created_at - within, self.created_at + within
-        return 1 + sum(1 for t in self.author_times if low <= t <= high)
+        """The most of the author's comments, this one included, that one window of
+        ``within`` holding this one holds: they are written within ``within`` of each other
+        (``author_times`` runs up to the longest window before and after this one, as
+        comments are decided out of order)."""
+        at = self.created_at
+        times = sorted(t for t in self.author_times if at - within <= t <= at + within)
+        best, end = 0, 0
+        for start, t in enumerate(times):  # windows [t, t + within] from a comment before
+            if t > at:
+                break
+            end = max(end, start)
+            while end < len(times) and times[end] <= t + within:
+                end += 1
+            best = max(best, end - start)
+        return 1 + max(best, sum(1 for t in times if t >= at))  # or from this one
 
 
 class WaveState(Protocol):

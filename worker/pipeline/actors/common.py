@@ -32,18 +32,22 @@ def audit_action(
     errcode: int | None = None, attempt: int | None = None, detail: str | None = None,
     duration_ms: float | None = None,
 ) -> None:
-    """Record an action's outcome: audit stream, metrics, rule stats and one log line."""
+    """Record an action's outcome: audit stream and rule stats (one round trip), metrics and
+    one log line."""
     record = {"kind": "action", **context, "action": action, "rule": rule, "outcome": outcome,
               "errcode": errcode, "attempt": attempt, "detail": detail}
-    rt.audit.append(record)
+    fields = rt.audit.encode(record)
+    pipe = rt.redis.pipeline(transaction=True)
+    rt.audit.using(pipe).append_encoded(fields)
+    if rule:
+        rt.stats.queue_outcome(pipe, rule, action, outcome)
+    pipe.execute()
     if outcome == "failed":
         rt.notifier.event("action_failed", platform=context.get("platform"),
                           account=context.get("account"), target=context.get("target"),
                           comment_id=context.get("comment_id"),
                           detail=f"{action} ({rule}): {errcode or ''} {detail or ''}".strip())
     metrics.count_action(action, outcome)
-    if rule:
-        rt.stats.record_outcome(rule, action, outcome)
     level = "error" if outcome == "failed" else "warning" if outcome == "deferred" else "info"
     getattr(log, level)("action", **context, action=action, rule=rule, outcome=outcome,
                         errcode=errcode, attempt=attempt, detail=detail, duration_ms=duration_ms)
@@ -51,8 +55,11 @@ def audit_action(
 
 def tell_quota_paused(rt: Runtime, account: str, code: int | None,
                       resume_at: float | None) -> None:
-    """Tell ``notify.events`` a quota pause once per pause (however many calls meet it)."""
-    if "quota_paused" not in rt.config.notify.events:
+    """Tell ``notify.events`` a quota pause once per pause (however many calls meet it).
+
+    A call held back by a pause already in force carries no code: that pause was told when
+    the platform's answer started it."""
+    if "quota_paused" not in rt.config.notify.events or code is None:
         return
     resume = int(resume_at or 0)
     once = f"{rt.keys.prefix}:notify:quota:{escape(account)}:{code}:{resume}"

@@ -14,7 +14,9 @@ from worker import metrics
 from worker.comment import Comment
 from worker.notify.entries import rule_entry
 from worker.pipeline.actors.common import BatchOrigin, audit_action, batch_context, log
+from worker.pipeline.offenses import PageOffenseCounts
 from worker.pipeline.page_decisions import decide_page
+from worker.pipeline.rulestats import Hit
 from worker.pipeline.runtime import Runtime
 from worker.platform_specs import platform_spec
 from worker.rules import RuleSet, offense_rule
@@ -38,8 +40,8 @@ def moderate(p: Pipeline, account: str, target: str, comments: list[dict[str, An
     rt = p.runtime
     rules = rt.rules.rules
     page = _Page(rt=rt, rules=rules, account=account, target=target, now=time.time())
-    decided = decide_page(rules, comments, offenses=rt.offenses, waves=rt.waves, now=page.now,
-                          environmental=_environmental)
+    decided = decide_page(rules, comments, offenses=page.offenses, waves=rt.waves,
+                          now=page.now, environmental=_environmental)
     for entry in decided:
         if isinstance(entry.outcome, Exception):
             page.failed(entry.position, entry.data, entry.outcome)
@@ -51,8 +53,9 @@ def moderate(p: Pipeline, account: str, target: str, comments: list[dict[str, An
                 raise
             page.failed(entry.position, entry.data, exc)
     page.send_decisions()
-    if page.flush_needed:
-        p.actors.flush.send(account)
+    rt.stats.record_hits(page.hits)
+    if page.batched and rt.buffer(account).pending_count() >= 20:
+        p.actors.flush.send(account)  # a full batch need not wait for the scheduler's flush
 
 
 def _environmental(exc: BaseException) -> bool:
@@ -68,11 +71,13 @@ class _Page:
 
     Decision records are queued on one pipeline and sent together: one round trip for the
     clean comments of a page instead of one each. The queue is sent before anything else a
-    comment does (rule stats, offense record, actions), so every Redis effect happens in the
-    same order as if each record were sent at once; moderate never reads what is queued
-    (evaluate reads offenses only). Should the batch fail on a record (one Redis cannot
-    store), the records are sent one at a time and only the comments whose own record fails
-    are given up.
+    comment does (offense record, actions), so every Redis effect happens in the same order
+    as if each record were sent at once; moderate never reads what is queued (evaluate reads
+    offenses only). Rule hits, statistics nobody reads meanwhile, are counted together when
+    the page ends (a message retried after a Redis failure counts them then). A record is
+    encoded when queued, so one that cannot be stored (a lone surrogate) fails its own
+    comment there. Should the batch still fail, the records are sent one at a time and only
+    the comments whose own record fails are given up.
     """
 
     def __init__(self, *, rt: Runtime, rules: RuleSet, account: str, target: str,
@@ -83,12 +88,14 @@ class _Page:
         self.target = target
         self.platform = rt.account(account).platform
         self.now = now
-        self.flush_needed = False
-        self._queued: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+        self.batched = False  # an id was added to the account's batch buffer
+        self.hits: list[Hit] = []  # counted for `modworker stats` when the page ends
+        self.offenses = PageOffenseCounts(rt.offenses)  # read by the rules, written by moderate
+        self._queued: list[tuple[int, dict[str, Any], dict[bytes, bytes]]] = []
 
     def queue_decision(self, position: int, data: dict[str, Any],
                        record: dict[str, Any]) -> None:
-        self._queued.append((position, data, record))
+        self._queued.append((position, data, self.rt.audit.encode(record)))
 
     def send_decisions(self, *, current: int | None = None) -> None:
         """Send the queued records; a comment whose record cannot be stored is audited
@@ -100,17 +107,17 @@ class _Page:
         pipe = rt.redis.pipeline(transaction=False)
         audit = rt.audit.using(pipe)
         try:
-            for _, _, record in queued:
-                audit.append(record)
+            for _, _, fields in queued:
+                audit.append_encoded(fields)
             pipe.execute()
             return
         except Exception as exc:
             if _environmental(exc):
                 raise
         own: Exception | None = None
-        for position, data, record in queued:
+        for position, data, fields in queued:
             try:
-                rt.audit.append(record)
+                rt.audit.append_encoded(fields)
             except Exception as exc:
                 if _environmental(exc):
                     raise
@@ -137,7 +144,6 @@ class _Page:
 def _moderate_comment(p: Pipeline, page: _Page, position: int, data: dict[str, Any],
                       decision: Decision) -> None:
     """Record ``decision`` and carry out its actions."""
-    rt = page.rt
     account, target, now = page.account, page.target, page.now
     comment = decision.comment
     context = {"platform": comment.platform, "account": account, "target": target,
@@ -147,19 +153,20 @@ def _moderate_comment(p: Pipeline, page: _Page, position: int, data: dict[str, A
         **({"after_stop": decision.after_stop} if decision.after_stop else {}),
         "actions": [a.to_dict() for a in decision.actions],
         "skipped": [s.to_dict() for s in decision.skipped],
+        **_spans(decision),
         "author": comment.author, "content": comment.content[:200],
     })
     if not decision.matches:
         return
     page.send_decisions(current=position)
     for match in decision.matches:
-        rt.stats.record_hit(match.rule, match.mode, at=now, after_stop=match.after_stop)
+        page.hits.append(Hit(match.rule, match.mode, now, match.after_stop))
         metrics.count_rule_hit(match.rule, match.mode)
     log.info("decided", **context, rules=decision.matched,
              actions=[str(a.type) for a in decision.actions])
     offender_rule = offense_rule(decision)
     if comment.author and offender_rule is not None:
-        rt.offenses.record(
+        page.offenses.record(
             platform=comment.platform, account=account, author=comment.author,
             at=comment.created_at if comment.created_at is not None else now,
             rule_id=offender_rule, comment_id=comment.id,
@@ -167,6 +174,15 @@ def _moderate_comment(p: Pipeline, page: _Page, position: int, data: dict[str, A
     _carry_out(p, page, comment, target, decision.actions, context)
     if decision.waves:
         _earlier_wave_members(p, page, decision)
+
+
+def _spans(decision: Decision) -> dict[str, Any]:
+    """``spans``: what each matched rule matched in the original text (computed only for a
+    comment that matched, as they cost an offset map of the normalisation)."""
+    if not decision.matches:
+        return {}
+    found = decision.spans()
+    return {"spans": {rule: [s.start, s.end, s.text] for rule, s in found.items()}} if found else {}
 
 
 def _carry_out(p: Pipeline, page: _Page, comment: Comment, target: str,
@@ -194,7 +210,7 @@ def _carry_out(p: Pipeline, page: _Page, comment: Comment, target: str,
             if buffer.add(batched_item, origin=origin.encode()):
                 log.info("batched", **context, action=action.type, rule=action.rule,
                          item=batched_item)
-                page.flush_needed = page.flush_needed or buffer.pending_count() >= 20
+                page.batched = True
             else:
                 audit_action(rt, batch_context(acc.platform, account, batched_item, origin),
                              action.type, action.rule, "already_done",

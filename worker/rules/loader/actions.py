@@ -168,9 +168,10 @@ class Actions:
                                 line=line, rule=rid, fld=where)
             return None
         if self.channels is not None and argument not in self.channels:
-            known = ", ".join(sorted(self.channels)) or "none are configured"
+            known = (f"has {', '.join(sorted(self.channels))}" if self.channels
+                     else "declares no channel")
             self.report.problem(f"unknown notify channel {argument!r}"
-                                f"{did_you_mean(argument, set(self.channels))}; config.yaml "
-                                f"notify: has {known}", file, line=line, rule=rid, fld=where)
+                                f"{did_you_mean(argument, set(self.channels))}; config.yaml's "
+                                f"notify: {known}", file, line=line, rule=rid, fld=where)
             return None
         return argument

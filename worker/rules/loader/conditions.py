@@ -302,14 +302,29 @@ class Conditions:
         if isinstance(at_least, bool) or not isinstance(at_least, int) or at_least < 1:
             self.report.problem(f"at_least takes a whole number >= 1, got {at_least!r}", file,
                                 off, "at_least", rid, f"{where}.at_least")
-        try:
-            within = parse_duration(off.get("within"))
-        except ValueError as exc:
-            self.report.problem(str(exc), file, off, "within", rid, f"{where}.within")
-            within = 0.0
-        if isinstance(at_least, int) and not isinstance(at_least, bool) and within > 0:
+        within = self._window(off, file, rid, where)
+        if isinstance(at_least, int) and not isinstance(at_least, bool) and within is not None:
             return AuthorOffenses(at_least, within)
         return None
+
+    def _window(self, mapping: SourceMap, file: Path, rid: str, where: str) -> float | None:
+        """The ``within:`` of a counting condition, above 0; None (reported) otherwise: a
+        condition dropped unreported would leave its rule holding for every comment."""
+        if "within" not in mapping:
+            self.report.problem("within is required: the window counted, a duration like 10m "
+                                "or 1h", file, line=mapping.line, rule=rid,
+                                fld=f"{where}.within")
+            return None
+        try:
+            within = parse_duration(mapping["within"])
+        except ValueError as exc:
+            self.report.problem(str(exc), file, mapping, "within", rid, f"{where}.within")
+            return None
+        if within <= 0:
+            self.report.problem(f"within takes a duration above 0, got {mapping['within']!r}",
+                                file, mapping, "within", rid, f"{where}.within")
+            return None
+        return within
 
     def comment(
         self, node: object, file: Path, rid: str, where: str, line: int | None
@@ -359,18 +374,17 @@ class Conditions:
             return None
         before = len(self.report.problems)
         at_least = mapping.get("at_least")
+        # 2 at least: the comment itself always counts, so 1 would hold for every comment.
         if (isinstance(at_least, bool) or not isinstance(at_least, int)
-                or not 1 <= at_least <= MAX_NEIGHBOURS):
+                or not 2 <= at_least <= MAX_NEIGHBOURS):
             self.report.problem(
-                f"at_least takes a whole number from 1 to {MAX_NEIGHBOURS}, got "
+                f"at_least takes a whole number from 2 to {MAX_NEIGHBOURS} (this comment "
+                "counts too), got "
                 f"{self.report.as_written(at_least, file, mapping.line_of('at_least'))}",
                 file, mapping, "at_least", rid, f"{where}.at_least")
-        within = 0.0
-        try:
-            within = parse_duration(mapping.get("within"))
-        except ValueError as exc:
-            self.report.problem(str(exc), file, mapping, "within", rid, f"{where}.within")
-        if len(self.report.problems) > before or not isinstance(at_least, int):
+        within = self._window(mapping, file, rid, where)
+        if (len(self.report.problems) > before or not isinstance(at_least, int)
+                or within is None):
             return None
         return mapping, at_least, within
 

@@ -20,11 +20,13 @@ from worker.rules.model import (
     Condition,
     Mode,
     Rule,
+    RuleSample,
     branches_content,
     content_hits,
     has_content,
 )
 from worker.rules.normalize import NormalizeOptions
+from worker.rules.waves import wave_query
 from worker.yamlsrc import SourceList, SourceMap
 
 RULE_KEYS = {
@@ -76,6 +78,7 @@ class Rules:
         samples = self.samples.samples(node.get("tests"), file, rid, node.line_of("tests"))
         if len(self.report.problems) > errors_before:
             return None
+        self._warn_idle_history(samples, when, file, rid)
         if settings.mode == "enforce" and settings.enabled and not samples:
             self.report.warnings.append(Problem(
                 "an enforced rule without tests: give it tests: {match: [...], no_match: "
@@ -90,6 +93,24 @@ class Rules:
             group=group, samples=samples, content_hits=content_hits(when),
             branching=branches_content(when),
         )
+
+    def _warn_idle_history(
+        self, samples: tuple[RuleSample, ...], when: Condition | None, file: Path, rid: str
+    ) -> None:
+        """A sample's ``history:`` is read only by ``repeated`` and ``burst``: on any other
+        rule it changes nothing, which its writer would not expect."""
+        if wave_query([when]) is not None:
+            return
+        index = {True: -1, False: -1}
+        for sample in samples:
+            index[sample.expect_match] += 1
+            if sample.history:
+                key = "match" if sample.expect_match else "no_match"
+                self.report.warnings.append(Problem(
+                    "history changes nothing here: this rule counts no other comments (no "
+                    "content.repeated or author.burst)", file=str(file), line=sample.line,
+                    rule=rid, field=f"tests.{key}[{index[sample.expect_match]}].history",
+                ))
 
     def _identify(self, node: SourceMap, file: Path, index: int) -> str | None:
         """The rule's id: text, and not the id of a rule read before."""

@@ -1,0 +1,69 @@
+"""Operational events reach the ``notify.events`` channel from where they happen (issue 14
+item 6): a poll that finds the article gone, a quota that pauses polling, an action that
+fails for good. Each is digested with the channel's next message.
+
+The real actors run in this process on a StubBroker, state in a real Redis, WeChat is the
+sandbox over loopback HTTP, the channel a plain webhook the sandbox receives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dramatiq.brokers.stub import StubBroker
+
+from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime, wechat_sandbox
+from worker.config import NotifyChannel, NotifyConfig, Secret
+from worker.pipeline.actors import Pipeline
+from worker.pipeline.runtime import WorkerRuntime
+from worker.redis_server import EmbeddedRedis
+from worker.sandbox import Sandbox
+
+EVENTS = frozenset({"action_failed", "target_gone", "quota_paused"})
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with wechat_sandbox() as box:
+        box.robots.add("webhook", "ops")
+        yield box
+
+
+@pytest.fixture
+def runtime(
+    tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis, redis_client: Any,
+    stub_actors: StubBroker,
+) -> Iterator[WorkerRuntime]:
+    ops = NotifyChannel(name="ops", type="webhook", url=Secret(f"{sandbox.url}/hook/ops"))
+    notify = NotifyConfig(channels=(ops,), events_channel="ops", events=EVENTS)
+    with wechat_runtime(tmp_path, sandbox, redis_server.url, notify=notify) as rt:
+        yield rt
+
+
+def _digest(runtime: WorkerRuntime, sandbox: Sandbox) -> str:
+    runtime.notifier.flush_due(force=True)
+    return "\n".join(m["body"]["text"] for m in sandbox.robots.get("webhook", "ops").received)
+
+
+def test_a_gone_target_a_quota_pause_and_a_failed_action_are_told_once_each(
+    runtime: WorkerRuntime, pipeline: Pipeline, sandbox: Sandbox
+) -> None:
+    comment = str(sandbox.add_wechat_comment(APP, ARTICLE, content="加v：abc12345",
+                                             openid="oX"))
+    sandbox.faults.fail_next(88001, endpoint="comment/list")
+    pipeline.poll("oa", TARGET)
+    sandbox.faults.fail_next(45009, endpoint="comment/delete")
+    pipeline.act("oa", TARGET, comment, "delete", None, "spam")
+    # held back by the pause it met (no call, no code): the same pause, told once
+    pipeline.act("oa", TARGET, comment, "delete", None, "spam")
+    sandbox.faults.fail_next(88000, endpoint="comment/markelect")  # elect disabled
+    pipeline.act("oa", TARGET, comment, "elect", None, "spam")
+
+    text = _digest(runtime, sandbox)
+    for event, code in (("target_gone", 88001), ("quota_paused", 45009),
+                        ("action_failed", 88000)):
+        assert f"**{event}**: 1\n" in text, text
+        assert str(code) in text, text
