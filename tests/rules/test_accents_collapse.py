@@ -8,7 +8,7 @@ from pathlib import Path
 from worker.errors import Problem
 from worker.rules.normalize import NormalizeOptions, Normalizer
 
-from .helpers import comment, ruleset
+from .helpers import comment, ruleset, write
 
 
 def test_fold_accents_lets_toned_pinyin_meet_plain_latin(tmp_path: Path) -> None:
@@ -72,9 +72,7 @@ def test_check_warns_when_collapse_repeats_changes_a_term(tmp_path: Path) -> Non
 
 
 def test_the_collapse_warning_for_a_list_file_term_points_at_its_line(tmp_path: Path) -> None:
-    (tmp_path / "lists").mkdir()
-    (tmp_path / "lists" / "rude.txt").write_text("# rude words\nfool\n\nok\nass\n",
-                                                 encoding="utf-8")
+    write(tmp_path, "lists/rude.txt", "# rude words\nfool\n\nok\nass\n")
     rules = ruleset(tmp_path, """
         version: 1
         lists:
