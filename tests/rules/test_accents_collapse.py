@@ -8,7 +8,7 @@ from pathlib import Path
 from worker.errors import Problem
 from worker.rules.normalize import NormalizeOptions, Normalizer
 
-from .helpers import comment, ruleset
+from .helpers import comment, ruleset, write
 
 
 def test_fold_accents_lets_toned_pinyin_meet_plain_latin(tmp_path: Path) -> None:
@@ -69,3 +69,25 @@ def test_check_warns_when_collapse_repeats_changes_a_term(tmp_path: Path) -> Non
     )
     # What the warning is about: the collapsed term hits an unrelated phrase.
     assert rules.evaluate(comment("as soon as possible")).matched == ["rude", "rude-too"]
+
+
+def test_the_collapse_warning_for_a_list_file_term_points_at_its_line(tmp_path: Path) -> None:
+    write(tmp_path, "lists/rude.txt", "# rude words\nfool\n\nok\nass\n")
+    rules = ruleset(tmp_path, """
+        version: 1
+        lists:
+          rude: {file: lists/rude.txt}
+        rules:
+          - id: rude
+            normalize: {collapse_repeats: 1}
+            when: {content: {includes_word: [zz, $rude]}}
+            then: [delete]
+            tests: {match: [ass]}
+    """)
+    where = [(p.file, p.line, p.message.split(" turns")[1][:16]) for p in rules.warnings]
+    listed = str(tmp_path / "lists" / "rude.txt")
+    assert where == [
+        (str(tmp_path / "rules.yaml"), 7, " the term 'zz' i"),
+        (listed, 2, " the term 'fool'"),
+        (listed, 5, " the term 'ass' "),
+    ]

@@ -127,7 +127,7 @@ def test_list_terms_are_released_before_the_automata_are_built(
     import gc
 
     from worker.rules import matcher
-    from worker.rules.loader.lists import FileTerm
+    from worker.rules.loader.lists import TermList
 
     write(tmp_path, "rules/lists/words.txt", "\n".join(f"词{i}" for i in range(200)) + "\n")
     write(tmp_path, "rules/r.yaml", "version: 1\nlists:\n  words: {file: lists/words.txt}\n"
@@ -137,7 +137,7 @@ def test_list_terms_are_released_before_the_automata_are_built(
 
     def counting_build(self: matcher.MatcherBuilder) -> matcher.Matcher:
         gc.collect()
-        alive.append(sum(isinstance(o, FileTerm) for o in gc.get_objects()))
+        alive.append(sum(isinstance(o, TermList) for o in gc.get_objects()))
         return build(self)
 
     monkeypatch.setattr(matcher.MatcherBuilder, "build", counting_build)

@@ -8,7 +8,7 @@ comment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from worker.rules.literals import RegexDef
 from worker.rules.normalize import NormalizedText
@@ -32,9 +32,9 @@ def _inside(span: tuple[int, int], allow: frozenset[int], spans: _Spans) -> bool
     return any(a <= start and end <= b for ident in allow for a, b in spans.get(ident, ()))
 
 
-def settle(norm: NormalizedText, found: Found, allow_of: Mapping[int, frozenset[int]]) -> None:
+def settle(norm: NormalizedText, found: Found, allow_of: Sequence[frozenset[int]]) -> None:
     """Keep the first hit of each allow-guarded literal that no allow match covers
-    (``allow_of``: literal id -> its allow ids)."""
+    (``allow_of``: by literal id, its allow ids)."""
     allowed_ids = {ident for ident, _, _ in found.allow}
     spans: _Spans | None = None
     for ident, where, start, end in found.pending:

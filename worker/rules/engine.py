@@ -22,6 +22,7 @@ from worker.rules.model import (
     OFFENSE_ACTIONS,
     Decision,
     EvalContext,
+    LiteralHit,
     OffenseCounts,
     PlannedAction,
     Rule,
@@ -32,6 +33,7 @@ from worker.rules.model import (
     Span,
     held_signals,
     offense_windows,
+    required_signals,
     settled,
 )
 from worker.rules.plans import ActionPlan, reply_text, skip_reason
@@ -46,26 +48,34 @@ class _Candidates:
     ordered: tuple[Rule, ...]
     ungated: tuple[Rule, ...]  # rules that can match without any content hit
     ungated_at: frozenset[int]  # their positions in ``ordered``
-    by_signal: dict[Signal, tuple[int, ...]]  # positions of the gated rules a signal may satisfy
+    # (group, "lit" | "re") -> by id: the positions of the gated rules that signal may satisfy
+    by_signal: dict[tuple[int, str], list[tuple[int, ...] | None]]
 
     @classmethod
     def of(cls, ordered: tuple[Rule, ...]) -> _Candidates:
-        by_signal: dict[Signal, list[int]] = {}
-        for position, rule in enumerate(ordered):
-            for signal in rule.required or ():
-                by_signal.setdefault(signal, []).append(position)
-        ungated_at = frozenset(i for i, r in enumerate(ordered) if r.required is None)
-        # Most signals share their positions with many others (all the terms of one rule):
-        # one tuple each, not one per signal (100k terms, 100k signals).
+        # Ids are dense (a matcher numbers its terms from 0): a list per kind of signal, not
+        # a dict of signal tuples (100k terms: 0.8 MB instead of 30). Most ids share their
+        # positions with many others (all the terms of one rule): one tuple each.
+        by_signal: dict[tuple[int, str], list[tuple[int, ...] | None]] = {}
         shared: dict[tuple[int, ...], tuple[int, ...]] = {}
+        ungated_at: set[int] = set()
+        for position, rule in enumerate(ordered):
+            required = required_signals(rule.when)
+            if required is None:
+                ungated_at.add(position)
+                continue
+            for group, kind, ident in required:
+                table = by_signal.setdefault((group, kind), [])
+                if ident >= len(table):
+                    table.extend([None] * (ident + 1 - len(table)))
+                at = table[ident]
+                grown = (position,) if at is None else (*at, position)
+                table[ident] = shared.setdefault(grown, grown)
         return cls(
             ordered=ordered,
             ungated=tuple(ordered[i] for i in sorted(ungated_at)),
-            ungated_at=ungated_at,
-            by_signal={
-                signal: shared.setdefault(tuple(at), tuple(at))
-                for signal, at in by_signal.items()
-            },
+            ungated_at=frozenset(ungated_at),
+            by_signal=by_signal,
         )
 
     def for_signals(self, fired: set[Signal]) -> Sequence[Rule]:
@@ -74,8 +84,9 @@ class _Candidates:
             return self.ungated
         positions = set(self.ungated_at)
         by_signal = self.by_signal
-        for signal in fired:
-            at = by_signal.get(signal)
+        for group, kind, ident in fired:
+            table = by_signal.get((group, kind))
+            at = table[ident] if table is not None and ident < len(table) else None
             if at is not None:
                 positions.update(at)
         ordered = self.ordered
@@ -498,21 +509,26 @@ def _fired(scans: list[ScanResult]) -> set[Signal]:
 def _span_of(
     rule: Rule, scans: list[ScanResult], fired: set[Signal] | frozenset[Signal]
 ) -> Span | None:
-    """The earliest original-text span among the rule's content signals that fired.
+    """The earliest original-text span among the rule's content signals that fired (on a
+    tie, the first in source order).
 
     ``fired`` holds only the signals of branches that hold when the rule has an ``any`` with
     content (:func:`held_signals`): a term of a branch that failed is not what matched.
     """
     best: tuple[int, int] | None = None
     best_scan: ScanResult | None = None
-    for signal in rule.signals:
-        if signal not in fired:
-            continue
-        group, kind, ident = signal
+    for hit in rule.content_hits:
+        group = hit.group
         scan = scans[group]
-        start, end = scan.literal_span(ident) if kind == "lit" else scan.regex_span(ident)
-        if best is None or (start, -end) < (best[0], -best[1]):
-            best, best_scan = (start, end), scan
+        literal = isinstance(hit, LiteralHit)
+        kind = "lit" if literal else "re"
+        # The scan's ids are few: intersect from them, not from the rule's thousands.
+        for ident in sorted(hit.ids & (scan.literals if literal else scan.regexes)):
+            if (group, kind, ident) not in fired:
+                continue
+            start, end = scan.literal_span(ident) if literal else scan.regex_span(ident)
+            if best is None or (start, -end) < (best[0], -best[1]):
+                best, best_scan = (start, end), scan
     if best is None or best_scan is None:
         return None
     return Span(best[0], best[1], best_scan.text.original[best[0]:best[1]])

@@ -257,29 +257,33 @@ def offense_windows(cond: Condition | None) -> frozenset[float]:
     return frozenset(found)
 
 
-def content_signals(cond: Condition | None) -> list[Signal]:
-    """Every content signal in ``cond`` in source order (for ``{match}`` and audit spans)."""
-    found: list[Signal] = []
+def content_hits(cond: Condition | None) -> tuple[LiteralHit | RegexHit, ...]:
+    """The term and regex conditions of ``cond`` in source order (for ``{match}`` and audit
+    spans): each holds its ids, so a rule need not keep one signal tuple per term."""
+    found: list[LiteralHit | RegexHit] = []
 
     def walk(node: Condition | None) -> None:
-        if isinstance(node, LiteralHit):
-            found.extend((node.group, "lit", i) for i in sorted(node.ids))
-        elif isinstance(node, RegexHit):
-            found.extend((node.group, "re", i) for i in sorted(node.ids))
+        if isinstance(node, LiteralHit | RegexHit):
+            found.append(node)
         elif isinstance(node, AllOf | AnyOf):
             for child in node.children:
                 walk(child)
         # `not` is deliberately skipped: what must be absent is no match to show.
 
     walk(cond)
-    return found
+    return tuple(found)
+
+
+def has_content(cond: Condition | None) -> bool:
+    """Whether ``cond`` has some content signal (a term or regex condition with ids)."""
+    return any(hit.ids for hit in content_hits(cond))
 
 
 def branches_content(cond: Condition | None) -> bool:
     """Whether an ``any`` in ``cond`` has content signals: then a fired signal may belong to a
     branch that does not hold, and spans must come from :func:`held_signals`."""
     if isinstance(cond, AnyOf):
-        return bool(content_signals(cond))
+        return has_content(cond)
     if isinstance(cond, AllOf):
         return any(branches_content(child) for child in cond.children)
     return False
@@ -377,8 +381,7 @@ class Rule:
     normalize: NormalizeOptions | None = None
     group: int = 0
     samples: tuple[RuleSample, ...] = ()
-    required: frozenset[Signal] | None = None
-    signals: tuple[Signal, ...] = ()
+    content_hits: tuple[LiteralHit | RegexHit, ...] = ()  # see content_hits()
     branching: bool = False  # see branches_content
 
     def applies_to(self, comment: Comment) -> bool:

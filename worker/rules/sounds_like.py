@@ -11,18 +11,16 @@ it (as for ``includes_word``). So ``微信`` (wei xin) hits ``维信``, ``威辛
 Each syllable is written as one private-use character (U+E000 + its number; private-use
 characters are separators, so none is left in a skeleton), which makes the sound as long
 as the skeleton: one ``str.translate`` per comment, one Aho-Corasick scan, and a hit's
-offsets are skeleton offsets. The table is built once per process from pypinyin's data; no
-pypinyin call per comment.
+offsets are skeleton offsets. The table is read once per process from
+``worker/data/pinyin_first.txt`` (generated from pypinyin's table by tools/gen_pinyin.py);
+no pypinyin call per comment.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
-import json
 import re
-import unicodedata
-from pathlib import Path
+from importlib import resources
 
 import numpy as np
 import numpy.typing as npt
@@ -30,42 +28,25 @@ import numpy.typing as npt
 __all__ = ["has_han", "needed_finder", "sound_of", "sound_of_page", "sound_table", "syllables"]
 
 _FIRST_MARK = 0xE000
-# Tone marks (the diaeresis of ü is kept, then written v).
-_TONE_MARKS = {0x0300: None, 0x0301: None, 0x0304: None, 0x030C: None}
-
-
-def _toneless(reading: str) -> str:
-    plain = unicodedata.normalize("NFD", reading).translate(_TONE_MARKS)
-    return unicodedata.normalize("NFC", plain).replace("ü", "v")
-
-
-def _pinyin_dict() -> dict[int, str]:
-    """pypinyin's character table: code point -> "reading,reading,...", most common first.
-
-    Read from the package's ``pinyin_dict.json`` without importing the package: importing
-    ``pypinyin`` loads its phrase dictionary too, 50 MB more RSS that this table never uses.
-    """
-    spec = importlib.util.find_spec("pypinyin")
-    locations = spec.submodule_search_locations if spec is not None else None
-    if locations:
-        path = Path(next(iter(locations))) / "pinyin_dict.json"
-        if path.is_file():
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return {int(cp): readings for cp, readings in data.items()}
-    from pypinyin.pinyin_dict import pinyin_dict  # a layout without the JSON file
-
-    return dict(pinyin_dict)
+_TABLE = "pinyin_first.txt"
 
 
 @functools.cache
-def _readings() -> dict[int, str]:
-    """Han code point -> toneless pinyin of its most common reading (loaded on first use:
-    only rule sets that use sounds_like pay for it)."""
-    table: dict[int, str] = {}
-    for cp, readings in _pinyin_dict().items():
-        first = readings.split(",", 1)[0].strip()
-        if first:
-            table[cp] = _toneless(first)
+def _chars_by_syllable() -> dict[str, str]:
+    """Toneless syllable -> the Han characters whose most common reading it is.
+
+    Only the first reading of each character, as shipped: loading pypinyin's table of every
+    reading (and importing pypinyin: its phrase dictionary) took 10 MB and more for this.
+    """
+    text = resources.files("worker").joinpath(f"data/{_TABLE}").read_text(encoding="utf-8")
+    table: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        syllable, tab, chars = line.partition("\t")
+        if not tab or not syllable or not chars:
+            raise ValueError(f"worker/data/{_TABLE}: malformed line {line[:40]!r}")
+        table[syllable] = chars
     return table
 
 
@@ -74,8 +55,14 @@ def _marks() -> dict[str, str]:
     """Syllable -> the private-use character that stands for it."""
     return {
         syllable: chr(_FIRST_MARK + number)
-        for number, syllable in enumerate(sorted(set(_readings().values())))
+        for number, syllable in enumerate(sorted(_chars_by_syllable()))
     }
+
+
+@functools.cache
+def _han_count() -> int:
+    """How many characters have a reading (astral ones included)."""
+    return sum(map(len, _chars_by_syllable().values()))
 
 
 @functools.cache
@@ -86,16 +73,18 @@ def sound_table() -> list[int]:
     up) are past its end, which ``translate`` takes as "keep"."""
     marks = _marks()
     table = list(range(0x10000))
-    for cp, reading in _readings().items():
-        if cp < 0x10000:
-            table[cp] = ord(marks[reading])
+    for syllable, chars in _chars_by_syllable().items():
+        mark = ord(marks[syllable])
+        for ch in chars:
+            if ord(ch) < 0x10000:
+                table[ord(ch)] = mark
     return table
 
 
 def has_han(text: str) -> bool:
     """Whether ``text`` holds a character that :func:`sound_of` reads as a syllable."""
-    table = _readings()
-    return any(ord(ch) in table and ord(ch) < 0x10000 for ch in text)
+    table = sound_table()
+    return any(ord(ch) < 0x10000 and table[ord(ch)] != ord(ch) for ch in text)
 
 
 def sound_of(skeleton: str) -> str:
@@ -131,7 +120,7 @@ def needed_finder(sounds: list[str], max_share: float = 0.25) -> re.Pattern[str]
     first = {next(ch for ch in sound if ch in marks) for sound in sounds}
     table = sound_table()
     chars = [cp for cp, mark in enumerate(table) if cp != mark and chr(mark) in first]
-    if not chars or len(chars) > max_share * len(_readings()):
+    if not chars or len(chars) > max_share * _han_count():
         return None
     return re.compile("[" + "".join(chr(cp) for cp in chars) + "]")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from worker.errors import PatternError, Problem
-from worker.rules.loader.lists import FileTerm, Lists, Term, quoted
+from worker.rules.loader.lists import FileTerm, Lists, Term, TermList, quoted
 from worker.rules.loader.located import Report
 from worker.rules.loader.options import MatcherGroups
 from worker.rules.matcher import LiteralKind, MatcherBuilder
@@ -156,15 +156,15 @@ class Conditions:
             return None
         builder = self.groups[group].builder
         ids: set[int] = set()
-        for term in terms:
+        for index, term in enumerate(terms):
             try:
                 if key == "regex":
                     ids.add(builder.add_regex(term, allow=allow))
                 else:
                     ids.add(builder.add_literal(cast(LiteralKind, key), term, allow=allow))
-                    self.check_collapse(term, key, group, file, line, rid, where)
+                    self.check_collapse(terms, index, key, group, file, line, rid, where)
             except PatternError as exc:
-                self.bad_term(term, str(exc), file, line, rid, where)
+                self.bad_term(terms.located(index), str(exc), file, line, rid, where)
         if not ids:
             return None
         if key == "regex":
@@ -209,20 +209,23 @@ class Conditions:
             self.report.problem("allow has no terms", file, line=line, rule=rid, fld=sub)
             return frozenset()
         ids: set[int] = set()
-        for term in terms:
+        for index, term in enumerate(terms):
             try:
                 ids.add(builder.add_allow(term))
             except PatternError as exc:
-                self.bad_term(term, str(exc), file, line, rid, sub)
+                self.bad_term(terms.located(index), str(exc), file, line, rid, sub)
         return frozenset(ids)
 
     def check_collapse(
-        self, term: str, key: str, group: int, file: Path, line: int | None, rid: str, where: str
+        self, terms: TermList, index: int, key: str, group: int, file: Path, line: int | None,
+        rid: str, where: str,
     ) -> None:
-        """Warn when ``collapse_repeats`` turns a term into another word (``ass`` -> ``as``)."""
+        """Warn when ``collapse_repeats`` turns term ``index`` into another word (``ass`` ->
+        ``as``)."""
         options = self.groups[group].options
         if options.collapse_repeats is None:
             return
+        term = terms[index]
         skeleton = key != "includes_word"
         collapsed = self.groups[group].builder.normalizer.normalize_term(
             term, skeleton=skeleton)
@@ -231,6 +234,7 @@ class Conditions:
         whole = self.uncollapsed[group].normalize_term(term, skeleton=skeleton)
         if collapsed == whole:
             return
+        term = terms.located(index)
         if isinstance(term, Term):
             file, line = term.file, term.line
         key_seen = (str(file), line, str(term), f"collapse {options.collapse_repeats}")

@@ -22,8 +22,8 @@ from worker.rules.model import (
     Rule,
     RuleSample,
     branches_content,
-    content_signals,
-    required_signals,
+    content_hits,
+    has_content,
 )
 from worker.rules.normalize import NormalizeOptions
 from worker.rules.waves import wave_query
@@ -74,7 +74,7 @@ class Rules:
         group = self.groups.group_for(options)
         when = self._when(node, file, rid, group)
         then = self.actions.actions(node, file, rid, platforms,
-                                    has_content=bool(content_signals(when)))
+                                    has_content=has_content(when))
         samples = self.samples.samples(node.get("tests"), file, rid, node.line_of("tests"))
         if len(self.report.problems) > errors_before:
             return None
@@ -90,8 +90,8 @@ class Rules:
             description=str(node.get("description", "") or ""), priority=settings.priority,
             mode=settings.mode, enabled=settings.enabled, platforms=platforms,
             accounts=accounts, when=when, then=then, stop=settings.stop, normalize=options,
-            group=group, samples=samples, required=required_signals(when),
-            signals=tuple(content_signals(when)), branching=branches_content(when),
+            group=group, samples=samples, content_hits=content_hits(when),
+            branching=branches_content(when),
         )
 
     def _warn_idle_history(
