@@ -92,6 +92,7 @@ class Outcome:
     added: Added
     deleted: dict[tuple[str, int], float]
     wave_records: list[dict[str, Any]]
+    missing: list[str]  # each copy not deleted: its audit records and delete calls
 
 
 def parse_args() -> argparse.Namespace:
@@ -127,7 +128,28 @@ def run(args: argparse.Namespace) -> Outcome:
         added = post_waves(sandbox, args)
         deleted = wait_for_deletes(sandbox, added, deadline=time.time() + 10 * args.interval + 30)
         audit = AuditLog(redis=redis.Redis.from_url(embedded.url), keys=Keys())
-        return Outcome(added, deleted, list(audit.read(kind="wave", limit=100_000)))
+        missing = [trail(audit, sandbox.calls(), wave, copy, cid, key)
+                   for (wave, copy), (_, cid, key) in sorted(added.items())
+                   if (key, cid) not in deleted]
+        return Outcome(added, deleted, list(audit.read(kind="wave", limit=100_000)), missing)
+
+
+def trail(audit: AuditLog, calls: list[dict[str, Any]], wave: int, copy: int, cid: int,
+          key: str) -> str:
+    """What happened to a copy not deleted: every audit record naming it (its decision, its
+    actions, a wave record if an earlier-member delete was planned) and the delete calls the
+    sandbox saw for it, so a missing copy says whether it was never counted, counted but
+    not acted on, or acted on and refused."""
+    lines = [f"wave {wave} copy {copy}: {key} comment {cid}"]
+    for record in audit.read(target=key, comment_id=str(cid), limit=100):
+        lines.append("  audit " + " ".join(
+            f"{k}={v}" for k, v in sorted(record.items()) if k not in ("stream_id",)))
+    for call in calls:
+        body = call.get("body") or {}
+        if (call["endpoint"] == "comment/delete" and str(body.get("user_comment_id")) == str(cid)
+                and f"{body.get('msg_data_id')}:{body.get('index', 0)}" == key):
+            lines.append(f"  sandbox delete errcode={call.get('errcode')}")
+    return "\n".join(lines)
 
 
 def post_waves(sandbox: SandboxProcess, args: argparse.Namespace) -> Added:
@@ -194,6 +216,8 @@ def report(args: argparse.Namespace, outcome: Outcome) -> None:
     print(f"{args.waves} waves x {args.copies} copies over {args.seconds:.0f} s, poll interval "
           f"{args.interval:g} s, {args.processes} worker processes")
     print(f"copies deleted: {total - missing:,} of {total:,}")
+    for lines in outcome.missing:
+        print(lines)
     if latencies:
         # Copies are decided in the order they are polled, not added (articles are polled
         # apart, newest first), so the copy that made the wave may be an earlier one than
