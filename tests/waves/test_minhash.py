@@ -143,7 +143,7 @@ def _bands_one_by_one(text: str) -> list[str]:
     a, b, mix, salt = (x.tolist() for x in (minhash._A, minhash._B, minhash._MIX, minhash._SALT))
     gram_set = grams(text)
     hashes = [_mixed(_code(g)) >> 32 for g in gram_set]
-    mins = [min((((a[p] * h + b[p]) & mask) >> 32) for h in hashes) if hashes else 0
+    mins = [min(_finished((a[p] * h + b[p]) & mask) >> 32 for h in hashes) if hashes else 0
             for p in range(minhash.PERMUTATIONS)]
     out = []
     for band in range(minhash.BANDS):
@@ -158,6 +158,10 @@ def _code(gram: str) -> int:
     if len(points) == minhash.GRAM:
         return points[0] << 42 | points[1] << 21 | points[2]
     return 1 << 63 | len(points) << 42 | points[0] << 21 | (points[1] if len(points) == 2 else 0)
+
+
+def _finished(x: int) -> int:
+    return ((x ^ (x >> 32)) * 0x94D049BB133111EB) & (2**64 - 1)
 
 
 def _mixed(x: int) -> int:
