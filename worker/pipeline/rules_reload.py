@@ -12,6 +12,7 @@ instead of dying and being restarted into the same failure.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -45,6 +46,11 @@ def fingerprint(paths: Sequence[Path]) -> Fingerprint:
     return tuple(sorted(entries))
 
 
+def files_id(files: Fingerprint) -> str:
+    """A short name of the rule files' state (paths, times, sizes): any edit changes it."""
+    return hashlib.sha256(repr(files).encode()).hexdigest()[:16]
+
+
 class RulesHolder:
     """Thread-safe holder of the current RuleSet with change detection."""
 
@@ -57,10 +63,13 @@ class RulesHolder:
         check_interval: float = 2.0,
         snapshot: Path | None = None,
         channels: Collection[str] | None = None,
-        on_reload_failed: Callable[[list[str]], object] | None = None,
+        on_reload_failed: Callable[[list[str], str], object] | None = None,
     ) -> None:
         """``snapshot``: where the last good rule set is kept (None: nowhere). Raises
-        ConfigError when the rules do not load and no snapshot does either."""
+        ConfigError when the rules do not load and no snapshot does either.
+        ``on_reload_failed(problems, files)``: called after a reload failed; ``files`` names
+        the state of the files that failed (:func:`files_id`), the same in every process of
+        the host, so the processes that all fail on one edit can tell it once."""
         self.paths = tuple(paths)
         self.accounts = dict(accounts) if accounts is not None else None
         self.normalize = normalize  # config.yaml's defaults: fixed for the process's life
@@ -133,7 +142,7 @@ class RulesHolder:
             _log_failure(problems, kept="running", kept_generation=self.generation,
                          kept_rules=len(self._rules))
             if self.on_reload_failed is not None:
-                self.on_reload_failed([str(p) for p in problems])
+                self.on_reload_failed([str(p) for p in problems], files_id(self._fingerprint))
             return
         self._rules = rules
         self.generation += 1

@@ -40,7 +40,7 @@ def rules_snapshot_path(config: Config) -> Path:
 
 
 def rules_holder(
-    config: Config, *, on_reload_failed: Callable[[list[str]], object] | None = None
+    config: Config, *, on_reload_failed: Callable[[list[str], str], object] | None = None
 ) -> RulesHolder:
     """The rules of ``config``, reloaded when their files change; raises ConfigError when they
     do not load and no last good rule set does either."""
@@ -170,5 +170,6 @@ class WorkerRuntime(Runtime):
             self.close()
             raise
 
-    def _tell_reload_failed(self, problems: list[str]) -> None:
-        self.notifier.event("rules_reload_failed", detail="; ".join(problems[:3]))
+    def _tell_reload_failed(self, problems: list[str], files: str) -> None:
+        """Every worker process fails on the same edit: the channel hears it once."""
+        self.notifier.event("rules_reload_failed", once=files, detail="; ".join(problems[:3]))
