@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from worker.demo.setup import WAVE_RULE as DEMO_WAVE_RULE
+from worker.demo.setup import WAVE_RULES as DEMO_WAVE_RULES
 from worker.errors import ConfigError
+from worker.rules import load_rules
 from worker.waves.state import MemoryWaveState
 from worker.waves.wave_rules import wave_rules
 
@@ -229,6 +232,51 @@ def test_notify_needs_a_configured_channel(tmp_path: Path) -> None:
     decision = shadow.evaluate(comment("广告"))
     assert [a.to_dict() for a in decision.actions][-1] == {
         "type": "notify", "channel": "m", "rule": "spam", "mode": "shadow"}
+
+
+def test_a_disabled_rule_may_name_a_channel_not_declared_yet(tmp_path: Path) -> None:
+    text = """
+        version: 1
+        rules:
+          - id: parked
+            enabled: false
+            when: {content: {includes: [广告]}}
+            then: [delete, {notify: moderators}]
+    """
+    parked = ruleset(tmp_path, text, channels=set())  # loads: it can send nothing
+    assert [w.field for w in parked.warnings] == ["then[1]"]
+    assert "declare the channel before enabling it" in parked.warnings[0].message
+    with pytest.raises(ConfigError, match="unknown notify channel 'moderators'"):
+        ruleset(tmp_path, text.replace("enabled: false", "enabled: true"), channels=set())
+
+
+def test_the_example_wave_rules_are_off_tested_and_record_nothing_while_off(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    example = repo_root / "rules" / "waves.yaml"
+    rules = load_rules([example], channels=set())
+    assert {r.id: r.enabled for r in rules.rules} == {"ad-wave": False, "comment-flood": False}
+    for rule in rules.rules:  # each has tests with history: a match and a no_match
+        assert {s.expect_match for s in rule.samples if s.history} == {True, False}
+    assert rules.wave_query is None  # off: the daemon records no comment for them
+    # Their tests run although they are off: a failing one fails the load.
+    broken = example.read_text(encoding="utf-8").replace("count: 7, author: oFlooder",
+                                                         "count: 5, author: oFlooder")
+    with pytest.raises(ConfigError, match=r"comment-flood.*tests\.match sample '顶顶顶' did not"):
+        ruleset(tmp_path, broken, channels={"moderators"})
+    enabled = ruleset(tmp_path, example.read_text(encoding="utf-8").replace(
+        "enabled: false", "enabled: true"), channels={"moderators"})
+    assert enabled.wave_query is not None
+
+
+def test_the_example_wave_rules_load_beside_the_demos_own(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    """``modworker demo`` loads rules/ and its own copy-paste-wave: no id is taken twice."""
+    demo = tmp_path / "demo.yaml"
+    demo.write_text(DEMO_WAVE_RULES, encoding="utf-8")
+    rules = load_rules([repo_root / "rules", demo], channels={"moderators"})
+    assert {"ad-wave", "comment-flood", DEMO_WAVE_RULE} <= {r.id for r in rules.rules}
 
 
 def test_earlier_members_with_the_same_id_on_two_articles_are_both_in_the_wave(
