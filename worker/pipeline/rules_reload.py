@@ -64,18 +64,22 @@ class RulesHolder:
         snapshot: Path | None = None,
         channels: Collection[str] | None = None,
         on_reload_failed: Callable[[list[str], str], object] | None = None,
+        after_load: Callable[[], object] | None = None,
     ) -> None:
         """``snapshot``: where the last good rule set is kept (None: nowhere). Raises
         ConfigError when the rules do not load and no snapshot does either.
         ``on_reload_failed(problems, files)``: called after a reload failed; ``files`` names
         the state of the files that failed (:func:`files_id`), the same in every process of
-        the host, so the processes that all fail on one edit can tell it once."""
+        the host, so the processes that all fail on one edit can tell it once.
+        ``after_load()``: called once a rule set loaded and replaced the previous one (e.g.
+        give the memory they freed back to the system)."""
         self.paths = tuple(paths)
         self.accounts = dict(accounts) if accounts is not None else None
         self.normalize = normalize  # config.yaml's defaults: fixed for the process's life
         self.check_interval = check_interval
         self.channels = frozenset(channels) if channels is not None else None
         self.on_reload_failed = on_reload_failed  # e.g. tell the moderators (notify.events)
+        self.after_load = after_load
         self.snapshot = RulesSnapshot(snapshot) if snapshot is not None else None
         self._lock = threading.Lock()
         self._fingerprint = fingerprint(self.paths)
@@ -86,6 +90,8 @@ class RulesHolder:
             self._rules = self._start_from_snapshot(exc)
         self._next_check = time.monotonic() + check_interval
         self._reload_requested = False
+        if self.after_load is not None:
+            self.after_load()
         log.info("rules_loaded", rules=len(self._rules), files=len(self._rules.files),
                  generation=self.generation)
 
@@ -146,6 +152,8 @@ class RulesHolder:
             return
         self._rules = rules
         self.generation += 1
+        if self.after_load is not None:
+            self.after_load()  # the previous set is freed by now, unless a page still uses it
         log.info("rules_reloaded", rules=len(rules), files=len(rules.files),
                  generation=self.generation)
 
