@@ -33,11 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from corpus import make_corpus
-
+from bench.corpus import make_corpus
 from worker.comment import Comment
 from worker.replay import replay
 from worker.replay_report import ReplayStats

@@ -22,12 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from corpus import make_corpus
-from rules_bench import write_rules
-
+from bench.corpus import make_corpus
+from bench.rules_bench import write_rules
 from worker.pipeline.rules_reload import RulesHolder
 from worker.procutil import limit_malloc_arenas, release_freed_memory
 
