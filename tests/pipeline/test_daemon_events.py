@@ -64,6 +64,9 @@ def test_a_killed_worker_and_a_broken_rule_file_are_told_once_each(tmp_path: Pat
             os.kill(int(_events(daemon, "worker_started")[0]["pid"]), signal.SIGKILL)
             wait_for(lambda: "**worker_died**" in _told(sandbox), timeout=60,
                      what="the dead worker told", child=daemon)
+            # The restarted worker starts from the last good snapshot and says so.
+            wait_for(lambda: len(_events(daemon, "rules_reload_failed")) >= 3, timeout=60,
+                     what="the restarted worker's start from the snapshot", child=daemon)
         finally:
             code = daemon.stop()
         assert code == 0, daemon.log()[-3000:]
