@@ -18,7 +18,7 @@ demo: $(VENV)/.installed
 	$(BIN)/modworker demo
 
 test: $(VENV)/.installed
-	$(BIN)/ruff check worker tests bench
+	$(BIN)/ruff check worker tests bench tools
 	$(BIN)/mypy
 	$(BIN)/pytest -q -n 2 --dist loadfile
 

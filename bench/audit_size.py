@@ -19,11 +19,9 @@ from pathlib import Path
 
 import redis
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from corpus import make_corpus
-
+from bench.corpus import make_corpus
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import Keys
 from worker.redis_server import EmbeddedRedis

@@ -10,8 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline_world import APP_SECRET, WEIBO_TOKEN
-
+from bench.pipeline_world import APP_SECRET, WEIBO_TOKEN
 from worker.sandbox.admin_client import SandboxAdminClient
 from worker.subprocesses import DaemonProcess, start_daemon, start_sandbox
 

@@ -20,13 +20,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import ahocorasick_rs
 import re2
-from corpus import Corpus, make_corpus
 
+from bench.corpus import Corpus, make_corpus
 from worker.errors import PatternError
 from worker.rules.matcher import Matcher, MatcherBuilder
 from worker.rules.normalize import NormalizeOptions, Normalizer

@@ -31,13 +31,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis as redis_lib
 import redis.connection
 from dramatiq.brokers.stub import StubBroker
-from pipeline_world import (
+
+from bench.pipeline_world import (
     APP_ID,
     APP_SECRET,
     WECHAT_PAGE,
@@ -46,7 +46,6 @@ from pipeline_world import (
     make_targets,
     write_config,
 )
-
 from worker.config import load_config
 from worker.logs import configure_logging
 from worker.pipeline.actors import Pipeline

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 import redis as redis_lib
-from pipeline_world import BATCH, WECHAT_PAGE, WEIBO_PAGE, Item, Target
 
+from bench.pipeline_world import BATCH, WECHAT_PAGE, WEIBO_PAGE, Item, Target
 from worker.subprocesses import DaemonProcess
 
 LIST_ENDPOINTS = frozenset({"comment/list", "comments/show"})

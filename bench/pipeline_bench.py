@@ -59,11 +59,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis as redis_lib
-from bench_processes import (
+
+from bench.bench_processes import (
     DAEMON_STOP_GRACE,
     SandboxProcess,
     Stoppable,
@@ -71,11 +71,11 @@ from bench_processes import (
     exit_on_sigterm,
     start_bench_daemon,
 )
-from pipeline_audit import AuditWatcher
-from pipeline_naive import NaiveResult, run_naive
-from pipeline_phases import CpuMeter, DaemonRun, run_bulk, run_waves
-from pipeline_report import report_all
-from pipeline_world import (
+from bench.pipeline_audit import AuditWatcher
+from bench.pipeline_naive import NaiveResult, run_naive
+from bench.pipeline_phases import CpuMeter, DaemonRun, run_bulk, run_waves
+from bench.pipeline_report import report_all
+from bench.pipeline_world import (
     RULES,
     WAVE_RULES,
     WECHAT_ACCOUNT,
@@ -89,7 +89,6 @@ from pipeline_world import (
     seed_document,
     write_config,
 )
-
 from worker.logs import configure_logging
 from worker.pipeline.keys import Keys
 from worker.redis_server import EmbeddedRedis

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis as redis_lib
-from bench_processes import SandboxProcess
-from pipeline_audit import LIST_ENDPOINTS
-from pipeline_world import (
+
+from bench.bench_processes import SandboxProcess
+from bench.pipeline_audit import LIST_ENDPOINTS
+from bench.pipeline_world import (
     APP_ID,
     APP_SECRET,
     WECHAT_ACCOUNT,
@@ -21,7 +22,6 @@ from pipeline_world import (
     WEIBO_TOKEN,
     Target,
 )
-
 from worker.comment import Comment
 from worker.config import AccountConfig, QuotaConfig, Secret, WechatTarget, WeiboTarget
 from worker.platforms import WechatClient, WeiboClient, make_client

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_processes import SandboxProcess
-from pipeline_audit import (
+from bench.bench_processes import SandboxProcess
+from bench.pipeline_audit import (
     ACTION_ENDPOINTS,
     LIST_ENDPOINTS,
     AuditWatcher,
@@ -22,9 +22,8 @@ from pipeline_audit import (
     seen_member,
     wait_until_done,
 )
-from pipeline_world import APP_ID, Generator, Item, Target, expect
-from profiling import Profiler
-
+from bench.pipeline_world import APP_ID, Generator, Item, Target, expect
+from bench.profiling import Profiler
 from worker.pipeline.keys import Keys, target_key
 from worker.rules import RuleSet
 from worker.subprocesses import DaemonProcess

@@ -11,10 +11,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline_audit import effects, minimum_calls, percentile
-from pipeline_naive import NaiveResult
-from pipeline_phases import BulkResult, DaemonRun, WaveResult
-from pipeline_world import WECHAT_PAGE, WEIBO_PAGE, Item, Target
+from bench.pipeline_audit import effects, minimum_calls, percentile
+from bench.pipeline_naive import NaiveResult
+from bench.pipeline_phases import BulkResult, DaemonRun, WaveResult
+from bench.pipeline_world import WECHAT_PAGE, WEIBO_PAGE, Item, Target
 
 
 @dataclass(frozen=True)

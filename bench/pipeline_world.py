@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corpus import make_corpus
-
+from bench.corpus import make_corpus
 from worker.comment import Comment
 from worker.rules import InMemoryOffenseCounter, RuleSet
 from worker.waves.wave_rules import wave_rules

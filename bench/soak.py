@@ -48,18 +48,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis as redis_lib
-from bench_processes import (
+
+from bench.bench_processes import (
     SandboxProcess,
     cleanup_stack,
     exit_on_sigterm,
     start_bench_daemon,
 )
-from pipeline_audit import AuditWatcher
-from pipeline_world import (
+from bench.pipeline_audit import AuditWatcher
+from bench.pipeline_world import (
     APP_ID,
     Generator,
     Item,
@@ -69,7 +69,6 @@ from pipeline_world import (
     seed_document,
     write_config,
 )
-
 from worker.pipeline.keys import Keys
 from worker.redis_server import EmbeddedRedis
 from worker.subprocesses import DaemonProcess

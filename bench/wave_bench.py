@@ -31,13 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis
-from bench_processes import SandboxProcess, cleanup_stack, start_bench_daemon
-from pipeline_world import APP_ID, make_targets, seed_document, write_config
 
+from bench.bench_processes import SandboxProcess, cleanup_stack, start_bench_daemon
+from bench.pipeline_world import APP_ID, make_targets, seed_document, write_config
 from worker.pipeline.audit import AuditLog
 from worker.pipeline.keys import Keys
 from worker.redis_server import EmbeddedRedis

@@ -23,12 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis
-from corpus import make_corpus
 
+from bench.corpus import make_corpus
 from worker.comment import Comment
 from worker.pipeline.offenses import PageOffenseCounts, RedisOffenseCounter
 from worker.pipeline.page_decisions import decide_page

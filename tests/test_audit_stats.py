@@ -20,7 +20,7 @@ from worker.commands.tables import (
 )
 from worker.config import redact_url
 from worker.pipeline.audit import AuditLog
-from worker.pipeline.rulestats import RuleStats
+from worker.pipeline.rulestats import Mode, RuleStats
 from worker.redis_server import EmbeddedRedis
 
 RULES = """\
@@ -276,7 +276,7 @@ def test_an_invalid_config_is_exit_1(tmp_path: Path, capsys: pytest.CaptureFixtu
 def _seed_stats(client: redis.Redis, hits: dict[str, int], t0: float = 1_700_000_000.0) -> None:
     stats = RuleStats(redis=client)
     for rule, count in hits.items():
-        mode = "shadow" if rule == "praise" else "enforce"
+        mode: Mode = "shadow" if rule == "praise" else "enforce"
         for i in range(count):
             stats.record_hit(rule, mode, at=t0 + i)
 

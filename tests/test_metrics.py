@@ -13,6 +13,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import dramatiq
 import httpx
@@ -70,6 +71,14 @@ def test_disabled_metrics_do_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert metrics.active() is None
 
 
+class _CallOutcome(TypedDict, total=False):
+    """How one API call ended, as ``count_api_call`` takes it."""
+
+    errcode: int | None
+    http_status: int | None
+    error: str
+
+
 def _run_messages(m: metrics.Metrics) -> None:
     """Three messages through a real dramatiq Worker: one succeeds, one fails twice and is
     given up (one retry)."""
@@ -85,8 +94,8 @@ def _run_messages(m: metrics.Metrics) -> None:
     def broken() -> None:
         raise RuntimeError("always")
 
-    ok_actor = dramatiq.actor(ok, broker=broker, actor_name="ok", queue_name="q")
-    broken_actor = dramatiq.actor(broken, broker=broker, actor_name="broken", queue_name="q")
+    ok_actor = dramatiq.actor(broker=broker, actor_name="ok", queue_name="q")(ok)
+    broken_actor = dramatiq.actor(broker=broker, actor_name="broken", queue_name="q")(broken)
     worker = dramatiq.Worker(broker, worker_timeout=50)
     worker.start()
     try:
@@ -108,7 +117,7 @@ def test_counters_are_served_over_loopback_http() -> None:
     metrics.count_rule_hit("praise", "shadow")
     metrics.count_action("delete", "ok")
     metrics.count_action("reply", "failed")
-    calls = [
+    calls: list[_CallOutcome] = [
         {"errcode": 0, "http_status": 200},
         {"errcode": None, "http_status": 200},
         {"errcode": 45009, "http_status": 200},

@@ -37,7 +37,7 @@ def test_append_only_data_survives_a_kill_and_restart(tmp_path: Path) -> None:
     try:
         client = redis.Redis.from_url(server.url)
         client.set("k", "v")
-        client.execute_command("BGREWRITEAOF")
+        client.bgrewriteaof()
         client.close()
         server.stop()
         server.start()
@@ -61,7 +61,7 @@ def test_the_state_dir_is_0700_and_the_append_only_file_0600(tmp_path: Path) -> 
         with EmbeddedRedis(state_dir=state_dir) as server:
             client = redis.Redis.from_url(server.url)
             client.set("access_token", "secret")
-            client.execute_command("BGREWRITEAOF")
+            client.bgrewriteaof()
             time.sleep(0.5)
             client.close()
             assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700

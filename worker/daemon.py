@@ -59,7 +59,7 @@ from worker.pipeline.broker import make_broker
 from worker.pipeline.connect import RedisEndpoint
 from worker.pipeline.runtime import Runtime, WorkerRuntime, rules_holder
 from worker.pipeline.scheduler import Scheduler
-from worker.procutil import die_with_parent, limit_malloc_arenas
+from worker.procutil import die_with_parent, limit_malloc_arenas, release_freed_memory
 from worker.redis_server import EmbeddedRedis
 
 log = structlog.get_logger("worker.daemon")
@@ -406,8 +406,10 @@ def run_daemon(options: RunOptions) -> int:
         for secret in config.redis.secrets:
             register_secret(secret)
         # Refuse to start with rules that do not load and no last good rule set to start from
-        # (logged as rules_reload_failed); workers load them again themselves.
+        # (logged as rules_reload_failed); workers load them again themselves, so this
+        # process gives back what the load used.
         rules_holder(config)
+        release_freed_memory()
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("config_problem", problem=str(problem), file=problem.file,

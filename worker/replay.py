@@ -146,8 +146,14 @@ class _Replay:
         """Decide the first PAGE_SIZE held comments (all, when fewer)."""
         page, pending = self.page[:PAGE_SIZE], self.pending
         del self.page[:PAGE_SIZE]
-        observations = (self.rules.observe_page(page, self.waves, self.now)
-                        if self.waves is not None else None)  # the page's bands at once
+        observations = None
+        if self.waves is not None:
+            observations = self.rules.observe_page(page, self.waves, self.now)  # bands at once
+            # Comments come in created_at order (a late line, warned about, sees what is left):
+            # none decided from now on was written before this page.
+            times = [c.created_at for c in page if c.created_at is not None]
+            if times:
+                self.waves.forget_before(min(times))
         decisions = self.rules.evaluate_many(
             page, offenses=self.offenses, now=self.now, observations=observations
         )

@@ -133,8 +133,9 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
 def master_port(sentinel: Server) -> int:
     client = sentinel.client()
     try:
-        _host, port = client.sentinel_get_master_addr_by_name(MASTER_NAME)
-        return int(port)
+        address = client.sentinel_get_master_addr_by_name(MASTER_NAME)
+        assert isinstance(address, tuple), f"sentinel knows no master {MASTER_NAME}: {address}"
+        return address[1]
     finally:
         client.close()
 
@@ -145,7 +146,7 @@ def promote_the_replica(deployment: Deployment, how: str) -> None:
     a replica and answers READONLY to writes)."""
     master = deployment.master.client()
     replica = deployment.replica.client()
-    master.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
+    master.client_pause(10_000, all=False)  # writes only
     offset = master.info("replication")["master_repl_offset"]
     wait_for(lambda: replica.info("replication")["slave_repl_offset"] >= offset,
              timeout=5, what="the replica to have every write")
@@ -153,11 +154,11 @@ def promote_the_replica(deployment: Deployment, how: str) -> None:
         deployment.master.process.kill()
     else:
         sentinel = deployment.sentinels[0].client()
-        sentinel.execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
+        sentinel.sentinel_failover(MASTER_NAME)
         sentinel.close()
         wait_for(lambda: replica.info("replication")["role"] == "master", timeout=8,
                  what="the replica to be promoted")
-        master.execute_command("CLIENT", "UNPAUSE")  # its paused writes now meet READONLY
+        master.client_unpause()  # its paused writes now meet READONLY
     master.close()
     replica.close()
 

@@ -123,6 +123,18 @@ def test_signed_robots_get_the_digest(sandbox: Sandbox, redis_client: redis.Redi
     plain = sandbox.robots.get("webhook", "plain").received[0]["body"]
     assert plain["entries"][0]["comment_id"] == "1"
     assert [a["outcome"] for a in audit] == ["ok"] * 4
+
+
+def test_an_event_told_once_is_queued_by_the_first_teller_only(
+    sandbox: Sandbox, redis_client: redis.Redis
+) -> None:
+    notifier = _notifier(sandbox, redis_client, [])
+    told = [notifier.event("action_failed", once=files, detail=f"by {who}")
+            for who, files in (("worker-0", "f1"), ("worker-1", "f1"), ("worker-0", "f2"))]
+    assert told == [True, False, True]  # the same files failing twice; other files again
+    assert notifier.flush_due() >= 1
+    text = sandbox.robots.get("dingtalk", DING_TOKEN).received[0]["body"]["markdown"]["text"]
+    assert "**action_failed**: 2" in text and "by worker-1" not in text, text
     assert notifier.flush_due() == 0  # the interval has not run out; nothing pending anyway
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dramatiq.brokers.stub import StubBroker
@@ -90,3 +91,28 @@ def test_a_wave_acts_on_its_earlier_members_once_and_tells_the_channel(
     assert "**trial**: 2 comments [shadow rule: nothing was changed]\n" in text
     entries = message["body"]["entries"]
     assert {e["wave"] for e in entries if e["rule"] == "wave"} >= {waves[0]["wave"], None}
+
+
+@pytest.mark.parametrize("enabled", [False, True], ids=["as_shipped", "switched_on"])
+def test_disabled_wave_rules_record_no_comment_in_the_wave_state(
+    enabled: bool, tmp_path: Path, sandbox: Sandbox, redis_server: EmbeddedRedis,
+    redis_client: Any, stub_actors: StubBroker, repo_root: Path,
+) -> None:
+    """rules/waves.yaml as shipped (its rules off) beside an enforced rule: the daemon's
+    moderation keeps nothing of the account's comments for them; switched on, it does."""
+    rules = (repo_root / "rules" / "waves.yaml").read_text(encoding="utf-8") + """
+  - id: trial
+    when: {content: {includes: [领取免费]}}
+    then: [delete]
+"""
+    if enabled:
+        rules = rules.replace("enabled: false", "enabled: true")
+    mods = NotifyConfig(channels=(NotifyChannel(name="moderators", type="webhook",
+                                                url=Secret(f"{sandbox.url}/hook/mods")),))
+    with wechat_runtime(tmp_path, sandbox, redis_server.url, rules=rules, notify=mods) as rt:
+        for i in range(3):
+            sandbox.add_wechat_comment(APP, ARTICLE, content=f"{AD}{i}", openid=f"oD{i}")
+        _moderate_all(Pipeline(stub_actors, rt), stub_actors)
+        assert len(rt.audit.read(kind="decision", limit=10)) == 3  # the page was decided
+        recorded = list(redis_client.scan_iter(match=f"{rt.keys.prefix}:wave:*"))
+    assert bool(recorded) == enabled, recorded

@@ -1,6 +1,8 @@
 """Operational events reach the ``notify.events`` channel from where they happen (issue 14
 item 6): a poll that finds the article gone, a quota that pauses polling, an action that
-fails for good. Each is digested with the channel's next message.
+fails for good, a scheduler that takes over a lock its holder stopped renewing. Each is
+digested with the channel's next message. (``worker_died`` and ``rules_reload_failed`` need
+the daemon's processes: tests/pipeline/test_daemon_events.py.)
 
 The real actors run in this process on a StubBroker, state in a real Redis, WeChat is the
 sandbox over loopback HTTP, the channel a plain webhook the sandbox receives.
@@ -8,21 +10,26 @@ sandbox over loopback HTTP, the channel a plain webhook the sandbox receives.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from dramatiq.brokers.stub import StubBroker
+from structlog.testing import capture_logs
 
 from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime, wechat_sandbox
 from worker.config import NotifyChannel, NotifyConfig, Secret
 from worker.pipeline.actors import Pipeline
+from worker.pipeline.lock import RenewableLock
 from worker.pipeline.runtime import WorkerRuntime
+from worker.pipeline.scheduler import Scheduler
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
+from worker.subprocesses import wait_for
 
-EVENTS = frozenset({"action_failed", "target_gone", "quota_paused"})
+EVENTS = frozenset({"action_failed", "target_gone", "quota_paused", "scheduler_takeover"})
 
 
 @pytest.fixture
@@ -67,3 +74,33 @@ def test_a_gone_target_a_quota_pause_and_a_failed_action_are_told_once_each(
                         ("action_failed", 88000)):
         assert f"**{event}**: 1\n" in text, text
         assert str(code) in text, text
+
+
+def test_a_scheduler_taking_over_a_lock_whose_holder_stopped_renewing_is_told_once(
+    runtime: WorkerRuntime, pipeline: Pipeline, sandbox: Sandbox
+) -> None:
+    # The first scheduler: holds the lock, renewed by hand until it "stops" (a paused or
+    # partitioned daemon), so the second one is seen waiting before the lock expires.
+    holder = RenewableLock(redis=runtime.redis, key=runtime.keys.scheduler_lock(), ttl=2.0,
+                           auto_renew=False)
+    assert holder.acquire()
+    scheduler = Scheduler(runtime=runtime, actors=pipeline.actors)
+    stop = threading.Event()
+    thread = threading.Thread(target=scheduler.run, args=(stop,), name="second-scheduler")
+    with capture_logs() as logs:
+        thread.start()
+        try:
+            wait_for(lambda: holder.renew() and any(
+                e["event"] == "scheduler_waiting" for e in list(logs)),
+                timeout=30, what="the second scheduler to wait for the lock")
+            # the holder stops renewing: its lock expires and the waiting scheduler takes it
+            wait_for(lambda: scheduler.lock.held, timeout=30, what="the takeover")
+            assert not holder.renew()  # its lock is the successor's now
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert [e["event"] for e in logs].count("scheduler_started") == 1
+    text = _digest(runtime, sandbox)
+    assert text.count("**scheduler_takeover**: 1\n") == 1, text
+    assert "this daemon took over scheduling" in text, text

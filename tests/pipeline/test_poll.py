@@ -13,6 +13,7 @@ from tests.pipeline.wechat_runtime import write_rules
 from worker.config import AccountConfig, Config, PollingConfig, Secret, WechatTarget
 from worker.pipeline.actors import Pipeline
 from worker.pipeline.runtime import WorkerRuntime
+from worker.platforms import WechatClient
 from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
 
@@ -29,7 +30,8 @@ def sent_comment_ids(broker: StubBroker) -> list[str]:
 
 
 def test_deletes_between_pages_do_not_make_the_poll_skip_comments(
-    redis_server: EmbeddedRedis, stub_actors: StubBroker, tmp_path: Path
+    redis_server: EmbeddedRedis, stub_actors: StubBroker, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with Sandbox(port=0) as sandbox:
         sandbox.add_wechat_app(app_id=APP, app_secret="poll-secret-123")
@@ -47,6 +49,7 @@ def test_deletes_between_pages_do_not_make_the_poll_skip_comments(
         runtime = WorkerRuntime(config=config, redis_url=redis_server.url)
         pipeline = Pipeline(stub_actors, runtime)
         client = runtime.client("oa")
+        assert isinstance(client, WechatClient)
         list_comments = client.list_comments
 
         deleted: set[int] = set()
@@ -61,7 +64,7 @@ def test_deletes_between_pages_do_not_make_the_poll_skip_comments(
                 deleted.add(cid)
             return list_comments(target, **kwargs)
 
-        client.list_comments = listing_while_we_delete  # type: ignore[method-assign]
+        monkeypatch.setattr(client, "list_comments", listing_while_we_delete)
         try:
             pipeline.poll("oa", "100:0")
         finally:
@@ -78,7 +81,7 @@ def test_between_full_passes_only_the_new_end_is_read_whichever_it_is(
 ) -> None:
     # WeChat does not document comment/list's order (api-notes §1.4): both must work.
     with Sandbox(port=0) as sandbox:
-        sandbox.faults.wechat_list_order = order  # type: ignore[assignment]
+        sandbox.faults.wechat_list_order = order
         sandbox.add_wechat_app(app_id=APP, app_secret="poll-secret-123")
         sandbox.add_article(APP, msg_data_id=100, index=0)
         old = [sandbox.add_wechat_comment(APP, 100, 0, content=f"留言 {i}", openid=f"o{i}")

@@ -142,3 +142,16 @@ def test_a_first_load_that_fails_starts_from_the_last_good_rules(tmp_path: Path)
     assert RulesHolder(paths=[rules], snapshot=snapshot).rules.rules[0].id == "spam"
     with pytest.raises(ConfigError, match="aliases"):
         RulesHolder(paths=[rules], snapshot=tmp_path / "none.json")
+
+
+def test_after_load_follows_every_load_that_replaced_the_rules(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    loads: list[int] = []
+    holder = RulesHolder(paths=[tmp_path], check_interval=0.0,
+                         after_load=lambda: loads.append(len(loads)))
+    assert loads == [0]
+    _bump(path, "version: 1\nrules: [\n")  # broken: the running rules stay, nothing freed
+    assert decide(holder, "博彩") == ["spam"] and loads == [0]
+    _bump(path, CHANGED)
+    assert decide(holder, "网赌") == ["spam"] and loads == [0, 1]

@@ -72,6 +72,7 @@ def test_a_failing_run_leaks_no_secret(
     # nothing listening
     dead = make_client(wechat_account(sb, api_base="http://127.0.0.1:9"), redis=redis_client,
                        quota=QuotaConfig(), key_prefix="dead")
+    assert isinstance(dead, WechatClient)
     attempt(lambda: dead.list_comments(TARGET))
     dead.close()
 

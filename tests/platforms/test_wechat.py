@@ -515,6 +515,7 @@ def test_timeouts_and_refused_connections_are_transient(
         wechat_account(sb, api_base=f"http://127.0.0.1:{port}"), redis=redis_client,
         quota=QuotaConfig(), key_prefix="t2",
     )
+    assert isinstance(closed, WechatClient)
     with pytest.raises(TransientError) as refused:
         closed.list_comments(TARGET)
     assert refused.value.endpoint == "stable_token" and refused.value.http_status is None

@@ -28,7 +28,8 @@ def find(problems: list[Problem], fragment: str) -> Problem:
 def test_example_rules_load_and_their_tests_pass(repo_root: Path) -> None:
     rules = load_rules([repo_root / "rules"])
     ids = {rule.id for rule in rules.rules}
-    assert {"contact-spam", "gambling-ads", "abuse", "praise-elect"} <= ids
+    assert {"contact-spam", "gambling-ads", "abuse", "praise-elect", "ad-wave",
+            "comment-flood"} <= ids
     assert sum(len(rule.samples) for rule in rules.rules) > 20
 
 

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from worker.demo.setup import WAVE_RULE as DEMO_WAVE_RULE
+from worker.demo.setup import WAVE_RULES as DEMO_WAVE_RULES
 from worker.errors import ConfigError
-from worker.waves.state import MemoryWaveState
+from worker.rules import load_rules
+from worker.waves.state import Member, MemoryWaveState
 from worker.waves.wave_rules import wave_rules
 
 from .helpers import comment, ruleset
@@ -145,6 +148,76 @@ def test_rule_tests_with_history(tmp_path: Path) -> None:
     assert len(rules.rules) == 2  # every sample above held, or loading would have failed
 
 
+def test_history_written_after_the_sample_does_not_hide_earlier_history(
+    tmp_path: Path,
+) -> None:
+    """``history:`` entries may be later than the sample (``created_at``): fed oldest first,
+    the sample comes after them, and must still see the entries of its own window that a
+    later entry's window does not hold."""
+    at = int(T0)
+    ruleset(tmp_path, f"""
+        version: 1
+        rules:
+          - id: copy-paste-wave
+            when: {{content: {{repeated: {{at_least: 5, within: 1h}}}}}}
+            then: [delete]
+            tests:
+              match:  # four copies 50 min before: five in one hour with the sample
+                - content: {AD}
+                  created_at: {at}
+                  history:
+                    - {{content: {AD}, count: 4, created_at: {at - 50 * 60}}}
+                    - {{content: {AD}, created_at: {at + 30 * 60}}}
+          - id: flood
+            when: {{author: {{burst: {{at_least: 3, within: 10m}}}}}}
+            then: [delete]
+            tests:
+              match:  # 9 min before and the sample: 3 in one window of 10 min
+                - content: 一
+                  author: a
+                  created_at: {at}
+                  history:
+                    - {{content: 二, author: a, count: 2, created_at: {at - 9 * 60}}}
+                    - {{content: 三, author: a, created_at: {at + 5 * 60}}}
+    """)
+
+
+def test_memory_wave_state_sees_each_querys_window_in_any_order(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, wave_rules(at_least=4, burst_at_least=4), channels=set())
+    minutes = [0, 100, 30, 130, 55, 10, 70]  # copies from distinct authors, out of order
+    state = MemoryWaveState()
+    got = {m: rules.evaluate(comment(AD, id=str(m), author=f"u{m}", created_at=T0 + m * 60),
+                             waves=state, now=T0) for m in minutes}
+    for m, decision in got.items():  # against the copies observed before it, brute force
+        seen = [*minutes[:minutes.index(m)], m]
+        holds = any(sum(start <= o <= start + 60 for o in seen) >= 4
+                    for start in seen if m - 60 <= start <= m)
+        assert bool(decision.matched) == holds, m
+        waves = decision.waves.get("copy-paste-wave", ())
+        assert {int(w.id) for w in waves} <= {o for o in seen if abs(o - m) <= 60}, m
+    assert [m for m, d in got.items() if d.matched] == [10, 70]
+    # The flood rule too: one author, out of order, 4 comments in 10 minutes
+    flood = MemoryWaveState()
+    flooded = [rules.evaluate(comment(f"第{m}条", id=f"f{m}", author="x",
+                                      created_at=T0 + m * 60), waves=flood, now=T0).matched
+               for m in (9, 30, 0, 5, 2)]
+    assert flooded == [[], [], [], [], ["flood"]]
+
+
+def test_replay_forgets_only_what_no_later_comment_can_count(tmp_path: Path) -> None:
+    state = MemoryWaveState()
+    rules = ruleset(tmp_path, WAVE_RULES, channels={"moderators"})
+    for hour in range(5):  # in order, as replay feeds them, telling the state so
+        at = T0 + hour * 3600
+        rules.evaluate(comment(AD, id=str(hour), author=f"u{hour}", created_at=at),
+                       waves=state, now=T0)
+        state.forget_before(at)
+    members = [Member(str(h), None, f"u{h}", T0 + h * 3600, "") for h in range(5)]
+    kept = state.contents(platform="wechat", account=None, members=members, within=3600)
+    assert {"-/3", "-/4"} <= set(kept)  # within an hour of the last one: still countable
+    assert not {"-/0", "-/1"} & set(kept)  # no comment still to come can count these
+
+
 def test_history_on_a_rule_that_counts_no_other_comments_is_warned_about(
     tmp_path: Path,
 ) -> None:
@@ -229,6 +302,51 @@ def test_notify_needs_a_configured_channel(tmp_path: Path) -> None:
     decision = shadow.evaluate(comment("广告"))
     assert [a.to_dict() for a in decision.actions][-1] == {
         "type": "notify", "channel": "m", "rule": "spam", "mode": "shadow"}
+
+
+def test_a_disabled_rule_may_name_a_channel_not_declared_yet(tmp_path: Path) -> None:
+    text = """
+        version: 1
+        rules:
+          - id: parked
+            enabled: false
+            when: {content: {includes: [广告]}}
+            then: [delete, {notify: moderators}]
+    """
+    parked = ruleset(tmp_path, text, channels=set())  # loads: it can send nothing
+    assert [w.field for w in parked.warnings] == ["then[1]"]
+    assert "declare the channel before enabling it" in parked.warnings[0].message
+    with pytest.raises(ConfigError, match="unknown notify channel 'moderators'"):
+        ruleset(tmp_path, text.replace("enabled: false", "enabled: true"), channels=set())
+
+
+def test_the_example_wave_rules_are_off_tested_and_record_nothing_while_off(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    example = repo_root / "rules" / "waves.yaml"
+    rules = load_rules([example], channels=set())
+    assert {r.id: r.enabled for r in rules.rules} == {"ad-wave": False, "comment-flood": False}
+    for rule in rules.rules:  # each has tests with history: a match and a no_match
+        assert {s.expect_match for s in rule.samples if s.history} == {True, False}
+    assert rules.wave_query is None  # off: the daemon records no comment for them
+    # Their tests run although they are off: a failing one fails the load.
+    broken = example.read_text(encoding="utf-8").replace("count: 7, author: oFlooder",
+                                                         "count: 5, author: oFlooder")
+    with pytest.raises(ConfigError, match=r"comment-flood.*tests\.match sample '顶顶顶' did not"):
+        ruleset(tmp_path, broken, channels={"moderators"})
+    enabled = ruleset(tmp_path, example.read_text(encoding="utf-8").replace(
+        "enabled: false", "enabled: true"), channels={"moderators"})
+    assert enabled.wave_query is not None
+
+
+def test_the_example_wave_rules_load_beside_the_demos_own(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    """``modworker demo`` loads rules/ and its own copy-paste-wave: no id is taken twice."""
+    demo = tmp_path / "demo.yaml"
+    demo.write_text(DEMO_WAVE_RULES, encoding="utf-8")
+    rules = load_rules([repo_root / "rules", demo], channels={"moderators"})
+    assert {"ad-wave", "comment-flood", DEMO_WAVE_RULE} <= {r.id for r in rules.rules}
 
 
 def test_earlier_members_with_the_same_id_on_two_articles_are_both_in_the_wave(

@@ -6,7 +6,8 @@ Keys, per channel ``<c>`` = ``<p>:notify:<channel>``:
 - ``<c>:outbox`` list: digest messages (JSON) not yet taken by the robot, oldest first;
 - ``<c>:sends`` zset: send times, for the robot's rate limits (:mod:`worker.notify.limits`);
 - ``<c>:due`` string, TTL ``notify.interval``: present while the channel's interval runs;
-- ``<c>:flushing`` string, short TTL: the one process flushing the channel.
+- ``<c>:flushing`` string, short TTL: the one process flushing the channel;
+- ``<c>:once:<event>:<id>`` string, TTL: an event told once whichever process saw it.
 
 Adding an entry is one RPUSH on the moderation path; everything slow (formatting, HTTP, a
 robot that fails) happens in :meth:`Notifier.flush_due`, run on its own (an actor on its own
@@ -89,12 +90,22 @@ class Notifier:
         target.rpush(key, json.dumps(entry, ensure_ascii=False))
         target.ltrim(key, -MAX_PENDING, -1)
 
-    def event(self, event: str, **fields: Any) -> bool:
-        """Queue an operational event if ``notify.events`` asks for it; whether it did."""
+    def event(self, event: str, *, once: str | None = None, once_for: float = 86_400.0,
+              **fields: Any) -> bool:
+        """Queue an operational event if ``notify.events`` asks for it; whether it did.
+
+        ``once``: what makes this event the same one however many processes see it (e.g.
+        every worker failing to reload the same files): told by the first, for ``once_for``
+        seconds."""
         channel = self.config.events_channel
         if channel is None or event not in self.config.events:
             return False
         try:
+            if once is not None and not self._redis.set(
+                self.key(channel, f"once:{event}:{once}"), "1", nx=True,
+                ex=max(1, int(once_for)),
+            ):
+                return False  # another process told it already
             self.add(channel, {"kind": "event", "event": event, "at": self._clock(), **fields})
         except redis.RedisError as exc:  # telling must never be why the teller fails
             log.warning("notify_event_lost", event=event, channel=channel, error=str(exc))

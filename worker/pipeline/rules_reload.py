@@ -12,6 +12,7 @@ instead of dying and being restarted into the same failure.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -45,6 +46,11 @@ def fingerprint(paths: Sequence[Path]) -> Fingerprint:
     return tuple(sorted(entries))
 
 
+def files_id(files: Fingerprint) -> str:
+    """A short name of the rule files' state (paths, times, sizes): any edit changes it."""
+    return hashlib.sha256(repr(files).encode()).hexdigest()[:16]
+
+
 class RulesHolder:
     """Thread-safe holder of the current RuleSet with change detection."""
 
@@ -57,16 +63,23 @@ class RulesHolder:
         check_interval: float = 2.0,
         snapshot: Path | None = None,
         channels: Collection[str] | None = None,
-        on_reload_failed: Callable[[list[str]], object] | None = None,
+        on_reload_failed: Callable[[list[str], str], object] | None = None,
+        after_load: Callable[[], object] | None = None,
     ) -> None:
         """``snapshot``: where the last good rule set is kept (None: nowhere). Raises
-        ConfigError when the rules do not load and no snapshot does either."""
+        ConfigError when the rules do not load and no snapshot does either.
+        ``on_reload_failed(problems, files)``: called after a reload failed; ``files`` names
+        the state of the files that failed (:func:`files_id`), the same in every process of
+        the host, so the processes that all fail on one edit can tell it once.
+        ``after_load()``: called once a rule set loaded and replaced the previous one (e.g.
+        give the memory they freed back to the system)."""
         self.paths = tuple(paths)
         self.accounts = dict(accounts) if accounts is not None else None
         self.normalize = normalize  # config.yaml's defaults: fixed for the process's life
         self.check_interval = check_interval
         self.channels = frozenset(channels) if channels is not None else None
         self.on_reload_failed = on_reload_failed  # e.g. tell the moderators (notify.events)
+        self.after_load = after_load
         self.snapshot = RulesSnapshot(snapshot) if snapshot is not None else None
         self._lock = threading.Lock()
         self._fingerprint = fingerprint(self.paths)
@@ -77,6 +90,8 @@ class RulesHolder:
             self._rules = self._start_from_snapshot(exc)
         self._next_check = time.monotonic() + check_interval
         self._reload_requested = False
+        if self.after_load is not None:
+            self.after_load()
         log.info("rules_loaded", rules=len(self._rules), files=len(self._rules.files),
                  generation=self.generation)
 
@@ -133,10 +148,12 @@ class RulesHolder:
             _log_failure(problems, kept="running", kept_generation=self.generation,
                          kept_rules=len(self._rules))
             if self.on_reload_failed is not None:
-                self.on_reload_failed([str(p) for p in problems])
+                self.on_reload_failed([str(p) for p in problems], files_id(self._fingerprint))
             return
         self._rules = rules
         self.generation += 1
+        if self.after_load is not None:
+            self.after_load()  # the previous set is freed by now, unless a page still uses it
         log.info("rules_reloaded", rules=len(rules), files=len(rules.files),
                  generation=self.generation)
 

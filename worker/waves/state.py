@@ -148,11 +148,23 @@ class _Space:
 
 
 class MemoryWaveState:
-    """Waves in memory, trimmed by the comments' own times (replay, ``check``'s ``history:``)."""
+    """Waves in memory (replay, ``check``'s ``history:``), in any order of the comments.
+
+    Every query sees what is within its own window, whatever was observed before it. Nothing
+    is forgotten until the caller says no earlier comment will come (:meth:`forget_before`):
+    replay, which feeds comments in ``created_at`` order, does after each page; ``check``,
+    whose sample may come before some of its ``history:``, never needs to.
+    """
 
     def __init__(self) -> None:
         self._spaces: dict[tuple[str, str | None], _Space] = {}
         self._claimed: dict[tuple[str, str | None, str], dict[str, str]] = {}
+        self._floor = float("-inf")  # no comment written before it will be observed
+
+    def forget_before(self, at: float) -> None:
+        """No comment written before ``at`` will be observed from now on: what only such a
+        comment's window could hold may go (at the next observation of its account)."""
+        self._floor = max(self._floor, at)
 
     def observe_many(
         self, comments: Sequence[tuple[Comment, str]], query: WaveQuery, *, now: float
@@ -193,7 +205,7 @@ class MemoryWaveState:
         own = member_key(comment.target, comment.id)
         near: list[Member] = []
         if query.repeated_within is not None:
-            self._trim(space, at - query.repeated_within)
+            self._trim(space, self._floor - query.repeated_within)
             for key, sim in space.index.similar(text, query.similarity, keys).items():
                 if key == own:
                     continue
@@ -209,9 +221,9 @@ class MemoryWaveState:
         if query.burst_within is not None and comment.author is not None:
             seen = space.authors.setdefault(comment.author, {})
             for key, t in list(seen.items()):
-                if t < at - query.burst_within:
+                if t < self._floor - query.burst_within:
                     del seen[key]
-                elif key != own and t <= at + query.burst_within:
+                elif key != own and abs(t - at) <= query.burst_within:
                     times.append(t)
             seen[own] = at
         near.sort(key=lambda m: -m.created_at)

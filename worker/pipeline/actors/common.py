@@ -59,14 +59,13 @@ def tell_quota_paused(rt: Runtime, account: str, code: int | None,
 
     A call held back by a pause already in force carries no code: that pause was told when
     the platform's answer started it."""
-    if "quota_paused" not in rt.config.notify.events or code is None:
+    if code is None:
         return
     resume = int(resume_at or 0)
-    once = f"{rt.keys.prefix}:notify:quota:{escape(account)}:{code}:{resume}"
-    if rt.redis.set(once, "1", nx=True, ex=max(60, resume - int(time.time()) + 60)):
-        until = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(resume))
-        rt.notifier.event("quota_paused", account=account,
-                          detail=f"quota exhausted ({code}): paused until {until}")
+    until = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(resume))
+    rt.notifier.event("quota_paused", once=f"{escape(account)}:{code}:{resume}",
+                      once_for=max(60, resume - int(time.time()) + 60), account=account,
+                      detail=f"quota exhausted ({code}): paused until {until}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from worker.errors import Problem
 from worker.platform_specs import PLATFORM_NAMES, Platform
 from worker.platform_specs import Action as SpecAction
 from worker.rules.loader.located import Report, did_you_mean
@@ -34,8 +35,10 @@ class Actions:
 
     def actions(
         self, node: SourceMap, file: Path, rid: str, platforms: frozenset[Platform] | None,
-        *, has_content: bool,
+        *, has_content: bool, enabled: bool = True,
     ) -> tuple[Action, ...]:
+        """``enabled``: the rule's; a disabled rule may name a channel config.yaml does not
+        declare yet (a warning: an example rule file parked until the channel exists)."""
         actions: list[Action] = []
         seen: set[str] = set()
         for entry in self._entries(node, file, rid):
@@ -53,7 +56,8 @@ class Actions:
             seen.add(entry.name)
             if not self._possible(entry, file, rid, platforms):
                 continue
-            action = self._action(entry, file, rid, platforms, has_content=has_content)
+            action = self._action(entry, file, rid, platforms, has_content=has_content,
+                                  enabled=enabled)
             if action is not None:
                 actions.append(action)
         return tuple(actions)
@@ -105,13 +109,14 @@ class Actions:
 
     def _action(
         self, entry: _Entry, file: Path, rid: str, platforms: frozenset[Platform] | None,
-        *, has_content: bool,
+        *, has_content: bool, enabled: bool,
     ) -> Action | None:
         """The action with its value checked: a notify's channel, a reply's template."""
         template: ReplyTemplate | None = None
         channel: str | None = None
         if entry.name == "notify":
-            channel = self.notify_channel(entry.argument, file, entry.line, rid, entry.where)
+            channel = self.notify_channel(entry.argument, file, entry.line, rid, entry.where,
+                                          enabled=enabled)
             if channel is None:
                 return None
         elif entry.name == "reply":
@@ -161,7 +166,8 @@ class Actions:
         return template
 
     def notify_channel(
-        self, argument: object, file: Path, line: int | None, rid: str, where: str
+        self, argument: object, file: Path, line: int | None, rid: str, where: str,
+        *, enabled: bool = True,
     ) -> str | None:
         if not isinstance(argument, str) or not argument:
             self.report.problem("notify takes a channel name ({notify: moderators})", file,
@@ -170,8 +176,14 @@ class Actions:
         if self.channels is not None and argument not in self.channels:
             known = (f"has {', '.join(sorted(self.channels))}" if self.channels
                      else "declares no channel")
-            self.report.problem(f"unknown notify channel {argument!r}"
-                                f"{did_you_mean(argument, set(self.channels))}; config.yaml's "
-                                f"notify: {known}", file, line=line, rule=rid, fld=where)
+            message = (f"unknown notify channel {argument!r}"
+                       f"{did_you_mean(argument, set(self.channels))}; config.yaml's "
+                       f"notify: {known}")
+            if not enabled:  # it can send nothing: declare the channel before enabling it
+                self.report.warnings.append(Problem(
+                    f"{message} (the rule is disabled: declare the channel before enabling "
+                    "it)", file=str(file), line=line, rule=rid, field=where))
+                return argument
+            self.report.problem(message, file, line=line, rule=rid, fld=where)
             return None
         return argument

@@ -74,7 +74,7 @@ class Rules:
         group = self.groups.group_for(options)
         when = self._when(node, file, rid, group)
         then = self.actions.actions(node, file, rid, platforms,
-                                    has_content=has_content(when))
+                                    has_content=has_content(when), enabled=settings.enabled)
         samples = self.samples.samples(node.get("tests"), file, rid, node.line_of("tests"))
         if len(self.report.problems) > errors_before:
             return None
