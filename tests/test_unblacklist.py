@@ -14,6 +14,23 @@ from worker.redis_server import EmbeddedRedis
 from worker.sandbox import Sandbox
 
 
+def _sandbox_config(tmp_path: Path, redis_server: EmbeddedRedis, sandbox: Sandbox,
+                    monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config of one WeChat account ``oa`` on the sandbox's ``wxrecover`` app."""
+    (tmp_path / "rules").mkdir()
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"redis: {{url: '{redis_server.url}'}}\n"
+        "rules: [rules/]\n"
+        "accounts:\n"
+        "  - {name: oa, platform: wechat, app_id: wxrecover, app_secret: '${S}',\n"
+        f"     api_base: '{sandbox.url}'}}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("S", "recover-secret-1")
+    return config
+
+
 def test_unblacklist_undoes_the_platform_and_the_memory(
     tmp_path: Path, redis_server: EmbeddedRedis, redis_client: redis.Redis,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -30,17 +47,7 @@ def test_unblacklist_undoes_the_platform_and_the_memory(
         buffer.complete(batch.batch_id, ["oBad1"], [], owner="t")
         assert not buffer.add("oBad1")  # remembered: never blacklisted twice
 
-        (tmp_path / "rules").mkdir()
-        config = tmp_path / "config.yaml"
-        config.write_text(
-            f"redis: {{url: '{redis_server.url}'}}\n"
-            "rules: [rules/]\n"
-            "accounts:\n"
-            "  - {name: oa, platform: wechat, app_id: wxrecover, app_secret: '${S}',\n"
-            f"     api_base: '{sandbox.url}'}}\n",
-            encoding="utf-8",
-        )
-        monkeypatch.setenv("S", "recover-secret-1")
+        config = _sandbox_config(tmp_path, redis_server, sandbox, monkeypatch)
         assert main(["unblacklist", "-c", str(config), "--account", "oa", "oBad1"]) == 0
         assert "unblacklisted oBad1" in capsys.readouterr().out
         assert sandbox.blacklist("wxrecover") == ["oBad2"]
@@ -98,17 +105,7 @@ def test_a_redis_error_while_unblacklisting_is_exit_3_and_says_what_failed(
         buffer = BatchBuffer(redis=redis_client, platform="wechat", account="oa",
                              kind="blacklist", keys=Keys(prefix="mw"))
         redis_client.set(buffer.keys.done, "not a sorted set")  # forgetting answers WRONGTYPE
-        (tmp_path / "rules").mkdir()
-        config = tmp_path / "config.yaml"
-        config.write_text(
-            f"redis: {{url: '{redis_server.url}'}}\n"
-            "rules: [rules/]\n"
-            "accounts:\n"
-            "  - {name: oa, platform: wechat, app_id: wxrecover, app_secret: '${S}',\n"
-            f"     api_base: '{sandbox.url}'}}\n",
-            encoding="utf-8",
-        )
-        monkeypatch.setenv("S", "recover-secret-1")
+        config = _sandbox_config(tmp_path, redis_server, sandbox, monkeypatch)
         assert main(["unblacklist", "-c", str(config), "--account", "oa", "oBad1"]) == 3
         err = capsys.readouterr().err
         assert "error: unblacklisting failed:" in err and "WRONGTYPE" in err
