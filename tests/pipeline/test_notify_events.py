@@ -19,7 +19,7 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 from structlog.testing import capture_logs
 
-from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime, wechat_sandbox
+from tests.pipeline.wechat_runtime import APP, ARTICLE, TARGET, wechat_runtime
 from worker.config import NotifyChannel, NotifyConfig, Secret
 from worker.pipeline.actors import Pipeline
 from worker.pipeline.lock import RenewableLock
@@ -33,10 +33,10 @@ EVENTS = frozenset({"action_failed", "target_gone", "quota_paused", "scheduler_t
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with wechat_sandbox() as box:
-        box.robots.add("webhook", "ops")
-        yield box
+def sandbox(sandbox: Sandbox) -> Sandbox:
+    """conftest's sandbox, with the ``ops`` webhook robot the events go to."""
+    sandbox.robots.add("webhook", "ops")
+    return sandbox
 
 
 @pytest.fixture

@@ -113,18 +113,14 @@ class PageOffenseCounts:
     def count(
         self, *, platform: str, account: str | None, author: str, within: float, now: float
     ) -> int:
-        known = self._answers.get((platform, account, author))
-        if known is not None and (within, now) in known:
-            return known[(within, now)]
         if self._expected:
-            self._read_expected()
-            known = self._answers.get((platform, account, author))
-            if known is not None and (within, now) in known:
-                return known[(within, now)]
-        answer = self._counter.count(platform=platform, account=account, author=author,
-                                     within=within, now=now)
-        self._answers.setdefault((platform, account, author), {})[(within, now)] = answer
-        return answer
+            self._read_expected()  # the first count asked: every announced one, together
+        known = self._answers.setdefault((platform, account, author), {})
+        if (within, now) not in known:  # not announced, or its author offended since
+            known[(within, now)] = self._counter.count(
+                platform=platform, account=account, author=author, within=within, now=now
+            )
+        return known[(within, now)]
 
     def record(
         self, *, platform: str, account: str | None, author: str, at: float,

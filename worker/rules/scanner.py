@@ -82,7 +82,7 @@ class Matcher:
             getattr(regex_set, "_set", regex_set).Match if regex_set is not None else None
         )
         # Without anchors a regex matching a comment matches any text holding it: a page's
-        # texts joined can be searched once (scan_many). The translation writes every anchor
+        # texts joined can be searched once (scan_page). The translation writes every anchor
         # as one of these (a literal backslash before A or z only makes this cautious).
         self._page_regex = not any(
             anchor in regex.translated for regex in regexes for anchor in _ANCHORS
@@ -141,7 +141,7 @@ class Matcher:
             else:
                 self._skel_multi[index] = tuple(targets)
         skel_terms.clear()
-        # A page's skeletons are scanned joined by NUL (scan_many): no pattern may hold one.
+        # A page's skeletons are scanned joined by NUL (scan_page): no pattern may hold one.
         self._page_scan = not any("\0" in term for term in patterns)
         self._skel_ac: Any = ahocorasick_rs.AhoCorasick(patterns) if patterns else None
 

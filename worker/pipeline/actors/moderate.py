@@ -14,6 +14,7 @@ from worker import metrics
 from worker.comment import Comment
 from worker.notify.entries import rule_entry
 from worker.pipeline.actors.common import BatchOrigin, audit_action, batch_context, log
+from worker.pipeline.batches import MAX_BATCH
 from worker.pipeline.offenses import PageOffenseCounts
 from worker.pipeline.page_decisions import decide_page
 from worker.pipeline.rulestats import Hit
@@ -54,7 +55,7 @@ def moderate(p: Pipeline, account: str, target: str, comments: list[dict[str, An
             page.failed(entry.position, entry.data, exc)
     page.send_decisions()
     rt.stats.record_hits(page.hits)
-    if page.batched and rt.buffer(account).pending_count() >= 20:
+    if page.batched and rt.buffer(account).pending_count() >= MAX_BATCH:
         p.actors.flush.send(account)  # a full batch need not wait for the scheduler's flush
 
 
